@@ -1,0 +1,123 @@
+"""Our checkpoint format: one `.safetensors` file whose metadata rebuilds the model.
+
+Loading parses JSON and raw tensors only; nothing in the file can execute code. Saving is
+atomic (temp file, fsync, rename), so an interrupted save never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._version import __version__
+from .errors import CheckpointError
+from .intensity import Intensity
+
+FORMAT_VERSION = "1"
+_JSON_KEYS = ("config", "domains", "intensity", "provenance")
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call `write(tmp_path)`, fsync the result, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def build_metadata(model, intensity: Intensity | None = None, provenance: dict | None = None) -> dict[str, str]:
+    """The string->string metadata block stored in the safetensors header."""
+    from .config import to_dict
+
+    prov = {"library_version": __version__, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    prov.update(provenance or {})
+    cfg = model.config
+    return {
+        "format": "napari-im2im",
+        "format_version": FORMAT_VERSION,
+        "family": model.family,
+        "config": json.dumps(model.config_dict()),
+        "domains": json.dumps(list(cfg.domains)),
+        "in_channels": str(cfg.in_channels),
+        "out_channels": str(cfg.out_channels),
+        "intensity": json.dumps(to_dict(intensity or Intensity())),
+        "provenance": json.dumps(prov),
+    }
+
+
+def save(path, model, intensity: Intensity | None = None, provenance: dict | None = None) -> Path:
+    """Write an inference checkpoint for `model` atomically; returns the path."""
+    from safetensors.torch import save_model
+
+    meta = build_metadata(model, intensity, provenance)
+    was_training = model.training
+    model.eval()
+    try:
+        return atomic_write(path, lambda tmp: save_model(model, tmp, metadata=meta))
+    finally:
+        model.train(was_training)
+
+
+def read_metadata(path) -> dict[str, Any]:
+    """Parsed metadata of one of our checkpoints (no tensors are read)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = fh.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"{path} is not a readable .safetensors file ({exc})") from None
+    if raw.get("format") != "napari-im2im" or "family" not in raw:
+        raise CheckpointError(f"{path} is a safetensors file but not a napari-im2im checkpoint (no family in its metadata)")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {raw.get('format_version')!r}; this version reads {FORMAT_VERSION!r}")
+    meta = dict(raw)
+    try:
+        for key in _JSON_KEYS:
+            meta[key] = json.loads(raw[key])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: metadata entry {exc} is missing or not valid JSON") from None
+    return meta
+
+
+def load_model(path, device="cpu"):
+    """Rebuild the model from the file alone; returns (model in eval mode, metadata)."""
+    from safetensors.torch import load_model as _load
+
+    from .config import from_dict
+    from .errors import ConfigError
+    from .models import build, config_from_dict
+
+    meta = read_metadata(path)
+    try:
+        model = build(config_from_dict(meta["family"], meta["config"]))
+        intensity = from_dict(Intensity, meta["intensity"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    try:
+        _load(model, str(path), strict=True, device=str(device))
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path}: weights do not match the {meta['family']} config ({str(exc).splitlines()[0]})") from None
+    meta["intensity"] = intensity
+    return model.to(device).eval(), meta

@@ -1,0 +1,63 @@
+"""Typed dataclass configs that round-trip through JSON, so a checkpoint alone can rebuild its model."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from .errors import ConfigError
+
+
+def to_dict(cfg) -> dict:
+    """Plain dict of a (nested) dataclass; tuples become lists for JSON."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def _coerce(tp, value, where: str):
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return from_dict(tp, value, where)
+    if origin is tuple and isinstance(value, (list, tuple)):
+        return tuple(value)
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is tuple and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def from_dict(cls, data: dict, where: str = ""):
+    """Build dataclass `cls` from `data`; unknown keys are an error that names them."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"config{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"config{where}: unknown key(s) {unknown} for {cls.__name__}; known: {sorted(fields)}"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {k: _coerce(hints.get(k, Any), v, f"{where}.{k}") for k, v in data.items()}
+    return cls(**kwargs)
+
+
+def override(cfg, assignments: list[str]):
+    """Apply `key=value` / `a.b=value` overrides (values parsed as YAML scalars)."""
+    import yaml
+
+    data = to_dict(cfg)
+    for item in assignments:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, raw = item.split("=", 1)
+        node = data
+        parts = key.strip().split(".")
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ConfigError(f"override {key!r}: {p!r} is not a config section")
+            node = node[p]
+        if parts[-1] not in node:
+            raise ConfigError(f"override {key!r}: unknown key {parts[-1]!r}; known: {sorted(node)}")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return from_dict(type(cfg), data)

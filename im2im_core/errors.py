@@ -1,0 +1,21 @@
+"""One exception family, so the CLI and the GUI can show a one-line message instead of a traceback."""
+
+
+class Im2ImError(Exception):
+    """Base class for every error the library raises on bad input."""
+
+
+class CheckpointError(Im2ImError):
+    """A checkpoint is missing, corrupt, unsafe or not ours."""
+
+
+class InputError(Im2ImError, ValueError):
+    """An image or array cannot be processed as given."""
+
+
+class ConfigError(Im2ImError, ValueError):
+    """A configuration value is unknown or out of range."""
+
+
+class Cancelled(Im2ImError):
+    """The caller asked the work to stop (GUI Cancel, Ctrl-C in scripts)."""

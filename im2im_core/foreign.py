@@ -1,0 +1,120 @@
+"""Import of pickled `.pth`/`.pt`/`.ckpt` weights, above all pytorch-CycleGAN-and-pix2pix generators.
+
+Only `torch.load(weights_only=True)` is used: a file that needs arbitrary unpickling is refused
+before anything in it runs. The architecture is inferred from the state_dict keys.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .errors import CheckpointError
+from .intensity import Intensity
+from .nets import GeneratorConfig
+
+FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+#: junyanz preprocessing: RGB (x/255 - 0.5)/0.5, output (y+1)/2*255
+JUNYANZ_INTENSITY = Intensity(mode="fixed", low=0.0, high=255.0)
+
+
+def safe_torch_load(path) -> dict:
+    """torch.load restricted to tensors and plain containers."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()
+        detail = next((ln for ln in first if "Unsupported" in ln or "global" in ln.lower()), first[0] if first else "")
+        raise CheckpointError(
+            f"{path.name} refused: it needs arbitrary unpickling, which could run code; only plain "
+            f"state_dicts (tensors in dicts) are loaded. ({detail.strip()})") from None
+    except Exception as exc:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
+    return obj
+
+
+def _unwrap(obj) -> dict:
+    import torch
+
+    for key in ("state_dict", "model", "netG", "generator"):
+        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError("the file holds no state_dict of tensors")
+    return {re.sub(r"^module\.", "", k): v for k, v in obj.items()}
+
+
+def infer_generator(sd: dict) -> tuple[GeneratorConfig, int, int]:
+    """(config, in_channels, out_channels) of a junyanz generator from its keys and shapes."""
+    if "model.model.0.weight" in sd:
+        return _infer_unet(sd)
+    if "model.1.weight" in sd and sd["model.1.weight"].ndim == 4 and sd["model.1.weight"].shape[-1] == 7:
+        return _infer_resnet(sd)
+    sample = ", ".join(list(sd)[:4])
+    raise CheckpointError(
+        "cannot infer the generator architecture: expected junyanz ResnetGenerator keys "
+        f"('model.1.weight' with a 7x7 kernel) or UnetGenerator keys ('model.model.0.weight'); found {sample} ...")
+
+
+def _norm_kind(sd: dict, norm_key: str, conv_key: str) -> str:
+    if f"{norm_key}.weight" in sd:
+        return "batch"
+    return "instance" if f"{conv_key}.bias" in sd else "none"
+
+
+def _infer_resnet(sd):
+    blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
+    if not blocks:
+        raise CheckpointError("ResNet generator keys found but no residual blocks (model.N.conv_block.*)")
+    dropout = f"model.{blocks[0]}.conv_block.6.weight" in sd
+    last = max(int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.weight", k)))
+    w_in, w_out = sd["model.1.weight"], sd[f"model.{last}.weight"]
+    norm = _norm_kind(sd, "model.2", "model.1")
+    cfg = GeneratorConfig(arch="resnet", n_blocks=len(blocks), ngf=w_in.shape[0], norm=norm, dropout=dropout)
+    return cfg, w_in.shape[1], w_out.shape[0]
+
+
+def _infer_unet(sd):
+    # level k >= 1 lives under model.model.1 followed by (k-1) times ".model.3" (its submodule slot)
+    depth = max(len(re.findall(r"model\.3\.model\.", k)) for k in sd if k.startswith("model.model.1.")) + 2
+    w_in = sd["model.model.0.weight"]
+    ups = [k for k in sd if re.fullmatch(r"model\.model\.\d+\.weight", k) and k != "model.model.0.weight"]
+    if not ups:
+        raise CheckpointError("U-Net keys found but not the outermost up-convolution (model.model.N.weight)")
+    w_out = sd[ups[0]]
+    norm = _norm_kind(sd, "model.model.1.model.2", "model.model.1.model.1")
+    cfg = GeneratorConfig(arch="unet", num_downs=depth, ngf=w_in.shape[0], norm=norm)
+    return cfg, w_in.shape[1], w_out.shape[1]
+
+
+def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, dropout_at_test: bool = False):
+    """Build a `generator`-family model from a junyanz state_dict; returns (model, metadata)."""
+    import torch
+
+    from .models.generator import GeneratorOnly, GeneratorOnlyConfig
+
+    sd = _unwrap(safe_torch_load(path))
+    sd = {k: v for k, v in sd.items() if not re.search(r"(running_mean|running_var|num_batches_tracked)$", k)
+          or k.rsplit(".", 1)[0] + ".weight" in sd}  # stale InstanceNorm buffers from old torch
+    inferred, cin, cout = infer_generator(sd)
+    if generator is not None:
+        inferred = generator
+    cfg = GeneratorOnlyConfig(in_channels=cin, out_channels=cout, generator=inferred, dropout_at_test=dropout_at_test)
+    model = GeneratorOnly(cfg)
+    missing, unexpected = model.netG.load_state_dict(sd, strict=False)
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{Path(path).name}: keys do not match the inferred {inferred.arch} generator "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]}); pass the architecture explicitly")
+    meta = {"family": "generator", "domains": list(cfg.domains), "config": model.config_dict(),
+            "intensity": JUNYANZ_INTENSITY, "provenance": {"imported_from": str(Path(path).name),
+                                                          "source": "pytorch-CycleGAN-and-pix2pix state_dict"}}
+    with torch.no_grad():
+        model.to(device).eval()
+    return model, meta

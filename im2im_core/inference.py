@@ -1,0 +1,284 @@
+"""`load()` and `Translator`: the one way the CLI, the napari plugin and scripts reach a model.
+
+Arrays in, arrays out: 2D, RGB(A), (Z,Y,X) and (T,Z,Y,X) stacks, any size (padding, then tiling
+with whole-image normalisation statistics), any of uint8/uint16/int16/float, returned in the
+input's dtype and value range. Speed comes from inference mode, channels_last and bf16 autocast
+where the hardware has bf16; `precision="fp32"` keeps the exact path.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, InputError
+from .intensity import Intensity, cast_like
+from .tiling import n_tiles, run_padded, run_seamless, stat_passes
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 32
+
+
+def shipped_models() -> dict[str, Path]:
+    """Checkpoints that ship inside the package, by name."""
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
+
+
+def resolve_checkpoint(name_or_path) -> Path:
+    """A path that exists, or the name of a shipped model."""
+    p = Path(name_or_path).expanduser()
+    if p.exists():
+        if p.is_dir():
+            raise CheckpointError(f"{p} is a folder, not a checkpoint file")
+        return p
+    shipped = shipped_models()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    names = ", ".join(shipped) or "none"
+    raise CheckpointError(f"checkpoint {name_or_path} not found (not a file, nor a shipped model: {names})")
+
+
+def select_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" picks CUDA when present; asking for CUDA without it is a clear error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' requested but no CUDA GPU is available; use device='cpu' or 'auto'")
+    return dev
+
+
+@lru_cache(maxsize=None)
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and _cpu_has_bf16()
+
+
+def load(name_or_path, device: str = "auto", precision: str = "auto", **foreign_kw) -> "Translator":
+    """Open one of our `.safetensors` checkpoints, a shipped model by name, or a foreign `.pth`."""
+    from .checkpoint import load_model
+    from .foreign import FOREIGN_SUFFIXES, load_foreign
+
+    path = resolve_checkpoint(name_or_path)
+    dev = select_device(device)
+    if path.suffix.lower() in FOREIGN_SUFFIXES:
+        model, meta = load_foreign(path, device=dev, **foreign_kw)
+    elif path.suffix.lower() == ".safetensors":
+        model, meta = load_model(path, device=dev)
+    else:
+        raise CheckpointError(f"{path.name}: unknown checkpoint type {path.suffix!r}; expected .safetensors "
+                              f"or a PyTorch state_dict ({', '.join(FOREIGN_SUFFIXES)})")
+    return Translator(model, meta, dev, precision=precision, name=path.stem)
+
+
+def _cancel_fn(cancel) -> Callable[[], bool] | None:
+    if cancel is None:
+        return None
+    return cancel.is_set if hasattr(cancel, "is_set") else cancel
+
+
+class Translator:
+    """A loaded model plus the pre/post-processing that makes it safe on real arrays."""
+
+    def __init__(self, model, meta: dict, device: torch.device, precision: str = "auto", name: str = "model"):
+        self.model = model.eval()
+        self.meta = meta
+        self.device = device
+        self.name = name
+        self.intensity: Intensity = meta.get("intensity") or Intensity()
+        if precision not in ("auto", "bf16", "fp16", "fp32"):
+            raise InputError(f"precision {precision!r} unknown; use auto, bf16, fp16 or fp32")
+        self.precision = precision
+        self.model.to(device=device, memory_format=torch.channels_last)
+
+    # ---- description -----------------------------------------------------------------
+    @property
+    def family(self) -> str:
+        return self.model.family
+
+    @property
+    def domains(self) -> list[str]:
+        return list(self.model.config.domains)
+
+    def directions(self) -> list[str]:
+        return self.model.directions()
+
+    def _dtype(self, precision: str | None) -> torch.dtype | None:
+        p = precision or self.precision
+        if p == "auto":
+            return torch.bfloat16 if bf16_supported(self.device) else None
+        if p == "bf16":
+            return torch.bfloat16
+        if p == "fp16":
+            if self.device.type != "cuda":
+                raise InputError("precision 'fp16' needs a CUDA device; use bf16 or fp32 on CPU")
+            return torch.float16
+        return None
+
+    # ---- the forward on normalised tensors ---------------------------------------------------
+    def forward_tensor(self, x: torch.Tensor, direction: str | None = None, *, tile: int = DEFAULT_TILE,
+                       overlap: int = DEFAULT_OVERLAP, precision: str | None = None, norm_stats: str = "thumbnail",
+                       batch_size: int = 4, progress=None, cancel=None, **opts) -> list[dict[str, torch.Tensor]]:
+        """x: (N, C, H, W) float in [-1, 1]. Returns one dict of outputs per sample."""
+        direction = self.model.resolve_direction(direction)
+        self.model.check_options(opts)
+        if tile < 16 or overlap < 0 or overlap >= tile // 2:
+            raise InputError(f"tile must be >= 16 and 0 <= overlap < tile/2; got tile={tile}, overlap={overlap}")
+        cancel = _cancel_fn(cancel)
+        dtype = self._dtype(precision)
+        mult = self.model.size_multiple()
+        samples = self.model.resolve_samples(direction, opts, self.device)
+        n, _, h, w = x.shape
+        big = h > tile or w > tile
+        per_image = n_tiles(h, w, tile, overlap, mult) * (1 + stat_passes(self.model, norm_stats)) if big else 1
+        units = len(samples) * (n * per_image if big else -(-n // batch_size))
+        done = [0]
+
+        def tick():
+            done[0] += 1
+            if progress is not None:
+                progress(done[0], units)
+
+        autocast = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext())
+        results = []
+        with torch.inference_mode(), autocast:
+            for sopts in samples:
+                def fn(t, sopts=sopts):
+                    t = t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                    return self.model.inference_forward(t, direction, **sopts)
+
+                parts: list[dict[str, torch.Tensor]] = []
+                if big:
+                    for i in range(n):
+                        parts.append(run_seamless(fn, x[i:i + 1], self.model, tile=tile, overlap=overlap,
+                                                  multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
+                else:
+                    for i in range(0, n, batch_size):
+                        if cancel is not None and cancel():
+                            from .errors import Cancelled
+                            raise Cancelled("cancelled")
+                        out = run_padded(fn, x[i:i + batch_size], mult)
+                        parts.append({k: v.float().cpu() for k, v in out.items()})
+                        tick()
+                results.append({k: torch.cat([p[k] for p in parts]) for k in parts[0]})
+        return results
+
+    # ---- arrays in, arrays out --------------------------------------------------------------
+    def translate(self, image, direction: str | None = None, *, rgb: bool | None = None,
+                  out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
+                  precision: str | None = None, norm_stats: str = "thumbnail", batch_size: int = 4,
+                  progress: Callable[[int, int], Any] | None = None, cancel=None, **opts):
+        """Translate a numpy image or stack.
+
+        Returns an array shaped like the input (with the model's output channels, and scaled
+        sides for super-resolution), in the input's dtype and value range unless
+        `out_dtype="float32"`. With `n_samples=K` (multimodal families) a leading axis of K
+        samples is added. When the family returns extra maps (e.g. `return_attention=True`) the
+        result is a dict with "image" and those maps (float32 in [0, 1]).
+        """
+        arr = validate_image(image)
+        direction = self.model.resolve_direction(direction)
+        cin, cout = self.model.channels(direction)
+        slices, layout = to_slices(arr, cin, rgb)
+        lo, hi = self.intensity.window(slices)
+        x = torch.from_numpy(Intensity.normalise(slices, lo, hi))
+        t0 = time.perf_counter()
+        results = self.forward_tensor(x, direction, tile=tile, overlap=overlap, precision=precision,
+                                      norm_stats=norm_stats, batch_size=batch_size, progress=progress,
+                                      cancel=cancel, **opts)
+        self.last_seconds = time.perf_counter() - t0
+        dtype = np.dtype(out_dtype) if out_dtype is not None else arr.dtype
+        images, extras = [], {}
+        for res in results:
+            y = Intensity.denormalise(res["image"].numpy(), lo, hi)
+            images.append(from_slices(cast_like(y, dtype), layout))
+            for k, v in res.items():
+                if k != "image":
+                    extras.setdefault(k, []).append(from_slices(v.numpy(), layout, alpha=False))
+        many = len(results) > 1 or "n_samples" in opts
+        image_out = np.stack(images) if many else images[0]
+        if not extras:
+            return image_out
+        out = {"image": image_out}
+        out.update({k: (np.stack(v) if many else v[0]) for k, v in extras.items()})
+        return out
+
+
+def validate_image(image) -> np.ndarray:
+    """Refuse inputs that cannot be translated, naming the problem."""
+    if image is None:
+        raise InputError("no image given")
+    arr = np.asarray(image)
+    if arr.size == 0:
+        raise InputError(f"image is empty (shape {arr.shape})")
+    if arr.dtype.kind not in "uif":
+        raise InputError(f"image dtype {arr.dtype} is not supported; use uint8, uint16, int16 or float")
+    if arr.ndim < 2:
+        raise InputError(f"image must be at least 2D (Y, X), got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError(f"image contains {int((~np.isfinite(arr)).sum())} NaN/Inf values; fix or mask them first")
+    return arr
+
+
+def to_slices(arr: np.ndarray, in_channels: int, rgb: bool | None = None):
+    """(N, C, H, W) float32 slices plus what is needed to rebuild the input's layout.
+
+    Rules: the last axis is colour when `rgb=True`, or when `rgb=None` and it has 3 or 4
+    entries; a 4th colour channel is alpha and is kept aside. A grayscale image given to a
+    3-channel model is replicated to RGB; a colour image given to a 1-channel model is an error.
+    """
+    if rgb is None:
+        rgb = arr.ndim >= 3 and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4
+    if rgb and arr.shape[-1] not in (3, 4):
+        raise InputError(f"rgb=True but the last axis has {arr.shape[-1]} entries, not 3 or 4")
+    spatial_nd = arr.ndim - (1 if rgb else 0)
+    if spatial_nd > 4:
+        raise InputError(f"image has {spatial_nd} spatial/stack axes (shape {arr.shape}); "
+                         "supported are (Y,X), (Z,Y,X) and (T,Z,Y,X), plus an optional colour axis")
+    alpha = None
+    if rgb:
+        if arr.shape[-1] == 4:
+            alpha = arr[..., 3]
+            arr = arr[..., :3]
+        lead = arr.shape[:-3]
+        x = np.moveaxis(arr.reshape(-1, *arr.shape[-3:]), -1, 1)
+        c = 3
+    else:
+        lead = arr.shape[:-2]
+        x = arr.reshape(-1, 1, *arr.shape[-2:])
+        c = 1
+    if c != in_channels:
+        if c == 1 and in_channels == 3:
+            x = np.repeat(x, 3, axis=1)
+        else:
+            raise InputError(f"the model expects {in_channels} channel(s) but the image has {c} "
+                             f"({'colour' if c == 3 else 'grayscale'}); convert it first")
+    return np.ascontiguousarray(x, dtype=np.float32), {"lead": lead, "alpha": alpha, "rgb": rgb}
+
+
+def from_slices(y: np.ndarray, layout: dict, alpha: bool = True) -> np.ndarray:
+    """Inverse of `to_slices` for outputs (N, C, H', W')."""
+    c = y.shape[1]
+    if c == 1:
+        out = y[:, 0].reshape(*layout["lead"], *y.shape[-2:])
+    else:
+        out = np.moveaxis(y, 1, -1).reshape(*layout["lead"], *y.shape[-2:], c)
+        a = layout["alpha"]
+        if alpha and a is not None and c == 3 and a.shape[-2:] == out.shape[-3:-1]:
+            out = np.concatenate([out, a[..., None].astype(out.dtype)], axis=-1)
+    return out

@@ -1,0 +1,163 @@
+"""The small interface every family implements, and the registry that maps names to classes.
+
+A family is one module in this package: a config dataclass, the networks it builds, its
+training step and `inference_forward`. The engine, the Translator, the CLI and the napari
+plugin only talk to this interface.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..config import from_dict, to_dict
+from ..errors import ConfigError, InputError
+
+_REGISTRY: dict[str, type["Im2ImModel"]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a family buildable by name."""
+
+    def deco(cls):
+        cls.family = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return deco
+
+
+def family_class(name: str) -> type["Im2ImModel"]:
+    from . import _import_families
+
+    _import_families()
+    if name not in _REGISTRY:
+        raise ConfigError(f"model family {name!r} unknown; registered: {sorted(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def list_models() -> list[str]:
+    """Names of every registered family."""
+    from . import _import_families
+
+    _import_families()
+    return sorted(_REGISTRY)
+
+
+def build(config) -> "Im2ImModel":
+    """Instantiate the family whose config class `config` is."""
+    from . import _import_families
+
+    _import_families()
+    for cls in _REGISTRY.values():
+        if type(config) is cls.Config:
+            return cls(config)
+    raise ConfigError(f"no registered family takes a {type(config).__name__}")
+
+
+def config_from_dict(family: str, data: dict):
+    return from_dict(family_class(family).Config, data, where=f"[{family}]")
+
+
+@dataclass
+class ModelConfig:
+    """Fields every family shares. Domain names label directions ("T1w->T2w")."""
+
+    in_channels: int = 1
+    out_channels: int = 1
+    domains: tuple = ("A", "B")
+
+
+class Im2ImModel(nn.Module):
+    """Base class: subclasses set `Config`, build nets in __init__, and override the hooks."""
+
+    family: ClassVar[str] = ""
+    Config: ClassVar[type] = ModelConfig
+    #: extra keyword options `inference_forward` accepts (anything else is a clear error)
+    inference_options: ClassVar[frozenset] = frozenset()
+    #: names of the sub-modules that generate images (EMA, export, inference device moves)
+    generator_names: ClassVar[tuple] = ()
+    scale_factor: ClassVar[int] = 1
+
+    def __init__(self, config):
+        super().__init__()
+        self.config = config
+
+    # ---- description -------------------------------------------------------------------
+    def directions(self) -> list[str]:
+        """Canonical direction names; the first is the default."""
+        return ["AtoB", "BtoA"]
+
+    def resolve_direction(self, direction: str | None) -> str:
+        """Accept "AtoB"/"BtoA" or domain names such as "T1w->T2w"."""
+        dirs = self.directions()
+        if direction is None:
+            return dirs[0]
+        if direction in dirs:
+            return direction
+        names = list(self.config.domains)
+        if "->" in direction and len(names) >= 2:
+            src, dst = (s.strip() for s in direction.split("->", 1))
+            alias = {f"{names[0]}->{names[1]}": "AtoB", f"{names[1]}->{names[0]}": "BtoA"}
+            canon = alias.get(f"{src}->{dst}")
+            if canon in dirs:
+                return canon
+        readable = dirs + [f"{names[0]}->{names[1]}"] if len(names) >= 2 else dirs
+        raise InputError(f"direction {direction!r} not offered by {self.family}; use one of {readable}")
+
+    def channels(self, direction: str) -> tuple[int, int]:
+        """(input, output) channels for a direction."""
+        c = self.config
+        return (c.in_channels, c.out_channels) if direction == "AtoB" else (c.out_channels, c.in_channels)
+
+    def size_multiple(self) -> int:
+        """Spatial sides fed to `inference_forward` are padded to a multiple of this."""
+        return 4
+
+    def check_options(self, opts: dict[str, Any]) -> None:
+        unknown = sorted(set(opts) - set(self.inference_options))
+        if unknown:
+            allowed = sorted(self.inference_options) or "none"
+            raise InputError(f"option(s) {unknown} not supported by family {self.family!r}; it accepts: {allowed}")
+
+    def resolve_samples(self, direction: str, opts: dict[str, Any], device) -> list[dict[str, Any]]:
+        """Expand options into one dict per output sample (multimodal families draw styles here,
+        once per sample, so every tile of a sample shares its style)."""
+        return [opts]
+
+    # ---- inference -------------------------------------------------------------------------
+    def inference_forward(self, x: torch.Tensor, direction: str, **opts) -> torch.Tensor | dict:
+        """x: (N, C, H, W) in [-1, 1]. Returns the translated batch in [-1, 1] (or a dict with
+        an "image" entry and extra maps such as "attention" in [0, 1])."""
+        raise NotImplementedError
+
+    def export_module(self, direction: str) -> nn.Module:
+        """A plain x -> y module for TorchScript / torch.export."""
+        return _DirectionWrapper(self, direction)
+
+    # ---- training (driven by im2im_core.engine) ------------------------------------------
+    def configure_optimizers(self, train_cfg) -> dict[str, torch.optim.Optimizer]:
+        raise NotImplementedError(f"{self.family} cannot be trained")
+
+    def train_step(self, batch: dict, step: int) -> dict[str, float]:
+        raise NotImplementedError(f"{self.family} cannot be trained")
+
+    @torch.no_grad()
+    def visuals(self, batch: dict) -> dict[str, torch.Tensor]:
+        return {}
+
+    def config_dict(self) -> dict:
+        return to_dict(self.config)
+
+
+class _DirectionWrapper(nn.Module):
+    def __init__(self, model: Im2ImModel, direction: str):
+        super().__init__()
+        self.model = model
+        self.direction = direction
+
+    def forward(self, x):
+        y = self.model.inference_forward(x, self.direction)
+        return y["image"] if isinstance(y, dict) else y

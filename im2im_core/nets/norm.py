@@ -1,0 +1,80 @@
+"""Normalisation layers, named as in pytorch-CycleGAN-and-pix2pix so imported weights line up.
+
+`GlobalInstanceNorm2d` is an InstanceNorm2d that can normalise with statistics gathered over a
+whole image instead of the current tile; the tiler uses it to make tiled inference seamless.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+NORMS = ("instance", "batch", "none")
+
+
+class StopPass(Exception):
+    """Raised by a collecting norm layer to end a statistics pass early (nothing after it is needed)."""
+
+
+class GlobalInstanceNorm2d(nn.InstanceNorm2d):
+    """InstanceNorm2d with optional fixed (whole-image) statistics and a statistics collector.
+
+    State-dict compatible with nn.InstanceNorm2d (affine=False keeps no parameters).
+    """
+
+    def __init__(self, num_features: int, **kw):
+        super().__init__(num_features, **kw)
+        self.fixed_stats: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.collector: list | None = None  # [sum, sumsq, count] in float64 while collecting
+        self.owned: tuple[float, float, float, float] | None = None  # fractions of the tile it owns
+        self.stop_after_collect = False
+        self.call_log: list | None = None  # the tiler records execution order here
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.call_log is not None:
+            self.call_log.append(self)
+        if self.collector is not None:
+            self._collect(x)
+            if self.stop_after_collect:
+                raise StopPass
+        if self.fixed_stats is None:
+            return super().forward(x)
+        mean, var = self.fixed_stats
+        shape = (1, -1, 1, 1)
+        y = (x - mean.to(x.dtype).view(shape)) * torch.rsqrt(var.to(x.dtype).view(shape) + self.eps)
+        if self.affine:
+            y = y * self.weight.view(shape) + self.bias.view(shape)
+        return y
+
+    def _collect(self, x: torch.Tensor) -> None:
+        h, w = x.shape[-2:]
+        fy0, fy1, fx0, fx1 = self.owned or (0.0, 1.0, 0.0, 1.0)
+        region = x[..., round(fy0 * h): round(fy1 * h), round(fx0 * w): round(fx1 * w)].double()
+        s = region.sum(dim=(0, 2, 3))
+        ss = (region * region).sum(dim=(0, 2, 3))
+        n = region.shape[0] * region.shape[2] * region.shape[3]
+        if not self.collector:
+            self.collector[:] = [s, ss, n]
+        else:
+            self.collector[0] += s
+            self.collector[1] += ss
+            self.collector[2] += n
+
+
+def norm_layer(kind: str, channels: int) -> nn.Module:
+    """The norm module for `kind`: instance (no affine, no running stats), batch (affine) or none."""
+    if kind == "instance":
+        return GlobalInstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels, affine=True, track_running_stats=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ConfigError(f"norm {kind!r} unknown; use one of {NORMS}")
+
+
+def conv_bias(kind: str) -> bool:
+    """Convs feeding a norm carry a bias only with instance norm (the junyanz convention)."""
+    if kind not in NORMS:
+        raise ConfigError(f"norm {kind!r} unknown; use one of {NORMS}")
+    return kind == "instance"

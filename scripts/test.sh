@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up the environment (idempotent, fast when already done) and run the
+# test suite.  Extra arguments go to pytest:
+#
+#   bash scripts/test.sh                              # whole suite (tests/)
+#   bash scripts/test.sh -q
+#   bash scripts/test.sh tests/test_napari_smoke.py -x
+#
+# GUI tests get their X display from pytest-xvfb (Xvfb is installed by
+# scripts/setup_env.sh when run as root).  pytest's exit code is returned
+# unchanged, so "no tests collected" (exit 5) is a failure.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$ROOT/scripts/setup_env.sh"
+cd "$ROOT"
+
+# One Qt binding for everybody: qtpy (napari, magicgui) and pytest-qt.
+export QT_API="${QT_API:-pyqt6}"
+export PYTEST_QT_API="${PYTEST_QT_API:-pyqt6}"
+# Keep CPU tests predictable on small machines.
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+export MPLBACKEND="${MPLBACKEND:-Agg}"
+
+# Run "tests" unless the caller named test paths (file, dir or node id).
+has_path=0
+for a in "$@"; do
+    case "$a" in -*) continue ;; esac
+    [ -e "${a%%::*}" ] && { has_path=1; break; }
+done
+args=("$@")
+[ "$has_path" -eq 1 ] || args=(tests "$@")
+
+printf '\n==> [test] python -m pytest %s\n' "${args[*]}"
+set +e
+"$ROOT/.venv/bin/python" -m pytest "${args[@]}"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+    echo "ERROR [test]: pytest collected no tests (exit 5)" >&2
+fi
+exit "$rc"
