@@ -19,3 +19,7 @@ class ConfigError(Im2ImError, ValueError):
 
 class Cancelled(Im2ImError):
     """The caller asked the work to stop (GUI Cancel, Ctrl-C in scripts)."""
+
+
+class NonFiniteLoss(Im2ImError):
+    """A training loss became NaN or Inf; the last good checkpoint is kept."""

@@ -138,11 +138,50 @@ class Im2ImModel(nn.Module):
         return _DirectionWrapper(self, direction)
 
     # ---- training (driven by im2im_core.engine) ------------------------------------------
+    #: the engine sets these: optimizers by name, gradient clipping, and a gradient all-reduce
+    optimizers: dict
+    grad_clip: float = 0.0
+    grad_sync = None  # callable(params) averaging gradients across DDP ranks, or None
+
     def configure_optimizers(self, train_cfg) -> dict[str, torch.optim.Optimizer]:
+        """Create (and return by name) the optimizers; also create image pools etc. here."""
         raise NotImplementedError(f"{self.family} cannot be trained")
 
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
+        """One iteration: D and G updates through `self.optimize`; returns loss values.
+        `batch` maps "A"/"B" (and extras such as "label") to tensors in [-1, 1]."""
         raise NotImplementedError(f"{self.family} cannot be trained")
+
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Backward, sync, clip and step one optimizer; a NaN/Inf loss stops training."""
+        if not torch.isfinite(loss.detach()).all():
+            from ..errors import NonFiniteLoss
+
+            raise NonFiniteLoss(f"{self.family}: loss for optimizer {name!r} is {loss.item()}")
+        opt = self.optimizers[name]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        if self.grad_sync is not None:
+            self.grad_sync(params)
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+        opt.step()
+
+    @staticmethod
+    def set_requires_grad(nets, flag: bool) -> None:
+        for net in nets if isinstance(nets, (list, tuple)) else [nets]:
+            for p in net.parameters():
+                p.requires_grad_(flag)
+
+    def extra_state(self) -> dict:
+        """Training state beyond parameters (image pools, ...), for exact resume."""
+        return {name: pool.state_dict() for name, pool in getattr(self, "pools", {}).items()}
+
+    def load_extra_state(self, state: dict) -> None:
+        for name, pool in getattr(self, "pools", {}).items():
+            if name in state:
+                pool.load_state_dict(state[name])
 
     @torch.no_grad()
     def visuals(self, batch: dict) -> dict[str, torch.Tensor]:

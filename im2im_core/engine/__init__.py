@@ -1,0 +1,1 @@
+"""The one training loop, atomic checkpointing and resume, and distributed helpers."""
