@@ -72,7 +72,8 @@ def _infer_resnet(sd):
     blocks = sorted({int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
     if not blocks:
         raise CheckpointError("ResNet generator keys found but no residual blocks (model.N.conv_block.*)")
-    dropout = f"model.{blocks[0]}.conv_block.6.weight" in sd
+    second_conv = sd.get(f"model.{blocks[0]}.conv_block.5.weight")
+    dropout = second_conv is None or second_conv.ndim != 4  # with Dropout at 4 the conv moves to 6
     last = max(int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.weight", k)))
     w_in, w_out = sd["model.1.weight"], sd[f"model.{last}.weight"]
     norm = _norm_kind(sd, "model.2", "model.1")
@@ -82,7 +83,9 @@ def _infer_resnet(sd):
 
 def _infer_unet(sd):
     # level k >= 1 lives under model.model.1 followed by (k-1) times ".model.3" (its submodule slot)
-    depth = max(len(re.findall(r"model\.3\.model\.", k)) for k in sd if k.startswith("model.model.1.")) + 2
+    levels = [1 + m.group(1).count(".model.3") for k in sd
+              if (m := re.match(r"model\.model\.1((?:\.model\.3)*)\.model\.\d+\.", k))]
+    depth = max(levels, default=0) + 1
     w_in = sd["model.model.0.weight"]
     ups = [k for k in sd if re.fullmatch(r"model\.model\.\d+\.weight", k) and k != "model.model.0.weight"]
     if not ups:
@@ -107,7 +110,11 @@ def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, d
         inferred = generator
     cfg = GeneratorOnlyConfig(in_channels=cin, out_channels=cout, generator=inferred, dropout_at_test=dropout_at_test)
     model = GeneratorOnly(cfg)
-    missing, unexpected = model.netG.load_state_dict(sd, strict=False)
+    try:
+        missing, unexpected = model.netG.load_state_dict(sd, strict=False)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{Path(path).name}: tensor shapes do not match the inferred {inferred.arch} generator "
+                              f"({str(exc).splitlines()[1].strip() if len(str(exc).splitlines()) > 1 else exc})") from None
     if missing or unexpected:
         raise CheckpointError(
             f"{Path(path).name}: keys do not match the inferred {inferred.arch} generator "

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
+
+LR_POLICIES = ("constant", "linear", "cosine")
+
 
 @dataclass
 class OptimConfig:
@@ -10,8 +14,10 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 0.0
-    #: "constant", or "linear": constant for the first half of the iterations, then linear to 0
+    #: "constant"; "linear": constant for the first (1 - decay_fraction) of the iterations, then
+    #: linear to 0 (junyanz's policy); "cosine": cosine decay over the same final stretch
     lr_policy: str = "linear"
+    decay_fraction: float = 0.5
     grad_clip: float = 0.0  # 0 disables clipping
 
 
@@ -28,7 +34,41 @@ class TrainConfig:
     bf16: bool = False  # autocast the forward passes
     device: str = "auto"
     log_every: int = 10
-    sample_every: int = 100
-    save_every: int = 200
+    sample_every: int = 100  # 0 disables the PNG grids
+    save_every: int = 200  # 0 saves only at the end (and on stop)
     keep_last: int = 3
     out_dir: str = "runs/experiment"
+    tensorboard: bool = True
+    progress: bool = True  # tqdm bar on rank 0
+    #: False; True/"latest" resumes from out_dir's latest checkpoint (fresh start if none); or a path
+    resume: bool | str = False
+
+
+def _check(ok: bool, message: str) -> None:
+    """Raise a one-line ConfigError when a condition on the config fails."""
+    if not ok:
+        raise ConfigError(f"config[train]: {message}")
+
+
+def validate_train_config(cfg: TrainConfig) -> TrainConfig:
+    """Reject out-of-range values before any work starts, naming the key."""
+    _check(isinstance(cfg.iterations, int) and cfg.iterations >= 1, f"iterations must be an integer >= 1, got {cfg.iterations!r}")
+    _check(isinstance(cfg.batch_size, int) and cfg.batch_size >= 1, f"batch_size must be an integer >= 1, got {cfg.batch_size!r}")
+    _check(isinstance(cfg.seed, int), f"seed must be an integer, got {cfg.seed!r}")
+    _check(cfg.pool_size >= 0, f"pool_size must be >= 0, got {cfg.pool_size}")
+    _check(0.0 <= cfg.ema < 1.0, f"ema must be in [0, 1), got {cfg.ema}")
+    _check(cfg.log_every >= 1, f"log_every must be >= 1, got {cfg.log_every}")
+    _check(cfg.sample_every >= 0, f"sample_every must be >= 0, got {cfg.sample_every}")
+    _check(cfg.save_every >= 0, f"save_every must be >= 0, got {cfg.save_every}")
+    _check(cfg.keep_last >= 1, f"keep_last must be >= 1, got {cfg.keep_last}")
+    _check(bool(str(cfg.out_dir).strip()), "out_dir must not be empty")
+    _check(str(cfg.device) == "auto" or str(cfg.device).split(":")[0] in ("cpu", "cuda"),
+           f"device must be auto, cpu or cuda[:N], got {cfg.device!r}")
+    o = cfg.optim
+    _check(o.lr > 0, f"optim.lr must be > 0, got {o.lr}")
+    _check(0 <= o.beta1 < 1 and 0 <= o.beta2 < 1, f"optim.beta1/beta2 must be in [0, 1), got {o.beta1}, {o.beta2}")
+    _check(o.weight_decay >= 0, f"optim.weight_decay must be >= 0, got {o.weight_decay}")
+    _check(o.lr_policy in LR_POLICIES, f"optim.lr_policy {o.lr_policy!r} unknown; use one of {LR_POLICIES}")
+    _check(0 <= o.decay_fraction <= 1, f"optim.decay_fraction must be in [0, 1], got {o.decay_fraction}")
+    _check(o.grad_clip >= 0, f"optim.grad_clip must be >= 0, got {o.grad_clip}")
+    return cfg

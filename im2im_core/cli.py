@@ -1,0 +1,181 @@
+"""`im2im`: translate files and folders, inspect and export checkpoints, train, run the demo.
+
+Imports stay inside the commands so `im2im --help` answers instantly. Bad input prints one
+line and exits non-zero; `--debug` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _translate(args) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from .inference import load
+    from .io import list_images, read_image, slices_to_volume, suffix, volume_to_slices, write_image
+
+    files = list_images(args.inputs)
+    tr = load(args.checkpoint, device=args.device, precision=args.precision)
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    opts = dict(direction=args.direction, tile=args.tile, overlap=args.overlap, norm_stats=args.norm_stats)
+    for path in tqdm(files, desc="images", unit="img", disable=len(files) < 2):
+        img = read_image(path)
+        data = img.data
+        if img.format == "nifti" and data.ndim == 3:
+            data = volume_to_slices(data, args.slice_axis)
+        with tqdm(total=1, desc=path.name, unit="tile", leave=False) as bar:
+            def progress(done, total, bar=bar):
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            out = tr.translate(data, progress=progress, **opts)
+        if isinstance(out, dict):
+            out = out["image"]
+        if img.format == "nifti" and img.data.ndim == 3:
+            out = slices_to_volume(out, args.slice_axis)
+        target = out_dir / (path.name[: -len(suffix(path))] + suffix(path))
+        if target.resolve() == path.resolve():
+            raise SystemExit(f"im2im: error: output {target} would overwrite the input; choose another -o")
+        write_image(target, np.asarray(out), like=img)
+        print(target)
+    return 0
+
+
+def _info(args) -> int:
+    import json
+
+    from .checkpoint import read_metadata
+    from .inference import resolve_checkpoint
+
+    path = resolve_checkpoint(args.checkpoint)
+    if path.suffix == ".safetensors":
+        meta = read_metadata(path)
+    else:
+        from .inference import load
+
+        meta = load(path, device="cpu").meta
+        meta["intensity"] = vars(meta["intensity"])
+    print(f"file:       {path}")
+    print(f"family:     {meta['family']}")
+    print(f"domains:    {' -> '.join(meta['domains'])}")
+    print(f"intensity:  {json.dumps(meta['intensity'])}")
+    print(f"provenance: {json.dumps(meta.get('provenance', {}), indent=2)}")
+    print(f"config:     {json.dumps(meta['config'], indent=2)}")
+    return 0
+
+
+def _models(args) -> int:
+    from .checkpoint import read_metadata
+    from .inference import shipped_models
+    from .models import list_models
+
+    print("registered families:")
+    for name in list_models():
+        print(f"  {name}")
+    shipped = shipped_models()
+    print("shipped checkpoints:" if shipped else "shipped checkpoints: none")
+    for name, path in shipped.items():
+        meta = read_metadata(path)
+        prov = meta.get("provenance", {})
+        size = path.stat().st_size / 1e6
+        print(f"  {name}  [{meta['family']}, {' -> '.join(meta['domains'])}, {size:.1f} MB]")
+        if prov.get("metrics"):
+            print(f"      metrics: {prov['metrics']}")
+        if prov.get("command"):
+            print(f"      reproduce: {prov['command']}")
+    return 0
+
+
+def _export(args) -> int:
+    from .export import export
+
+    out = export(args.checkpoint, args.output, fmt=args.format, direction=args.direction, size=args.size)
+    print(out)
+    return 0
+
+
+def _train(args) -> int:
+    from .engine.trainer import train_from_config
+
+    train_from_config(args.config, args.overrides)
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(out_dir=args.out, gui=args.gui, quick=args.quick)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="im2im", description="GAN image-to-image translation, MRI reconstruction "
+                                "and inpainting (napari-im2im).")
+    p.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("translate", help="translate image files or folders with a checkpoint")
+    t.add_argument("checkpoint", help="our .safetensors, a shipped model name, or a foreign .pth")
+    t.add_argument("inputs", nargs="+", help="image files or folders (PNG/JPEG/TIFF/NIfTI)")
+    t.add_argument("-o", "--output", required=True, help="output folder (same file names and formats)")
+    t.add_argument("--direction", default=None, help="AtoB, BtoA or domain names such as T1w->T2w")
+    t.add_argument("--tile", type=int, default=512, help="largest tile side in pixels (memory bound)")
+    t.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
+    t.add_argument("--norm-stats", default="thumbnail", choices=("thumbnail", "exact"),
+                   help="instance-norm statistics for tiled images")
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    t.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
+    t.add_argument("--slice-axis", type=int, default=2, help="NIfTI volumes are translated slice by slice along this axis")
+    t.set_defaults(func=_translate)
+
+    i = sub.add_parser("info", help="print family, domains, config and provenance of a checkpoint")
+    i.add_argument("checkpoint")
+    i.set_defaults(func=_info)
+
+    m = sub.add_parser("models", help="list registered families and shipped checkpoints")
+    m.set_defaults(func=_models)
+
+    e = sub.add_parser("export", help="export a checkpoint to TorchScript, torch.export or safetensors")
+    e.add_argument("checkpoint")
+    e.add_argument("-o", "--output", required=True)
+    e.add_argument("--format", default="torchscript", choices=("torchscript", "export", "safetensors"))
+    e.add_argument("--direction", default=None)
+    e.add_argument("--size", type=int, default=256, help="example input side used for tracing")
+    e.set_defaults(func=_export)
+
+    tr = sub.add_parser("train", help="train a model from a YAML config (key=value overrides)")
+    tr.add_argument("config")
+    tr.add_argument("overrides", nargs="*", help="e.g. train.iterations=500 model.lambda_cyc=5")
+    tr.set_defaults(func=_train)
+
+    d = sub.add_parser("demo", help="run the end-to-end demo on shipped models and packaged data")
+    d.add_argument("--out", default="im2im_demo_out", help="output folder for the figure and metrics")
+    d.add_argument("--gui", action="store_true", help="open napari with the results")
+    d.add_argument("--quick", action="store_true", help="fewer slices (for tests)")
+    d.set_defaults(func=_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.debug:
+        return args.func(args)
+    from .errors import Im2ImError
+
+    try:
+        return args.func(args)
+    except (Im2ImError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"im2im: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("im2im: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

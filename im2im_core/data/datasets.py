@@ -1,0 +1,458 @@
+"""Training datasets: every item is {"A": (C, H, W), "B": (C, H, W)} float32 in [-1, 1].
+
+Kinds: unpaired folders, aligned pairs (matching names in two folders, or A|B side by side in one
+image), NIfTI volumes sampled as 2D slices, in-memory numpy stacks (napari, benchmarks) and the
+MNI152 synthetic-contrast data. Raw values are mapped to [-1, 1] with an `Intensity` window (per
+image for files, per volume/stack for NIfTI and arrays, as the Translator does at inference);
+the dataset keeps that `Intensity` so the trainer records it in the checkpoint.
+
+Every problem a user can fix (missing or empty folder, mismatched pair names, unreadable file)
+is raised as an `InputError`/`ConfigError` naming the path when the dataset is built, before
+any training starts. Random choices use torch's global generator (reseeded per step by the
+trainer), so a resumed run draws the same samples.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import ConfigError, InputError
+from ..intensity import Intensity
+from .transforms import Augment
+
+IMG_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+NIFTI_EXTS = (".nii", ".nii.gz")
+KINDS = ("unaligned", "aligned", "nifti", "mni")
+
+
+@dataclass
+class DataConfig:
+    """The `data:` section of a training config (see `build_dataset`)."""
+
+    kind: str = "unaligned"  # unaligned | aligned | nifti | mni
+    #: junyanz layout: root/<phase>A + root/<phase>B (unaligned), root/<phase> with A|B images (aligned)
+    root: str = ""
+    phase: str = "train"
+    dir_A: str = ""
+    dir_B: str = ""
+    dir_AB: str = ""  # aligned: one folder of side-by-side A|B images
+    paired: bool = False  # nifti / mni: A and B slices correspond voxel for voxel
+    axis: int = 2  # nifti / mni: slicing axis
+    min_foreground: float = 0.01  # nifti: skip slices with less than this fraction above the window floor
+    size: int = 128  # mni: slice side
+    contrasts: tuple = ("T1w", "T2w")  # mni: contrasts of domains A and B
+    load_size: int = 0  # resize to this square first (0 keeps the size)
+    crop_size: int = 0  # random square crop (0 keeps the whole image)
+    flip: bool = True
+    intensity: Intensity = field(default_factory=Intensity)
+    verify: bool = True  # open every file once up front so a broken one is named before training
+
+
+# ---- reading and normalising -------------------------------------------------------------
+def _is_nifti(p: Path) -> bool:
+    """NIfTI files end in .nii or .nii.gz."""
+    return p.name.lower().endswith(NIFTI_EXTS)
+
+
+def list_files(folder, what: str, exts=IMG_EXTS) -> list[Path]:
+    """Sorted image files of a folder; a missing or empty folder is a clear error."""
+    p = Path(folder).expanduser()
+    if not str(folder):
+        raise ConfigError(f"{what} folder not given")
+    if not p.exists():
+        raise InputError(f"{what} folder {p} does not exist")
+    if not p.is_dir():
+        raise InputError(f"{what} path {p} is not a folder")
+    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(exts))
+    if not files:
+        raise InputError(f"{what} folder {p} contains no images ({', '.join(exts)})")
+    return files
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Pixels of a PNG/JPEG/BMP (imageio) or TIFF (tifffile, 16-bit and float kept) file."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            arr = tifffile.imread(str(path))
+        else:
+            import imageio.v3 as iio
+
+            arr = iio.imread(str(path))
+    except Exception as exc:  # decoders raise many types; the user needs the file name
+        raise InputError(f"cannot read image {path}: {exc}") from None
+    return np.asarray(arr)
+
+
+def probe_image(path: Path) -> None:
+    """Open a file's header (and check PNG/JPEG integrity) without decoding it."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(str(path)) as tf:
+                _ = tf.pages[0].shape
+        else:
+            from PIL import Image
+
+            with Image.open(path) as im:
+                im.verify()
+    except Exception as exc:
+        raise InputError(f"cannot read image {path}: {exc}") from None
+
+
+def to_hwc(arr: np.ndarray, where: str) -> np.ndarray:
+    """(H, W) or (H, W, C) view of a 2D image, accepting (C, H, W) TIFFs with C <= 4."""
+    if arr.ndim == 2:
+        return arr[..., None]
+    if arr.ndim == 3 and arr.shape[-1] in (1, 2, 3, 4):
+        return arr
+    if arr.ndim == 3 and arr.shape[0] in (1, 2, 3, 4):
+        return np.moveaxis(arr, 0, -1)
+    raise InputError(f"{where}: expected a 2D grayscale or RGB(A) image, got shape {arr.shape}")
+
+
+def match_channels(hwc: np.ndarray, channels: int, where: str) -> np.ndarray:
+    """Float32 (H, W, channels): luminance for RGB->gray, repeat for gray->RGB, alpha dropped."""
+    x = hwc.astype(np.float32, copy=False)
+    c = x.shape[-1]
+    if c in (2, 4):  # gray+alpha / RGBA: drop alpha
+        x, c = x[..., : c - 1], c - 1
+    if c == channels:
+        return x
+    if c == 3 and channels == 1:
+        return (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    if c == 1:
+        return np.repeat(x, channels, axis=-1)
+    raise InputError(f"{where}: has {c} channels but the model expects {channels}")
+
+
+def normalise_image(arr: np.ndarray, channels: int, intensity: Intensity, where: str) -> torch.Tensor:
+    """Raw 2D image -> (C, H, W) float32 tensor in [-1, 1] with its own intensity window."""
+    hwc = to_hwc(arr, where)
+    lo, hi = intensity.window(hwc)
+    x = Intensity.normalise(match_channels(hwc, channels, where), lo, hi)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack samples into a batch; differently sized images get a hint to set crop_size."""
+    out = {}
+    for key in items[0]:
+        shapes = {tuple(it[key].shape) for it in items}
+        if len(shapes) > 1:
+            raise InputError(f"images of domain {key} differ in size {sorted(shapes)}; set data.crop_size "
+                             "(and data.load_size) so every sample has one size, or use batch_size=1")
+        out[key] = torch.stack([it[key] for it in items])
+    return out
+
+
+# ---- datasets ----------------------------------------------------------------------------------
+class TranslationDataset(Dataset):
+    """Common attributes: `paired`, `channels` (A, B), `intensity`, `description`, `augment`."""
+
+    paired: bool = False
+
+    def __init__(self, channels=(1, 1), intensity: Intensity | None = None, augment: Augment | None = None):
+        self.channels = tuple(channels)
+        self.intensity = intensity or Intensity()
+        self.augment = augment or Augment()
+        self.description = ""
+
+    def _augment_each(self, a: torch.Tensor, b: torch.Tensor, names=()) -> dict:
+        """Paired samples share one crop/flip; unpaired ones draw independently."""
+        if self.paired:
+            a, b = self.augment([a, b], names)
+        else:
+            (a,), (b,) = self.augment([a], names[:1]), self.augment([b], names[1:])
+        return {"A": a, "B": b}
+
+
+class _FileDataset(TranslationDataset):
+    """Shared file loading for the folder datasets."""
+
+    def _load(self, path: Path, channels: int) -> torch.Tensor:
+        return normalise_image(read_image(path), channels, self.intensity, str(path))
+
+    @staticmethod
+    def _verify(files) -> None:
+        for f in files:
+            probe_image(f)
+
+
+class UnalignedFolders(_FileDataset):
+    """Unpaired domains: A in order, B drawn at random each time (as in CycleGAN)."""
+
+    def __init__(self, dir_A, dir_B, channels=(1, 1), intensity=None, augment=None, verify=True):
+        super().__init__(channels, intensity, augment)
+        self.files_A = list_files(dir_A, "domain A")
+        self.files_B = list_files(dir_B, "domain B")
+        if verify:
+            self._verify(self.files_A + self.files_B)
+        self.description = (f"unaligned folders A={Path(dir_A)} ({len(self.files_A)} images), "
+                            f"B={Path(dir_B)} ({len(self.files_B)} images)")
+
+    def __len__(self):
+        return max(len(self.files_A), len(self.files_B))
+
+    def __getitem__(self, index):
+        fa = self.files_A[index % len(self.files_A)]
+        fb = self.files_B[int(torch.randint(len(self.files_B), ()).item())]
+        return self._augment_each(self._load(fa, self.channels[0]), self._load(fb, self.channels[1]), (fa.name, fb.name))
+
+
+class AlignedFolders(_FileDataset):
+    """Pairs from two folders whose files share names (the extension may differ)."""
+
+    paired = True
+
+    def __init__(self, dir_A, dir_B, channels=(1, 1), intensity=None, augment=None, verify=True):
+        super().__init__(channels, intensity, augment)
+        fa, fb = list_files(dir_A, "domain A"), list_files(dir_B, "domain B")
+        stems_a, stems_b = {_stem(f): f for f in fa}, {_stem(f): f for f in fb}
+        if set(stems_a) != set(stems_b):
+            only_a, only_b = sorted(set(stems_a) - set(stems_b)), sorted(set(stems_b) - set(stems_a))
+            raise InputError(f"paired folders do not match: {len(only_a)} name(s) only in {dir_A} {only_a[:5]}, "
+                             f"{len(only_b)} only in {dir_B} {only_b[:5]}")
+        self.pairs = [(stems_a[s], stems_b[s]) for s in sorted(stems_a)]
+        if verify:
+            self._verify(fa + fb)
+        self.description = f"aligned folders A={Path(dir_A)}, B={Path(dir_B)} ({len(self.pairs)} pairs)"
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, index):
+        fa, fb = self.pairs[index]
+        return self._augment_each(self._load(fa, self.channels[0]), self._load(fb, self.channels[1]), (fa.name, fb.name))
+
+
+class AlignedCombined(_FileDataset):
+    """Pairs stored side by side in one image, A on the left and B on the right (pix2pix layout)."""
+
+    paired = True
+
+    def __init__(self, dir_AB, channels=(1, 1), intensity=None, augment=None, verify=True):
+        super().__init__(channels, intensity, augment)
+        self.files = list_files(dir_AB, "A|B pairs")
+        if verify:
+            self._verify(self.files)
+        self.description = f"aligned A|B images in {Path(dir_AB)} ({len(self.files)} pairs)"
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, index):
+        f = self.files[index]
+        hwc = to_hwc(read_image(f), str(f))
+        w = hwc.shape[1]
+        if w % 2:
+            raise InputError(f"{f}: width {w} is odd; an A|B pair image needs two halves of equal width")
+        lo, hi = self.intensity.window(hwc)  # one window for both halves: they share a dynamic range
+        a, b = (torch.from_numpy(np.ascontiguousarray(
+            Intensity.normalise(match_channels(half, c, str(f)), lo, hi).transpose(2, 0, 1)))
+            for half, c in ((hwc[:, : w // 2], self.channels[0]), (hwc[:, w // 2:], self.channels[1])))
+        return self._augment_each(a, b, (f.name, f.name))
+
+
+def _stem(p: Path) -> str:
+    """File name without its (possibly double, .nii.gz) extension."""
+    name = p.name
+    return name[:-7] if name.lower().endswith(".nii.gz") else p.stem
+
+
+class _SliceDataset(TranslationDataset):
+    """Items are 2D slices of normalised stacks; unpaired B slices are drawn at random."""
+
+    def _setup(self, stacks_A: list[torch.Tensor], stacks_B: list[torch.Tensor], slices_A, slices_B):
+        self.stacks_A, self.stacks_B = stacks_A, stacks_B
+        self.slices_A, self.slices_B = slices_A, slices_B
+        if not slices_A or not slices_B:
+            empty = "A" if not slices_A else "B"
+            raise InputError(f"domain {empty} has no usable 2D slices (all empty or below min_foreground)")
+        if self.paired and len(slices_A) != len(slices_B):
+            raise InputError(f"paired data needs as many A as B slices, got {len(slices_A)} and {len(slices_B)}")
+
+    def __len__(self):
+        return len(self.slices_A) if self.paired else max(len(self.slices_A), len(self.slices_B))
+
+    def __getitem__(self, index):
+        ka, sa = self.slices_A[index % len(self.slices_A)]
+        kb, sb = self.slices_B[index] if self.paired else self.slices_B[int(torch.randint(len(self.slices_B), ()).item())]
+        return self._augment_each(self.stacks_A[ka][sa], self.stacks_B[kb][sb])
+
+
+class ArrayPairs(_SliceDataset):
+    """In-memory numpy data for the napari Train widget and benchmarks.
+
+    A and B are each an array or a list of arrays: (H, W), (H, W, C) with C == channels,
+    (N, H, W) or (N, H, W, C). Each array is windowed as a whole (like a stack at inference).
+    `paired=True` pairs the i-th A slice with the i-th B slice.
+    """
+
+    def __init__(self, A, B, paired: bool = False, channels=(1, 1), intensity=None, augment=None,
+                 description: str = ""):
+        super().__init__(channels, intensity, augment)
+        self.paired = bool(paired)
+        stacks_A = [self._stack(a, channels[0], f"A[{i}]") for i, a in enumerate(_as_list(A, "A"))]
+        stacks_B = [self._stack(b, channels[1], f"B[{i}]") for i, b in enumerate(_as_list(B, "B"))]
+        self._setup(stacks_A, stacks_B, _index(stacks_A), _index(stacks_B))
+        self.description = description or (f"arrays: {len(self.slices_A)} A slices, {len(self.slices_B)} B slices"
+                                            f"{' (paired)' if self.paired else ''}")
+
+    def _stack(self, arr, channels: int, where: str) -> torch.Tensor:
+        """(N, C, H, W) normalised tensor of one array, with one window for the whole array."""
+        a = np.asarray(arr)
+        if a.size == 0 or a.dtype.kind not in "uif":
+            raise InputError(f"array {where} is empty or not numeric (shape {a.shape}, dtype {a.dtype})")
+        if a.dtype.kind == "f" and not np.isfinite(a).all():
+            raise InputError(f"array {where} contains NaN/Inf values")
+        if a.ndim == 2 or (a.ndim == 3 and channels > 1 and a.shape[-1] in (channels, channels + 1)):
+            a = a[None]
+        if a.ndim == 3:
+            a = a[..., None]
+        if a.ndim != 4:
+            raise InputError(f"array {where}: expected (H, W), (N, H, W) or (N, H, W, C), got shape {a.shape}")
+        lo, hi = self.intensity.window(a)
+        x = np.stack([Intensity.normalise(match_channels(s, channels, where), lo, hi) for s in a])
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def _as_list(x, name: str) -> list:
+    """An array, or a list/tuple of arrays, as a non-empty list."""
+    items = list(x) if isinstance(x, (list, tuple)) else [x]
+    if not items:
+        raise InputError(f"no {name} data given")
+    return items
+
+
+def _index(stacks: list[torch.Tensor]) -> list[tuple[int, int]]:
+    """(stack, slice) pairs covering every slice."""
+    return [(k, s) for k, st in enumerate(stacks) for s in range(st.shape[0])]
+
+
+class NiftiSlices(_SliceDataset):
+    """2D slices along `axis` of NIfTI volumes; `paired` matches volumes by file name.
+
+    Each volume is windowed as a whole; slices with less than `min_foreground` of their pixels
+    above the window floor (empty background) are skipped (for pairs, judged on A).
+    """
+
+    def __init__(self, files_A, files_B, axis: int = 2, paired: bool = False, min_foreground: float = 0.01,
+                 channels=(1, 1), intensity=None, augment=None):
+        super().__init__(channels, intensity, augment)
+        if axis not in (0, 1, 2):
+            raise ConfigError(f"data.axis must be 0, 1 or 2, got {axis}")
+        self.paired = bool(paired)
+        files_A, files_B = list(files_A), list(files_B)
+        if self.paired:
+            names_A, names_B = [_stem(f) for f in files_A], [_stem(f) for f in files_B]
+            if sorted(names_A) != sorted(names_B):
+                raise InputError(f"paired NIfTI volumes do not match by name: A {sorted(names_A)[:5]}, B {sorted(names_B)[:5]}")
+            files_B = [files_B[names_B.index(n)] for n in names_A]
+        vols_A = [self._volume(f, axis, channels[0]) for f in files_A]
+        vols_B = [self._volume(f, axis, channels[1]) for f in files_B]
+        keep_A = [self._foreground(v, min_foreground) for v in vols_A]
+        if self.paired:
+            for fa, fb, va, vb in zip(files_A, files_B, vols_A, vols_B):
+                if va.shape[0] != vb.shape[0] or va.shape[-2:] != vb.shape[-2:]:
+                    raise InputError(f"paired volumes {fa.name} and {fb.name} differ in shape {tuple(va.shape)} vs {tuple(vb.shape)}")
+            keep_B = keep_A
+        else:
+            keep_B = [self._foreground(v, min_foreground) for v in vols_B]
+        self._setup(vols_A, vols_B, _kept(keep_A), _kept(keep_B))
+        self.description = (f"NIfTI slices along axis {axis}: {len(files_A)} A volume(s), {len(files_B)} B volume(s), "
+                            f"{len(self.slices_A)}/{len(self.slices_B)} slices{' (paired)' if self.paired else ''}")
+
+    def _volume(self, path: Path, axis: int, channels: int) -> torch.Tensor:
+        """(S, C, H, W) normalised slices of one volume."""
+        import nibabel as nib
+
+        try:
+            vol = np.asarray(nib.load(str(path)).get_fdata(dtype=np.float32))
+        except Exception as exc:
+            raise InputError(f"cannot read NIfTI volume {path}: {exc}") from None
+        if vol.ndim == 4 and vol.shape[-1] == 1:
+            vol = vol[..., 0]
+        if vol.ndim != 3:
+            raise InputError(f"{path}: expected a 3D volume, got shape {vol.shape}")
+        if not np.isfinite(vol).all():
+            raise InputError(f"{path}: volume contains NaN/Inf values")
+        lo, hi = self.intensity.window(vol)
+        x = torch.from_numpy(Intensity.normalise(np.moveaxis(vol, axis, 0), lo, hi))[:, None]
+        return x.expand(-1, channels, -1, -1).contiguous() if channels > 1 else x.contiguous()
+
+    @staticmethod
+    def _foreground(vol: torch.Tensor, min_fraction: float) -> torch.Tensor:
+        """Boolean per slice: enough pixels above the window floor."""
+        return (vol > -1.0 + 1e-3).flatten(1).float().mean(1) > min_fraction
+
+
+def _kept(keeps: list[torch.Tensor]) -> list[tuple[int, int]]:
+    return [(k, int(s)) for k, keep in enumerate(keeps) for s in torch.nonzero(keep).flatten()]
+
+
+# ---- from a config -------------------------------------------------------------------------
+def _need(value: str, key: str, kind: str) -> str:
+    if not value:
+        raise ConfigError(f"config[data]: data.{key} is required for kind {kind!r} (or give data.root)")
+    return value
+
+
+def build_dataset(cfg: DataConfig, channels=(1, 1)) -> TranslationDataset:
+    """The dataset a `data:` config describes, with its `intensity` and `description`."""
+    if cfg.kind not in KINDS:
+        raise ConfigError(f"config[data]: kind {cfg.kind!r} unknown; use one of {KINDS}")
+    for key in ("load_size", "crop_size"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config[data]: {key} must be >= 0, got {getattr(cfg, key)}")
+    if cfg.load_size and cfg.crop_size > cfg.load_size:
+        raise ConfigError(f"config[data]: crop_size {cfg.crop_size} is larger than load_size {cfg.load_size}")
+    aug = Augment(cfg.load_size, cfg.crop_size, cfg.flip)
+    kw = dict(channels=channels, intensity=cfg.intensity, augment=aug)
+    root = Path(cfg.root).expanduser() if cfg.root else None
+    if cfg.kind == "unaligned":
+        dir_A = cfg.dir_A or (str(root / f"{cfg.phase}A") if root else "")
+        dir_B = cfg.dir_B or (str(root / f"{cfg.phase}B") if root else "")
+        return UnalignedFolders(_need(dir_A, "dir_A", cfg.kind), _need(dir_B, "dir_B", cfg.kind), verify=cfg.verify, **kw)
+    if cfg.kind == "aligned":
+        if cfg.dir_A or cfg.dir_B:
+            return AlignedFolders(_need(cfg.dir_A, "dir_A", cfg.kind), _need(cfg.dir_B, "dir_B", cfg.kind),
+                                  verify=cfg.verify, **kw)
+        dir_AB = cfg.dir_AB or (str(root / cfg.phase) if root else "")
+        return AlignedCombined(_need(dir_AB, "dir_AB", cfg.kind), verify=cfg.verify, **kw)
+    if cfg.kind == "nifti":
+        dir_A = cfg.dir_A or (str(root / f"{cfg.phase}A") if root else "")
+        dir_B = cfg.dir_B or (str(root / f"{cfg.phase}B") if root else "")
+        files_A = list_files(_need(dir_A, "dir_A", cfg.kind), "domain A", NIFTI_EXTS)
+        files_B = list_files(_need(dir_B, "dir_B", cfg.kind), "domain B", NIFTI_EXTS)
+        return NiftiSlices(files_A, files_B, cfg.axis, cfg.paired, cfg.min_foreground, **kw)
+    return mni_dataset(cfg, **kw)
+
+
+def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) -> ArrayPairs:
+    """MNI152 synthetic contrasts: unpaired disjoint A/B training slices, or (paired=True) both
+    contrasts of every training slice; the held-out test slab is never used for training."""
+    from . import mni
+
+    contrasts = tuple(cfg.contrasts)
+    if len(contrasts) != 2 or any(c not in mni.SEQUENCE_DEFAULTS for c in contrasts):
+        raise ConfigError(f"config[data]: contrasts must be two of {sorted(mni.SEQUENCE_DEFAULTS)}, got {list(contrasts)}")
+    if cfg.axis not in (0, 1, 2) or cfg.size < 8:
+        raise ConfigError(f"config[data]: mni needs axis in 0..2 and size >= 8, got axis={cfg.axis}, size={cfg.size}")
+    if cfg.paired:
+        tis = mni.load_mni_tissues()
+        idx = mni.split_slices(tis["brain"], axis=cfg.axis)
+        train = np.sort(np.concatenate([idx["A"], idx["B"]]))
+        a, b = (mni._slices(mni.synthesize_contrast(tis, c), tis["brain"], cfg.axis, train, cfg.size) for c in contrasts)
+    else:
+        data = mni.mri_translation_dataset(axis=cfg.axis, size=cfg.size, contrasts=contrasts, split="train")
+        a, b = data["A"], data["B"]
+    desc = (f"MNI152 synthetic {contrasts[0]}->{contrasts[1]}, axis {cfg.axis}, {cfg.size}px, "
+            f"{len(a)}/{len(b)} train slices{' (paired)' if cfg.paired else ' (unpaired)'}")
+    return ArrayPairs(a, b, paired=cfg.paired, channels=channels, intensity=intensity, augment=augment, description=desc)

@@ -1,0 +1,105 @@
+"""pix2pix (Isola et al. 2017): paired translation with a U-Net generator, a conditional PatchGAN
+discriminator on concat(input, output) and an L1 term (lambda_L1 = 100), as in junyanz's code."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..losses import GANLoss, l1
+from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from .base import Im2ImModel, ModelConfig, register
+
+
+def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
+    """junyanz "normal" init: conv weights N(0, gain), norm weights N(1, gain), biases 0 (GANs
+    train markedly worse from PyTorch's default init)."""
+    for m in net.modules():
+        name = m.__class__.__name__
+        if hasattr(m, "weight") and m.weight is not None and ("Conv" in name or "Linear" in name):
+            nn.init.normal_(m.weight, 0.0, gain)
+            if getattr(m, "bias", None) is not None:
+                nn.init.zeros_(m.bias)
+        elif "BatchNorm2d" in name and m.weight is not None:
+            nn.init.normal_(m.weight, 1.0, gain)
+            nn.init.zeros_(m.bias)
+    return net
+
+
+def adam(params, train_cfg) -> torch.optim.Adam:
+    """Adam with the betas/lr/weight decay of a TrainConfig's `optim` section."""
+    o = train_cfg.optim
+    return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+
+
+@dataclass
+class Pix2PixConfig(ModelConfig):
+    generator: GeneratorConfig = field(
+        default_factory=lambda: GeneratorConfig(arch="unet", num_downs=8, norm="batch", dropout=True))
+    discriminator: DiscriminatorConfig = field(default_factory=lambda: DiscriminatorConfig(norm="batch"))
+    gan_mode: str = "vanilla"
+    lambda_L1: float = 100.0
+
+
+@register("pix2pix")
+class Pix2Pix(Im2ImModel):
+    """G: A -> B; D sees (A, B) or (A, G(A)) pairs. Needs paired data; one direction only."""
+
+    Config = Pix2PixConfig
+    generator_names = ("netG",)
+    inference_options = frozenset({"dropout_noise"})
+    needs_pairs = True
+
+    def __init__(self, config: Pix2PixConfig):
+        super().__init__(config)
+        if config.lambda_L1 < 0:
+            raise ConfigError(f"pix2pix: lambda_L1 must be >= 0, got {config.lambda_L1}")
+        self.netG = init_weights(build_generator(config.generator, config.in_channels, config.out_channels))
+        self.netD = init_weights(build_discriminator(config.discriminator, config.in_channels + config.out_channels))
+        self.gan_loss = GANLoss(config.gan_mode)
+
+    def directions(self):
+        return ["AtoB"]
+
+    def size_multiple(self):
+        return self.config.generator.size_multiple()
+
+    def inference_forward(self, x, direction, dropout_noise: bool = False, **opts):
+        """G(x); `dropout_noise=True` keeps dropout active as the paper did at test time."""
+        drops = [m for m in self.netG.modules() if isinstance(m, nn.Dropout)] if dropout_noise else []
+        states = [m.training for m in drops]
+        for m in drops:
+            m.train()
+        try:
+            return self.netG(x)
+        finally:
+            for m, s in zip(drops, states):
+                m.train(s)
+
+    # ---- training --------------------------------------------------------------------
+    def configure_optimizers(self, train_cfg):
+        self.optimizers = {"G": adam(self.netG.parameters(), train_cfg), "D": adam(self.netD.parameters(), train_cfg)}
+        return self.optimizers
+
+    def train_step(self, batch, step):
+        real_A, real_B = batch["A"], batch["B"]
+        fake_B = self.netG(real_A)
+        # D: real pairs -> 1, fake pairs -> 0; halved so D learns slower than G (junyanz)
+        self.set_requires_grad(self.netD, True)
+        loss_D_fake = self.gan_loss(self.netD(torch.cat([real_A, fake_B.detach()], 1)), False)
+        loss_D_real = self.gan_loss(self.netD(torch.cat([real_A, real_B], 1)), True)
+        self.optimize("D", 0.5 * (loss_D_fake + loss_D_real))
+        # G: fool D, stay close to B in L1
+        self.set_requires_grad(self.netD, False)
+        loss_G_GAN = self.gan_loss(self.netD(torch.cat([real_A, fake_B], 1)), True, for_discriminator=False)
+        loss_G_L1 = l1(fake_B, real_B) * self.config.lambda_L1
+        self.optimize("G", loss_G_GAN + loss_G_L1)
+        self.set_requires_grad(self.netD, True)
+        return {"G_GAN": loss_G_GAN.item(), "G_L1": loss_G_L1.item(), "D_real": loss_D_real.item(),
+                "D_fake": loss_D_fake.item()}
+
+    @torch.no_grad()
+    def visuals(self, batch):
+        return {"real_A": batch["A"], "fake_B": self.netG(batch["A"]), "real_B": batch["B"]}

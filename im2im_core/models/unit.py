@@ -1,0 +1,192 @@
+"""UNIT: Unsupervised Image-to-Image Translation Networks (Liu, Breuel & Kautz, NIPS 2017).
+
+Shared-latent-space assumption: a pair of corresponding images (x1, x2) maps to one code z.
+Two VAE-GANs, one per domain, implement it with weight sharing:
+
+- encoders E1, E2 whose LAST `n_shared` residual blocks are one module object (`E1.shared is
+  E2.shared`), so both domains are encoded into the same high-level latent space;
+- generators G1, G2 whose FIRST `n_shared` residual blocks are one module object;
+- discriminators D1 (domain 1 = "A") and D2 (domain 2 = "B").
+
+Latent: q_i(z|x_i) = N(E_i(x_i), I) (unit variance, as in the paper's implementation), sampled with
+the reparameterisation z = mu + eps, eps ~ N(0, I) while training; z = mu at inference.
+
+Losses (paper notation, objective Eq. 1 = sum of the six terms, min over E/G, max over D):
+  Eq. 2  L_VAE_i = lambda1 KL(q_i(z_i|x_i) || N(0,I)) - lambda2 E[log p_Gi(x_i|z_i)]
+  Eq. 3  L_GAN_1 = lambda0 E[log D1(x1)] + lambda0 E[log(1 - D1(G1(z2)))]   (and L_GAN_2 with D2, G2(z1))
+  Eq. 4  L_CC_1  = lambda3 KL(q1(z1|x1)) + lambda3 KL(q2(z2|x1->2)) - lambda4 E[log p_G1(x1|z2)]
+The negative log-likelihoods are Laplacian with unit scale, i.e. L1 reconstruction (the constant is
+dropped); the KL of N(mu, I) against N(0, I) is 0.5 * mean(mu^2). Defaults are the paper's:
+lambda0=10, lambda1=0.1, lambda2=100, lambda3=0.1, lambda4=100; Adam lr 1e-4, betas (0.5, 0.999).
+
+GAN loss: `gan_mode="vanilla"` (the paper's; generator side non-saturating) by default, "lsgan"
+(the official PyTorch code's) selectable. Discriminators: multi-scale PatchGANs (`n_scales`
+junyanz PatchGANs on the image and 2x/4x average-pooled copies, as in the official PyTorch code);
+`n_scales=1` is a single PatchGAN. Per-scale losses are averaged so lambda0 keeps its meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from ..losses import GANLoss, kl_unit_variance, l1
+from ..nets.encoders import (ConvDecoder, ConvEncoder, MultiScaleDiscriminator, SharedHeadDecoder,
+                             SharedTailEncoder, res_blocks)
+from .base import Im2ImModel, ModelConfig, register
+
+
+@dataclass
+class UNITConfig(ModelConfig):
+    """Domain 1 is "A" (in_channels), domain 2 is "B" (out_channels)."""
+
+    dim: int = 64  # channels of the first conv; the latent has dim * 2**n_downsample channels
+    n_downsample: int = 2
+    n_res: int = 4  # residual blocks per encoder and per generator, shared ones included
+    n_shared: int = 1  # last encoder / first generator residual blocks that are weight-tied
+    norm: str = "instance"
+    activation: str = "relu"
+    pad_type: str = "reflect"
+    ndf: int = 64
+    d_layers: int = 3  # per-scale PatchGAN depth (3: 70x70 patches at full resolution)
+    n_scales: int = 3
+    d_norm: str = "none"
+    gan_mode: str = "vanilla"  # the paper; "lsgan" is the official code's choice
+    lambda0: float = 10.0  # GAN
+    lambda1: float = 0.1  # KL in the VAE terms
+    lambda2: float = 100.0  # reconstruction NLL (L1)
+    lambda3: float = 0.1  # KL in the cycle terms
+    lambda4: float = 100.0  # cycle-reconstruction NLL (L1)
+    lr: float = 1e-4  # the paper's Adam step; 0 takes TrainConfig.optim.lr instead
+
+
+@register("unit")
+class UNIT(Im2ImModel):
+    """Coupled VAE-GANs with a shared latent space; AtoB = G2(E1(x)), BtoA = G1(E2(x))."""
+
+    Config = UNITConfig
+    generator_names = ("E1", "E2", "G1", "G2")
+
+    def __init__(self, config: UNITConfig):
+        super().__init__(config)
+        c = config
+        if not 1 <= c.n_shared <= c.n_res:
+            raise ConfigError(f"unit: need 1 <= n_shared <= n_res, got n_shared={c.n_shared}, n_res={c.n_res}")
+        if c.gan_mode not in ("vanilla", "lsgan"):
+            raise ConfigError(f"unit: gan_mode {c.gan_mode!r} unknown; use 'vanilla' (paper) or 'lsgan'")
+        blocks = dict(norm=c.norm, activation=c.activation, pad_type=c.pad_type)
+        latent = c.dim * 2 ** c.n_downsample
+        n_private = c.n_res - c.n_shared
+        enc_shared = res_blocks(c.n_shared, latent, **blocks)  # ONE object, used by E1 and E2
+        dec_shared = res_blocks(c.n_shared, latent, **blocks)  # ONE object, used by G1 and G2
+
+        def encoder(ch):
+            return SharedTailEncoder(ConvEncoder(ch, c.dim, c.n_downsample, n_private, **blocks), enc_shared)
+
+        def generator(ch):
+            dec = ConvDecoder(latent, ch, c.n_downsample, n_private, c.norm, c.norm, c.activation, c.pad_type)
+            return SharedHeadDecoder(dec_shared, dec)
+
+        self.E1, self.E2 = encoder(c.in_channels), encoder(c.out_channels)
+        self.G1, self.G2 = generator(c.in_channels), generator(c.out_channels)
+        self.D1 = MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm)
+        self.D2 = MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm)
+        self.gan = GANLoss(c.gan_mode)
+
+    def size_multiple(self) -> int:
+        """Sides must survive n_downsample halvings exactly."""
+        return 2 ** self.config.n_downsample
+
+    # ---- latent ------------------------------------------------------------------------------
+    def sample(self, mu: torch.Tensor) -> torch.Tensor:
+        """Reparameterised draw from q(z|x) = N(mu, I): z = mu + eps, so gradients reach mu."""
+        return mu + torch.randn_like(mu)
+
+    def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor:
+        """Deterministic translation through the mean code z = mu."""
+        enc, gen = (self.E1, self.G2) if direction == "AtoB" else (self.E2, self.G1)
+        return gen(enc(x))
+
+    def inference_forward(self, x, direction, **opts):
+        """AtoB: x1 -> E1 -> z = mu -> G2; BtoA: x2 -> E2 -> G1."""
+        return self.translate(x, direction)
+
+    # ---- training ------------------------------------------------------------------------------
+    def configure_optimizers(self, train_cfg) -> dict:
+        """One Adam for E1, E2, G1, G2 (shared layers listed once) and one for D1, D2."""
+        o = train_cfg.optim
+        lr = self.config.lr or o.lr
+        kw = dict(lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+        return {"gen": torch.optim.Adam(_unique_params(self.E1, self.E2, self.G1, self.G2), **kw),
+                "dis": torch.optim.Adam(_unique_params(self.D1, self.D2), **kw)}
+
+    def adv(self, preds: list[torch.Tensor], real: bool, for_discriminator: bool = True) -> torch.Tensor:
+        """GAN loss averaged over the discriminator's scales."""
+        return sum(self.gan(p, real, for_discriminator) for p in preds) / len(preds)
+
+    def train_step(self, batch: dict, step: int) -> dict[str, float]:
+        """One descent step on E/G (all streams of Eq. 1), then one ascent step on D1, D2."""
+        c = self.config
+        x1, x2 = batch["A"], batch["B"]
+        self.set_requires_grad([self.D1, self.D2], False)
+        mu1, mu2 = self.E1(x1), self.E2(x2)
+        z1, z2 = self.sample(mu1), self.sample(mu2)
+        x11, x22 = self.G1(z1), self.G2(z2)  # reconstruction streams
+        x21, x12 = self.G1(z2), self.G2(z1)  # translation streams: x2->1, x1->2
+        mu12, mu21 = self.E2(x12), self.E1(x21)  # q2(z2|x1->2), q1(z1|x2->1)
+        x121, x212 = self.G1(self.sample(mu12)), self.G2(self.sample(mu21))  # cycle-reconstruction streams
+        kl1, kl2 = kl_unit_variance(mu1), kl_unit_variance(mu2)
+        terms = {
+            # Eq. 2, L_VAE1: lambda1 KL(q1(z1|x1)||p(z)) - lambda2 E[log p_G1(x1|z1)] (Laplacian NLL = L1)
+            "VAE1_kl": c.lambda1 * kl1, "VAE1_rec": c.lambda2 * l1(x11, x1),
+            # Eq. 2, L_VAE2: the same for domain 2
+            "VAE2_kl": c.lambda1 * kl2, "VAE2_rec": c.lambda2 * l1(x22, x2),
+            # Eq. 3, L_GAN1 (E2, G1 side): lambda0 E[log(1 - D1(G1(z2)))], non-saturating for vanilla
+            "GAN1": c.lambda0 * self.adv(self.D1(x21), True, False),
+            # Eq. 3, L_GAN2 (E1, G2 side): lambda0 E[log(1 - D2(G2(z1)))]
+            "GAN2": c.lambda0 * self.adv(self.D2(x12), True, False),
+            # Eq. 4, L_CC1: lambda3 KL(q1(z1|x1)) + lambda3 KL(q2(z2|x1->2)) - lambda4 E[log p_G1(x1|z2)]
+            "CC1_kl_x1": c.lambda3 * kl1, "CC1_kl_x12": c.lambda3 * kl_unit_variance(mu12),
+            "CC1_rec": c.lambda4 * l1(x121, x1),
+            # Eq. 4, L_CC2: lambda3 KL(q2(z2|x2)) + lambda3 KL(q1(z1|x2->1)) - lambda4 E[log p_G2(x2|z1)]
+            "CC2_kl_x2": c.lambda3 * kl2, "CC2_kl_x21": c.lambda3 * kl_unit_variance(mu21),
+            "CC2_rec": c.lambda4 * l1(x212, x2),
+        }
+        g_total = sum(terms.values())
+        self.optimize("gen", g_total)
+        self.set_requires_grad([self.D1, self.D2], True)
+        d1, d2 = self.discriminator_losses(x1, x2, x21.detach(), x12.detach())
+        self.optimize("dis", d1 + d2)
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        out.update(G_total=float(g_total.detach()), D1=float(d1.detach()), D2=float(d2.detach()))
+        return out
+
+    def discriminator_losses(self, x1, x2, x21, x12) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 3 from the D side: D1 maximises lambda0 (log D1(x1) + log(1 - D1(x2->1))), i.e.
+        minimises lambda0 x BCE (or the LSGAN equivalent); D2 likewise with x1->2."""
+        lam = self.config.lambda0
+        d1 = lam * (self.adv(self.D1(x1), True) + self.adv(self.D1(x21), False))
+        d2 = lam * (self.adv(self.D2(x2), True) + self.adv(self.D2(x12), False))
+        return d1, d2
+
+    @torch.no_grad()
+    def visuals(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Inputs, translations, within-domain reconstructions and cycles, all with z = mu."""
+        x1, x2 = batch["A"], batch["B"]
+        mu1, mu2 = self.E1(x1), self.E2(x2)
+        x12, x21 = self.G2(mu1), self.G1(mu2)
+        return {"real_A": x1, "fake_B": x12, "rec_A": self.G1(mu1), "cyc_A": self.G1(self.E2(x12)),
+                "real_B": x2, "fake_A": x21, "rec_B": self.G2(mu2), "cyc_B": self.G2(self.E1(x21))}
+
+
+def _unique_params(*modules: nn.Module) -> list[nn.Parameter]:
+    """Parameters of all modules, each listed once even when a module object is shared."""
+    seen, params = set(), []
+    for m in modules:
+        for p in m.parameters():
+            if id(p) not in seen:
+                seen.add(id(p))
+                params.append(p)
+    return params

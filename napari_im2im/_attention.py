@@ -1,0 +1,77 @@
+"""Attention masks of attention-capable models (AttentionGAN-style): the Attention widget's core.
+
+The model returns its translation G(x) and the attention a in [0, 1]; we show a as an overlay
+and split the result into foreground a*G(x) (what the model changed) and background (1-a)*x
+(what it kept). A threshold zeroes weak attention in the composition.
+"""
+from __future__ import annotations
+
+import time
+from typing import Generator
+
+import numpy as np
+
+from im2im_core.errors import InputError
+
+from ._layers import Progress, check_image, output_kwargs, provenance, stream
+from ._models import describe, get_translator, model_info
+from ._translate import overlap_for
+
+WIDGET = "attention"
+
+
+def is_attention_model(translator) -> bool:
+    return "return_attention" in translator.model.inference_options
+
+
+def compose(x: np.ndarray, g: np.ndarray, a: np.ndarray, threshold: float = 0.0, rgb: bool = False):
+    """(foreground a*G(x), background (1-a)*x) in float32; attention below `threshold` counts as 0."""
+    a = np.asarray(a, np.float32)
+    if threshold > 0:
+        a = np.where(a >= threshold, a, 0.0).astype(np.float32)
+    if rgb:
+        a = a[..., None]
+    g = np.asarray(g, np.float32)
+    x = np.asarray(x, np.float32)
+    if x.shape != g.shape:  # a grayscale input given to an RGB model
+        x = np.broadcast_to(x[..., None] if x.ndim < g.ndim else x, g.shape)
+    return a * g, (1.0 - a) * x
+
+
+def layer_names(source: str) -> dict[str, str]:
+    return {k: f"{source} [{k}]" for k in ("translated", "attention", "foreground", "background")}
+
+
+def attention_layers(data, layer_meta: dict, model, direction: str | None = None, *, tile: int = 512,
+                     device: str = "auto", threshold: float = 0.0,
+                     cancel=None) -> Generator[Progress, None, list[tuple]]:
+    """Yield Progress; return the translation, the attention overlay, foreground and background."""
+    arr, meta = check_image(data, layer_meta)
+    yield Progress(0, 1, "loading model")
+    tr = get_translator(model, device)
+    if not is_attention_model(tr):
+        raise InputError(f"model {tr.name!r} (family {tr.family}) has no attention masks; "
+                         "choose an attention_cycle_gan model")
+    direction = tr.model.resolve_direction(direction)
+    t0 = time.perf_counter()
+    out = yield from stream(
+        lambda progress: tr.translate(arr, direction, rgb=meta["rgb"], tile=tile, overlap=overlap_for(tile),
+                                      batch_size=1, out_dtype="float32", progress=progress, cancel=cancel,
+                                      return_attention=True), "translating", cancel)
+    seconds = time.perf_counter() - t0
+    g, a = out["image"], np.clip(np.asarray(out["attention"], np.float32), 0, 1)
+    rgb_out = g.ndim > a.ndim
+    fg, bg = compose(arr, g, a, threshold, rgb_out)
+    prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "threshold": threshold},
+                      seconds)
+    names = layer_names(meta["name"])
+    label = describe(tr)["direction_labels"].get(direction, direction)
+    prov_t = dict(prov, direction_label=label)
+    yield Progress(1, 1, f"done in {seconds:.1f} s")
+    return [
+        (g, output_kwargs(meta, names["translated"], prov_t, rgb=rgb_out), "image"),
+        (fg, output_kwargs(meta, names["foreground"], prov, rgb=rgb_out, visible=False), "image"),
+        (bg, output_kwargs(meta, names["background"], prov, rgb=rgb_out, visible=False), "image"),
+        (a, output_kwargs(meta, names["attention"], prov, colormap="inferno", opacity=0.6, blending="additive",
+                          contrast_limits=(max(threshold, 0.0), 1.0)), "image"),
+    ]

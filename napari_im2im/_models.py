@@ -1,0 +1,81 @@
+"""Model choices for the widgets: shipped names, user files, a small load cache, family facts.
+
+Loading goes through `im2im_core.load`, so our `.safetensors` and foreign `.pth` both work and
+nothing is ever downloaded: shipped weights live inside the package.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Generator
+
+from ._layers import Progress, file_hash
+
+#: file-picker filter for checkpoints the library can open
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.ckpt *.bin)"
+DEVICES = ("auto", "cpu", "cuda")
+
+_CACHE: dict[tuple, object] = {}
+_LOCK = threading.Lock()
+
+
+def shipped() -> dict[str, Path]:
+    from im2im_core.inference import shipped_models
+
+    return shipped_models()
+
+
+def get_translator(spec, device: str = "auto"):
+    """A loaded Translator for a shipped name or a path (cached per file version and device)."""
+    from im2im_core.inference import Translator, load, resolve_checkpoint
+
+    if isinstance(spec, Translator):
+        return spec
+    path = resolve_checkpoint(spec)
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime, st.st_size, device)
+    with _LOCK:
+        if key not in _CACHE:
+            if len(_CACHE) >= 4:  # keep memory bounded: forget the oldest
+                _CACHE.pop(next(iter(_CACHE)))
+            tr = load(path, device=device)
+            tr.source_path = str(path)
+            _CACHE[key] = tr
+        return _CACHE[key]
+
+
+def model_info(translator) -> dict:
+    """Name, path, sha256 and family of a Translator, for provenance."""
+    path = getattr(translator, "source_path", None)
+    return {"name": translator.name, "path": path, "sha256": file_hash(path) if path else None,
+            "family": translator.family}
+
+
+def describe(translator) -> dict:
+    """What the widgets adapt to: family, domains, directions (with readable labels), options."""
+    doms = translator.domains
+    dirs = translator.directions()
+    labels = {}
+    for d in dirs:
+        if d == "AtoB" and len(doms) >= 2:
+            labels[d] = f"{doms[0]} -> {doms[1]}"
+        elif d == "BtoA" and len(doms) >= 2:
+            labels[d] = f"{doms[1]} -> {doms[0]}"
+        else:
+            labels[d] = d
+    return {"family": translator.family, "domains": doms, "directions": dirs,
+            "direction_labels": labels, "options": set(translator.model.inference_options),
+            "scale_factor": int(getattr(translator.model, "scale_factor", 1) or 1),
+            "name": translator.name}
+
+
+def load_job(spec, device: str = "auto") -> Generator[Progress, None, object]:
+    """Generator form of `get_translator` so the widgets load models off the GUI thread."""
+    yield Progress(0, 1, f"loading {Path(str(spec)).name}")
+    tr = get_translator(spec, device)
+    yield Progress(1, 1, f"loaded {tr.name} ({tr.family})")
+    return tr
+
+
+def supports(translator, option: str) -> bool:
+    return option in translator.model.inference_options

@@ -1,0 +1,53 @@
+"""Shared fixtures: tiny real checkpoints written with the library's own save()."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_generator_ckpt(tmp_path_factory):
+    """A small ResNet `generator`-family checkpoint (1 channel, instance norm)."""
+    import torch
+
+    from im2im_core import checkpoint
+    from im2im_core.intensity import Intensity
+    from im2im_core.models import build
+    from im2im_core.models.generator import GeneratorOnlyConfig
+    from im2im_core.nets import GeneratorConfig
+
+    torch.manual_seed(0)
+    model = build(GeneratorOnlyConfig(domains=("T1w", "T2w"), generator=GeneratorConfig(ngf=8, n_blocks=2)))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    checkpoint.save(path, model, Intensity("percentile", 0.5, 99.5), {"iterations": 0, "dataset": "none (random init)"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_rgb_ckpt(tmp_path_factory):
+    import torch
+
+    from im2im_core import checkpoint
+    from im2im_core.intensity import Intensity
+    from im2im_core.models import build
+    from im2im_core.models.generator import GeneratorOnlyConfig
+    from im2im_core.nets import GeneratorConfig
+
+    torch.manual_seed(1)
+    model = build(GeneratorOnlyConfig(in_channels=3, out_channels=3, generator=GeneratorConfig(ngf=8, n_blocks=1)))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_rgb.safetensors"
+    checkpoint.save(path, model, Intensity("dtype"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def camera():
+    from skimage import data
+
+    return data.camera()  # real 512x512 uint8 photograph
+
+
+def psnr(a, b, data_range):
+    from skimage.metrics import peak_signal_noise_ratio
+
+    return peak_signal_noise_ratio(np.asarray(a, np.float64), np.asarray(b, np.float64), data_range=data_range)

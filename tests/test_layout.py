@@ -1,0 +1,72 @@
+"""The package layout, lazy imports and the napari-free core."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, check=True, cwd=ROOT)
+    return set(out.stdout.split())
+
+
+def test_core_never_imports_napari_or_qt():
+    mods = _modules_after(
+        "import im2im_core, im2im_core.inference, im2im_core.cli, im2im_core.models as m, im2im_core.engine\n"
+        "import im2im_core.mri, im2im_core.io, im2im_core.export, im2im_core.tiling\n"
+        "m.list_models()")
+    banned = {m for m in mods if m.split(".")[0] in ("napari", "qtpy", "PyQt6", "PyQt5", "PySide6", "magicgui")}
+    assert not banned, f"im2im_core pulled in GUI modules: {sorted(banned)[:5]}"
+    assert "im2im_core.models.generator" in mods  # the registry really imported the families
+
+
+def test_cli_help_does_not_import_torch():
+    mods = _modules_after("from im2im_core.cli import build_parser\nbuild_parser().format_help()")
+    assert "torch" not in mods and "numpy" not in mods
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "im2im_core", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0
+    for cmd in ("translate", "info", "models", "export", "train", "demo"):
+        assert cmd in out.stdout
+
+
+def test_layout_and_metadata():
+    for name in ("im2im_core", "napari_im2im", "training", "tests", "setup.cfg", "README.md"):
+        assert (ROOT / name).exists(), name
+    cfg = (ROOT / "setup.cfg").read_text()
+    assert "im2im = im2im_core.cli:main" in cfg
+    assert "napari-im2im = napari_im2im:napari.yaml" in cfg
+    base = cfg.split("install_requires")[1].split("[")[0]
+    assert "PyQt" not in base and "napari" not in base.replace("napari-im2im", "")
+    assert "PyQt6" in cfg.split("[options.extras_require]")[1]
+    toml = (ROOT / "pyproject.toml").read_text()
+    assert "build-backend" in toml and "dependencies" not in toml
+
+
+def test_registry_and_config_round_trip():
+    import json
+
+    from im2im_core.config import from_dict, to_dict
+    from im2im_core.models import build, config_from_dict, family_class, list_models
+
+    names = list_models()
+    assert "generator" in names
+    for name in names:
+        cls = family_class(name)
+        cfg = cls.Config()
+        again = config_from_dict(name, json.loads(json.dumps(to_dict(cfg))))
+        assert again == cfg, name
+        assert type(build(again)) is cls
+    import pytest
+
+    from im2im_core.errors import ConfigError
+    from im2im_core.models.generator import GeneratorOnlyConfig
+
+    with pytest.raises(ConfigError, match="unknown key"):
+        from_dict(GeneratorOnlyConfig, {"bogus": 1})
+    with pytest.raises(ConfigError, match="unknown"):
+        family_class("no_such_family")
