@@ -14,7 +14,7 @@ def _translate(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from .inference import load
+    from .inference import load, validate_image
     from .io import list_images, read_image, slices_to_volume, suffix, volume_to_slices, write_image
 
     files = list_images(args.inputs)
@@ -27,6 +27,7 @@ def _translate(args) -> int:
         data = img.data
         if img.format == "nifti" and data.ndim == 3:
             data = volume_to_slices(data, args.slice_axis)
+        validate_image(data)  # before the progress bar, so a bad file prints one clean line
         with tqdm(total=1, desc=path.name, unit="tile", leave=False) as bar:
             def progress(done, total, bar=bar):
                 bar.total = total

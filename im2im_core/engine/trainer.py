@@ -1,0 +1,496 @@
+"""The one training loop for every family, and `train_from_config` behind `im2im train` and
+`python -m training`.
+
+Reproducibility: before each iteration every RNG (python, numpy, torch) is reseeded from
+(seed, iteration, rank), and the data order is a pure function of (seed, epoch), so a run resumed
+from a checkpoint draws exactly the samples, crops, pool choices and dropout masks an
+uninterrupted run draws, and ends with bit-identical weights (on CPU; cuDNN may differ).
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import math
+import random
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..config import from_dict, to_dict
+from ..errors import ConfigError, InputError, NonFiniteLoss
+from ..intensity import Intensity
+from . import checkpointing as ckpt
+from .config import TrainConfig, validate_train_config
+from .distributed import DistContext, init_distributed
+
+SECTIONS = ("model", "data", "train")
+
+
+# ---- randomness and data order ------------------------------------------------------------------
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def step_seed(seed: int, step: int, rank: int = 0) -> int:
+    """A well-mixed 63-bit seed for one (run seed, iteration, rank)."""
+    a, b = np.random.SeedSequence([seed % 2**63, step, rank]).generate_state(2)
+    return ((int(a) << 32) | int(b)) & (2**63 - 1)
+
+
+@lru_cache(maxsize=4)
+def _permutation(n: int, seed: int, epoch: int) -> tuple[int, ...]:
+    """The shuffled order of one epoch, a function of (seed, epoch) only."""
+    g = torch.Generator().manual_seed(step_seed(seed, epoch, 1 << 20))
+    return tuple(torch.randperm(n, generator=g).tolist())
+
+
+def sample_indices(n: int, batch_size: int, step: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
+    """Dataset indices of one rank's batch at `step`: epochs of shuffled order, sharded by rank."""
+    out = []
+    for j in range(batch_size):
+        epoch, pos = divmod((step * world + rank) * batch_size + j, n)
+        out.append(_permutation(n, seed, epoch)[pos])
+    return out
+
+
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    """Multiplier of the base lr at iteration s for the configured policy."""
+    total, policy = cfg.iterations, cfg.optim.lr_policy
+    start = int(round(total * (1.0 - cfg.optim.decay_fraction)))
+    span = float(total - start + 1)
+
+    def f(s: int) -> float:
+        if policy == "constant" or s + 1 < start:
+            return 1.0
+        done = min(1.0, max(0.0, (s + 1 - start) / span))
+        return 1.0 - done if policy == "linear" else 0.5 * (1.0 + math.cos(math.pi * done))
+
+    return f
+
+
+# ---- logging -----------------------------------------------------------------------------------
+class RunLog:
+    """losses.csv (window means), TensorBoard scalars/images and the final loss_curves.png; rank 0 only."""
+
+    def __init__(self, out_dir: Path, start_step: int, tensorboard: bool = True):
+        self.out_dir = out_dir
+        self.csv_path = out_dir / "losses.csv"
+        self.fields: list[str] | None = None
+        self.window: dict[str, list[float]] = {}
+        self.t0 = time.perf_counter()
+        self._keep_rows_upto(start_step)
+        self.tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.tb = SummaryWriter(log_dir=str(out_dir / "tb"), purge_step=start_step or None)
+            except ImportError:  # tensorboard is optional at runtime; the CSV still records everything
+                self.tb = None
+
+    def _keep_rows_upto(self, step: int) -> None:
+        """On resume, drop rows a crashed run logged after the checkpoint (they get redone)."""
+        if not self.csv_path.is_file():
+            return
+        if step == 0:
+            self.csv_path.unlink()
+            return
+        with open(self.csv_path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            self.fields = reader.fieldnames
+            rows = [r for r in reader if r.get("step", "").isdigit() and int(r["step"]) <= step]
+        with open(self.csv_path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.fields)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def add(self, losses: dict[str, float]) -> None:
+        for k, v in losses.items():
+            self.window.setdefault(k, []).append(float(v))
+
+    def flush(self, step: int, lr: float) -> dict[str, float]:
+        """Write one row of the means since the last row; returns them."""
+        means = {k: sum(v) / len(v) for k, v in self.window.items() if v}
+        self.window = {}
+        if not means:
+            return means
+        row = {"step": step, "elapsed_s": round(time.perf_counter() - self.t0, 3), "lr": lr, **means}
+        new = self.fields is None
+        if new:
+            self.fields = list(row)
+        with open(self.csv_path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.fields, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+        if self.tb is not None:
+            for k, v in means.items():
+                self.tb.add_scalar(f"loss/{k}", v, step)
+            self.tb.add_scalar("lr", lr, step)
+        return means
+
+    def image(self, step: int, grid: np.ndarray) -> Path:
+        """Save a samples/step_XXXXXX.png grid (and log it to TensorBoard)."""
+        from PIL import Image
+
+        path = self.out_dir / "samples" / f"step_{step:06d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(path)
+        if self.tb is not None:
+            self.tb.add_image("samples", grid, step, dataformats="HWC")
+        return path
+
+    def close(self) -> None:
+        """Plot loss_curves.png from the CSV and close TensorBoard."""
+        if self.tb is not None:
+            self.tb.close()
+        if self.csv_path.is_file():
+            plot_losses(self.csv_path, self.out_dir / "loss_curves.png")
+
+
+def plot_losses(csv_path: Path, png_path: Path) -> Path | None:
+    """One small panel per loss column against the iteration (matplotlib Agg, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return None
+    names = [k for k in rows[0] if k not in ("step", "elapsed_s", "lr")]
+    steps = [int(r["step"]) for r in rows]
+    cols = min(3, len(names)) or 1
+    nrows = -(-len(names) // cols) or 1
+    fig = Figure(figsize=(4 * cols, 2.6 * nrows), dpi=100)
+    FigureCanvasAgg(fig)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(nrows, cols, i + 1)
+        ax.plot(steps, [float(r[name]) if r.get(name) not in (None, "") else float("nan") for r in rows])
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    return png_path
+
+
+def visual_grid(visuals: dict[str, torch.Tensor], max_rows: int = 4, pad: int = 2) -> np.ndarray:
+    """uint8 RGB grid: one row per sample, one column per visual (gray shown as RGB)."""
+    tiles = {k: v.detach().float().cpu()[:max_rows] for k, v in visuals.items()}
+    h = max(t.shape[-2] for t in tiles.values())
+    w = max(t.shape[-1] for t in tiles.values())
+    n = min(t.shape[0] for t in tiles.values())
+    grid = np.full((n * (h + pad) + pad, len(tiles) * (w + pad) + pad, 3), 255, np.uint8)
+    for c, t in enumerate(tiles.values()):
+        t = t[:, :3] if t.shape[1] >= 3 else t[:, :1].expand(-1, 3, -1, -1)
+        img = ((t.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        for r in range(n):
+            y, x = pad + r * (h + pad), pad + c * (w + pad)
+            grid[y:y + img.shape[1], x:x + img.shape[2]] = img[r]
+    return grid
+
+
+# ---- checks before training ----------------------------------------------------------------------
+def check_data(model, dataset) -> None:
+    """Fail before training when the data cannot feed this model (pairs, channels, sizes)."""
+    if len(dataset) == 0:
+        raise InputError("the training dataset is empty")
+    if getattr(model, "needs_pairs", False) and not getattr(dataset, "paired", False):
+        raise ConfigError(f"{model.family} needs paired data; use data.kind 'aligned' (or paired: true for nifti/mni)")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        item = dataset[0]
+    for key, want in zip(("A", "B"), model.channels("AtoB")):
+        if key not in item:
+            raise InputError(f"dataset items lack domain {key!r}")
+        t = item[key]
+        if t.ndim != 3 or t.shape[0] != want:
+            raise ConfigError(f"domain {key} images have shape {tuple(t.shape)} (C, H, W) but the model expects "
+                              f"{want} channel(s); set model in_channels/out_channels to match the data")
+        m = model.size_multiple()
+        if t.shape[-2] % m or t.shape[-1] % m:
+            raise ConfigError(f"domain {key} training images are {t.shape[-2]}x{t.shape[-1]} but this {model.family} "
+                              f"generator needs sides that are a multiple of {m}; set data.crop_size (or "
+                              f"data.load_size) to a multiple of {m}")
+
+
+# ---- the loop -------------------------------------------------------------------------------------
+class Trainer:
+    """Trains any family: `Trainer(model, dataset, train_cfg, intensity, data_description).fit()`.
+
+    `callback(step, losses)` is called after every iteration (live loss display) and
+    `should_stop()` before each one (a GUI Stop button): stopping saves a checkpoint first.
+    """
+
+    def __init__(self, model, dataset, train_cfg: TrainConfig | None = None, intensity: Intensity | None = None,
+                 data_description: str = "", *, callback: Callable[[int, dict], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None):
+        self.cfg = validate_train_config(train_cfg or TrainConfig())
+        self.dataset = dataset
+        self.intensity = intensity or getattr(dataset, "intensity", None) or Intensity()
+        self.data_description = data_description or getattr(dataset, "description", "")
+        self.callback, self.should_stop = callback, should_stop
+        check_data(model, dataset)
+        self.dist: DistContext = init_distributed(self.cfg.device)
+        self.device = self.dist.device
+        self.model = model.to(self.device).train()
+        self.dist.broadcast_module(self.model)
+        model.optimizers = model.configure_optimizers(self.cfg)
+        model.grad_clip = self.cfg.optim.grad_clip
+        model.grad_sync = self.dist.grad_sync if self.dist.enabled else None
+        self.schedulers = {n: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(self.cfg)) for n, o in model.optimizers.items()}
+        self.ema = ({n: copy.deepcopy(getattr(model, n)).requires_grad_(False) for n in model.generator_names}
+                    if self.cfg.ema > 0 else {})
+        self.out_dir = Path(self.cfg.out_dir).expanduser()
+        self.ckpt_dir = self.out_dir / "checkpoints"
+        self.export_path = self.out_dir / "model.safetensors"
+        self.step = 0
+        self.last_checkpoint: Path | None = None
+        self.last_losses: dict[str, float] = {}
+
+    # ---- state ------------------------------------------------------------------------------
+    def save(self) -> Path | None:
+        """Write a training checkpoint and the inference export (rank 0); refuses NaN weights."""
+        bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise NonFiniteLoss(f"parameters {bad[:3]} became NaN/Inf")
+        if not self.dist.is_main:
+            return None
+        extra = {"intensity": to_dict(self.intensity), "data_description": self.data_description}
+        state = ckpt.capture(self.model, self.schedulers, self.ema, self.step, self.cfg, extra)
+        self.last_checkpoint = ckpt.save_checkpoint(self.ckpt_dir, state, self.cfg.keep_last)
+        self.export()
+        return self.last_checkpoint
+
+    def export(self, path=None) -> Path:
+        """Inference `.safetensors` (EMA generators when enabled) that `im2im_core.load` opens."""
+        from ..checkpoint import save
+
+        prov = {"iterations": self.step, "data": self.data_description, "ema": bool(self.ema),
+                "trained_with": "im2im_core.engine.trainer"}
+        swapped = {n: self.model._modules[n] for n in self.ema}
+        self.model._modules.update(self.ema)
+        try:
+            return save(path or self.export_path, self.model, self.intensity, prov)
+        finally:
+            self.model._modules.update(swapped)
+
+    def load(self, path) -> int:
+        """Restore a training checkpoint into this trainer; returns its iteration."""
+        state = ckpt.load_checkpoint(path)
+        self.step = ckpt.restore(state, self.model, self.schedulers, self.ema, self.device)
+        self.last_checkpoint = Path(path)
+        return self.step
+
+    def _resume(self, resume) -> None:
+        """resume=True/"latest": out_dir's latest checkpoint if any; a path: that file."""
+        if isinstance(resume, str) and resume.lower() not in ("latest", "true", "auto"):
+            self.load(resume)
+            return
+        latest = ckpt.find_latest(self.ckpt_dir)
+        if latest is not None:
+            self.load(latest)
+
+    # ---- one iteration ----------------------------------------------------------------------
+    def _batch(self, step: int) -> dict:
+        from ..data.datasets import collate
+
+        idx = sample_indices(len(self.dataset), self.cfg.batch_size, step, self.cfg.seed, self.dist.rank,
+                             self.dist.world_size)
+        batch = collate([self.dataset[i] for i in idx])
+        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+    def _autocast(self):
+        if not self.cfg.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    @torch.no_grad()
+    def _ema_update(self) -> None:
+        """ema <- decay * ema + (1 - decay) * live, buffers copied."""
+        for name, ema in self.ema.items():
+            live = getattr(self.model, name)
+            torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - self.cfg.ema)
+            for eb, lb in zip(ema.buffers(), live.buffers()):
+                eb.copy_(lb)
+
+    def _samples(self, batch: dict, log: RunLog) -> None:
+        """PNG grid of the family's visuals on the current batch, in eval mode."""
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                vis = self.model.visuals(batch)
+        finally:
+            self.model.train()
+        if vis:
+            log.image(self.step, visual_grid(vis))
+
+    def train_one(self) -> dict[str, float]:
+        """Run iteration `self.step` (seeded from it) and advance the counter."""
+        torch.manual_seed(s := step_seed(self.cfg.seed, self.step, self.dist.rank))
+        random.seed(s)
+        np.random.seed(s % 2**32)
+        batch = self._batch(self.step)
+        with self._autocast():
+            losses = self.model.train_step(batch, self.step)
+        self.dist.sync_buffers(self.model)
+        for sched in self.schedulers.values():
+            sched.step()
+        self._ema_update()
+        self.step += 1
+        self._last_batch = batch
+        return losses
+
+    # ---- the loop ------------------------------------------------------------------------------
+    def fit(self, resume: bool | str | None = None) -> dict:
+        """Train to `iterations` (or until stopped); returns a summary dict."""
+        cfg = self.cfg
+        resume = cfg.resume if resume is None else resume
+        if resume:
+            self._resume(resume)
+        main = self.dist.is_main
+        log = None
+        if main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.clean_stale_temps(self.ckpt_dir)
+            ckpt.clean_stale_temps(self.out_dir)
+            log = RunLog(self.out_dir, self.step, cfg.tensorboard)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.iterations, initial=self.step, disable=not (main and cfg.progress),
+                   desc=self.model.family, dynamic_ncols=True)
+        saved_at, status = self.step if self.last_checkpoint else None, "completed"
+        try:
+            while self.step < cfg.iterations:
+                if self.should_stop is not None and self.should_stop():
+                    status = "stopped"
+                    break
+                losses = self.train_one()
+                self.last_losses = losses
+                bar.update(1)
+                if main:
+                    log.add(losses)
+                    if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
+                        means = log.flush(self.step, self._lr())
+                        bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
+                    if cfg.sample_every and (self.step % cfg.sample_every == 0 or self.step == 1):
+                        self._samples(self._last_batch, log)
+                if cfg.save_every and self.step % cfg.save_every == 0:
+                    self.save()
+                    saved_at = self.step
+                if self.callback is not None:
+                    self.callback(self.step, losses)
+            if saved_at != self.step:
+                self.save()
+        except NonFiniteLoss as exc:
+            kept = self.last_checkpoint or "none (no checkpoint was saved before)"
+            raise NonFiniteLoss(f"training stopped at iteration {self.step + 1}: {exc}; last good checkpoint kept: "
+                                f"{kept}") from None
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+        self.dist.barrier()
+        return {"status": status, "iterations": self.step, "checkpoint": self.last_checkpoint,
+                "export": self.export_path if main else None, "losses": self.last_losses}
+
+    def _lr(self) -> float:
+        return float(next(iter(self.model.optimizers.values())).param_groups[0]["lr"])
+
+
+# ---- from a config file ---------------------------------------------------------------------------
+def _read_config(path_or_dict) -> dict:
+    """The raw {model, data, train} mapping from a YAML path or a dict (copied)."""
+    import yaml
+
+    if isinstance(path_or_dict, dict):
+        return copy.deepcopy(path_or_dict)
+    path = Path(path_or_dict).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping with sections {list(SECTIONS)}")
+    return data
+
+
+def apply_overrides(raw: dict, overrides) -> dict:
+    """Apply `section.key[.sub]=value` strings (values parsed as YAML) to a raw config mapping."""
+    import yaml
+
+    for item in overrides or ():
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form section.key=value (e.g. train.iterations=100)")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        if parts[0] not in SECTIONS or len(parts) < 2:
+            raise ConfigError(f"override {key!r} must start with one of {list(SECTIONS)} and name a key, "
+                              "e.g. train.iterations=100")
+        node = raw
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r}: {p!r} is not a config section")
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def parse_config(path_or_dict, overrides=()):
+    """Validate a full config: returns (model config, DataConfig, TrainConfig); errors name the key."""
+    from ..data.datasets import DataConfig
+    from ..models import config_from_dict
+
+    raw = apply_overrides(_read_config(path_or_dict), overrides)
+    unknown = sorted(set(raw) - set(SECTIONS))
+    if unknown:
+        raise ConfigError(f"config: unknown section(s) {unknown}; use {list(SECTIONS)}")
+    model = dict(raw.get("model") or {})
+    if "family" not in model:
+        raise ConfigError("config[model]: 'family' is required (e.g. cycle_gan, pix2pix)")
+    family = model.pop("family")
+    try:
+        model_cfg = config_from_dict(family, model)
+        data_cfg = from_dict(DataConfig, raw.get("data") or {}, "[data]")
+        train_cfg = validate_train_config(from_dict(TrainConfig, raw.get("train") or {}, "[train]"))
+    except TypeError as exc:  # a value of the wrong type reached a dataclass or a comparison
+        raise ConfigError(f"config: a value has the wrong type ({exc})") from None
+    return model_cfg, data_cfg, train_cfg
+
+
+def build_trainer(path_or_dict, overrides=(), **hooks) -> Trainer:
+    """Parse, build the model and dataset, and check them together -- all before training."""
+    from ..data.datasets import build_dataset
+    from ..models import build
+
+    model_cfg, data_cfg, train_cfg = parse_config(path_or_dict, overrides)
+    seed_everything(train_cfg.seed)  # identical initial weights on every rank and every run
+    model = build(model_cfg)
+    dataset = build_dataset(data_cfg, channels=model.channels("AtoB"))
+    trainer = Trainer(model, dataset, train_cfg, dataset.intensity, dataset.description, **hooks)
+    trainer.full_config = {"model": {"family": model.family, **to_dict(model_cfg)}, "data": to_dict(data_cfg),
+                           "train": to_dict(train_cfg)}
+    return trainer
+
+
+def train_from_config(path_or_dict, overrides=(), **hooks) -> Trainer:
+    """`im2im train CONFIG.yaml key=value ...`: validate everything, train, return the Trainer
+    (its `.model`, `.export_path`, `.last_checkpoint`, `.result`)."""
+    import yaml
+
+    trainer = build_trainer(path_or_dict, overrides, **hooks)
+    if trainer.dist.is_main:
+        trainer.out_dir.mkdir(parents=True, exist_ok=True)
+        (trainer.out_dir / "config.yaml").write_text(yaml.safe_dump(trainer.full_config, sort_keys=False))
+    trainer.result = trainer.fit()
+    return trainer
