@@ -144,7 +144,7 @@ class Translator:
         mult = self.model.size_multiple()
         samples = self.model.resolve_samples(direction, opts, self.device)
         n, _, h, w = x.shape
-        big = h > tile or w > tile
+        big = (h > tile or w > tile) and self.model.tileable
         per_image = n_tiles(h, w, tile, overlap, mult) * (1 + stat_passes(self.model, norm_stats)) if big else 1
         units = len(samples) * (n * per_image if big else -(-n // batch_size))
         done = [0]
@@ -160,11 +160,14 @@ class Translator:
             for sopts in samples:
                 def fn(t, sopts=sopts):
                     t = t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                    return self.model.inference_forward(t, direction, **sopts)
+                    return self.model.inference_forward(t, direction, **_batch_opts(sopts, sl[0], n))
+
+                sl = [slice(0, n)]
 
                 parts: list[dict[str, torch.Tensor]] = []
                 if big:
                     for i in range(n):
+                        sl[0] = slice(i, i + 1)
                         parts.append(run_seamless(fn, x[i:i + 1], self.model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
                 else:
@@ -172,6 +175,7 @@ class Translator:
                         if cancel is not None and cancel():
                             from .errors import Cancelled
                             raise Cancelled("cancelled")
+                        sl[0] = slice(i, i + batch_size)
                         out = run_padded(fn, x[i:i + batch_size], mult)
                         parts.append({k: v.float().cpu() for k, v in out.items()})
                         tick()
@@ -195,6 +199,7 @@ class Translator:
         direction = self.model.resolve_direction(direction)
         cin, cout = self.model.channels(direction)
         slices, layout = to_slices(arr, cin, rgb)
+        opts = {k: _per_slice(v, layout["lead"]) for k, v in opts.items()}
         lo, hi = self.intensity.window(slices)
         x = torch.from_numpy(Intensity.normalise(slices, lo, hi))
         t0 = time.perf_counter()
@@ -204,9 +209,13 @@ class Translator:
         self.last_seconds = time.perf_counter() - t0
         dtype = np.dtype(out_dtype) if out_dtype is not None else arr.dtype
         images, extras = [], {}
+        keep = self.model.unchanged_pixels(opts)
         for res in results:
             y = Intensity.denormalise(res["image"].numpy(), lo, hi)
-            images.append(from_slices(cast_like(y, dtype), layout))
+            img_out = from_slices(cast_like(y, dtype), layout)
+            if keep is not None and img_out.shape == arr.shape:  # known pixels come back bit-identical
+                img_out = np.where(_spatial_mask(keep, layout, arr), arr.astype(img_out.dtype), img_out)
+            images.append(img_out)
             for k, v in res.items():
                 if k != "image":
                     extras.setdefault(k, []).append(from_slices(v.numpy(), layout, alpha=False))
@@ -217,6 +226,35 @@ class Translator:
         out = {"image": image_out}
         out.update({k: (np.stack(v) if many else v[0]) for k, v in extras.items()})
         return out
+
+
+def _spatial_mask(mask, layout: dict, arr: np.ndarray) -> np.ndarray:
+    """A (Y,X) or per-slice (N,Y,X) mask broadcast to the image, colour axis included."""
+    mask = np.asarray(mask).astype(bool)
+    lead = layout["lead"]
+    if mask.ndim > 2 and lead and mask.size == int(np.prod(lead)) * int(np.prod(mask.shape[-2:])):
+        mask = mask.reshape(*lead, *mask.shape[-2:])  # one mask per slice
+    elif mask.ndim > 2:
+        mask = mask.reshape(mask.shape[-2:])  # (1, Y, X) or (1, 1, Y, X)
+    mask = np.broadcast_to(mask, arr.shape[:-1] if layout["rgb"] else arr.shape)
+    return mask[..., None] if layout["rgb"] else mask
+
+
+def _per_slice(value, lead: tuple):
+    """An option array covering a whole stack, e.g. a (Z, Y, X) mask, as (N, Y, X) slices."""
+    if lead and isinstance(value, np.ndarray) and value.ndim == len(lead) + 2 and value.shape[:len(lead)] == lead:
+        return value.reshape(-1, *value.shape[-2:])
+    return value
+
+
+def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
+    """Slice per-slice option arrays (leading axis of length n > 1) to the current batch."""
+    out = {}
+    for k, v in opts.items():
+        if n > 1 and isinstance(v, (np.ndarray, torch.Tensor)) and v.ndim == 3 and v.shape[0] == n:
+            v = v[sl]
+        out[k] = v
+    return out
 
 
 def validate_image(image) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Attention masks of attention-capable models (AttentionGAN-style): the Attention widget's core.
 
-The model returns its translation G(x) and the attention a in [0, 1]; we show a as an overlay
-and split the result into foreground a*G(x) (what the model changed) and background (1-a)*x
-(what it kept). A threshold zeroes weak attention in the composition.
+The model returns its attention-blended translation y = a*G(x) + (1-a)*x and the attention a in
+[0, 1]; we show a as an overlay and split y into foreground a*G(x) (what the model changed) and
+background (1-a)*x (what it kept). A threshold zeroes weak attention in the composition.
 """
 from __future__ import annotations
 
@@ -24,18 +24,32 @@ def is_attention_model(translator) -> bool:
     return "return_attention" in translator.model.inference_options
 
 
-def compose(x: np.ndarray, g: np.ndarray, a: np.ndarray, threshold: float = 0.0, rgb: bool = False):
-    """(foreground a*G(x), background (1-a)*x) in float32; attention below `threshold` counts as 0."""
+def compose(x: np.ndarray, y: np.ndarray, a: np.ndarray, threshold: float = 0.0, rgb: bool = False):
+    """(foreground a*G(x), background (1-a)*x) in float32 from the input x, the model's blended
+    output y = a*G(x) + (1-a)*x and the attention a; attention below `threshold` counts as 0.
+
+    The window that maps raw values to the network's range is affine, so the blend holds in raw
+    values too and a*G(x) = y - (1-a)*x needs no division by a.
+    """
     a = np.asarray(a, np.float32)
-    if threshold > 0:
-        a = np.where(a >= threshold, a, 0.0).astype(np.float32)
+    y = np.asarray(y, np.float32)
+    x = np.asarray(x, np.float32)
     if rgb:
         a = a[..., None]
-    g = np.asarray(g, np.float32)
-    x = np.asarray(x, np.float32)
-    if x.shape != g.shape:  # a grayscale input given to an RGB model
-        x = np.broadcast_to(x[..., None] if x.ndim < g.ndim else x, g.shape)
-    return a * g, (1.0 - a) * x
+    if x.shape != y.shape:  # a grayscale input given to an RGB model
+        x = np.broadcast_to(x[..., None], y.shape)
+    bg = (1.0 - a) * x
+    fg = y - bg
+    if threshold > 0:
+        keep = a >= threshold
+        fg = np.where(keep, fg, 0.0).astype(np.float32)
+        bg = np.where(keep, bg, x).astype(np.float32)
+    return fg, bg
+
+
+def overlay_limits(threshold: float) -> tuple[float, float]:
+    """Contrast limits that hide attention below the threshold in the additive overlay."""
+    return (min(max(float(threshold), 0.0), 0.99), 1.0)
 
 
 def layer_names(source: str) -> dict[str, str]:
@@ -73,5 +87,5 @@ def attention_layers(data, layer_meta: dict, model, direction: str | None = None
         (fg, output_kwargs(meta, names["foreground"], prov, rgb=rgb_out, visible=False), "image"),
         (bg, output_kwargs(meta, names["background"], prov, rgb=rgb_out, visible=False), "image"),
         (a, output_kwargs(meta, names["attention"], prov, colormap="inferno", opacity=0.6, blending="additive",
-                          contrast_limits=(max(threshold, 0.0), 1.0)), "image"),
+                          contrast_limits=overlay_limits(threshold)), "image"),
     ]

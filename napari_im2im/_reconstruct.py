@@ -58,6 +58,13 @@ def metrics(gt: np.ndarray, pred: np.ndarray, data_range: float) -> dict[str, fl
     return {"psnr": float(np.mean(psnr)), "ssim": float(np.mean(ssim))}
 
 
+def _window(translator, image: np.ndarray) -> tuple[float, float]:
+    """The raw values the Translator maps to -1 and +1 for this image (as `translate` does)."""
+    from im2im_core.inference import to_slices
+
+    return translator.intensity.window(to_slices(image, 1, False)[0])
+
+
 def mri_names(source: str) -> dict[str, str]:
     return {k: f"{source} [{k}]" for k in ("mask", "zero-filled", "reconstruction", "error")}
 
@@ -102,8 +109,9 @@ def reconstruct_layer(data, layer_meta: dict, model=None, *, mask_kind: str = "g
                                           progress=lambda d, t: progress(n + d * n // max(t, 1), 2 * n),
                                           cancel=cancel, **fam), "reconstructing", cancel)
         recon = np.asarray(out["image"] if isinstance(out, dict) else out, np.float32)
-        if isinstance(out, dict) and "zero_filled" in out:
-            zf = np.asarray(out["zero_filled"], np.float32)
+        if isinstance(out, dict) and "zero_filled" in out:  # what the model saw, [0, 1] -> raw values
+            lo, hi = _window(tr, gt)
+            zf = (lo + np.asarray(out["zero_filled"], np.float32) * (hi - lo)).astype(np.float32)
     else:
         recon = zf
     seconds = time.perf_counter() - t0
@@ -180,7 +188,7 @@ def inpaint_layer(data, layer_meta: dict, holes: np.ndarray, model=None, *, tile
         result = np.empty(planes.shape, np.float32)
         for i, (p, h) in enumerate(zip(planes, hp)):
             check_cancel(cancel)
-            result[i] = inpaint_biharmonic(p.astype(np.float32), h, channel_axis=-1 if meta["rgb"] else None) \
+            result[i] = inpaint_biharmonic(p.astype(np.float32), np.array(h), channel_axis=-1 if meta["rgb"] else None) \
                 if h.any() else p
             yield Progress(i + 1, len(planes), "biharmonic inpainting")
         result = result.reshape(arr.shape).astype(arr.dtype if arr.dtype.kind == "f" else np.float32)

@@ -2,6 +2,7 @@
 
 Tiny shapes (32x32, widths of 8) on CPU with one thread, so the file runs in well under a minute.
 """
+import copy
 import json
 import statistics
 
@@ -117,6 +118,22 @@ def test_checkpoint_round_trip_keeps_sharing(tmp_path):
     with torch.no_grad():
         loaded.G2.shared[0].block[1].conv.bias.mul_(0)
     assert not loaded.G1.shared[0].block[1].conv.bias.any()
+
+
+def test_generator_copies_keep_sharing_and_export(tmp_path):
+    """The engine's EMA deep-copies each of `generator_names` and swaps the copies in to export."""
+    model = tiny_model()
+    assert model.generator_names == ("vae",) and model.E1 is model.vae["E1"]
+    ema = {n: copy.deepcopy(getattr(model, n)).requires_grad_(False) for n in model.generator_names}
+    assert ema["vae"]["E1"].shared is ema["vae"]["E2"].shared and ema["vae"]["G1"].shared is ema["vae"]["G2"].shared
+    with torch.no_grad():
+        for p in ema["vae"].parameters():
+            p.mul_(0.5)
+    model._modules.update(ema)
+    path = checkpoint.save(tmp_path / "ema.safetensors", model)
+    loaded = im2im_core.load(path, device="cpu", precision="fp32").model
+    assert loaded.E1.shared is loaded.E2.shared
+    assert torch.equal(loaded.E2.shared[0].block[0].conv.weight, ema["vae"]["E1"].shared[0].block[0].conv.weight)
 
 
 def test_loss_terms_present_and_lambda_weighted():

@@ -116,9 +116,11 @@ def load_checkpoint(path) -> dict:
 
 
 def clean_stale_temps(directory) -> list[Path]:
-    """Remove temp files an interrupted atomic write left behind (hidden, ending in .tmp)."""
+    """Remove temp files an interrupted write left behind: atomic_write's hidden `.*.tmp` and
+    the `.tmpXXXXXX` files safetensors itself writes through."""
     d = Path(directory)
-    stale = [p for p in d.glob(".*.tmp") if p.is_file()] if d.is_dir() else []
+    stale = [p for p in d.iterdir() if p.is_file() and p.name.startswith(".")
+             and (p.name.endswith(".tmp") or re.fullmatch(r"\.tmp\w{6}", p.name))] if d.is_dir() else []
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

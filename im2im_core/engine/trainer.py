@@ -342,6 +342,7 @@ class Trainer:
         with self._autocast():
             losses = self.model.train_step(batch, self.step)
         self.dist.sync_buffers(self.model)
+        self.last_lr = self._lr()
         for sched in self.schedulers.values():
             sched.step()
         self._ema_update()
@@ -379,7 +380,7 @@ class Trainer:
                 if main:
                     log.add(losses)
                     if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
-                        means = log.flush(self.step, self._lr())
+                        means = log.flush(self.step, self.last_lr)
                         bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
                     if cfg.sample_every and (self.step % cfg.sample_every == 0 or self.step == 1):
                         self._samples(self._last_batch, log)

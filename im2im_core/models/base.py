@@ -80,6 +80,8 @@ class Im2ImModel(nn.Module):
     #: names of the sub-modules that generate images (EMA, export, inference device moves)
     generator_names: ClassVar[tuple] = ()
     scale_factor: ClassVar[int] = 1
+    #: False when the model needs the whole image at once (k-space masks, inpainting masks)
+    tileable: ClassVar[bool] = True
 
     def __init__(self, config):
         super().__init__()
@@ -126,6 +128,11 @@ class Im2ImModel(nn.Module):
         """Expand options into one dict per output sample (multimodal families draw styles here,
         once per sample, so every tile of a sample shares its style)."""
         return [opts]
+
+    def unchanged_pixels(self, opts: dict[str, Any]):
+        """Boolean numpy mask (broadcastable to the image) of pixels the model promises to return
+        unchanged, so the Translator can paste the raw input back bit-identically; None if none."""
+        return None
 
     # ---- inference -------------------------------------------------------------------------
     def inference_forward(self, x: torch.Tensor, direction: str, **opts) -> torch.Tensor | dict:

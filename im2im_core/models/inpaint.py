@@ -122,9 +122,11 @@ class Inpaint(Im2ImModel):
             raise ConfigError(f"hole_ratio must satisfy 0 < low <= high < 1, got {tuple(c.hole_ratio)}")
 
     def directions(self):
+        """Only holes -> filled exists."""
         return ["AtoB"]
 
     def size_multiple(self):
+        """1: the generator pads internally, so user masks always match the image."""
         return 1  # padding to the generator's multiple is internal, so masks always match the image
 
     # ---- shared forward ----------------------------------------------------------------------
@@ -146,6 +148,15 @@ class Inpaint(Im2ImModel):
             return x.clone()
         return torch.where(hole, self.fill(x, hole).to(x.dtype), x)
 
+    def unchanged_pixels(self, opts):
+        """Outside the holes the input is returned as is."""
+        mask = opts.get("mask")
+        if mask is None:
+            return None
+        arr = np.asarray(mask.cpu() if torch.is_tensor(mask) else mask)
+        label = opts.get("label")
+        return (arr == 0) if label is None else (arr != label)
+
     def export_module(self, direction: str) -> nn.Module:
         """A (x, mask) -> y module: inpainting cannot run without its mask."""
         return _InpaintExport(self)
@@ -159,12 +170,14 @@ class Inpaint(Im2ImModel):
         return torch.from_numpy(np.stack(masks)[:, None]).to(x.device)
 
     def configure_optimizers(self, train_cfg):
+        """Adam for G and D with the run's lr and betas."""
         o = train_cfg.optim
         kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         return {"G": torch.optim.Adam(self.netG.parameters(), **kw),
                 "D": torch.optim.Adam(self.netD.parameters(), **kw)}
 
     def train_step(self, batch, step):
+        """One hinge D update and one G update on freshly drawn holes."""
         c = self.config
         x = batch["A"]
         hole = self.make_holes(x, step)
@@ -187,6 +200,7 @@ class Inpaint(Im2ImModel):
 
     @torch.no_grad()
     def visuals(self, batch):
+        """Clean, holed input, result and mask panels for the training previews."""
         x = batch["A"]
         hole = self.make_holes(x, 0)
         m = hole.to(x.dtype)
@@ -202,6 +216,7 @@ class _InpaintExport(nn.Module):
         self.model = model
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Composite with the mask so exported graphs also keep known pixels exactly."""
         hole = mask != 0
         m = hole.to(x.dtype)
         g = self.model.netG(torch.cat([x * (1 - m), m], dim=1))

@@ -143,9 +143,11 @@ class MRIRecon(Im2ImModel):
             raise ConfigError(f"gan_mode {c.gan_mode!r} unknown; use one of {GAN_MODES}")
 
     def directions(self):
+        """Only zero-filled -> reconstruction exists; the inverse (undersampling) is physics, not learned."""
         return ["AtoB"]
 
     def size_multiple(self):
+        """1: the U-Net pads internally, so user k-space masks always match the image."""
         return 1  # the U-Net's padding is internal, so k-space masks always match the image
 
     # ---- shared forward ----------------------------------------------------------------------
@@ -203,7 +205,9 @@ class MRIRecon(Im2ImModel):
     def train_mask(self, shape, step: int, device) -> torch.Tensor:
         """The training mask for this step: fresh per batch, or the fixed one (bool (1, 1, H, W))."""
         c = self.config
-        seed = c.mask_seed if c.mask_policy == "fixed" else int(np.random.SeedSequence([c.mask_seed, step]).generate_state(1)[0])
+        seed = c.mask_seed
+        if c.mask_policy == "per_batch":  # reproducible from (mask_seed, step), so resumed runs match
+            seed = int(np.random.SeedSequence([c.mask_seed, step]).generate_state(1)[0])
         return torch.from_numpy(make_mask(c.mask_kind, tuple(shape), ratio=c.ratio, seed=seed)).to(device)[None, None]
 
     def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,12 +217,14 @@ class MRIRecon(Im2ImModel):
         return (zf01 * 2 - 1).clamp(-1, 1), m
 
     def configure_optimizers(self, train_cfg):
+        """Adam for G and D with the run's lr and betas (DAGAN used Adam, beta1 0.5)."""
         o = train_cfg.optim
         kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         return {"G": torch.optim.Adam(self.netG.parameters(), **kw),
                 "D": torch.optim.Adam(self.netD.parameters(), **kw)}
 
     def train_step(self, batch, step):
+        """One D then one G update on a freshly undersampled batch."""
         c = self.config
         real = batch["A"].float()
         zf, _ = self.degrade(real, step)
@@ -241,6 +247,7 @@ class MRIRecon(Im2ImModel):
 
     @torch.no_grad()
     def visuals(self, batch):
+        """Clean, zero-filled, reconstruction and mask panels for the training previews."""
         real = batch["A"].float()
         zf, m = self.degrade(real, 0)
         return {"clean": real, "zero_filled": zf, "reconstruction": self.reconstruct(zf),

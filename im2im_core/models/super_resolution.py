@@ -66,6 +66,7 @@ class _ResidualBlock(nn.Module):
                                   nn.Conv2d(nf, nf, 3, padding=1), norm())
 
     def forward(self, x):
+        """Residual block: x + body(x)."""
         return x + self.body(x)
 
 
@@ -93,6 +94,7 @@ class SRResNet(nn.Module):
             raise ConfigError(f"upsample_skip needs in_channels == out_channels, got {in_ch} and {out_ch}")
 
     def forward(self, x):
+        """LR -> SR; plus bicubic(x) when upsample_skip."""
         feat = self.head(x)
         y = self.tail(self.upsample(feat + self.body(feat)))
         if self.upsample_skip:
@@ -133,9 +135,11 @@ class SuperResolution(Im2ImModel):
             raise ConfigError(f"gan_mode {c.gan_mode!r} unknown; use one of {GAN_MODES}")
 
     def directions(self):
+        """Only low-res -> high-res exists."""
         return ["AtoB"]
 
     def size_multiple(self):
+        """1: fully convolutional at the input resolution, any size works."""
         return 1
 
     def inference_forward(self, x, direction, **opts):
@@ -159,6 +163,7 @@ class SuperResolution(Im2ImModel):
         return F.l1_loss(sr, hr) if self.config.content_loss == "l1" else F.mse_loss(sr, hr)
 
     def configure_optimizers(self, train_cfg):
+        """Adam for G (and D when the SRGAN term is on) with the run's lr and betas."""
         o = train_cfg.optim
         kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         opts = {"G": torch.optim.Adam(self.netG.parameters(), **kw)}
@@ -167,6 +172,7 @@ class SuperResolution(Im2ImModel):
         return opts
 
     def train_step(self, batch, step):
+        """Optional D update, then one G update on a freshly downsampled batch."""
         lr, hr = self.degrade(batch["A"])
         sr = self.netG(lr).float()
         logs = {}
@@ -188,6 +194,7 @@ class SuperResolution(Im2ImModel):
 
     @torch.no_grad()
     def visuals(self, batch):
+        """High-res, bicubic and super-resolved panels for the training previews."""
         lr, hr = self.degrade(batch["A"])
         up = F.interpolate(lr, scale_factor=self.config.scale, mode="bicubic", align_corners=False)
         return {"high_res": hr, "bicubic": up.clamp(-1, 1), "super_resolved": self.netG(lr).clamp(-1, 1)}

@@ -7,6 +7,8 @@ Two VAE-GANs, one per domain, implement it with weight sharing:
   E2.shared`), so both domains are encoded into the same high-level latent space;
 - generators G1, G2 whose FIRST `n_shared` residual blocks are one module object;
 - discriminators D1 (domain 1 = "A") and D2 (domain 2 = "B").
+E1, E2, G1, G2 live in one ModuleDict `vae` (the only entry of `generator_names`), so copies made
+by the engine (EMA) and exports keep the tied layers tied; `model.E1` etc. are properties.
 
 Latent: q_i(z|x_i) = N(E_i(x_i), I) (unit variance, as in the paper's implementation), sampled with
 the reparameterisation z = mu + eps, eps ~ N(0, I) while training; z = mu at inference.
@@ -67,7 +69,7 @@ class UNIT(Im2ImModel):
     """Coupled VAE-GANs with a shared latent space; AtoB = G2(E1(x)), BtoA = G1(E2(x))."""
 
     Config = UNITConfig
-    generator_names = ("E1", "E2", "G1", "G2")
+    generator_names = ("vae",)  # E1, E2, G1, G2 in one ModuleDict
 
     def __init__(self, config: UNITConfig):
         super().__init__(config)
@@ -83,17 +85,25 @@ class UNIT(Im2ImModel):
         dec_shared = res_blocks(c.n_shared, latent, **blocks)  # ONE object, used by G1 and G2
 
         def encoder(ch):
+            """Private conv front for `ch` channels, then the one shared tail."""
             return SharedTailEncoder(ConvEncoder(ch, c.dim, c.n_downsample, n_private, **blocks), enc_shared)
 
         def generator(ch):
+            """The one shared head, then a private decoder to `ch` channels."""
             dec = ConvDecoder(latent, ch, c.n_downsample, n_private, c.norm, c.norm, c.activation, c.pad_type)
             return SharedHeadDecoder(dec_shared, dec)
 
-        self.E1, self.E2 = encoder(c.in_channels), encoder(c.out_channels)
-        self.G1, self.G2 = generator(c.in_channels), generator(c.out_channels)
+        # one container, so a deepcopy (the engine's EMA) or export keeps the tied layers tied
+        self.vae = nn.ModuleDict({"E1": encoder(c.in_channels), "E2": encoder(c.out_channels),
+                                  "G1": generator(c.in_channels), "G2": generator(c.out_channels)})
         self.D1 = MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm)
         self.D2 = MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm)
         self.gan = GANLoss(c.gan_mode)
+
+    E1 = property(lambda self: self.vae["E1"], doc="Encoder of domain 1 (A).")
+    E2 = property(lambda self: self.vae["E2"], doc="Encoder of domain 2 (B).")
+    G1 = property(lambda self: self.vae["G1"], doc="Generator of domain 1 (A).")
+    G2 = property(lambda self: self.vae["G2"], doc="Generator of domain 2 (B).")
 
     def size_multiple(self) -> int:
         """Sides must survive n_downsample halvings exactly."""
@@ -119,7 +129,7 @@ class UNIT(Im2ImModel):
         o = train_cfg.optim
         lr = self.config.lr or o.lr
         kw = dict(lr=lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
-        return {"gen": torch.optim.Adam(_unique_params(self.E1, self.E2, self.G1, self.G2), **kw),
+        return {"gen": torch.optim.Adam(_unique_params(self.vae), **kw),
                 "dis": torch.optim.Adam(_unique_params(self.D1, self.D2), **kw)}
 
     def adv(self, preds: list[torch.Tensor], real: bool, for_discriminator: bool = True) -> torch.Tensor:

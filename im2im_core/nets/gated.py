@@ -46,6 +46,7 @@ class GatedConv2d(nn.Module):
         self.act = _activation(activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features gated by a learned soft mask."""
         feature, gate = self.conv(x).split(self.out_ch, dim=1)
         return self.act(feature) * torch.sigmoid(gate)
 
@@ -58,6 +59,7 @@ class GatedUpConv2d(nn.Module):
         self.conv = GatedConv2d(in_ch, out_ch, 3, activation=activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Upsample then gated conv."""
         return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
@@ -92,6 +94,7 @@ class GatedGenerator(nn.Module):
         return 2 ** self.n_down
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Masked image + mask channel -> completed image in [-1, 1]."""
         return self.model(x)
 
 

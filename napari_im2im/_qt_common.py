@@ -1,0 +1,341 @@
+"""Qt pieces every dock widget shares: layer and model pickers, and a job runner.
+
+The runner drives a pure generator in a napari thread worker, feeds its Progress events to a
+progress bar, stops it through a threading.Event (Cancel acts within one tile/slice), turns
+every failure into a one-line napari notification, and adds or replaces output layers by name.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from pathlib import Path
+from typing import Callable, Generator, Iterable
+
+from qtpy.QtCore import Signal
+from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
+                            QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+
+from im2im_core.errors import Cancelled, Im2ImError
+
+from ._layers import Progress
+
+log = logging.getLogger("napari_im2im")
+
+
+def notify(message: str, severity: str = "error") -> None:
+    """A napari notification (error, warning or info) that never raises."""
+    from napari.utils import notifications as n
+
+    {"error": n.show_error, "warning": n.show_warning}.get(severity, n.show_info)(message)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the user: our errors carry their own message; others get their type."""
+    if isinstance(exc, Im2ImError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return "out of memory: lower the tile size or use the CPU"
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _drive(gen: Generator) -> Generator:
+    """Wrap a job so it never raises into napari: returns ("ok", result) or ("error", exc)."""
+    try:
+        result = yield from gen
+    except Exception as exc:  # noqa: BLE001 - reported as a notification by the widget
+        if not isinstance(exc, Im2ImError):
+            log.error("napari-im2im job failed:\n%s", traceback.format_exc())
+        return ("error", exc)
+    return ("ok", result)
+
+
+def add_or_replace(viewer, layer_data: Iterable[tuple]) -> list:
+    """Add (data, kwargs, type) tuples as layers; a layer of the same name is updated in place
+    (keeping the user's display settings) or replaced at the same position."""
+    from napari.layers import Layer
+
+    out = []
+    for data, kw, kind in layer_data:
+        name = kw["name"]
+        new = Layer.create(data, kw, kind)
+        if name in viewer.layers:
+            old = viewer.layers[name]
+            same = (type(old) is type(new) and old.ndim == new.ndim and getattr(old, "rgb", False) == getattr(new, "rgb", False))
+            if same:
+                old.data = new.data
+                for attr in ("scale", "translate", "axis_labels", "units"):
+                    setattr(old, attr, getattr(new, attr))
+                old.metadata = dict(new.metadata)
+                if "contrast_limits" in kw:
+                    old.contrast_limits = kw["contrast_limits"]
+                elif hasattr(old, "reset_contrast_limits") and not getattr(old, "rgb", False):
+                    old.reset_contrast_limits()
+                out.append(old)
+                continue
+            idx = viewer.layers.index(old)
+            viewer.layers.remove(old)
+            viewer.layers.insert(idx, new)
+        else:
+            viewer.add_layer(new)
+        out.append(new)
+    return out
+
+
+class LayerCombo(QComboBox):
+    """Layers of the given types, refreshed when layers are added, removed or renamed."""
+
+    def __init__(self, viewer, types: tuple[str, ...] = ("image",), none_text: str | None = None, parent=None):
+        super().__init__(parent)
+        self.viewer, self.types, self.none_text = viewer, types, none_text
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(12)
+        ev = viewer.layers.events
+        for e in (ev.inserted, ev.removed, ev.moved):
+            e.connect(self.refresh)
+        self.refresh()
+
+    def _names(self) -> list[str]:
+        return [ly.name for ly in self.viewer.layers if type(ly).__name__.lower() in self.types]
+
+    def refresh(self, *_) -> None:
+        current = self.currentText()
+        names = ([self.none_text] if self.none_text else []) + self._names()[::-1]  # top layer first
+        if names == [self.itemText(i) for i in range(self.count())]:
+            return
+        self.blockSignals(True)
+        self.clear()
+        self.addItems(names)
+        if current in names:
+            self.setCurrentText(current)
+        self.blockSignals(False)
+        if self.currentText() != current:
+            self.currentIndexChanged.emit(self.currentIndex())
+
+    def showPopup(self):  # names may have changed since the last event
+        self.refresh()
+        super().showPopup()
+
+    def layer(self):
+        name = self.currentText()
+        if not name or name == self.none_text or name not in self.viewer.layers:
+            return None
+        return self.viewer.layers[name]
+
+    def set_layer(self, layer) -> None:
+        self.refresh()
+        self.setCurrentText(layer.name if hasattr(layer, "name") else str(layer))
+
+
+class ModelPicker(QWidget):
+    """Shipped models by name, a file picker for .safetensors or foreign .pth, optionally 'none'."""
+
+    changed = Signal(object)  # the spec: a shipped name, a path string, or None
+
+    def __init__(self, none_text: str | None = None, parent=None):
+        super().__init__(parent)
+        from ._models import shipped
+
+        self.none_text = none_text
+        self.combo = QComboBox()
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setMinimumContentsLength(14)
+        if none_text:
+            self.combo.addItem(none_text, None)
+        for name, path in shipped().items():
+            self.combo.addItem(name, name)
+            self.combo.setItemData(self.combo.count() - 1, str(path), 3)  # tooltip
+        self.browse = QPushButton("File…")
+        self.browse.setToolTip("Open a .safetensors checkpoint or a PyTorch .pth state_dict")
+        self.browse.clicked.connect(self._browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.combo, 1)
+        row.addWidget(self.browse)
+        self.combo.currentIndexChanged.connect(lambda *_: self.changed.emit(self.spec()))
+
+    def _browse(self) -> None:
+        from ._models import CHECKPOINT_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", str(Path.home()), CHECKPOINT_FILTER)
+        if path:
+            self.add_path(path)
+
+    def add_path(self, path) -> None:
+        """Add (once) and select a checkpoint file; `changed` fires exactly once."""
+        path = str(path)
+        idx = self.combo.findData(path)
+        if idx < 0:
+            self.combo.blockSignals(True)  # adding to an empty combo selects silently
+            self.combo.addItem(Path(path).name, path)
+            self.combo.blockSignals(False)
+            idx = self.combo.count() - 1
+            self.combo.setItemData(idx, path, 3)
+        if idx == self.combo.currentIndex():
+            self.changed.emit(self.spec())
+        else:
+            self.combo.setCurrentIndex(idx)
+
+    def spec(self):
+        return self.combo.currentData()
+
+
+def device_combo() -> QComboBox:
+    from ._models import DEVICES
+
+    c = QComboBox()
+    c.addItems(DEVICES)
+    c.setToolTip("auto: the GPU when there is one, else the CPU")
+    return c
+
+
+def tile_spin(value: int = 512) -> QSpinBox:
+    s = QSpinBox()
+    s.setRange(64, 8192)
+    s.setSingleStep(64)
+    s.setValue(value)
+    s.setSuffix(" px")
+    s.setToolTip("Large images are processed in overlapping tiles of this size (lower it if memory runs out)")
+    return s
+
+
+class JobWidget(QWidget):
+    """Base dock widget: a form on top, then Run / Cancel, a progress bar and a status line."""
+
+    run_text = "Run"
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(parent)
+        self.viewer = napari_viewer
+        self.worker = None
+        self._cancel: threading.Event | None = None
+        self.messages: list[tuple[str, str]] = []  # (severity, text) of every notification sent
+        self.last_result = None
+        outer = QVBoxLayout(self)
+        self.form = QFormLayout()
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        outer.addLayout(self.form)
+        self.extra = QVBoxLayout()
+        outer.addLayout(self.extra)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton(self.run_text)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.run_button.clicked.connect(lambda: self.run())
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        outer.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = QLabel("ready")
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        outer.addWidget(self.progress)
+        outer.addWidget(self.status)
+        outer.addStretch(1)
+
+    # ---- state ------------------------------------------------------------------------------
+    @property
+    def busy(self) -> bool:
+        return self.worker is not None
+
+    def say(self, text: str, severity: str = "info") -> None:
+        self.messages.append((severity, text))
+        self.status.setText(text)
+        if severity in ("error", "warning"):
+            notify(text, severity)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+
+    # ---- running ------------------------------------------------------------------------------
+    def run(self) -> None:  # subclasses build a job and call start()
+        raise NotImplementedError
+
+    def start(self, make_job: Callable[[threading.Event], Generator], on_done: Callable[[object], None],
+              label: str = "working") -> bool:
+        """Run make_job(cancel_event) in a worker; on_done(result) on success. False if busy."""
+        if self.busy:
+            self.say("busy: wait for the current job or cancel it", "warning")
+            return False
+        from napari.qt.threading import create_worker
+
+        self._cancel = threading.Event()
+        try:
+            job = make_job(self._cancel)
+        except Exception as exc:  # noqa: BLE001 - a bad option value, reported, never raised
+            self.say(describe_error(exc), "error")
+            return False
+        self._on_done = on_done
+        self.progress.setRange(0, 0)  # busy indicator until the first event
+        self.status.setText(f"{label}…")
+        self.worker = create_worker(_drive, job, _start_thread=False)
+        self.worker.yielded.connect(self._on_progress)
+        self.worker.returned.connect(self._on_returned)
+        self.worker.aborted.connect(lambda: self._finish_cancelled())
+        self.worker.finished.connect(self._on_finished)
+        self._set_busy(True)
+        self.worker.start()
+        return True
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.status.setText("cancelling…")
+
+    def _on_progress(self, ev) -> None:
+        if not isinstance(ev, Progress):
+            return
+        total = max(int(ev.total), 1)
+        self.progress.setRange(0, total)
+        self.progress.setValue(min(int(ev.done), total))
+        if ev.message:
+            self.status.setText(f"{ev.message} ({ev.done}/{ev.total})" if ev.total > 1 else ev.message)
+        self.on_event(ev)
+
+    def on_event(self, ev: Progress) -> None:
+        """Hook for widgets that show more than a progress bar (e.g. a loss plot)."""
+
+    def _on_returned(self, value) -> None:
+        kind, payload = value
+        if kind == "ok":
+            self.last_result = payload
+            try:
+                self._on_done(payload)
+            except Exception as exc:  # noqa: BLE001 - adding layers must never crash the viewer
+                log.error("napari-im2im: showing results failed:\n%s", traceback.format_exc())
+                self.say(describe_error(exc), "error")
+        elif isinstance(payload, Cancelled):
+            self._finish_cancelled()
+        else:
+            self.say(describe_error(payload), "error")
+
+    def _finish_cancelled(self) -> None:
+        self.say("cancelled: no output was added", "info")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self._set_busy(False)
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+
+    def show_layers(self, layer_data) -> list:
+        return add_or_replace(self.viewer, layer_data)
+
+    def closeEvent(self, event):  # a closing dock stops its job
+        self.cancel()
+        super().closeEvent(event)
+
+
+def selected_image(combo: LayerCombo, override=None):
+    """(data, meta) of the chosen layer; the pure functions validate them."""
+    from ._layers import layer_meta
+
+    layer = override if override is not None else combo.layer()
+    if layer is None:
+        return None, {"name": "(none)", "kind": "image"}
+    return layer.data, layer_meta(layer)

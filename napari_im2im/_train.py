@@ -1,0 +1,235 @@
+"""Train a model from open layers or folders: the pure generator behind the Train widget.
+
+Domain data become 2D samples (3D/4D stacks are sliced, near-empty slices skipped), the
+library's Trainer runs on a helper thread, and every iteration comes back as a Progress event
+with the losses (and, now and then, a preview of the model on one A slice). Stopping keeps the
+last checkpoint: the Trainer saves before it returns, and the exported `.safetensors` loads in
+the Translate widget.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import queue
+import threading
+import time
+from pathlib import Path
+from typing import Generator
+
+import numpy as np
+
+from im2im_core.errors import InputError
+
+from ._layers import Progress, check_image, file_hash, output_kwargs, provenance
+
+WIDGET = "train"
+CAPACITIES = ("tiny", "small", "full")
+_WIDTH = {"ngf", "ndf", "nf", "dim", "attention_ngf"}
+_DEPTH = {"n_blocks", "n_res"}
+MAX_SLICES = 256
+
+
+def trainable_families() -> list[str]:
+    """Registered families that implement training (not the inference-only 'generator')."""
+    from im2im_core.models import family_class, list_models
+    from im2im_core.models.base import Im2ImModel
+
+    return [n for n in list_models() if family_class(n).train_step is not Im2ImModel.train_step]
+
+
+def shrink(cfg, capacity: str, image_size: int):
+    """A copy of a (nested) model config made tiny/small for quick runs; 'full' keeps it."""
+    if capacity == "full":
+        return cfg
+    width, depth = (8, 1) if capacity == "tiny" else (32, 3)
+    changes = {}
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            changes[f.name] = shrink(v, capacity, image_size)
+        elif f.name in _WIDTH and isinstance(v, int):
+            changes[f.name] = min(v, width)
+        elif f.name in _DEPTH and isinstance(v, int):
+            changes[f.name] = max(min(v, depth), getattr(cfg, "n_shared", 0) or 0)
+        elif f.name == "num_downs" and isinstance(v, int):
+            changes[f.name] = max(2, min(v, int(math.log2(max(image_size, 8))) - 2))
+        elif f.name == "n_scales" and isinstance(v, int) and capacity == "tiny":
+            changes[f.name] = 1
+    return dataclasses.replace(cfg, **changes)
+
+
+def build_model(family: str, capacity: str = "tiny", image_size: int = 64, channels: int = 1,
+                domains=("A", "B")):
+    """A fresh model of `family` sized for `capacity`, with domain names and channels."""
+    from im2im_core.models import build, family_class
+
+    cls = family_class(family)
+    base = cls.Config()
+    kw = {"domains": tuple(domains)} if "domains" in {f.name for f in dataclasses.fields(base)} else {}
+    for name in ("in_channels", "out_channels"):
+        if hasattr(base, name):
+            kw[name] = channels
+    return build(shrink(dataclasses.replace(base, **kw), capacity, image_size))
+
+
+def slices_of(data, meta: dict, limit: int = MAX_SLICES) -> np.ndarray:
+    """(N, H, W[, C]) 2D samples of an image layer: every slice of a stack, near-empty ones skipped."""
+    arr, meta = check_image(data, meta)
+    rgb = meta["rgb"]
+    planes = arr.reshape(-1, *arr.shape[-3:]) if rgb else arr.reshape(-1, *arr.shape[-2:])
+    if len(planes) > 1:
+        flat = planes.reshape(len(planes), -1).astype(np.float32)
+        lo = np.percentile(flat, 1)
+        keep = (flat > lo).mean(axis=1) > 0.05
+        if keep.any():
+            planes = planes[keep]
+    if len(planes) > limit:
+        planes = planes[np.linspace(0, len(planes) - 1, limit).round().astype(int)]
+    return np.ascontiguousarray(planes)
+
+
+def folder_images(folder) -> list[np.ndarray]:
+    """Every 2D image of a folder (PNG/JPEG/TIFF), read by the library's dataset readers."""
+    from im2im_core.data.datasets import list_files, read_image
+
+    return [read_image(p) for p in list_files(folder, f"folder {folder}")]
+
+
+def _preview(model, direction: str, x: np.ndarray, intensity, device) -> np.ndarray:
+    """The model's output on one raw 2D slice, in raw values (eval mode, then back to train)."""
+    import torch
+
+    from im2im_core.intensity import Intensity
+    from im2im_core.tiling import run_padded
+
+    lo, hi = intensity.window(x)
+    t = torch.from_numpy(Intensity.normalise(x.astype(np.float32), lo, hi))
+    t = t.permute(2, 0, 1)[None] if t.ndim == 3 else t[None, None]
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = run_padded(lambda v: model.inference_forward(v.to(device), direction), t, model.size_multiple())
+    finally:
+        model.train(was)
+    y = out["image"].float().cpu().numpy()[0]
+    y = np.moveaxis(y, 0, -1) if y.shape[0] > 1 else y[0]
+    return Intensity.denormalise(y, lo, hi)
+
+
+def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int = 64, iterations: int = 200,
+              out_dir, capacity: str = "tiny", paired: bool = False, device: str = "auto",
+              domains=("A", "B"), meta_a: dict | None = None, preview_every: int = 25, seed: int = 0,
+              cancel=None) -> Generator[Progress, None, list[tuple]]:
+    """Train and yield Progress(step, iterations, extra={"losses", "preview"?}).
+
+    `domain_a`/`domain_b`: an array (2D image or stack), a list of 2D arrays, or a folder path.
+    Returns [(preview, kwargs, "image")]: the final preview on the first A slice, whose
+    metadata["im2im"]["checkpoint_path"] is the exported inference checkpoint.
+    """
+    from im2im_core.data.datasets import ArrayPairs
+    from im2im_core.data.transforms import Augment
+    from im2im_core.engine.config import TrainConfig
+    from im2im_core.engine.trainer import Trainer
+
+    meta_a = dict(meta_a or {"name": "A"})
+    a_list, rgb = _samples(domain_a, meta_a)
+    b_list, rgb_b = _samples(domain_b, {"name": "B", "rgb": meta_a.get("rgb", False)})
+    if rgb != rgb_b:
+        raise InputError("domain A and domain B must both be grayscale or both RGB")
+    channels = 3 if rgb else 1
+    if image_size < 16 or image_size % 4:
+        raise InputError(f"image size must be a multiple of 4 and >= 16, got {image_size}")
+    yield Progress(0, iterations, "building model")
+    model = build_model(family, capacity, image_size, channels, domains)
+    m = model.size_multiple()
+    if image_size % m:
+        raise InputError(f"{family} ({capacity}) needs an image size that is a multiple of {m}")
+    augment = Augment(load_size=image_size + image_size // 8 // m * m, crop_size=image_size, flip=True)
+    data = ArrayPairs(a_list, b_list, paired=paired, channels=(channels, channels), augment=augment,
+                      description=f"napari layers: {meta_a.get('name')} -> {domains[1]}")
+    out_dir = Path(out_dir).expanduser()
+    cfg = TrainConfig(iterations=int(iterations), device=device, out_dir=str(out_dir), seed=int(seed),
+                      log_every=max(1, min(10, iterations)), sample_every=0, save_every=0,
+                      tensorboard=False, progress=False)
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    box: dict = {}
+    first = a_list[0]
+    sample = first[len(first) // 2] if first.ndim == (3 if rgb else 2) + 1 else first  # one 2D plane
+
+    previews = {"on": bool(preview_every)}
+
+    def safe_preview():
+        """None for families whose forward needs extra inputs (e.g. an inpainting mask)."""
+        if not previews["on"]:
+            return None
+        try:
+            return _preview(model, "AtoB", sample, data.intensity, trainer.device)
+        except Exception:  # noqa: BLE001 - a preview is a nicety, never a reason to stop training
+            previews["on"] = False
+            return None
+
+    def callback(step, losses):
+        extra = {"losses": {k: float(v) for k, v in losses.items()}}
+        if preview_every and (step % preview_every == 0 or step == iterations):
+            p = safe_preview()
+            if p is not None:
+                extra["preview"] = p
+        q.put(Progress(step, iterations, "training", extra))
+
+    stop = (lambda: cancel.is_set()) if hasattr(cancel, "is_set") else (cancel or (lambda: False))
+    trainer = Trainer(model, data, cfg, data.intensity, data.description, callback=callback, should_stop=stop)
+
+    def target():
+        try:
+            box["result"] = trainer.fit()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the generator's caller
+            box["error"] = exc
+        finally:
+            q.put(None)
+
+    t0 = time.perf_counter()
+    th = threading.Thread(target=target, name="im2im-train", daemon=True)
+    th.start()
+    while (ev := q.get()) is not None:
+        yield ev
+    th.join()
+    if "error" in box:
+        raise box["error"]
+    res = box["result"]
+    seconds = time.perf_counter() - t0
+    export = Path(res["export"])
+    previews["on"] = True
+    preview = safe_preview()
+    if preview is None:  # show the A slice itself so the checkpoint still has a layer to carry it
+        preview = np.asarray(sample, np.float32)
+    prov = provenance(WIDGET, {"name": export.stem, "path": str(export), "family": family,
+                               "sha256": file_hash(export)},
+                      {"family": family, "capacity": capacity, "image_size": image_size, "iterations": iterations,
+                       "paired": paired}, seconds, status=res["status"], iterations_done=res["iterations"],
+                      losses=res.get("losses", {}), checkpoint_path=str(export))
+    yield Progress(res["iterations"], iterations, f"{res['status']} after {res['iterations']} iterations")
+    return [preview_layer(preview, meta_a, prov)]
+
+
+def preview_layer(preview: np.ndarray, meta_a: dict, prov: dict | None = None) -> tuple:
+    """(data, kwargs, "image") of the training preview, lying on domain A's last two axes."""
+    rgb = preview.ndim == 3
+    pmeta = {k: tuple(meta_a.get(k) or ())[-2:] for k in ("scale", "translate", "axis_labels", "units")}
+    _, pmeta = check_image(preview, dict(pmeta, name=meta_a.get("name", "A"), kind="image", rgb=rgb))
+    name = f"{meta_a.get('name', 'A')} [training preview]"
+    return preview.astype(np.float32), output_kwargs(pmeta, name, prov, rgb=rgb), "image"
+
+
+def _samples(source, meta: dict) -> tuple[list[np.ndarray], bool]:
+    """(list of 2D images or (N, H, W[, C]) stacks, rgb) from an array, a list of 2D arrays or a folder."""
+    if isinstance(source, (str, Path)):
+        items = folder_images(source)
+    elif isinstance(source, (list, tuple)):
+        items = [np.asarray(s) for s in source]
+    else:
+        return [slices_of(source, meta)], bool(meta.get("rgb", False))
+    if not items:
+        raise InputError(f"no images for domain {meta.get('name')}")
+    rgb = items[0].ndim == 3 and items[0].shape[-1] in (3, 4)
+    return items, rgb

@@ -1,0 +1,159 @@
+"""Reconstruct / Inpaint dock widget: MRI reconstruction (`reconstruct_layer`), inpainting
+(`inpaint_layer`, holes from a Labels or Shapes layer) and super-resolution (`super_resolve_layer`)."""
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox,
+                            QStackedWidget, QWidget)
+
+from im2im_core.errors import InputError
+
+from ._qt_common import JobWidget, LayerCombo, ModelPicker, device_combo, selected_image, tile_spin
+
+MODES = ("MRI reconstruction", "Inpaint", "Super-resolution")
+
+
+def shapes_to_holes(shapes, image) -> np.ndarray:
+    """Rasterise a Shapes layer onto the image's pixel grid (world coordinates respected)."""
+    from napari.layers import Shapes
+
+    if len(shapes.data) == 0:
+        raise InputError(f"shapes layer {shapes.name!r} has no shapes: draw the regions to fill")
+    spatial = image.data.shape[:-1] if getattr(image, "rgb", False) else image.data.shape
+    n = shapes.ndim
+    if n > len(spatial):
+        raise InputError(f"shapes layer {shapes.name!r} has {n} dimensions but the image only {len(spatial)}")
+    s_scale, s_trans = np.asarray(shapes.scale), np.asarray(shapes.translate)
+    i_scale, i_trans = np.asarray(image.scale)[-n:], np.asarray(image.translate)[-n:]
+    verts = [(np.asarray(v) * s_scale + s_trans - i_trans) / i_scale for v in shapes.data]
+    masks = Shapes(verts, shape_type=list(shapes.shape_type)).to_masks(mask_shape=tuple(spatial[-n:]))
+    return np.asarray(masks).any(axis=0)
+
+
+class ReconstructWidget(JobWidget):
+    run_text = "Run"
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(napari_viewer, parent)
+        from ._reconstruct import MASK_KINDS
+
+        self.layer_combo = LayerCombo(napari_viewer, ("image",))
+        self.mode = QComboBox()
+        self.mode.addItems(MODES)
+        self.form.addRow("mode", self.mode)
+        self.form.addRow("image", self.layer_combo)
+        self.pages = QStackedWidget()
+        self.form.addRow(self.pages)
+        # MRI
+        mri = QWidget()
+        f = QFormLayout(mri)
+        f.setContentsMargins(0, 0, 0, 0)
+        self.mask_kind = QComboBox()
+        self.mask_kind.addItems(MASK_KINDS)
+        self.acceleration = QDoubleSpinBox()
+        self.acceleration.setRange(1.0, 32.0)
+        self.acceleration.setSingleStep(0.5)
+        self.acceleration.setValue(4.0)
+        self.acceleration.setSuffix(" ×")
+        self.ratio_label = QLabel()
+        self.acceleration.valueChanged.connect(lambda v: self.ratio_label.setText(f"samples {100 / v:.1f} % of k-space"))
+        self.acceleration.valueChanged.emit(self.acceleration.value())
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.dc = QCheckBox("data consistency")
+        self.dc.setChecked(True)
+        self.mri_model = ModelPicker(none_text="(none: zero-filled)")
+        for label, w in (("mask", self.mask_kind), ("acceleration", self.acceleration), ("", self.ratio_label),
+                         ("seed", self.seed), ("", self.dc), ("model", self.mri_model)):
+            f.addRow(label, w)
+        # Inpaint
+        inp = QWidget()
+        f = QFormLayout(inp)
+        f.setContentsMargins(0, 0, 0, 0)
+        self.holes_combo = LayerCombo(napari_viewer, ("labels", "shapes"))
+        self.label = QSpinBox()
+        self.label.setRange(0, 2**31 - 1)
+        self.label.setSpecialValueText("any")
+        self.inpaint_model = ModelPicker(none_text="(none: biharmonic)")
+        for label, w in (("holes", self.holes_combo), ("label", self.label), ("model", self.inpaint_model)):
+            f.addRow(label, w)
+        # Super-resolution
+        sr = QWidget()
+        f = QFormLayout(sr)
+        f.setContentsMargins(0, 0, 0, 0)
+        self.sr_model = ModelPicker()
+        f.addRow("model", self.sr_model)
+        f.addRow("", QLabel("output pixels are smaller by the model's factor,\nso the result overlays the input"))
+        for page in (mri, inp, sr):
+            self.pages.addWidget(page)
+        self.mode.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        self.tile = tile_spin()
+        self.device = device_combo()
+        self.form.addRow("tile", self.tile)
+        self.form.addRow("device", self.device)
+        self.metrics = QLabel("")
+        self.metrics.setWordWrap(True)
+        self.extra.addWidget(self.metrics)
+
+    def set_mode(self, mode: str) -> None:
+        self.mode.setCurrentIndex(MODES.index(mode))
+
+    def run(self, layer=None) -> bool:
+        from ._reconstruct import inpaint_layer, reconstruct_layer, super_resolve_layer
+
+        data, meta = selected_image(self.layer_combo, layer)
+        device, tile = self.device.currentText(), self.tile.value()
+        mode = self.mode.currentText()
+        if mode == MODES[0]:
+            kind, acc, seed, dc = (self.mask_kind.currentText(), self.acceleration.value(), self.seed.value(),
+                                   self.dc.isChecked())
+            model = self.mri_model.spec()
+            return self.start(lambda cancel: reconstruct_layer(data, meta, model, mask_kind=kind, acceleration=acc,
+                                                               seed=seed, data_consistency=dc, device=device,
+                                                               cancel=cancel), self._mri_done, "reconstructing")
+        if mode == MODES[1]:
+            model = self.inpaint_model.spec()
+            image = layer if layer is not None else self.layer_combo.layer()
+
+            def job(cancel):
+                holes = self.holes(image)
+                return inpaint_layer(data, meta, holes, model, tile=tile, device=device, cancel=cancel)
+
+            return self.start(job, self._done, "inpainting")
+        model = self.sr_model.spec()
+        if model is None:
+            self.say("choose a super_resolution model (File… for a checkpoint)", "error")
+            return False
+        return self.start(lambda cancel: super_resolve_layer(data, meta, model, tile=tile, device=device,
+                                                             cancel=cancel), self._done, "super-resolving")
+
+    def holes(self, image) -> np.ndarray:
+        """The hole mask from the chosen Labels (a label, or any) or Shapes layer."""
+        from ._reconstruct import holes_from_labels
+
+        src = self.holes_combo.layer()
+        if image is None:
+            raise InputError("no image layer selected")
+        if src is None:
+            raise InputError("choose a Labels or Shapes layer that marks the holes")
+        spatial = image.data.shape[:-1] if getattr(image, "rgb", False) else image.data.shape
+        if type(src).__name__ == "Shapes":
+            return shapes_to_holes(src, image)
+        label = self.label.value() or None
+        return holes_from_labels(np.asarray(src.data), label, spatial)
+
+    def _mri_done(self, layers) -> None:
+        self.show_layers(layers)
+        prov = layers[-1][1]["metadata"]["im2im"]
+        m = prov["metrics"]
+        r, z = m["reconstruction"], m["zero_filled"]
+        self.metrics.setText(f"reconstruction: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f}\n"
+                             f"zero-filled: PSNR {z['psnr']:.2f} dB, SSIM {z['ssim']:.3f}\n"
+                             f"({prov['method']}; data range {m['data_range']:.4g})")
+        self.say(f"done in {prov['seconds']:.1f} s")
+
+    def _done(self, layers) -> None:
+        shown = self.show_layers(layers)
+        prov = layers[0][1]["metadata"]["im2im"]
+        self.metrics.setText(f"{shown[0].name}: {prov.get('method', prov.get('checkpoint'))}")
+        self.say(f"done in {prov['seconds']:.1f} s")

@@ -1,0 +1,215 @@
+"""Train dock widget (calls `train_job`): domains from layers or folders, a live loss plot and a
+preview layer; Stop keeps the last checkpoint; one click loads it into the Translate widget."""
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
+                            QWidget)
+
+from ._qt_common import JobWidget, LayerCombo, device_combo
+
+FOLDER = "(folder)"
+
+
+class DomainPicker(QWidget):
+    """An image layer, or (when '(folder)' is chosen) a folder of images."""
+
+    def __init__(self, viewer, parent=None):
+        super().__init__(parent)
+        self.layers = LayerCombo(viewer, ("image",), none_text=FOLDER)
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("folder of images")
+        browse = QPushButton("…")
+        browse.setFixedWidth(28)
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.layers, 2)
+        row.addWidget(self.folder, 2)
+        row.addWidget(browse)
+        self.layers.currentTextChanged.connect(lambda t: self.folder.setEnabled(t == FOLDER))
+        self.folder.setEnabled(self.layers.currentText() == FOLDER)
+        if self.layers.count() > 1:
+            self.layers.setCurrentIndex(1)
+
+    def _browse(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Folder of training images", str(Path.home()))
+        if d:
+            self.folder.setText(d)
+            self.layers.setCurrentText(FOLDER)
+
+    def source(self):
+        """(data or folder path, meta dict, domain name)."""
+        from ._layers import layer_meta
+
+        layer = self.layers.layer()
+        if layer is not None:
+            return layer.data, layer_meta(layer), layer.name
+        folder = self.folder.text().strip()
+        if not folder:
+            return None, {"name": "(none)"}, "?"
+        return folder, {"name": Path(folder).name}, Path(folder).name
+
+
+class TrainWidget(JobWidget):
+    run_text = "Train"
+
+    def __init__(self, napari_viewer, parent=None):
+        super().__init__(napari_viewer, parent)
+        from ._train import CAPACITIES, trainable_families
+
+        self.cancel_button.setText("Stop")
+        self.domain_a = DomainPicker(napari_viewer)
+        self.domain_b = DomainPicker(napari_viewer)
+        if self.domain_b.layers.count() > 2:
+            self.domain_b.layers.setCurrentIndex(2)
+        self.family = QComboBox()
+        self.family.addItems(trainable_families())
+        if "cycle_gan" in trainable_families():
+            self.family.setCurrentText("cycle_gan")
+        self.capacity = QComboBox()
+        self.capacity.addItems(CAPACITIES)
+        self.capacity.setToolTip("tiny/small shrink widths and depths for quick CPU runs; full keeps the paper's sizes")
+        self.size = QSpinBox()
+        self.size.setRange(16, 1024)
+        self.size.setSingleStep(16)
+        self.size.setValue(64)
+        self.size.setSuffix(" px")
+        self.iterations = QSpinBox()
+        self.iterations.setRange(1, 10_000_000)
+        self.iterations.setValue(200)
+        self.preview_every = QSpinBox()
+        self.preview_every.setRange(0, 100_000)
+        self.preview_every.setValue(25)
+        self.preview_every.setSpecialValueText("never")
+        self.paired = QCheckBox("paired (pix2pix: A and B slices correspond)")
+        self.device = device_combo()
+        self.out_dir = QLineEdit(str(Path.home() / "im2im_runs"))
+        for label, w in (("domain A", self.domain_a), ("domain B", self.domain_b), ("family", self.family),
+                         ("capacity", self.capacity), ("image size", self.size), ("iterations", self.iterations),
+                         ("preview every", self.preview_every), ("", self.paired), ("device", self.device),
+                         ("runs folder", self.out_dir)):
+            self.form.addRow(label, w)
+        self.family.currentTextChanged.connect(lambda f: self.paired.setChecked(f == "pix2pix"))
+        self.plot = LossPlot()
+        self.extra.addWidget(self.plot)
+        self.load_button = QPushButton("Load in Translate")
+        self.load_button.setEnabled(False)
+        self.load_button.clicked.connect(self.load_in_translate)
+        self.extra.addWidget(self.load_button)
+        self.checkpoint: str | None = None
+        self._meta_a: dict = {}
+
+    def run(self) -> bool:
+        from ._train import train_job
+
+        a, meta_a, name_a = self.domain_a.source()
+        b, _, name_b = self.domain_b.source()
+        if a is None or b is None:
+            self.say("choose an image layer or a folder for both domain A and domain B", "error")
+            return False
+        fam = self.family.currentText()
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path(self.out_dir.text().strip() or "im2im_runs").expanduser() / f"{fam}-{stamp}"
+        kw = dict(family=fam, image_size=self.size.value(), iterations=self.iterations.value(), out_dir=out,
+                  capacity=self.capacity.currentText(), paired=self.paired.isChecked(),
+                  device=self.device.currentText(), domains=(name_a, name_b), meta_a=meta_a,
+                  preview_every=self.preview_every.value())
+        self._meta_a = meta_a
+        self.plot.reset()
+        self.load_button.setEnabled(False)
+        return self.start(lambda cancel: train_job(a, b, cancel=cancel, **kw), self._done, "training")
+
+    def on_event(self, ev) -> None:
+        from ._train import preview_layer
+
+        losses = ev.extra.get("losses")
+        if losses:
+            self.plot.add(ev.done, losses)
+        if ev.extra.get("preview") is not None:
+            self.show_layers([preview_layer(ev.extra["preview"], self._meta_a)])
+
+    def _done(self, layers) -> None:
+        self.show_layers(layers)
+        prov = layers[0][1]["metadata"]["im2im"]
+        self.checkpoint = prov["checkpoint_path"]
+        self.plot.draw_now()
+        self.load_button.setEnabled(True)
+        self.say(f"{prov['status']} after {prov['iterations_done']} iterations ({prov['seconds']:.0f} s): "
+                 f"{self.checkpoint}")
+
+    def load_in_translate(self):
+        """Open (or reuse) the Translate widget and select the new checkpoint there."""
+        from ._widget_translate import TranslateWidget
+
+        if not self.checkpoint:
+            self.say("train a model first", "warning")
+            return None
+        found = self.viewer.window._qt_window.findChildren(TranslateWidget)
+        widget = found[0] if found else None
+        if widget is None:
+            try:
+                _, widget = self.viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")
+            except Exception:  # noqa: BLE001 - plugin not registered (e.g. in tests): dock our own
+                widget = TranslateWidget(self.viewer)
+                self.viewer.window.add_dock_widget(widget, name="Translate", area="right")
+        widget.set_model(self.checkpoint)
+        layer = self.domain_a.layers.layer()
+        if layer is not None:
+            widget.layer_combo.set_layer(layer)
+        return widget
+
+
+class LossPlot(QWidget):
+    """A small matplotlib canvas of the losses against the iteration (redrawn at most ~4x/s)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        import time
+
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self._time = time.monotonic
+        self.fig = Figure(figsize=(3.2, 2.0), dpi=90, tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.fig)
+        self.canvas.setMinimumHeight(170)
+        self.ax = self.fig.add_subplot(111)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas)
+        self.reset()
+
+    def reset(self) -> None:
+        self.steps: list[int] = []
+        self.values: dict[str, list[float]] = {}
+        self._last = 0.0
+        self.ax.clear()
+        self.ax.set_xlabel("iteration", fontsize=8)
+        self.ax.set_ylabel("loss", fontsize=8)
+        self.ax.tick_params(labelsize=7)
+        self.canvas.draw_idle()
+
+    def add(self, step: int, losses: dict) -> None:
+        self.steps.append(step)
+        for k, v in losses.items():
+            self.values.setdefault(k, [float("nan")] * (len(self.steps) - 1)).append(float(v))
+        for k in self.values:
+            if len(self.values[k]) < len(self.steps):
+                self.values[k].append(float("nan"))
+        if self._time() - self._last > 0.25:
+            self.draw_now()
+
+    def draw_now(self) -> None:
+        self._last = self._time()
+        self.ax.clear()
+        for k, v in self.values.items():
+            self.ax.plot(self.steps, v, label=k, linewidth=1)
+        if self.values:
+            self.ax.legend(fontsize=6, ncol=2, loc="upper right")
+        self.ax.set_xlabel("iteration", fontsize=8)
+        self.ax.set_ylabel("loss", fontsize=8)
+        self.ax.tick_params(labelsize=7)
+        self.canvas.draw_idle()

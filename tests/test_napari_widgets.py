@@ -1,0 +1,362 @@
+"""The four dock widgets end to end in a real napari viewer (pytest-qt + pytest-xvfb).
+
+Tiny random-weight checkpoints and 64x64 images keep the whole file well under a minute or two
+on 2 CPU cores: the point is the plumbing (workers, progress, Cancel, notifications, layer
+placement and metadata), not image quality.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("QT_API", "pyqt6")
+if os.environ.get("IM2IM_SKIP_GUI_TESTS"):
+    pytest.skip("IM2IM_SKIP_GUI_TESTS is set", allow_module_level=True)
+
+from qtpy.QtCore import Qt  # noqa: E402
+
+from napari_im2im._layers import Progress  # noqa: E402
+from napari_im2im._testing import tiny_checkpoint  # noqa: E402
+
+WAIT = 60_000  # ms; generous for a loaded 2-core machine
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("napari_ckpts")
+    return {
+        "generator": tiny_checkpoint(d, "generator"),
+        "rgb": tiny_checkpoint(d, "generator", channels=3, name="tiny_rgb", domains=("day", "night")),
+        "attention": tiny_checkpoint(d, "attention_cycle_gan", domains=("horse", "zebra")),
+        "mri": tiny_checkpoint(d, "mri_recon"),
+        "inpaint": tiny_checkpoint(d, "inpaint"),
+        "sr": tiny_checkpoint(d, "super_resolution", scale=2),
+    }
+
+
+@pytest.fixture
+def notes(monkeypatch):
+    """Every napari notification the plugin sends, as (severity, text)."""
+    from napari_im2im import _qt_common
+
+    seen = []
+    monkeypatch.setattr(_qt_common, "notify", lambda text, severity="error": seen.append((severity, text)))
+    return seen
+
+
+def _stack(n=3, size=64, seed=0):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    base = (np.sin(xx / 5.0) + np.cos(yy / 7.0)).astype(np.float32)
+    return np.stack([base + 0.1 * rng.standard_normal((size, size)).astype(np.float32) for _ in range(n)])
+
+
+def _wait_idle(qtbot, widget, timeout=WAIT):
+    qtbot.waitUntil(lambda: not widget.busy, timeout=timeout)
+
+
+def _load(qtbot, widget, path):
+    widget.set_model(path)
+    _wait_idle(qtbot, widget)
+
+
+def test_plugin_is_discovered_and_docks(make_napari_viewer):
+    import npe2
+
+    from napari_im2im._widget_translate import TranslateWidget
+
+    pm = npe2.PluginManager.instance()
+    pm.discover()
+    assert "napari-im2im" in pm._manifests or pm.get_manifest("napari-im2im")
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")
+    assert isinstance(widget, TranslateWidget)
+
+
+def test_translate_3d_keeps_scale_labels_units_and_replaces(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_stack(3), name="vol", scale=(3.0, 0.5, 0.5), translate=(10.0, -5.0, 2.0),
+                             axis_labels=("z", "y", "x"), units=("mm", "mm", "mm"))
+    w = TranslateWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    _load(qtbot, w, ckpts["generator"])
+    assert w.direction.currentText() == "T1w -> T2w"
+    events = []
+    assert w.run()
+    w.worker.yielded.connect(events.append)
+    _wait_idle(qtbot, w)
+    out = viewer.layers["vol [T1w -> T2w]"]
+    assert out.data.shape == layer.data.shape
+    np.testing.assert_allclose(out.scale, layer.scale)
+    np.testing.assert_allclose(out.translate, layer.translate)
+    assert tuple(out.axis_labels) == ("z", "y", "x")
+    assert [str(u) for u in out.units] == [str(u) for u in layer.units]
+    prov = out.metadata["im2im"]
+    assert prov["checkpoint"] == "tiny_generator" and len(prov["checkpoint_sha256"]) == 64
+    assert prov["seconds"] >= 0 and prov["options"]["tile"] == 512
+    assert any(isinstance(e, Progress) and e.total == 3 for e in events)  # one event per slice
+    n = len(viewer.layers)
+    assert w.run()  # re-run: the output layer is replaced, not duplicated
+    _wait_idle(qtbot, w)
+    assert len(viewer.layers) == n
+    assert not [m for m in notes if m[0] == "error"]
+
+
+def test_translate_rgb(make_napari_viewer, qtbot, ckpts):
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    rgb = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
+    viewer.add_image(rgb, name="photo", rgb=True, scale=(2, 2))
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, ckpts["rgb"])
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers["photo [day -> night]"]
+    assert out.rgb and out.data.shape == rgb.shape and out.data.dtype == np.uint8
+    np.testing.assert_allclose(out.scale, (2, 2))
+
+
+def test_cancel_stops_a_stack_within_a_slice(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(40), name="long")
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, ckpts["generator"])
+    seen = []
+
+    def cancel_on_first_slice(ev):  # runs in the worker thread: deterministic
+        seen.append(ev)
+        if ev.done >= 1 and ev.total == 40:
+            w._cancel.set()
+
+    assert w.run()
+    w.worker.yielded.connect(cancel_on_first_slice, Qt.ConnectionType.DirectConnection)
+    _wait_idle(qtbot, w)
+    assert "long [T1w -> T2w]" not in viewer.layers
+    done = max(e.done for e in seen if e.total == 40)
+    assert done < 40, f"ran {done} of 40 slices after Cancel"
+    assert w.messages[-1] == ("info", "cancelled: no output was added")
+    assert w.run_button.isEnabled() and not w.cancel_button.isEnabled()
+
+
+def test_invalid_layers_give_notifications_not_exceptions(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_reconstruct import ReconstructWidget
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    labels = viewer.add_labels(np.zeros((64, 64), np.int32), name="seg")
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, ckpts["generator"])
+    assert w.layer_combo.count() == 0
+    w.run()  # no image layer at all (napari refuses zero-size image layers; see test_plugin_functions)
+    _wait_idle(qtbot, w)
+    assert notes[-1] == ("error", "no image layer selected")
+    five = viewer.add_image(np.zeros((2, 2, 2, 16, 16), np.float32), name="5d")
+    for bad, words in ((labels, "labels layer"), (five, "supported are")):
+        w.run(layer=bad)
+        _wait_idle(qtbot, w)
+        assert notes and notes[-1][0] == "error" and words in notes[-1][1], notes[-1:]
+    r = ReconstructWidget(viewer)
+    r.run(layer=labels)
+    _wait_idle(qtbot, r)
+    assert "labels layer" in notes[-1][1]
+    w.model.combo.setCurrentIndex(-1)  # no model chosen
+    w.run(layer=five)
+    assert "choose a model" in notes[-1][1]
+    assert len(viewer.layers) == 2  # nothing added
+
+
+def test_attention_overlay_threshold_and_compositions(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_attention import AttentionWidget
+
+    viewer = make_napari_viewer()
+    x = _stack(1)[0]
+    viewer.add_image(x, name="horse", scale=(0.5, 0.5))
+    w = AttentionWidget(viewer)
+    _load(qtbot, w, ckpts["attention"])
+    assert w.direction.currentText() == "horse -> zebra" and w.run_button.isEnabled()
+    assert w.run()
+    _wait_idle(qtbot, w)
+    names = ["horse [translated]", "horse [attention]", "horse [foreground]", "horse [background]"]
+    assert all(n in viewer.layers for n in names)
+    att = viewer.layers["horse [attention]"]
+    assert att.colormap.name == "inferno" and 0 < att.opacity < 1 and att.blending == "additive"
+    np.testing.assert_allclose(att.scale, (0.5, 0.5))
+    a = att.data
+    assert a.min() >= 0 and a.max() <= 1
+    y = viewer.layers["horse [translated]"].data
+    fg, bg = viewer.layers["horse [foreground]"].data, viewer.layers["horse [background]"].data
+    np.testing.assert_allclose(fg + bg, y, rtol=1e-4, atol=1e-4)  # a*G(x) + (1-a)*x = y
+    w.threshold.setValue(int(round(float(np.median(a)) * 100)))  # live: no re-run
+    assert att.contrast_limits[0] == pytest.approx(w.threshold_value)
+    assert (viewer.layers["horse [foreground]"].data == 0).sum() > (fg == 0).sum()
+    w.opacity.setValue(30)
+    assert att.opacity == pytest.approx(0.3)
+    # a model without attention is refused with a notification
+    _load(qtbot, w, ckpts["generator"])
+    assert not w.run_button.isEnabled() and notes[-1][0] == "warning"
+    assert not [m for m in notes if m[0] == "error"]
+
+
+def test_reconstruct_mri_zero_filled_and_model(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_reconstruct import ReconstructWidget
+
+    viewer = make_napari_viewer()
+    gt = _stack(2)
+    gt -= gt.min()
+    viewer.add_image(gt, name="brain", scale=(2.0, 0.8, 0.8), axis_labels=("z", "y", "x"))
+    w = ReconstructWidget(viewer)
+    w.mask_kind.setCurrentText("random_lines")
+    w.acceleration.setValue(4.0)
+    assert w.run()  # no model: the zero-filled path
+    _wait_idle(qtbot, w)
+    for k in ("mask", "zero-filled", "reconstruction", "error"):
+        assert f"brain [{k}]" in viewer.layers
+    mask = viewer.layers["brain [mask]"]
+    assert mask.data.shape == (64, 64) and abs(mask.data.mean() - 0.25) < 0.02
+    np.testing.assert_allclose(mask.scale, (0.8, 0.8))
+    rec = viewer.layers["brain [reconstruction]"]
+    np.testing.assert_allclose(rec.scale, (2.0, 0.8, 0.8))
+    m = rec.metadata["im2im"]["metrics"]
+    assert m["data_range"] == pytest.approx(float(gt.max() - gt.min()))
+    assert "PSNR" in w.metrics.text() and "SSIM" in w.metrics.text()
+    w.mri_model.add_path(ckpts["mri"])  # with a model: the reconstruction comes from it
+    assert w.run()
+    _wait_idle(qtbot, w)
+    prov = viewer.layers["brain [reconstruction]"].metadata["im2im"]
+    assert prov["family"] == "mri_recon" and prov["method"] == "model"
+    assert len([ly for ly in viewer.layers if ly.name.startswith("brain [")]) == 4
+    assert not [n for n in notes if n[0] == "error"]
+
+
+def test_inpaint_from_shapes_and_labels_and_super_resolution(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_reconstruct import ReconstructWidget
+
+    viewer = make_napari_viewer()
+    img = _stack(1)[0]
+    viewer.add_image(img, name="cells", scale=(0.5, 0.5), translate=(4.0, 4.0))
+    # a rectangle drawn in world coordinates: pixels 20..30 of the image
+    shapes = viewer.add_shapes([np.array([[14.0, 14.0], [14.0, 19.0], [19.0, 19.0], [19.0, 14.0]])],
+                               shape_type="rectangle", name="holes")
+    w = ReconstructWidget(viewer)
+    w.set_mode("Inpaint")
+    w.layer_combo.setCurrentText("cells")
+    w.holes_combo.setCurrentText("holes")
+    holes = w.holes(viewer.layers["cells"])
+    assert holes.shape == (64, 64) and holes[20:30, 20:30].all() and holes.sum() < 150
+    assert w.run()  # no model: biharmonic
+    _wait_idle(qtbot, w)
+    out = viewer.layers["cells [inpainted]"]
+    np.testing.assert_allclose(out.translate, (4.0, 4.0))
+    keep = ~holes
+    np.testing.assert_allclose(out.data[keep], img[keep], atol=1e-6)
+    viewer.layers.remove(shapes)
+    lab = np.zeros((64, 64), np.int32)
+    lab[5:15, 40:50] = 2
+    viewer.add_labels(lab, name="marks", scale=(0.5, 0.5), translate=(4.0, 4.0))
+    w.holes_combo.setCurrentText("marks")
+    w.label.setValue(2)
+    w.inpaint_model.add_path(ckpts["inpaint"])
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers["cells [inpainted]"]
+    assert out.metadata["im2im"]["family"] == "inpaint"
+    np.testing.assert_allclose(out.data[lab == 0], img[lab == 0], atol=1e-6)  # known pixels kept
+    w.set_mode("Super-resolution")
+    w.sr_model.add_path(ckpts["sr"])
+    assert w.run()
+    _wait_idle(qtbot, w)
+    sr = viewer.layers["cells [x2]"]
+    assert sr.data.shape == (128, 128)
+    np.testing.assert_allclose(sr.scale, (0.25, 0.25))
+    # pixel centres tile the input pixels: the SR extent equals the input extent in world space
+    np.testing.assert_allclose(sr.translate - sr.scale / 2, np.array((4.0, 4.0)) - 0.25)
+    assert not [n for n in notes if n[0] == "error"]
+
+
+def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, notes):
+    from napari_im2im._widget_train import TrainWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(4, seed=1), name="T1", scale=(1.0, 0.7, 0.7))
+    viewer.add_image(-_stack(4, seed=2), name="T2")
+    w = TrainWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.domain_a.layers.setCurrentText("T1")
+    w.domain_b.layers.setCurrentText("T2")
+    w.family.setCurrentText("cycle_gan")
+    w.capacity.setCurrentText("tiny")
+    w.size.setValue(32)
+    w.iterations.setValue(12)
+    w.preview_every.setValue(4)
+    w.out_dir.setText(str(tmp_path))
+    assert w.run()
+    _wait_idle(qtbot, w, 120_000)
+    assert w.checkpoint and os.path.isfile(w.checkpoint), w.messages[-3:]
+    assert len(w.plot.steps) == 12 and "cycle_A" in w.plot.values
+    prev = viewer.layers["T1 [training preview]"]
+    np.testing.assert_allclose(prev.scale, (0.7, 0.7))
+    assert prev.metadata["im2im"]["iterations_done"] == 12
+    assert w.load_button.isEnabled()
+    tw = w.load_in_translate()
+    _wait_idle(qtbot, tw)
+    assert tw.translator is not None and tw.translator.family == "cycle_gan"
+    assert tw.direction.currentText() == "T1 -> T2"
+    assert tw.layer_combo.currentText() == "T1"
+    assert tw.run()
+    _wait_idle(qtbot, tw)
+    out = viewer.layers["T1 [T1 -> T2]"]
+    assert out.data.shape == (4, 64, 64)
+    assert out.metadata["im2im"]["checkpoint_path"] == w.checkpoint
+    assert not [n for n in notes if n[0] == "error"]
+
+
+def test_train_stop_keeps_the_last_checkpoint(make_napari_viewer, qtbot, tmp_path, notes):
+    from napari_im2im._widget_train import TrainWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(2)[0], name="A")
+    viewer.add_image(_stack(2, seed=3)[1], name="B")
+    w = TrainWidget(viewer)
+    w.domain_a.layers.setCurrentText("A")
+    w.domain_b.layers.setCurrentText("B")
+    w.family.setCurrentText("cycle_gan")
+    w.size.setValue(32)
+    w.iterations.setValue(100_000)
+    w.out_dir.setText(str(tmp_path))
+    assert w.run()
+
+    def stop_after_two(ev):
+        if ev.done >= 2:
+            w._cancel.set()
+
+    w.worker.yielded.connect(stop_after_two, Qt.ConnectionType.DirectConnection)
+    _wait_idle(qtbot, w)
+    prov = viewer.layers["A [training preview]"].metadata["im2im"]
+    assert prov["status"] == "stopped" and 2 <= prov["iterations_done"] < 10
+    assert os.path.isfile(w.checkpoint)
+    from im2im_core import load
+
+    assert load(w.checkpoint, device="cpu").meta["provenance"]["iterations"] == prov["iterations_done"]
+
+
+def test_sample_data_reader_and_writer(make_napari_viewer, tmp_path):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-im2im", "astronaut")
+    assert viewer.layers["astronaut"].rgb
+    data = _stack(5)
+    path = tmp_path / "vol.nii.gz"
+    layer = viewer.add_image(data, name="vol", scale=(2.0, 1.0, 0.5), translate=(-10.0, 3.0, 7.0))
+    layer.save(str(path), plugin="napari-im2im")
+    back = viewer.open(str(path), plugin="napari-im2im")[0]
+    np.testing.assert_allclose(back.data, data)
+    np.testing.assert_allclose(back.scale, layer.scale)
+    np.testing.assert_allclose(back.translate, layer.translate)
+    assert tuple(back.axis_labels) == ("z", "y", "x")
+    assert all(str(u) == "millimeter" for u in back.units)

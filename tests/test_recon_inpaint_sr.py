@@ -1,0 +1,356 @@
+"""MRI reconstruction, inpainting and super-resolution families: behaviour on tiny real images (CPU)."""
+import json
+import time
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from skimage.metrics import peak_signal_noise_ratio as psnr
+
+from im2im_core import checkpoint
+from im2im_core.config import to_dict
+from im2im_core.data.holes import box_mask, free_form_mask, random_hole_mask
+from im2im_core.engine.config import OptimConfig, TrainConfig
+from im2im_core.errors import ConfigError, InputError
+from im2im_core.inference import load
+from im2im_core.models import build, config_from_dict
+from im2im_core.models.inpaint import InpaintConfig
+from im2im_core.models.mri_recon import MRIReconConfig, consistent_image
+from im2im_core.models.super_resolution import SuperResolutionConfig
+from im2im_core.mri import fft2c, make_mask
+from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
+
+
+# ------------------------------------------------------------------------------ fixtures
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Two shared cores: more intra-op threads than cores makes tiny nets 50x slower."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def mni_slice():
+    """One real 64x64 T1w MNI152 slice in [0, 1] (held-out test slab, mid slice)."""
+    from im2im_core.data.mni import mri_translation_dataset
+
+    slices = mri_translation_dataset(size=64, split="test")["A"]
+    return slices[len(slices) // 2]
+
+
+def _tiny_recon_config(**kw):
+    """A small DAGAN: 4-level U-Net, 2-layer PatchGAN (CPU-test sized)."""
+    return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=4, ngf=8, norm="batch"),
+                          discriminator=DiscriminatorConfig(n_layers=2, ndf=8, norm="batch"),
+                          mask_kind="gaussian1d", ratio=0.3, **kw)
+
+
+def _tiny_inpaint_config():
+    """A small gated generator and SN-PatchGAN (CPU-test sized)."""
+    return InpaintConfig(ngf=8, n_down=2, dilations=(2, 4),
+                         discriminator=DiscriminatorConfig(n_layers=2, ndf=8, norm="none", spectral=True))
+
+
+def _tiny_sr_config(scale=2, **kw):
+    """A 2-block, 16-wide SRResNet (CPU-test sized)."""
+    return SuperResolutionConfig(scale=scale, n_blocks=2, nf=16, **kw)
+
+
+def _train(model, batch, steps, lr=1e-3):
+    """Run `steps` train_step calls the way the engine does; returns the per-step logs."""
+    torch.manual_seed(0)
+    model.train()
+    model.optimizers = model.configure_optimizers(TrainConfig(optim=OptimConfig(lr=lr)))
+    logs = [model.train_step(batch, s) for s in range(steps)]
+    return model.eval(), logs
+
+
+@pytest.fixture(scope="module")
+def trained_recon(mni_slice):
+    """A recon model overfitted (random mask every step) on the MNI slice; plus the slice in [-1, 1]."""
+    torch.manual_seed(0)
+    x = torch.from_numpy(mni_slice * 2 - 1)[None, None].float()
+    t0 = time.perf_counter()
+    model, logs = _train(build(_tiny_recon_config()), {"A": x}, steps=150)
+    print(f"recon training: 150 steps in {time.perf_counter() - t0:.1f}s")
+    return model, x, logs
+
+
+def _gray_image(size=64):
+    """A real photo (skimage camera, bundled) resized to size x size, in [-1, 1]."""
+    from skimage.data import camera
+    from skimage.transform import resize
+
+    img = resize(camera().astype(np.float32) / 255.0, (size, size), anti_aliasing=True)
+    return torch.from_numpy(img * 2 - 1)[None, None].float()
+
+
+# ------------------------------------------------------------------------------ MRI recon
+def test_recon_beats_zero_filled_on_real_slice(trained_recon, mni_slice):
+    """The point of the family: >= 3 dB over zero-filling, on a mask the model never saw."""
+    model, x, _ = trained_recon
+    with torch.no_grad():
+        out = model.inference_forward(x, "AtoB", mask_kind="gaussian1d", ratio=0.3, seed=12345,
+                                      return_zero_filled=True)
+    recon = (out["image"][0, 0].numpy() + 1) / 2
+    zf = out["zero_filled"][0, 0].numpy()
+    p_zf, p_rec = psnr(mni_slice, zf, data_range=1.0), psnr(mni_slice, recon, data_range=1.0)
+    print(f"PSNR zero-filled {p_zf:.2f} dB, reconstruction {p_rec:.2f} dB")
+    assert p_rec >= p_zf + 3.0
+
+
+def test_recon_return_zero_filled_matches_physics(trained_recon):
+    """The zero-filled map and mask shown in napari are exactly |ifft(M F x01)| and the requested mask."""
+    model, x, _ = trained_recon
+    mask = make_mask("gaussian1d", (64, 64), ratio=0.3, seed=3)
+    with torch.no_grad():
+        out = model.inference_forward(x, "AtoB", mask=mask, return_zero_filled=True)
+    assert set(out) == {"image", "zero_filled", "mask"}
+    assert torch.equal(out["mask"][0, 0], torch.from_numpy(mask).float())
+    k = fft2c((x + 1) / 2) * torch.from_numpy(mask)
+    expected = torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho"),
+                                  dim=(-2, -1)).abs()
+    assert torch.allclose(out["zero_filled"], expected.clamp(0, 1), atol=1e-6)
+    assert out["image"].shape == x.shape and out["image"].abs().max() <= 1
+
+
+def test_recon_already_zero_filled_input_gives_same_result(trained_recon):
+    """simulate=False on the zero-filled image (use case b) reproduces the simulate=True path."""
+    model, x, _ = trained_recon
+    mask = make_mask("gaussian1d", (64, 64), ratio=0.3, seed=5)
+    with torch.no_grad():
+        sim = model.inference_forward(x, "AtoB", mask=mask, return_zero_filled=True)
+        zf = sim["zero_filled"] * 2 - 1
+        given = model.inference_forward(zf, "AtoB", mask=mask, simulate=False)
+        plain = model.inference_forward(zf, "AtoB")  # no mask: x is zero-filled, network only
+    assert torch.allclose(given, sim["image"], atol=1e-5)
+    assert torch.allclose(plain, sim["image"], atol=1e-5)
+
+
+def test_recon_data_consistency(trained_recon):
+    """Complex DC image: measured samples kept exactly. Magnitude output: within the Parseval bound."""
+    model, x, _ = trained_recon
+    mask = make_mask("gaussian1d", (64, 64), ratio=0.3, seed=7)
+    m = torch.from_numpy(mask)
+    x01 = (x + 1) / 2
+    k_meas = fft2c(x01) * m
+    with torch.no_grad():
+        recon = model.inference_forward(x, "AtoB", mask=mask)
+        dc = model.inference_forward(x, "AtoB", mask=mask, data_consistency=True)
+    c = consistent_image((recon + 1) / 2, k_meas, m)  # hard DC, complex path
+    k_c = fft2c(c)
+    assert (k_c - k_meas)[..., m].abs().max() <= 1e-5 * k_meas.abs().max()  # exact up to FFT round-off
+    assert torch.allclose(k_c[..., ~m], fft2c((recon + 1) / 2)[..., ~m], atol=1e-5)  # unsampled: network's
+    # the returned magnitude image is |c| mapped back to [-1, 1] (clipped)
+    assert torch.allclose(dc, (c.abs() * 2 - 1).clamp(-1, 1), atol=1e-6)
+    # taking |.| breaks exactness; Parseval bounds the sampled-k-space error by || out01 - c ||
+    out01 = (dc + 1) / 2
+    err = lambda img: (fft2c(img) - k_meas)[..., m].abs().pow(2).sum().sqrt()  # noqa: E731
+    assert err(out01) <= (out01 - c).abs().pow(2).sum().sqrt() + 1e-4
+    # empirical, on this slice (measured ratio ~0.5): DC brings the sampled k-space closer to the
+    # measurement; the rest is the imaginary part |.| drops (this line mask is not conjugate-symmetric)
+    assert err(out01) < 0.75 * err((recon + 1) / 2)
+    # soft DC: sampled points move to (k_pred + lam k_meas) / (1 + lam)
+    c_soft = consistent_image((recon + 1) / 2, k_meas, m, lam=1.0)
+    k_pred = fft2c((recon + 1) / 2)
+    assert torch.allclose(fft2c(c_soft)[..., m], ((k_pred + k_meas) / 2)[..., m], atol=1e-5)
+    with torch.no_grad():
+        soft = model.inference_forward(x, "AtoB", mask=mask, data_consistency=True, dc_lambda=1.0)
+    assert torch.allclose(soft, (c_soft.abs() * 2 - 1).clamp(-1, 1), atol=1e-6)
+
+
+def test_recon_option_errors(trained_recon):
+    """Contradictory or incomplete options fail with messages that say what to pass."""
+    model, x, _ = trained_recon
+    mask = np.ones((64, 64), bool)
+    with pytest.raises(InputError, match="not both"):
+        model.inference_forward(x, "AtoB", mask=mask, mask_kind="gaussian2d")
+    with pytest.raises(InputError, match="needs the sampling mask"):
+        model.inference_forward(x, "AtoB", data_consistency=True)
+    with pytest.raises(InputError, match=r"\(32, 32\)"):
+        model.inference_forward(x, "AtoB", mask=np.ones((32, 32), bool))
+    with pytest.raises(InputError, match="unknown mask kind"):
+        model.inference_forward(x, "AtoB", mask_kind="spiral")
+    with pytest.raises(InputError, match="dc_lambda"):
+        model.inference_forward(x, "AtoB", mask=mask, data_consistency=True, dc_lambda=-1)
+    with pytest.raises(InputError, match="not supported"):
+        model.check_options({"tile_mask": 1})
+    assert model.tileable is False and model.size_multiple() == 1
+
+
+def test_recon_config_rejects_bad_values():
+    """Bad config values fail at build time, naming the field."""
+    with pytest.raises(ConfigError, match="mask_kind"):
+        build(MRIReconConfig(mask_kind="spiral"))
+    with pytest.raises(ConfigError, match="ratio"):
+        build(MRIReconConfig(ratio=0.0))
+
+
+# ------------------------------------------------------------------------------ holes
+@pytest.mark.parametrize("ratio_range", [(0.1, 0.2), (0.2, 0.4)])
+@pytest.mark.parametrize("kind", ["free_form", "box", "mixed"])
+def test_random_hole_mask_hits_ratio_range(ratio_range, kind):
+    """The benchmark bands are met by construction, reproducibly from the seed."""
+    ratios = [random_hole_mask((48, 64), seed, ratio_range, kind).mean() for seed in range(20)]
+    assert all(ratio_range[0] <= r <= ratio_range[1] for r in ratios)
+    again = random_hole_mask((48, 64), 3, ratio_range, kind)
+    assert np.array_equal(again, random_hole_mask((48, 64), 3, ratio_range, kind))
+
+
+def test_free_form_and_box_masks():
+    """Strokes and boxes are boolean holes of the asked shape and size."""
+    m = free_form_mask((64, 64), np.random.default_rng(0))
+    assert m.dtype == bool and m.shape == (64, 64) and 0 < m.mean() < 1
+    b = box_mask((64, 80), 1, size_range=(0.25, 0.25))
+    assert b.sum() == 16 * 20
+    with pytest.raises(ValueError, match="ratio_range"):
+        random_hole_mask((8, 8), 0, (0.5, 0.2))
+
+
+# ------------------------------------------------------------------------------ inpainting
+@pytest.fixture(scope="module")
+def inpaint_model():
+    """A briefly trained inpainting model (5 steps: enough for non-trivial hole content)."""
+    torch.manual_seed(0)
+    model, logs = _train(build(_tiny_inpaint_config()), {"A": _gray_image(32).repeat(2, 1, 1, 1)}, steps=5)
+    assert all(np.isfinite(v) for log in logs for v in log.values())
+    return model
+
+
+def test_inpaint_keeps_known_pixels_bit_identical(inpaint_model):
+    """Known pixels are copied, not regenerated; holes get new content."""
+    x = _gray_image(36)  # not a multiple of the generator's stride: padding is internal
+    hole = random_hole_mask((36, 36), 0, (0.2, 0.4))
+    with torch.no_grad():
+        y = inpaint_model.inference_forward(x, "AtoB", mask=hole)
+    h = torch.from_numpy(hole)
+    assert y.shape == x.shape
+    assert torch.equal(y[..., ~h], x[..., ~h])
+    assert not torch.equal(y[..., h], x[..., h])
+
+
+def test_inpaint_label_array_selects_hole(inpaint_model):
+    """A napari Labels array works directly: only the chosen label is filled."""
+    x = _gray_image(32)
+    labels = np.zeros((32, 32), np.uint16)
+    labels[4:12, 4:12] = 1
+    labels[18:28, 16:30] = 2
+    with torch.no_grad():
+        y = inpaint_model.inference_forward(x, "AtoB", mask=labels, label=2)
+        y_any = inpaint_model.inference_forward(x, "AtoB", mask=labels)
+    two = torch.from_numpy(labels == 2)
+    assert torch.equal(y[..., ~two], x[..., ~two])
+    assert not torch.equal(y[..., two], x[..., two])
+    nonzero = torch.from_numpy(labels != 0)
+    assert torch.equal(y_any[..., ~nonzero], x[..., ~nonzero]) and not torch.equal(y_any, y)
+
+
+def test_inpaint_mask_errors(inpaint_model):
+    """Bad masks fail with messages naming the shape or the missing label."""
+    x = _gray_image(32)
+    with pytest.raises(InputError, match=r"\(3, 5\)"):
+        inpaint_model.inference_forward(x, "AtoB", mask=np.ones((3, 5), bool))
+    with pytest.raises(InputError, match=r"\(2, 2, 32, 32\)"):
+        inpaint_model.inference_forward(x, "AtoB", mask=np.ones((2, 2, 32, 32), bool))
+    with pytest.raises(InputError, match="needs mask"):
+        inpaint_model.inference_forward(x, "AtoB")
+    with pytest.raises(InputError, match="label 7"):
+        inpaint_model.inference_forward(x, "AtoB", mask=np.ones((32, 32), np.uint8), label=7)
+    with torch.no_grad():  # an empty mask leaves the image alone
+        assert torch.equal(inpaint_model.inference_forward(x, "AtoB", mask=np.zeros((32, 32), bool)), x)
+    assert inpaint_model.tileable is False
+
+
+# ------------------------------------------------------------------------------ super-resolution
+@pytest.mark.parametrize("scale", [2, 4])
+def test_sr_output_is_scale_times_input(scale):
+    """Output sides are scale x the input's for every supported scale."""
+    model = build(_tiny_sr_config(scale)).eval()
+    with torch.no_grad():
+        y = model.inference_forward(torch.zeros(2, 1, 12, 20), "AtoB")
+    assert y.shape == (2, 1, 12 * scale, 20 * scale) and model.scale_factor == scale
+
+
+def test_sr_short_run_beats_bicubic():
+    """Starts exactly at bicubic (zero-initialised residual) and training adds measurable detail."""
+    hr = _gray_image(64)
+    model = build(_tiny_sr_config(2))
+    lr_img, hr_c = model.degrade(hr)
+    bicubic = F.interpolate(lr_img, scale_factor=2, mode="bicubic", align_corners=False).clamp(-1, 1)
+    with torch.no_grad():
+        assert torch.allclose(model.eval().inference_forward(lr_img, "AtoB"), bicubic, atol=1e-6)
+    model, logs = _train(model, {"A": hr}, steps=120)
+    with torch.no_grad():
+        sr = model.inference_forward(lr_img, "AtoB")
+    to01 = lambda t: (t[0, 0].numpy() + 1) / 2  # noqa: E731
+    p_bic, p_sr = psnr(to01(hr_c), to01(bicubic), data_range=1.0), psnr(to01(hr_c), to01(sr), data_range=1.0)
+    l1_first, l1_last = logs[0]["G_content"], logs[-1]["G_content"]
+    print(f"PSNR bicubic {p_bic:.2f} dB, SR {p_sr:.2f} dB; L1 {l1_first:.4f} -> {l1_last:.4f}")
+    assert p_sr >= p_bic + 0.5
+    assert np.mean([g["G_content"] for g in logs[-10:]]) < 0.9 * logs[0]["G_content"]
+
+
+def test_sr_adversarial_variant_trains():
+    """adversarial_weight > 0 builds a D and trains it (SRGAN mode)."""
+    model, logs = _train(build(_tiny_sr_config(2, adversarial_weight=1e-3)), {"A": _gray_image(32)}, steps=2)
+    assert set(model.optimizers) == {"G", "D"} and all(np.isfinite(v) for v in logs[-1].values())
+    with pytest.raises(ConfigError, match="scale"):
+        build(SuperResolutionConfig(scale=3))
+
+
+# ------------------------------------------------------------------------------ configs and checkpoints
+FAMILIES = {
+    "mri_recon": _tiny_recon_config,
+    "inpaint": _tiny_inpaint_config,
+    "super_resolution": _tiny_sr_config,
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_config_json_round_trip(family):
+    """Configs survive JSON (what checkpoints store) unchanged."""
+    cfg = FAMILIES[family]()
+    again = config_from_dict(family, json.loads(json.dumps(to_dict(cfg))))
+    assert again == cfg and type(again) is type(cfg)
+
+
+def _uint8_image(size=40):
+    """The camera photo as a uint8 array, as a user would load it."""
+    return ((_gray_image(size)[0, 0].numpy() + 1) * 127.5).round().astype(np.uint8)
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_checkpoint_round_trip_through_translator(family, tmp_path):
+    """save -> load gives the same outputs, and the Translator runs each family's options."""
+    torch.manual_seed(1)
+    model = build(FAMILIES[family]())
+    _train(model, {"A": _gray_image(32)}, steps=2)  # non-trivial weights and BN statistics
+    path = checkpoint.save(tmp_path / f"{family}.safetensors", model)
+    tr = load(path, device="cpu", precision="fp32")
+    assert tr.family == family
+    x = _gray_image(32)
+    opts = {"mri_recon": {"mask_kind": "gaussian1d", "ratio": 0.3, "seed": 2},
+            "inpaint": {"mask": random_hole_mask((32, 32), 0, (0.1, 0.2))}, "super_resolution": {}}[family]
+    with torch.no_grad():
+        expected = model.eval().inference_forward(x, "AtoB", **opts)
+    got = tr.forward_tensor(x, **opts)[0]["image"]
+    assert torch.allclose(got, expected, atol=1e-5)
+    img = _uint8_image(40)
+    if family == "mri_recon":
+        out = tr.translate(img, mask_kind="gaussian1d", ratio=0.3, return_zero_filled=True, data_consistency=True)
+        assert out["image"].shape == img.shape and out["image"].dtype == np.uint8
+        assert out["zero_filled"].shape == img.shape and set(np.unique(out["mask"])) <= {0.0, 1.0}
+    elif family == "inpaint":
+        hole = np.zeros(img.shape, bool)
+        hole[10:20, 5:30] = True
+        out = tr.translate(img, mask=hole)
+        assert out.shape == img.shape and out.dtype == np.uint8
+        got = tr.forward_tensor(x, mask=hole[:32, :32])[0]["image"]  # tensor path: bit-identical
+        assert torch.equal(got[..., ~torch.from_numpy(hole[:32, :32])], x[..., ~torch.from_numpy(hole[:32, :32])])
+    else:
+        assert tr.translate(img).shape == (80, 80)
+        tiled = tr.translate(img, tile=16, overlap=4, out_dtype="float32")  # 40 > 16: the tiler runs
+        assert tiled.shape == (80, 80) and np.isfinite(tiled).all()
