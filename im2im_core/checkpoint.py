@@ -28,6 +28,9 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -63,17 +66,38 @@ def build_metadata(model, intensity: Intensity | None = None, provenance: dict |
     }
 
 
-def save(path, model, intensity: Intensity | None = None, provenance: dict | None = None) -> Path:
-    """Write an inference checkpoint for `model` atomically; returns the path."""
-    from safetensors.torch import save_model
+def inference_state(model) -> dict:
+    """The tensors inference needs: the generator modules only (discriminators stay behind)."""
+    names = tuple(model.generator_names)
+    sd = model.state_dict()
+    return {k: v for k, v in sd.items() if not names or k.split(".", 1)[0] in names}
+
+
+def save(path, model, intensity: Intensity | None = None, provenance: dict | None = None,
+         dtype=None) -> Path:
+    """Write an inference checkpoint for `model` atomically; returns the path.
+
+    Only the generators are stored; tensors shared between modules (UNIT's shared layers) are
+    stored once and re-linked on load. `dtype=torch.float16` halves the file for shipping.
+    """
+    import torch
+    from safetensors.torch import save_file
 
     meta = build_metadata(model, intensity, provenance)
-    was_training = model.training
-    model.eval()
-    try:
-        return atomic_write(path, lambda tmp: save_model(model, tmp, metadata=meta))
-    finally:
-        model.train(was_training)
+    tensors, aliases, seen = {}, {}, {}
+    for name, t in inference_state(model).items():
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.dtype)
+        if key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        t = t.detach().cpu()
+        if dtype is not None and t.is_floating_point():
+            t = t.to(dtype)
+        tensors[name] = t.contiguous().clone()
+    meta["aliases"] = json.dumps(aliases)
+    meta["storage_dtype"] = str(dtype or torch.float32).replace("torch.", "")
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=meta))
 
 
 def read_metadata(path) -> dict[str, Any]:
@@ -103,7 +127,7 @@ def read_metadata(path) -> dict[str, Any]:
 
 def load_model(path, device="cpu"):
     """Rebuild the model from the file alone; returns (model in eval mode, metadata)."""
-    from safetensors.torch import load_model as _load
+    from safetensors.torch import load_file
 
     from .config import from_dict
     from .errors import ConfigError
@@ -115,9 +139,17 @@ def load_model(path, device="cpu"):
         intensity = from_dict(Intensity, meta["intensity"])
     except ConfigError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    try:
-        _load(model, str(path), strict=True, device=str(device))
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path}: weights do not match the {meta['family']} config ({str(exc).splitlines()[0]})") from None
+    tensors = load_file(str(path))
+    for name, target in json.loads(meta.get("aliases", "{}")).items():
+        if target in tensors:
+            tensors[name] = tensors[target]
+    expected = inference_state(model)
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(model.state_dict()))
+    wrong = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        raise CheckpointError(f"{path}: weights do not match the {meta['family']} config "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]})")
+    model.load_state_dict(tensors, strict=False)
     meta["intensity"] = intensity
     return model.to(device).eval(), meta

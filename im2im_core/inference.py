@@ -18,7 +18,7 @@ import torch
 
 from .errors import CheckpointError, InputError
 from .intensity import Intensity, cast_like
-from .tiling import n_tiles, run_padded, run_seamless, stat_passes
+from .tiling import n_tiles, run_padded, run_seamless, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_TILE = 512
@@ -145,8 +145,15 @@ class Translator:
         samples = self.model.resolve_samples(direction, opts, self.device)
         n, _, h, w = x.shape
         big = (h > tile or w > tile) and self.model.tileable
-        per_image = n_tiles(h, w, tile, overlap, mult) * (1 + stat_passes(self.model, norm_stats)) if big else 1
-        units = len(samples) * (n * per_image if big else -(-n // batch_size))
+        units = len(samples) * -(-n // batch_size)
+        if big:
+            passes = 1
+            if norm_stats == "exact":
+                with torch.inference_mode():
+                    probe = x[:1].to(self.device).contiguous(memory_format=torch.channels_last)
+                    passes += len(used_norms(lambda t: self.model.inference_forward(t, direction, **samples[0]),
+                                             probe, self.model, mult))
+            units = len(samples) * n * n_tiles(h, w, tile, overlap, mult) * passes
         done = [0]
 
         def tick():

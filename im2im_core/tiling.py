@@ -159,9 +159,18 @@ def n_tiles(h: int, w: int, tile: int, overlap: int, multiple: int) -> int:
 NORM_STATS = ("thumbnail", "exact")
 
 
-def stat_passes(module: torch.nn.Module, norm_stats: str) -> int:
-    """Extra tiled passes that `run_seamless` makes before the output pass."""
-    return len(instance_norms(module)) if norm_stats == "exact" else 0
+def used_norms(fn: Fn, x: torch.Tensor, module: torch.nn.Module, multiple: int) -> list[GlobalInstanceNorm2d]:
+    """The instance-norm layers `fn` actually runs (a direction uses only some nets), in order."""
+    norms = instance_norms(module)
+    order: list = []
+    for m in norms:
+        m.call_log = order
+    try:
+        run_padded(fn, x[:1, :, : 2 * multiple, : 2 * multiple], multiple)  # small, but >1 pixel deep inside
+    finally:
+        for m in norms:
+            m.call_log = None
+    return list(dict.fromkeys(order))
 
 
 def run_seamless(fn: Fn, x: torch.Tensor, module: torch.nn.Module, *, tile: int, overlap: int, multiple: int,
@@ -171,7 +180,7 @@ def run_seamless(fn: Fn, x: torch.Tensor, module: torch.nn.Module, *, tile: int,
         from .errors import InputError
 
         raise InputError(f"norm_stats {norm_stats!r} unknown; use one of {NORM_STATS}")
-    norms = instance_norms(module)
+    norms = used_norms(fn, x, module, multiple)
     kw = dict(tile=tile, overlap=overlap, multiple=multiple, cancel=cancel)
     if not norms:
         return run_tiled(fn, x, on_tile=on_tile, **kw)
@@ -182,15 +191,12 @@ def run_seamless(fn: Fn, x: torch.Tensor, module: torch.nn.Module, *, tile: int,
         f = tile / max(h, w)
         small = F.interpolate(x, size=(max(multiple, round(h * f)), max(multiple, round(w * f))),
                               mode="area") if f < 1 else x
-        order: list = []
         for m in norms:
-            m.collector, m.call_log = [], order
+            m.collector = []
         run_padded(fn, small, multiple)
-        for m in norms:
-            m.call_log = None
         _finish_collect(norms)
         if norm_stats == "exact":  # layer by layer in execution order, each pass stops at its layer
-            for m in dict.fromkeys(order):
+            for m in norms:
                 m.collector, m.stop_after_collect = [], True
                 try:
                     run_tiled(fn, x, norms=[m], collect_only=True, on_tile=on_tile, **kw)

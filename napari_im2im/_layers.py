@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import logging
 import queue
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +38,7 @@ def layer_meta(layer) -> dict:
     if isinstance(layer, dict):
         meta = dict(layer)
     else:
-        meta = {"name": layer.name, "kind": type(layer).__name__.lower(),
+        meta = {"name": layer.name, "kind": layer.__class__.__name__.lower(),  # proxies report the layer class
                 "scale": tuple(float(s) for s in layer.scale),
                 "translate": tuple(float(t) for t in layer.translate),
                 "axis_labels": tuple(str(a) for a in getattr(layer, "axis_labels", ()) or ()),
@@ -152,6 +154,28 @@ def _plain(v):
     if isinstance(v, (list, tuple)):
         return [_plain(x) for x in v]
     return v
+
+
+def avoid_llvm_clash() -> None:
+    """Keep torch from loading triton next to Mesa's LLVM (software OpenGL, e.g. napari under Xvfb).
+
+    Creating any torch optimizer imports torch._dynamo, which imports triton; triton's bundled
+    LLVM segfaults in its static initialisers when Mesa's libLLVM is already mapped (napari's
+    canvas loads it). When that is the case and triton is not loaded yet, we mark it
+    unavailable for this process; torch then runs without triton (CPU and eager CUDA are fine).
+    """
+    if "triton" in sys.modules:
+        return
+    try:
+        with open("/proc/self/maps") as fh:
+            mapped = "libLLVM" in fh.read()
+    except OSError:
+        return
+    if mapped:
+        sys.modules["triton"] = None  # `import triton` now raises ImportError: torch skips it
+        logging.getLogger("napari_im2im").warning(
+            "triton disabled in this process: Mesa's LLVM (software OpenGL) is loaded and triton's "
+            "LLVM would crash next to it")
 
 
 def check_cancel(cancel) -> None:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Generator
 
-from ._layers import Progress, file_hash
+from ._layers import Progress, avoid_llvm_clash, file_hash
 
 #: file-picker filter for checkpoints the library can open
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.ckpt *.bin)"
@@ -29,6 +29,7 @@ def get_translator(spec, device: str = "auto"):
     """A loaded Translator for a shipped name or a path (cached per file version and device)."""
     from im2im_core.inference import Translator, load, resolve_checkpoint
 
+    avoid_llvm_clash()
     if isinstance(spec, Translator):
         return spec
     path = resolve_checkpoint(spec)

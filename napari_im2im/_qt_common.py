@@ -97,7 +97,7 @@ class LayerCombo(QComboBox):
         self.refresh()
 
     def _names(self) -> list[str]:
-        return [ly.name for ly in self.viewer.layers if type(ly).__name__.lower() in self.types]
+        return [ly.name for ly in self.viewer.layers if ly.__class__.__name__.lower() in self.types]
 
     def refresh(self, *_) -> None:
         current = self.currentText()
@@ -264,6 +264,9 @@ class JobWidget(QWidget):
             return False
         from napari.qt.threading import create_worker
 
+        from ._layers import avoid_llvm_clash
+
+        avoid_llvm_clash()
         self._cancel = threading.Event()
         try:
             job = make_job(self._cancel)

@@ -20,7 +20,7 @@ import numpy as np
 
 from im2im_core.errors import InputError
 
-from ._layers import Progress, check_image, file_hash, output_kwargs, provenance
+from ._layers import Progress, avoid_llvm_clash, check_image, file_hash, output_kwargs, provenance
 
 WIDGET = "train"
 CAPACITIES = ("tiny", "small", "full")
@@ -132,6 +132,7 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     from im2im_core.engine.config import TrainConfig
     from im2im_core.engine.trainer import Trainer
 
+    avoid_llvm_clash()
     meta_a = dict(meta_a or {"name": "A"})
     a_list, rgb = _samples(domain_a, meta_a)
     b_list, rgb_b = _samples(domain_b, {"name": "B", "rgb": meta_a.get("rgb", False)})

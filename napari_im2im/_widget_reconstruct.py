@@ -137,7 +137,7 @@ class ReconstructWidget(JobWidget):
         if src is None:
             raise InputError("choose a Labels or Shapes layer that marks the holes")
         spatial = image.data.shape[:-1] if getattr(image, "rgb", False) else image.data.shape
-        if type(src).__name__ == "Shapes":
+        if src.__class__.__name__ == "Shapes":
             return shapes_to_holes(src, image)
         label = self.label.value() or None
         return holes_from_labels(np.asarray(src.data), label, spatial)

@@ -147,8 +147,7 @@ class TrainWidget(JobWidget):
         if not self.checkpoint:
             self.say("train a model first", "warning")
             return None
-        found = self.viewer.window._qt_window.findChildren(TranslateWidget)
-        widget = found[0] if found else None
+        widget = next((w for w in self.viewer.window.dock_widgets.values() if isinstance(w, TranslateWidget)), None)
         if widget is None:
             try:
                 _, widget = self.viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")

@@ -365,3 +365,17 @@ def test_nifti_slices_and_arrays(tmp_path):
     with pytest.raises(InputError, match="NaN/Inf"):
         ArrayPairs(np.full((8, 8), np.nan), np.zeros((8, 8)))
     assert isinstance(ds, NiftiSlices)
+
+
+def test_custom_dataset_with_wrong_channels_is_refused(tmp_path):
+    """Any Dataset works; one whose channels do not fit the model is refused before training."""
+    class TwoChannel(torch.utils.data.Dataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, i):
+            return {"A": torch.zeros(2, 32, 32), "B": torch.zeros(2, 32, 32)}
+
+    model = build(config_from_dict("cycle_gan", {k: v for k, v in TINY_CYC.items() if k != "family"}))
+    with pytest.raises(ConfigError, match=r"domain A images have shape \(2, 32, 32\).*expects 1 channel"):
+        Trainer(model, TwoChannel(), TrainConfig(out_dir=str(tmp_path)))

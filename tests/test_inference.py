@@ -176,3 +176,22 @@ def test_inpainting_returns_known_pixels_bit_identical_and_masks_follow_stacks(t
     labels[25:30, 25:30] = 1
     two_d = inp.translate(stack[0], mask=labels, label=3)
     assert np.array_equal(two_d[labels != 3], stack[0][labels != 3])
+
+
+def test_tiling_with_models_whose_direction_uses_some_nets(tmp_path):
+    """UNIT's AtoB path never runs E2/G1: their norm layers must not break whole-image statistics."""
+    from im2im_core import checkpoint
+    from im2im_core.intensity import Intensity
+    from im2im_core.models import build
+    from im2im_core.models.unit import UNITConfig
+
+    torch.manual_seed(0)
+    path = tmp_path / "unit.safetensors"
+    checkpoint.save(path, build(UNITConfig(dim=8, n_res=2, ndf=8, n_scales=1)), Intensity())
+    tr = im2im_core.load(path, device="cpu", precision="fp32")
+    img = np.random.default_rng(0).random((80, 88)).astype(np.float32)
+    seen = []
+    for mode in ("thumbnail", "exact"):
+        out = tr.translate(img, "BtoA", tile=48, overlap=8, norm_stats=mode, progress=lambda d, t: seen.append((d, t)))
+        assert out.shape == img.shape
+        assert seen[-1][0] == seen[-1][1]  # progress reaches its total

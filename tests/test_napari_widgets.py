@@ -311,6 +311,7 @@ def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, not
     assert tw.layer_combo.currentText() == "T1"
     assert tw.run()
     _wait_idle(qtbot, tw)
+    assert "T1 [T1 -> T2]" in viewer.layers, (tw.messages, notes)
     out = viewer.layers["T1 [T1 -> T2]"]
     assert out.data.shape == (4, 64, 64)
     assert out.metadata["im2im"]["checkpoint_path"] == w.checkpoint

@@ -108,7 +108,7 @@ def test_checkpoint_round_trip_keeps_sharing(tmp_path):
     assert tr.family == "unit" and isinstance(loaded, UNIT)
     assert loaded.E1.shared is loaded.E2.shared and loaded.G1.shared is loaded.G2.shared
     ref = model.state_dict()
-    for k, v in loaded.state_dict().items():
+    for k, v in checkpoint.inference_state(loaded).items():  # generators only are exported
         assert torch.equal(v, ref[k]), k
     w1 = loaded.E1.shared[0].block[0].conv.weight
     w2 = loaded.E2.shared[0].block[0].conv.weight
@@ -153,9 +153,9 @@ def test_loss_terms_present_and_lambda_weighted():
 
 
 def test_tiny_run_reconstruction_and_cycle_losses_fall():
-    model = tiny_model(seed=0)  # the paper's Adam lr 1e-4
+    model = tiny_model(seed=0, lr=3e-4)  # 3x the paper's Adam step, to keep the run short
     g = torch.Generator().manual_seed(1)
-    hist = [model.train_step({"A": shapes(4, g=g), "B": -shapes(4, g=g)}, s) for s in range(220)]
+    hist = [model.train_step({"A": shapes(4, g=g), "B": -shapes(4, g=g)}, s) for s in range(140)]
     # L1 of the best constant image (the background), x lambda: beating it means shapes are encoded
     xs = shapes(256, g=torch.Generator().manual_seed(5))
     constant = 100.0 * (xs + 1).abs().mean().item()
@@ -163,7 +163,7 @@ def test_tiny_run_reconstruction_and_cycle_losses_fall():
         first = statistics.mean(h[key] for h in hist[:20])
         last = statistics.mean(h[key] for h in hist[-20:])
         assert last < 0.5 * first, (key, first, last)
-        assert last < 0.85 * constant, (key, last, constant)
+        assert last < 0.7 * constant, (key, last, constant)
     assert all(np.isfinite(h["D1"]) and np.isfinite(h["GAN2"]) for h in hist)
 
 

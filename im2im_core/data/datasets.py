@@ -177,10 +177,12 @@ class _FileDataset(TranslationDataset):
     """Shared file loading for the folder datasets."""
 
     def _load(self, path: Path, channels: int) -> torch.Tensor:
+        """Read and normalise one file (per-image window)."""
         return normalise_image(read_image(path), channels, self.intensity, str(path))
 
     @staticmethod
     def _verify(files) -> None:
+        """Probe every file up front so a broken one is named before training."""
         for f in files:
             probe_image(f)
 
@@ -270,6 +272,7 @@ class _SliceDataset(TranslationDataset):
     """Items are 2D slices of normalised stacks; unpaired B slices are drawn at random."""
 
     def _setup(self, stacks_A: list[torch.Tensor], stacks_B: list[torch.Tensor], slices_A, slices_B):
+        """Store the stacks and slice indices; empty or unequal (paired) sets are errors."""
         self.stacks_A, self.stacks_B = stacks_A, stacks_B
         self.slices_A, self.slices_B = slices_A, slices_B
         if not slices_A or not slices_B:
@@ -394,11 +397,13 @@ class NiftiSlices(_SliceDataset):
 
 
 def _kept(keeps: list[torch.Tensor]) -> list[tuple[int, int]]:
+    """(volume, slice) pairs of the slices a mask keeps."""
     return [(k, int(s)) for k, keep in enumerate(keeps) for s in torch.nonzero(keep).flatten()]
 
 
 # ---- from a config -------------------------------------------------------------------------
 def _need(value: str, key: str, kind: str) -> str:
+    """A required data path, or a ConfigError naming the key."""
     if not value:
         raise ConfigError(f"config[data]: data.{key} is required for kind {kind!r} (or give data.root)")
     return value

@@ -91,6 +91,7 @@ class DistContext:
             self.broadcast_tensors(buffers)
 
     def barrier(self) -> None:
+        """Wait for every rank (no-op on one process)."""
         if self.enabled:
             dist.barrier()
 

@@ -113,6 +113,7 @@ class RunLog:
             writer.writerows(rows)
 
     def add(self, losses: dict[str, float]) -> None:
+        """Accumulate one iteration's losses into the current window."""
         for k, v in losses.items():
             self.window.setdefault(k, []).append(float(v))
 
@@ -261,7 +262,7 @@ class Trainer:
         """Write a training checkpoint and the inference export (rank 0); refuses NaN weights."""
         bad = [n for n, p in self.model.named_parameters() if not torch.isfinite(p).all()]
         if bad:
-            raise NonFiniteLoss(f"parameters {bad[:3]} became NaN/Inf")
+            raise NonFiniteLoss(f"after iteration {self.step}: parameters {bad[:3]} became NaN/Inf")
         if not self.dist.is_main:
             return None
         extra = {"intensity": to_dict(self.intensity), "data_description": self.data_description}
@@ -301,6 +302,7 @@ class Trainer:
 
     # ---- one iteration ----------------------------------------------------------------------
     def _batch(self, step: int) -> dict:
+        """This rank's batch for `step`, on the device (order fixed by seed and step)."""
         from ..data.datasets import collate
 
         idx = sample_indices(len(self.dataset), self.cfg.batch_size, step, self.cfg.seed, self.dist.rank,
@@ -309,6 +311,7 @@ class Trainer:
         return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
 
     def _autocast(self):
+        """bf16 autocast around the forward passes when enabled."""
         if not self.cfg.bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
@@ -339,8 +342,11 @@ class Trainer:
         random.seed(s)
         np.random.seed(s % 2**32)
         batch = self._batch(self.step)
-        with self._autocast():
-            losses = self.model.train_step(batch, self.step)
+        try:
+            with self._autocast():
+                losses = self.model.train_step(batch, self.step)
+        except NonFiniteLoss as exc:
+            raise NonFiniteLoss(f"at iteration {self.step + 1}: {exc}") from None
         self.dist.sync_buffers(self.model)
         self.last_lr = self._lr()
         for sched in self.schedulers.values():
@@ -353,57 +359,65 @@ class Trainer:
     # ---- the loop ------------------------------------------------------------------------------
     def fit(self, resume: bool | str | None = None) -> dict:
         """Train to `iterations` (or until stopped); returns a summary dict."""
-        cfg = self.cfg
-        resume = cfg.resume if resume is None else resume
+        resume = self.cfg.resume if resume is None else resume
         if resume:
             self._resume(resume)
-        main = self.dist.is_main
-        log = None
-        if main:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            ckpt.clean_stale_temps(self.ckpt_dir)
-            ckpt.clean_stale_temps(self.out_dir)
-            log = RunLog(self.out_dir, self.step, cfg.tensorboard)
+        log = self._open_log()
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.iterations, initial=self.step, disable=not (main and cfg.progress),
-                   desc=self.model.family, dynamic_ncols=True)
+        bar = tqdm(total=self.cfg.iterations, initial=self.step, desc=self.model.family, dynamic_ncols=True,
+                   disable=not (self.dist.is_main and self.cfg.progress))
         saved_at, status = self.step if self.last_checkpoint else None, "completed"
         try:
-            while self.step < cfg.iterations:
+            while self.step < self.cfg.iterations:
                 if self.should_stop is not None and self.should_stop():
                     status = "stopped"
                     break
-                losses = self.train_one()
-                self.last_losses = losses
-                bar.update(1)
-                if main:
-                    log.add(losses)
-                    if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
-                        means = log.flush(self.step, self.last_lr)
-                        bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
-                    if cfg.sample_every and (self.step % cfg.sample_every == 0 or self.step == 1):
-                        self._samples(self._last_batch, log)
-                if cfg.save_every and self.step % cfg.save_every == 0:
-                    self.save()
+                if self._after_step(self.train_one(), log, bar):
                     saved_at = self.step
-                if self.callback is not None:
-                    self.callback(self.step, losses)
-            if saved_at != self.step:
+            if saved_at != self.step:  # the end, or Stop: never lose finished iterations
                 self.save()
         except NonFiniteLoss as exc:
             kept = self.last_checkpoint or "none (no checkpoint was saved before)"
-            raise NonFiniteLoss(f"training stopped at iteration {self.step + 1}: {exc}; last good checkpoint kept: "
-                                f"{kept}") from None
+            raise NonFiniteLoss(f"training stopped {exc}; last good checkpoint kept: {kept}") from None
         finally:
             bar.close()
             if log is not None:
                 log.close()
         self.dist.barrier()
         return {"status": status, "iterations": self.step, "checkpoint": self.last_checkpoint,
-                "export": self.export_path if main else None, "losses": self.last_losses}
+                "export": self.export_path if self.dist.is_main else None, "losses": self.last_losses}
+
+    def _open_log(self) -> RunLog | None:
+        """Rank 0: create out_dir, drop temp files a killed run left, open the CSV/TensorBoard log."""
+        if not self.dist.is_main:
+            return None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.clean_stale_temps(self.ckpt_dir)
+        ckpt.clean_stale_temps(self.out_dir)
+        return RunLog(self.out_dir, self.step, self.cfg.tensorboard)
+
+    def _after_step(self, losses: dict, log: RunLog | None, bar) -> bool:
+        """Log, sample, save when due, call the callback; True when a checkpoint was saved."""
+        cfg, step = self.cfg, self.step
+        self.last_losses = losses
+        bar.update(1)
+        if log is not None:
+            log.add(losses)
+            if step % cfg.log_every == 0 or step == cfg.iterations:
+                means = log.flush(step, self.last_lr)
+                bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
+            if cfg.sample_every and (step % cfg.sample_every == 0 or step == 1):
+                self._samples(self._last_batch, log)
+        saved = bool(cfg.save_every and step % cfg.save_every == 0)
+        if saved:
+            self.save()
+        if self.callback is not None:
+            self.callback(step, losses)
+        return saved
 
     def _lr(self) -> float:
+        """Current lr of the first optimizer, for the log."""
         return float(next(iter(self.model.optimizers.values())).param_groups[0]["lr"])
 
 

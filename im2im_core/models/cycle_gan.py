@@ -52,10 +52,12 @@ class CycleGAN(Im2ImModel):
         return self.config.generator.size_multiple()
 
     def inference_forward(self, x, direction, **opts):
+        """G_A for AtoB, G_B for BtoA."""
         return self.netG_A(x) if direction == "AtoB" else self.netG_B(x)
 
     # ---- training --------------------------------------------------------------------
     def configure_optimizers(self, train_cfg):
+        """One Adam over both generators, one over both discriminators, and the fake pools."""
         self.pools = {"fake_B": ImagePool(train_cfg.pool_size), "fake_A": ImagePool(train_cfg.pool_size)}
         self.optimizers = {
             "G": adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()), train_cfg),
@@ -68,6 +70,7 @@ class CycleGAN(Im2ImModel):
         return 0.5 * (self.gan_loss(netD(real), True) + self.gan_loss(netD(fake.detach()), False))
 
     def train_step(self, batch, step):
+        """Generators (GAN + cycle + identity) with D frozen, then both Ds on pooled fakes."""
         c = self.config
         real_A, real_B = batch["A"], batch["B"]
         fake_B = self.netG_A(real_A)
@@ -93,6 +96,7 @@ class CycleGAN(Im2ImModel):
 
     @torch.no_grad()
     def visuals(self, batch):
+        """Both translations and reconstructions for the sample grid."""
         real_A, real_B = batch["A"], batch["B"]
         fake_B, fake_A = self.netG_A(real_A), self.netG_B(real_B)
         return {"real_A": real_A, "fake_B": fake_B, "rec_A": self.netG_B(fake_B),

@@ -80,10 +80,12 @@ class Pix2Pix(Im2ImModel):
 
     # ---- training --------------------------------------------------------------------
     def configure_optimizers(self, train_cfg):
+        """Adam for G and for D (no image pool: junyanz pix2pix uses pool_size 0)."""
         self.optimizers = {"G": adam(self.netG.parameters(), train_cfg), "D": adam(self.netD.parameters(), train_cfg)}
         return self.optimizers
 
     def train_step(self, batch, step):
+        """D on real/fake pairs, then G on GAN + lambda_L1 * L1 (junyanz order)."""
         real_A, real_B = batch["A"], batch["B"]
         fake_B = self.netG(real_A)
         # D: real pairs -> 1, fake pairs -> 0; halved so D learns slower than G (junyanz)
@@ -102,4 +104,5 @@ class Pix2Pix(Im2ImModel):
 
     @torch.no_grad()
     def visuals(self, batch):
+        """Input, output and target for the sample grid."""
         return {"real_A": batch["A"], "fake_B": self.netG(batch["A"]), "real_B": batch["B"]}

@@ -13,10 +13,10 @@ by the engine (EMA) and exports keep the tied layers tied; `model.E1` etc. are p
 Latent: q_i(z|x_i) = N(E_i(x_i), I) (unit variance, as in the paper's implementation), sampled with
 the reparameterisation z = mu + eps, eps ~ N(0, I) while training; z = mu at inference.
 
-Losses (paper notation, objective Eq. 1 = sum of the six terms, min over E/G, max over D):
-  Eq. 2  L_VAE_i = lambda1 KL(q_i(z_i|x_i) || N(0,I)) - lambda2 E[log p_Gi(x_i|z_i)]
-  Eq. 3  L_GAN_1 = lambda0 E[log D1(x1)] + lambda0 E[log(1 - D1(G1(z2)))]   (and L_GAN_2 with D2, G2(z1))
-  Eq. 4  L_CC_1  = lambda3 KL(q1(z1|x1)) + lambda3 KL(q2(z2|x1->2)) - lambda4 E[log p_G1(x1|z2)]
+Losses (paper notation, objective Eq. 2 = sum of the six terms, min over E/G, max over D):
+  Eq. 3  L_VAE_i = lambda1 KL(q_i(z_i|x_i) || N(0,I)) - lambda2 E[log p_Gi(x_i|z_i)]
+  Eq. 4  L_GAN_1 = lambda0 E[log D1(x1)] + lambda0 E[log(1 - D1(G1(z2)))]   (and L_GAN_2 with D2, G2(z1))
+  Eq. 5  L_CC_1  = lambda3 KL(q1(z1|x1)) + lambda3 KL(q2(z2|x1->2)) - lambda4 E[log p_G1(x1|z2)]
 The negative log-likelihoods are Laplacian with unit scale, i.e. L1 reconstruction (the constant is
 dropped); the KL of N(mu, I) against N(0, I) is 0.5 * mean(mu^2). Defaults are the paper's:
 lambda0=10, lambda1=0.1, lambda2=100, lambda3=0.1, lambda4=100; Adam lr 1e-4, betas (0.5, 0.999).
@@ -137,7 +137,7 @@ class UNIT(Im2ImModel):
         return sum(self.gan(p, real, for_discriminator) for p in preds) / len(preds)
 
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
-        """One descent step on E/G (all streams of Eq. 1), then one ascent step on D1, D2."""
+        """One descent step on E/G (all streams of Eq. 2), then one ascent step on D1, D2."""
         c = self.config
         x1, x2 = batch["A"], batch["B"]
         self.set_requires_grad([self.D1, self.D2], False)
@@ -149,18 +149,18 @@ class UNIT(Im2ImModel):
         x121, x212 = self.G1(self.sample(mu12)), self.G2(self.sample(mu21))  # cycle-reconstruction streams
         kl1, kl2 = kl_unit_variance(mu1), kl_unit_variance(mu2)
         terms = {
-            # Eq. 2, L_VAE1: lambda1 KL(q1(z1|x1)||p(z)) - lambda2 E[log p_G1(x1|z1)] (Laplacian NLL = L1)
+            # Eq. 3, L_VAE1: lambda1 KL(q1(z1|x1)||p(z)) - lambda2 E[log p_G1(x1|z1)] (Laplacian NLL = L1)
             "VAE1_kl": c.lambda1 * kl1, "VAE1_rec": c.lambda2 * l1(x11, x1),
-            # Eq. 2, L_VAE2: the same for domain 2
+            # Eq. 3, L_VAE2: the same for domain 2
             "VAE2_kl": c.lambda1 * kl2, "VAE2_rec": c.lambda2 * l1(x22, x2),
-            # Eq. 3, L_GAN1 (E2, G1 side): lambda0 E[log(1 - D1(G1(z2)))], non-saturating for vanilla
+            # Eq. 4, L_GAN1 (E2, G1 side): lambda0 E[log(1 - D1(G1(z2)))], non-saturating for vanilla
             "GAN1": c.lambda0 * self.adv(self.D1(x21), True, False),
-            # Eq. 3, L_GAN2 (E1, G2 side): lambda0 E[log(1 - D2(G2(z1)))]
+            # Eq. 4, L_GAN2 (E1, G2 side): lambda0 E[log(1 - D2(G2(z1)))]
             "GAN2": c.lambda0 * self.adv(self.D2(x12), True, False),
-            # Eq. 4, L_CC1: lambda3 KL(q1(z1|x1)) + lambda3 KL(q2(z2|x1->2)) - lambda4 E[log p_G1(x1|z2)]
+            # Eq. 5, L_CC1: lambda3 KL(q1(z1|x1)) + lambda3 KL(q2(z2|x1->2)) - lambda4 E[log p_G1(x1|z2)]
             "CC1_kl_x1": c.lambda3 * kl1, "CC1_kl_x12": c.lambda3 * kl_unit_variance(mu12),
             "CC1_rec": c.lambda4 * l1(x121, x1),
-            # Eq. 4, L_CC2: lambda3 KL(q2(z2|x2)) + lambda3 KL(q1(z1|x2->1)) - lambda4 E[log p_G2(x2|z1)]
+            # Eq. 5, L_CC2: lambda3 KL(q2(z2|x2)) + lambda3 KL(q1(z1|x2->1)) - lambda4 E[log p_G2(x2|z1)]
             "CC2_kl_x2": c.lambda3 * kl2, "CC2_kl_x21": c.lambda3 * kl_unit_variance(mu21),
             "CC2_rec": c.lambda4 * l1(x212, x2),
         }
@@ -174,7 +174,7 @@ class UNIT(Im2ImModel):
         return out
 
     def discriminator_losses(self, x1, x2, x21, x12) -> tuple[torch.Tensor, torch.Tensor]:
-        """Eq. 3 from the D side: D1 maximises lambda0 (log D1(x1) + log(1 - D1(x2->1))), i.e.
+        """Eq. 4 from the D side: D1 maximises lambda0 (log D1(x1) + log(1 - D1(x2->1))), i.e.
         minimises lambda0 x BCE (or the LSGAN equivalent); D2 likewise with x1->2."""
         lam = self.config.lambda0
         d1 = lam * (self.adv(self.D1(x1), True) + self.adv(self.D1(x21), False))
