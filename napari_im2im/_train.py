@@ -146,7 +146,9 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     m = model.size_multiple()
     if image_size % m:
         raise InputError(f"{family} ({capacity}) needs an image size that is a multiple of {m}")
-    augment = Augment(load_size=image_size + image_size // 8 // m * m, crop_size=image_size, flip=True)
+    # keep the pixel size: random crops when every sample is large enough, else resize up to it
+    small = min(min(x.shape[-3:-1] if rgb else x.shape[-2:]) for x in a_list + b_list) < image_size
+    augment = Augment(load_size=image_size if small else 0, crop_size=image_size, flip=True)
     data = ArrayPairs(a_list, b_list, paired=paired, channels=(channels, channels), augment=augment,
                       description=f"napari layers: {meta_a.get('name')} -> {domains[1]}")
     out_dir = Path(out_dir).expanduser()

@@ -77,6 +77,9 @@ class MRIReconConfig(ModelConfig):
         default_factory=lambda: DiscriminatorConfig(n_layers=3, ndf=64, norm="batch"))
     mask_kind: str = "gaussian2d"
     ratio: float = 0.3
+    #: > ratio: each training step draws its sampling ratio uniformly from [ratio, ratio_max],
+    #: so one model serves a range of accelerations
+    ratio_max: float = 0.0
     mask_policy: str = "per_batch"
     mask_seed: int = 0
     gan_mode: str = "vanilla"
@@ -208,7 +211,10 @@ class MRIRecon(Im2ImModel):
         seed = c.mask_seed
         if c.mask_policy == "per_batch":  # reproducible from (mask_seed, step), so resumed runs match
             seed = int(np.random.SeedSequence([c.mask_seed, step]).generate_state(1)[0])
-        return torch.from_numpy(make_mask(c.mask_kind, tuple(shape), ratio=c.ratio, seed=seed)).to(device)[None, None]
+        ratio = c.ratio
+        if c.ratio_max > c.ratio:
+            ratio = float(np.random.default_rng(seed).uniform(c.ratio, c.ratio_max))
+        return torch.from_numpy(make_mask(c.mask_kind, tuple(shape), ratio=ratio, seed=seed)).to(device)[None, None]
 
     def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(zero-filled input in [-1, 1], mask) made from the clean batch on the fly."""

@@ -1,0 +1,60 @@
+"""Shared pieces of the benchmarks: metrics with a stated convention, shipping a trained model."""
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS = Path(__file__).resolve().parents[2] / "im2im_core" / "weights"
+
+
+def slice_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> dict:
+    """PSNR/SSIM/NMSE of one slice on the [0, 1] scale (data_range=1), whole image and in `mask`.
+
+    Convention: both images are on the normalised [0, 1] scale of the ground truth (its volume's
+    99.5th percentile in the brain maps to 1), predictions are clipped to [0, 1], and skimage is
+    called with an explicit data_range=1. In-mask SSIM is the mean of the SSIM map over the mask.
+    """
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    pred = np.clip(pred.astype(np.float64), 0, 1)
+    gt = gt.astype(np.float64)
+    ssim, smap = structural_similarity(gt, pred, data_range=1.0, full=True)
+    out = {"psnr": peak_signal_noise_ratio(gt, pred, data_range=1.0), "ssim": ssim,
+           "nmse": float(np.sum((pred - gt) ** 2) / max(np.sum(gt ** 2), 1e-12))}
+    if mask is not None and mask.any():
+        mse = np.mean((pred[mask] - gt[mask]) ** 2)
+        out["psnr_mask"] = float(10 * np.log10(1.0 / max(mse, 1e-12)))
+        out["ssim_mask"] = float(smap[mask].mean())
+    return out
+
+
+def mean_metrics(rows: list[dict]) -> dict:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+
+
+def command_line(module: str, argv=None) -> str:
+    """The command that reproduces this run, for the tables and the shipped checkpoints."""
+    args = sys.argv[1:] if argv is None else argv
+    return "python -m " + " ".join(shlex.quote(a) for a in [module, *args])
+
+
+def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None = None) -> Path:
+    """Re-save a trained export as a small fp16 shipped checkpoint with its metrics and command."""
+    import torch
+
+    from im2im_core import checkpoint, load
+
+    tr = load(export_path, device="cpu", precision="fp32")
+    prov = dict(tr.meta.get("provenance", {}))
+    prov.update({"metrics": metrics, "command": command, **(extra or {})})
+    out = checkpoint.save(WEIGHTS / f"{name}.safetensors", tr.model, tr.intensity, prov, dtype=torch.float16)
+    return out
+
+
+def write_json(path, data) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2))

@@ -1,0 +1,184 @@
+"""T1w <-> T2w translation on real MNI152 anatomy with a known paired ground truth.
+
+Trains each family on unpaired slices (T1w from one set of axial slices, T2w from a disjoint
+set; pix2pix gets both contrasts of the training slices, as the paired upper bound), then
+evaluates on held-out slabs against the synthetic ground truth, both directions, next to two
+baselines: identity and histogram matching to the training target-domain histogram.
+
+    python -m training.benchmarks.mri_translation --families cycle_gan --iterations 2000
+    python -m training.benchmarks.mri_translation --report     # table from the saved results
+
+Families can run as separate processes (one per core); each writes results/<family>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import command_line, mean_metrics, ship, slice_metrics, write_json
+
+FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit")
+SHIP_NAMES = {"cycle_gan": "cyclegan_t1w_t2w", "attention_cycle_gan": "attention_t1w_t2w", "unit": "unit_t1w_t2w"}
+
+
+def load_data(size: int):
+    """Train (unpaired A/B, and paired for pix2pix), test pairs and brain masks of the test slices."""
+    from im2im_core.data import mni
+
+    tis = mni.load_mni_tissues()
+    idx = mni.split_slices(tis["brain"], axis=2)
+    t1, t2 = mni.synthesize_contrast(tis, "T1w"), mni.synthesize_contrast(tis, "T2w")
+    train_all = np.concatenate([idx["A"], idx["B"]])
+    sl = lambda vol, index: mni._slices(vol, tis["brain"], 2, index, size)  # noqa: E731
+    return {"train": {"A": sl(t1, idx["A"]), "B": sl(t2, idx["B"])},
+            "paired": {"A": sl(t1, train_all), "B": sl(t2, train_all)},
+            "test": {"A": sl(t1, idx["test"]), "B": sl(t2, idx["test"])},
+            "mask": sl(tis["brain"].astype(np.float32), idx["test"]) > 0.5,
+            "counts": {k: int(len(v)) for k, v in idx.items()}}
+
+
+def model_config(family: str, size: int):
+    from im2im_core.models.attention_gan import AttentionCycleGANConfig
+    from im2im_core.models.cycle_gan import CycleGANConfig
+    from im2im_core.models.pix2pix import Pix2PixConfig
+    from im2im_core.models.unit import UNITConfig
+    from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
+
+    dom = ("T1w", "T2w")
+    res = GeneratorConfig(arch="resnet", ngf=32, n_blocks=6)
+    disc = DiscriminatorConfig(ndf=32, n_layers=3)
+    if family == "pix2pix":
+        depth = int(np.log2(size)) - 1
+        return Pix2PixConfig(domains=dom, generator=GeneratorConfig(arch="unet", num_downs=depth, ngf=32, norm="batch"),
+                             discriminator=disc)
+    if family == "cycle_gan":
+        return CycleGANConfig(domains=dom, generator=res, discriminator=disc)
+    if family == "attention_cycle_gan":
+        return AttentionCycleGANConfig(domains=dom, generator=res, discriminator=disc, attention_ngf=16)
+    if family == "unit":
+        return UNITConfig(domains=dom, dim=32, n_res=4, ndf=32, n_scales=2)
+    raise ValueError(family)
+
+
+def train_family(family: str, data: dict, size: int, iterations: int, out: Path, seed: int) -> list[Path]:
+    """Train one family (pix2pix twice: one model per direction); returns the export paths."""
+    from im2im_core.data.datasets import ArrayPairs
+    from im2im_core.engine.config import TrainConfig
+    from im2im_core.engine.trainer import Trainer
+    from im2im_core.intensity import Intensity
+    from im2im_core.models import build
+
+    runs = [("AtoB", "A", "B"), ("BtoA", "B", "A")] if family == "pix2pix" else [("both", "A", "B")]
+    exports = []
+    for tag, a, b in runs:
+        src = data["paired"] if family == "pix2pix" else data["train"]
+        ds = ArrayPairs(src[a], src[b], paired=family == "pix2pix", intensity=Intensity("percentile", 0.5, 99.5),
+                        description=f"MNI152 axial {size}px: {len(src[a])} {a} / {len(src[b])} {b} training slices "
+                                    f"({'paired' if family == 'pix2pix' else 'unpaired, disjoint slices'})")
+        cfg = model_config(family, size)
+        if family == "pix2pix" and tag == "BtoA":
+            cfg.domains = ("T2w", "T1w")
+        tcfg = TrainConfig(iterations=iterations, batch_size=1, seed=seed, out_dir=str(out / f"{family}_{tag}"),
+                           sample_every=max(1, iterations // 5), save_every=max(1, iterations // 4), progress=False,
+                           tensorboard=False)
+        t0 = time.time()
+        trainer = Trainer(build(cfg), ds, tcfg)
+        res = trainer.fit()
+        print(f"[{family} {tag}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
+        exports.append(Path(res["export"]))
+    return exports
+
+
+def evaluate(translate_fn, data: dict) -> dict:
+    """Mean metrics of translated held-out slices against the ground truth, both directions."""
+    res = {}
+    for direction, src, dst in (("T1w->T2w", "A", "B"), ("T2w->T1w", "B", "A")):
+        x, gt = data["test"][src], data["test"][dst]
+        pred = translate_fn(x, direction)
+        rows = [slice_metrics(p, g, m) for p, g, m in zip(pred, gt, data["mask"])]
+        res[direction] = mean_metrics(rows)
+    return res
+
+
+def baselines(data: dict) -> dict:
+    from skimage.exposure import match_histograms
+
+    ident = evaluate(lambda x, d: x, data)
+    pools = {"T1w->T2w": data["train"]["B"], "T2w->T1w": data["train"]["A"]}
+    pools = {k: v.reshape(-1, v.shape[-1]) for k, v in pools.items()}  # all training slices as one 2D reference
+    hist = evaluate(lambda x, d: np.stack([match_histograms(s, pools[d]) for s in x]), data)
+    return {"identity": ident, "histogram matching": hist}
+
+
+def model_translate(exports: list[Path]):
+    import im2im_core
+
+    trs = [im2im_core.load(p, device="cpu", precision="fp32") for p in exports]
+
+    def fn(x, direction):
+        tr = trs[0] if len(trs) == 1 or direction == "T1w->T2w" else trs[1]
+        d = direction if len(trs) == 1 else None
+        return np.clip(tr.translate(x, direction=d, out_dtype="float32"), 0, 1)
+
+    return fn
+
+
+def report(out: Path) -> str:
+    rows = []
+    for f in sorted((out / "results").glob("*.json")):
+        rows.append(json.loads(f.read_text()))
+    order = ["identity", "histogram matching"] + list(FAMILIES)
+    rows.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else 99)
+    lines = ["| method | T1w→T2w SSIM | T1w→T2w PSNR | T2w→T1w SSIM | T2w→T1w PSNR | brain SSIM (→T2w / →T1w) | iterations | command |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        a, b = r["metrics"]["T1w->T2w"], r["metrics"]["T2w->T1w"]
+        lines.append(f"| {r['name']} | {a['ssim']:.3f} | {a['psnr']:.2f} dB | {b['ssim']:.3f} | {b['psnr']:.2f} dB | "
+                     f"{a.get('ssim_mask', float('nan')):.3f} / {b.get('ssim_mask', float('nan')):.3f} | "
+                     f"{r.get('iterations', '-')} | `{r['command']}` |")
+    table = "\n".join(lines)
+    (out / "table.md").write_text(table + "\n")
+    return table
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="runs/mri_translation")
+    ap.add_argument("--baselines", action="store_true", help="evaluate identity and histogram matching")
+    ap.add_argument("--ship", action="store_true", help="copy trained models into im2im_core/weights")
+    ap.add_argument("--report", action="store_true", help="only print the table from saved results")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    if args.report:
+        print(report(out))
+        return 0
+    data = load_data(args.size)
+    print(f"slices: {data['counts']}", flush=True)
+    cmd = command_line(__spec__.name if __spec__ else "training.benchmarks.mri_translation", argv)
+    if args.baselines:
+        for name, m in baselines(data).items():
+            write_json(out / "results" / f"{name}.json", {"name": name, "metrics": m, "command": cmd})
+    for fam in filter(None, args.families.split(",")):
+        exports = train_family(fam, data, args.size, args.iterations, out, args.seed)
+        metrics = evaluate(model_translate(exports), data)
+        write_json(out / "results" / f"{fam}.json", {"name": fam, "metrics": metrics, "iterations": args.iterations,
+                                                     "command": cmd, "exports": [str(p) for p in exports]})
+        print(json.dumps({fam: metrics}, indent=1), flush=True)
+        if args.ship and fam in SHIP_NAMES:
+            short = {d: {k: round(v, 4) for k, v in m.items() if k in ("ssim", "psnr", "ssim_mask")} for d, m in metrics.items()}
+            print("shipped", ship(exports[0], SHIP_NAMES[fam], short, cmd,
+                                  {"task": "MNI152 T1w<->T2w, axial slices", "image_size": args.size}))
+    print(report(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

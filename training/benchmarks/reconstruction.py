@@ -1,0 +1,219 @@
+"""CS-MRI reconstruction, inpainting and super-resolution on the MNI152 T1 template.
+
+Slices come from all three orientations (128 px, cropped to the brain's bounding box); whole
+slabs are held out for testing and training never sees them. Metrics are on the template's
+[0, 1] scale with data_range=1 (see common.slice_metrics), over the whole slice and inside the
+brain mask. Each task trains (optionally) and prints a table whose rows name their command.
+
+    python -m training.benchmarks.reconstruction --task recon --train --ship
+    python -m training.benchmarks.reconstruction --task inpaint --train --ship
+    python -m training.benchmarks.reconstruction --task sr --train --ship
+    python -m training.benchmarks.reconstruction --task recon          # evaluate shipped models
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import command_line, mean_metrics, ship, slice_metrics, write_json
+
+SIZE = 128
+RECON_MASKS = [("gaussian1d", r) for r in (0.1, 0.2, 0.3, 0.4, 0.5)] + [("poisson2d", r) for r in (0.1, 0.2, 0.3)]
+RECON_MODELS = {"gaussian1d": "mri_recon_1dgauss", "poisson2d": "mri_recon_poisson2d"}
+HOLE_RANGES = ((0.1, 0.2), (0.2, 0.4))
+
+
+def load_data(test_stride: int = 3):
+    """Train slices from the three orientations, test slices from held-out slabs (+ brain masks)."""
+    from im2im_core.data import mni
+
+    tis = mni.load_mni_tissues()
+    vol, brain = np.clip(tis["t1_template"], 0, 1).astype(np.float32), tis["brain"]
+    train, test, masks = [], [], []
+    for axis in (0, 1, 2):
+        idx = mni.split_slices(brain, axis=axis)
+        train.append(mni._slices(vol, brain, axis, np.concatenate([idx["A"], idx["B"]]), SIZE))
+        t = idx["test"][::test_stride]
+        test.append(mni._slices(vol, brain, axis, t, SIZE))
+        masks.append(mni._slices(brain.astype(np.float32), brain, axis, t, SIZE) > 0.5)
+    return {"train": np.concatenate(train), "test": np.concatenate(test), "mask": np.concatenate(masks)}
+
+
+def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr: float, intensity) -> Path:
+    from im2im_core.data.datasets import ArrayPairs
+    from im2im_core.engine.config import OptimConfig, TrainConfig
+    from im2im_core.engine.trainer import Trainer
+    from im2im_core.models import build
+
+    ds = ArrayPairs(data["train"], data["train"], paired=True, intensity=intensity,
+                    description=f"MNI152 T1 template, {len(data['train'])} training slices from 3 orientations, "
+                                f"{SIZE}px; held-out slabs never seen")
+    tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / name), progress=False,
+                       tensorboard=False, sample_every=max(1, iterations // 5), save_every=max(1, iterations // 4),
+                       optim=OptimConfig(lr=lr))
+    t0 = time.time()
+    res = Trainer(build(model_cfg), ds, tcfg).fit()
+    print(f"[{name}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
+    return Path(res["export"])
+
+
+def eval_rows(preds, data):
+    return mean_metrics([slice_metrics(p, g, m) for p, g, m in zip(preds, data["test"], data["mask"])])
+
+
+# ---- CS-MRI --------------------------------------------------------------------------------
+def recon_configs(kind: str):
+    from im2im_core.models.mri_recon import MRIReconConfig
+    from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
+
+    lo, hi = (0.1, 0.5) if kind == "gaussian1d" else (0.1, 0.3)
+    return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=7, ngf=32, norm="batch"),
+                          discriminator=DiscriminatorConfig(ndf=32), mask_kind=kind, ratio=lo, ratio_max=hi)
+
+
+def run_recon(args, data, out, cmd):
+    import im2im_core
+    from im2im_core.intensity import Intensity
+    from im2im_core.mri import make_mask
+    from im2im_core.mri.cs import tv_reconstruction
+    from im2im_core.mri.fft import fft2c_np, ifft2c_np
+
+    models = {}
+    for kind, name in RECON_MODELS.items():
+        if args.train:
+            export = train(recon_configs(kind), data, args.iterations, out, name, 4, 2e-4, Intensity("percentile", 0.0, 99.5))
+            if args.ship:
+                models[kind] = export
+            else:
+                models[kind] = export
+        else:
+            models[kind] = name
+    rows = []
+    for kind, ratio in RECON_MASKS:
+        mask = make_mask(kind, (SIZE, SIZE), ratio=ratio, seed=1234)
+        k = fft2c_np(data["test"].astype(np.complex64)) * mask
+        zf = np.abs(ifft2c_np(k))
+        tv = np.stack([tv_reconstruction(ks, mask, weight=args.tv_weight) for ks in k])
+        tr = im2im_core.load(models[kind], device="cpu", precision="fp32")
+        net = np.clip(tr.translate(data["test"], mask=mask, out_dtype="float32"), 0, 1)
+        net_dc = np.clip(tr.translate(data["test"], mask=mask, data_consistency=True, out_dtype="float32"), 0, 1)
+        row = {"mask": f"{kind} {int(ratio * 100)}%", "achieved_ratio": float(mask.mean()),
+               "zero-filled": eval_rows(zf, data), "TV-CS": eval_rows(tv, data),
+               "model": eval_rows(net, data), "model + DC": eval_rows(net_dc, data)}
+        rows.append(row)
+        print(row["mask"], {m: round(row[m]["psnr"], 2) for m in ("zero-filled", "TV-CS", "model", "model + DC")}, flush=True)
+    if args.train and args.ship:
+        for kind, name in RECON_MODELS.items():
+            r = next(r for r in rows if r["mask"].startswith(kind) and "20%" in r["mask"])
+            print("shipped", ship(models[kind], name, {f"{kind} 20% PSNR": {m: round(r[m]["psnr"], 2) for m in
+                                                                            ("zero-filled", "TV-CS", "model", "model + DC")}},
+                                  cmd, {"task": "CS-MRI, MNI152 T1", "image_size": SIZE}))
+    write_json(out / "recon.json", {"rows": rows, "command": cmd})
+    lines = ["| mask | zero-filled PSNR / SSIM | TV-CS PSNR / SSIM | model PSNR / SSIM | model + DC PSNR / SSIM | brain PSNR (ZF / TV / model / +DC) |",
+             "|---|---|---|---|---|---|"]
+    for r in rows:
+        cells = " | ".join(f"{r[m]['psnr']:.2f} dB / {r[m]['ssim']:.3f}" for m in ("zero-filled", "TV-CS", "model", "model + DC"))
+        brain = " / ".join(f"{r[m]['psnr_mask']:.2f}" for m in ("zero-filled", "TV-CS", "model", "model + DC"))
+        lines.append(f"| {r['mask']} | {cells} | {brain} |")
+    return "\n".join(lines)
+
+
+# ---- inpainting ----------------------------------------------------------------------------
+def run_inpaint(args, data, out, cmd):
+    import im2im_core
+    from skimage.restoration import inpaint_biharmonic
+
+    from im2im_core.data.holes import random_hole_mask
+    from im2im_core.intensity import Intensity
+    from im2im_core.models.inpaint import InpaintConfig
+
+    model = "inpaint_mri"
+    if args.train:
+        model = train(InpaintConfig(ngf=24, hole_kind="mixed", hole_ratio=(0.1, 0.4)), data, args.iterations, out,
+                      "inpaint_mri", 4, 2e-4, Intensity("percentile", 0.0, 99.5))
+    tr = im2im_core.load(model, device="cpu", precision="fp32")
+    rng = np.random.default_rng(7)
+    rows = []
+    for lo, hi in HOLE_RANGES:
+        holes = np.stack([random_hole_mask((SIZE, SIZE), rng, (lo, hi)) for _ in data["test"]]).astype(bool)
+        holed = np.where(holes, 0, data["test"]).astype(np.float32)
+        net = tr.translate(holed, mask=holes, out_dtype="float32")
+        bih = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)])
+        row = {"holes": f"{int(lo * 100)}-{int(hi * 100)}%", "achieved": float(holes.mean())}
+        for name, pred in (("biharmonic", bih), ("model", net)):
+            err = np.abs(np.clip(pred, 0, 1) - data["test"])[holes]
+            row[name] = {"l1_hole": float(err.mean()), "psnr_hole": float(10 * np.log10(1 / np.mean(err ** 2)))}
+        rows.append(row)
+        print(row, flush=True)
+    if args.train and args.ship:
+        r = rows[-1]
+        print("shipped", ship(model, "inpaint_mri", {"holes 20-40% L1 in holes": {"biharmonic": round(r["biharmonic"]["l1_hole"], 4),
+                                                                               "model": round(r["model"]["l1_hole"], 4)}},
+                              cmd, {"task": "free-form inpainting, MNI152 T1", "image_size": SIZE}))
+    write_json(out / "inpaint.json", {"rows": rows, "command": cmd})
+    lines = ["| hole ratio | biharmonic L1 / PSNR in holes | model L1 / PSNR in holes |", "|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['holes']} (mean {r['achieved']:.0%}) | {r['biharmonic']['l1_hole']:.4f} / {r['biharmonic']['psnr_hole']:.2f} dB | "
+                     f"{r['model']['l1_hole']:.4f} / {r['model']['psnr_hole']:.2f} dB |")
+    return "\n".join(lines)
+
+
+# ---- super-resolution ----------------------------------------------------------------------
+def run_sr(args, data, out, cmd):
+    import im2im_core
+    from skimage.transform import resize
+
+    from im2im_core.intensity import Intensity
+    from im2im_core.models.super_resolution import SuperResolutionConfig
+
+    rows = []
+    for scale in (2, 4):
+        name = f"sr_x{scale}_mri"
+        model = name
+        if args.train:
+            model = train(SuperResolutionConfig(scale=scale, n_blocks=8, nf=32), data, args.iterations, out, name, 4, 2e-4,
+                          Intensity("percentile", 0.0, 99.5))
+        tr = im2im_core.load(model, device="cpu", precision="fp32")
+        lr = np.stack([resize(x, (SIZE // scale,) * 2, order=3, anti_aliasing=True) for x in data["test"]]).astype(np.float32)
+        bicubic = np.stack([resize(x, (SIZE, SIZE), order=3) for x in lr])
+        net = tr.translate(lr, out_dtype="float32")
+        row = {"scale": scale, "bicubic": eval_rows(bicubic, data), "model": eval_rows(net, data)}
+        rows.append(row)
+        print(scale, {m: round(row[m]["psnr"], 2) for m in ("bicubic", "model")}, flush=True)
+        if args.train and args.ship:
+            print("shipped", ship(model, name, {f"x{scale} PSNR": {m: round(row[m]["psnr"], 2) for m in ("bicubic", "model")}},
+                                  cmd, {"task": f"x{scale} super-resolution, MNI152 T1", "image_size": SIZE}))
+    write_json(out / "sr.json", {"rows": rows, "command": cmd})
+    lines = ["| scale | bicubic PSNR / SSIM | model PSNR / SSIM |", "|---|---|---|"]
+    for r in rows:
+        lines.append(f"| ×{r['scale']} | {r['bicubic']['psnr']:.2f} dB / {r['bicubic']['ssim']:.3f} | "
+                     f"{r['model']['psnr']:.2f} dB / {r['model']['ssim']:.3f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--task", choices=("recon", "inpaint", "sr"), required=True)
+    ap.add_argument("--train", action="store_true", help="train the model(s) first (else use the shipped ones)")
+    ap.add_argument("--ship", action="store_true", help="copy trained models into im2im_core/weights")
+    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--tv-weight", type=float, default=0.005)
+    ap.add_argument("--out", default="runs/reconstruction")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    cmd = command_line("training.benchmarks.reconstruction", argv)
+    data = load_data()
+    print(f"train slices {len(data['train'])}, test slices {len(data['test'])}", flush=True)
+    table = {"recon": run_recon, "inpaint": run_inpaint, "sr": run_sr}[args.task](args, data, out, cmd)
+    table += f"\n\nCommand: `{cmd}`"
+    (out / f"{args.task}_table.md").write_text(table + "\n")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
