@@ -107,6 +107,33 @@ def _train(args) -> int:
     return 0
 
 
+SAMPLES = ("mni_t1", "mni_t2", "mni_pd", "camera")
+
+
+def _sample(args) -> int:
+    import numpy as np
+
+    from .errors import InputError
+    from .io import ImageFile, suffix, write_image
+
+    if args.name == "camera":
+        from skimage import data
+
+        if suffix(args.output) not in (".png", ".tif", ".tiff"):
+            raise InputError("camera is a 2D image: write it as .png or .tif")
+        print(write_image(args.output, data.camera()))
+        return 0
+    from .data import mni
+
+    if suffix(args.output) not in (".nii", ".nii.gz"):
+        raise InputError(f"{args.name} is a volume: write it as .nii or .nii.gz")
+    tis = mni.load_mni_tissues()
+    contrast = {"mni_t1": "T1w", "mni_t2": "T2w", "mni_pd": "PD"}[args.name]
+    vol = (mni.synthesize_contrast(tis, contrast) * 1000).astype(np.int16)  # like a scanner's integer output
+    print(write_image(args.output, vol, like=ImageFile(vol, "nifti", {"affine": tis["affine"], "header": None})))
+    return 0
+
+
 def _demo(args) -> int:
     from .demo import run_demo
 
@@ -153,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("config")
     tr.add_argument("overrides", nargs="*", help="e.g. train.iterations=500 model.lambda_cyc=5")
     tr.set_defaults(func=_train)
+
+    sm = sub.add_parser("sample", help="write packaged sample data (MNI152 volumes, a photograph) to a file")
+    sm.add_argument("name", choices=SAMPLES)
+    sm.add_argument("-o", "--output", required=True, help=".nii.gz for volumes, .png/.tif for camera")
+    sm.set_defaults(func=_sample)
 
     d = sub.add_parser("demo", help="run the end-to-end demo on shipped models and packaged data")
     d.add_argument("--out", default="im2im_demo_out", help="output folder for the figure and metrics")

@@ -69,7 +69,8 @@ def write_image(path, data: np.ndarray, like: ImageFile | None = None) -> Path:
             import nibabel as nib
 
             affine = like.meta.get("affine") if like and like.format == "nifti" else np.eye(4)
-            header = like.meta.get("header").copy() if like and like.format == "nifti" else None
+            header = like.meta.get("header") if like and like.format == "nifti" else None
+            header = header.copy() if header is not None else None
             img = nib.Nifti1Image(np.asarray(data), affine, header)
             if header is not None:
                 img.set_data_dtype(np.asarray(data).dtype)
