@@ -19,10 +19,23 @@ _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()
 
 
-def shipped() -> dict[str, Path]:
+def shipped(families=None) -> dict[str, Path]:
+    """Shipped checkpoints by name, optionally only those of the given families (header read only)."""
+    from im2im_core.checkpoint import read_metadata
+    from im2im_core.errors import CheckpointError
     from im2im_core.inference import shipped_models
 
-    return shipped_models()
+    models = shipped_models()
+    if families is None:
+        return models
+    out = {}
+    for name, path in models.items():
+        try:
+            if read_metadata(path)["family"] in families:
+                out[name] = path
+        except CheckpointError:
+            continue
+    return out
 
 
 def get_translator(spec, device: str = "auto"):

@@ -40,6 +40,22 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+def if_alive(slot):
+    """Worker slots may fire after napari closed the window: a deleted widget ignores them."""
+    import functools
+
+    @functools.wraps(slot)
+    def wrapper(self, *args):
+        try:
+            return slot(self, *args)
+        except RuntimeError as exc:
+            if "has been deleted" not in str(exc):
+                raise
+            return None
+
+    return wrapper
+
+
 def _drive(gen: Generator) -> Generator:
     """Wrap a job so it never raises into napari: returns ("ok", result) or ("error", exc)."""
     try:
@@ -99,6 +115,7 @@ class LayerCombo(QComboBox):
     def _names(self) -> list[str]:
         return [ly.name for ly in self.viewer.layers if ly.__class__.__name__.lower() in self.types]
 
+    @if_alive
     def refresh(self, *_) -> None:
         current = self.currentText()
         names = ([self.none_text] if self.none_text else []) + self._names()[::-1]  # top layer first
@@ -129,11 +146,12 @@ class LayerCombo(QComboBox):
 
 
 class ModelPicker(QWidget):
-    """Shipped models by name, a file picker for .safetensors or foreign .pth, optionally 'none'."""
+    """Shipped models by name (optionally only some families), a file picker for .safetensors or
+    foreign .pth, and optionally a 'none' entry."""
 
     changed = Signal(object)  # the spec: a shipped name, a path string, or None
 
-    def __init__(self, none_text: str | None = None, parent=None):
+    def __init__(self, none_text: str | None = None, families=None, parent=None):
         super().__init__(parent)
         from ._models import shipped
 
@@ -143,7 +161,7 @@ class ModelPicker(QWidget):
         self.combo.setMinimumContentsLength(14)
         if none_text:
             self.combo.addItem(none_text, None)
-        for name, path in shipped().items():
+        for name, path in shipped(families).items():
             self.combo.addItem(name, name)
             self.combo.setItemData(self.combo.count() - 1, str(path), 3)  # tooltip
         self.browse = QPushButton("File…")
@@ -168,7 +186,8 @@ class ModelPicker(QWidget):
         idx = self.combo.findData(path)
         if idx < 0:
             self.combo.blockSignals(True)  # adding to an empty combo selects silently
-            self.combo.addItem(Path(path).name, path)
+            p = Path(path)  # trained runs all write model.safetensors: show the run folder too
+            self.combo.addItem(f"{p.parent.name}/{p.name}" if p.name == "model.safetensors" else p.name, path)
             self.combo.blockSignals(False)
             idx = self.combo.count() - 1
             self.combo.setItemData(idx, path, 3)
@@ -212,6 +231,7 @@ class JobWidget(QWidget):
         self._cancel: threading.Event | None = None
         self.messages: list[tuple[str, str]] = []  # (severity, text) of every notification sent
         self.last_result = None
+        self._queued = None  # (make_job, on_done, label) to run when the current job ends
         outer = QVBoxLayout(self)
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -240,7 +260,7 @@ class JobWidget(QWidget):
     # ---- state ------------------------------------------------------------------------------
     @property
     def busy(self) -> bool:
-        return self.worker is not None
+        return self.worker is not None or self._queued is not None
 
     def say(self, text: str, severity: str = "info") -> None:
         self.messages.append((severity, text))
@@ -257,9 +277,16 @@ class JobWidget(QWidget):
         raise NotImplementedError
 
     def start(self, make_job: Callable[[threading.Event], Generator], on_done: Callable[[object], None],
-              label: str = "working") -> bool:
-        """Run make_job(cancel_event) in a worker; on_done(result) on success. False if busy."""
+              label: str = "working", queue: bool = False) -> bool:
+        """Run make_job(cancel_event) in a worker; on_done(result) on success.
+
+        While busy: with `queue=True` (model loading) the job runs next, replacing any job
+        queued before it; otherwise it is refused with a warning and False is returned.
+        """
         if self.busy:
+            if queue:
+                self._queued = (make_job, on_done, label)
+                return True
             self.say("busy: wait for the current job or cancel it", "warning")
             return False
         from napari.qt.threading import create_worker
@@ -279,7 +306,6 @@ class JobWidget(QWidget):
         self.worker = create_worker(_drive, job, _start_thread=False)
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_returned)
-        self.worker.aborted.connect(lambda: self._finish_cancelled())
         self.worker.finished.connect(self._on_finished)
         self._set_busy(True)
         self.worker.start()
@@ -290,6 +316,7 @@ class JobWidget(QWidget):
             self._cancel.set()
             self.status.setText("cancelling…")
 
+    @if_alive
     def _on_progress(self, ev) -> None:
         if not isinstance(ev, Progress):
             return
@@ -303,6 +330,7 @@ class JobWidget(QWidget):
     def on_event(self, ev: Progress) -> None:
         """Hook for widgets that show more than a progress bar (e.g. a loss plot)."""
 
+    @if_alive
     def _on_returned(self, value) -> None:
         kind, payload = value
         if kind == "ok":
@@ -320,11 +348,15 @@ class JobWidget(QWidget):
     def _finish_cancelled(self) -> None:
         self.say("cancelled: no output was added", "info")
 
+    @if_alive
     def _on_finished(self) -> None:
         self.worker = None
         self._set_busy(False)
         if self.progress.maximum() == 0:
             self.progress.setRange(0, 1)
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            self.start(*queued)
 
     def show_layers(self, layer_data) -> list:
         return add_or_replace(self.viewer, layer_data)

@@ -165,19 +165,11 @@ def inpaint_layer(data, layer_meta: dict, holes: np.ndarray, model=None, *, tile
         if "mask" not in tr.model.inference_options:
             raise InputError(f"model {tr.name!r} ({tr.family}) does not take a hole mask; choose an inpaint model")
         info = model_info(tr)
-        hp = holes.reshape(-1, *holes.shape[-2:])
-        same = bool((hp == hp[:1]).all())
-        jobs = [(arr, hp[0])] if same else list(zip(arr.reshape(-1, *arr.shape[-3 if meta["rgb"] else -2:]), hp))
-        parts = []
-        for k, (img, h) in enumerate(jobs):  # one call when every plane has the same holes
-            check_cancel(cancel)
-            out = yield from stream(
-                lambda progress, img=img, h=h, k=k: tr.translate(
-                    img, rgb=meta["rgb"], tile=tile, batch_size=1, cancel=cancel, mask=np.ascontiguousarray(h),
-                    progress=lambda d, t: progress(k * t + d, len(jobs) * t)), "inpainting", cancel)
-            parts.append(out["image"] if isinstance(out, dict) else out)
-        result = parts[0] if same else np.stack(parts).reshape(arr.shape)
-        # the library's raw -> [-1, 1] -> raw round trip is not exact: keep original known pixels
+        out = yield from stream(  # one call: one intensity window, a (Z, Y, X) mask goes per slice
+            lambda progress: tr.translate(arr, rgb=meta["rgb"], tile=tile, batch_size=1, progress=progress,
+                                          cancel=cancel, mask=np.ascontiguousarray(holes)), "inpainting", cancel)
+        result = out["image"] if isinstance(out, dict) else out
+        # known pixels stay bit-identical (the Translator does this too; kept as a guarantee here)
         result = np.where(holes[..., None] if meta["rgb"] else holes, result, arr)
         method = "model"
     else:

@@ -24,7 +24,7 @@ class AttentionWidget(JobWidget):
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
         self.layer_combo = LayerCombo(napari_viewer, ("image",))
-        self.model = ModelPicker()
+        self.model = ModelPicker(families={"attention_cycle_gan"})
         self.info = QLabel("choose an attention_cycle_gan model")
         self.info.setWordWrap(True)
         self.direction = QComboBox()
@@ -64,7 +64,7 @@ class AttentionWidget(JobWidget):
         from ._models import load_job
 
         device = self.device.currentText()
-        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model")
+        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model", queue=True)
 
     def _model_loaded(self, translator) -> None:
         from ._attention import is_attention_model

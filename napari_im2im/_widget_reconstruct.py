@@ -62,7 +62,7 @@ class ReconstructWidget(JobWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.dc = QCheckBox("data consistency")
         self.dc.setChecked(True)
-        self.mri_model = ModelPicker(none_text="(none: zero-filled)")
+        self.mri_model = ModelPicker(none_text="(none: zero-filled)", families={"mri_recon"})
         for label, w in (("mask", self.mask_kind), ("acceleration", self.acceleration), ("", self.ratio_label),
                          ("seed", self.seed), ("", self.dc), ("model", self.mri_model)):
             f.addRow(label, w)
@@ -74,14 +74,14 @@ class ReconstructWidget(JobWidget):
         self.label = QSpinBox()
         self.label.setRange(0, 2**31 - 1)
         self.label.setSpecialValueText("any")
-        self.inpaint_model = ModelPicker(none_text="(none: biharmonic)")
+        self.inpaint_model = ModelPicker(none_text="(none: biharmonic)", families={"inpaint"})
         for label, w in (("holes", self.holes_combo), ("label", self.label), ("model", self.inpaint_model)):
             f.addRow(label, w)
         # Super-resolution
         sr = QWidget()
         f = QFormLayout(sr)
         f.setContentsMargins(0, 0, 0, 0)
-        self.sr_model = ModelPicker()
+        self.sr_model = ModelPicker(families={"super_resolution"})
         f.addRow("model", self.sr_model)
         f.addRow("", QLabel("output pixels are smaller by the model's factor,\nso the result overlays the input"))
         for page in (mri, inp, sr):

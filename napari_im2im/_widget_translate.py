@@ -52,7 +52,7 @@ class TranslateWidget(JobWidget):
         from ._models import load_job
 
         device = self.device.currentText()
-        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model")
+        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model", queue=True)
 
     def _model_loaded(self, translator) -> None:
         from ._models import describe

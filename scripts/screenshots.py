@@ -5,7 +5,7 @@
 
 The models are trained on the spot (tiny capacity, MNI152 T1w/T2w slabs) through the Train
 widget, so the pictures show the real train -> load -> translate workflow; a few minutes on a
-2-core CPU. The MRI panel needs no model (zero-filled baseline with PSNR/SSIM).
+2-core CPU (pix2pix at "small" capacity, the attention model "tiny"). The MRI panel needs no model (zero-filled baseline with PSNR/SSIM).
 """
 from __future__ import annotations
 
@@ -75,11 +75,19 @@ def mni_slabs():
     return t1 / t1.max(), t2, kw
 
 
-def train(app, viewer, widget, family, iterations, out_dir, paired):
+def grid(viewer, shape):
+    """Side-by-side view of the visible layers, zoomed to fit."""
+    g = viewer.canvas.grid if hasattr(viewer, "canvas") and hasattr(viewer.canvas, "grid") else viewer.grid
+    g.shape = shape
+    g.enabled = True
+    viewer.reset_view()
+
+
+def train(app, viewer, widget, family, iterations, out_dir, paired, capacity="tiny"):
     widget.domain_a.layers.setCurrentText("T1w")
     widget.domain_b.layers.setCurrentText("T2w")
     widget.family.setCurrentText(family)
-    widget.capacity.setCurrentText("tiny")
+    widget.capacity.setCurrentText(capacity)
     widget.size.setValue(64)
     widget.iterations.setValue(iterations)
     widget.preview_every.setValue(max(1, iterations // 10))
@@ -95,7 +103,7 @@ def train(app, viewer, widget, family, iterations, out_dir, paired):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "docs"))
-    ap.add_argument("--iterations", type=int, default=300, help="training iterations per model")
+    ap.add_argument("--iterations", type=int, default=300, help="training iterations of the pix2pix model (the attention model gets half)")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "screenshots"))
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_API", "pyqt6")
@@ -120,9 +128,10 @@ def main(argv=None):
         viewer.add_image(t1, name="T1w", colormap="gray", **kw)
         tw = dock(viewer, TrainWidget(viewer), "Train")
         att_ckpt = train(app, viewer, tw, "attention_cycle_gan", max(20, args.iterations // 2), args.runs, False)
-        ckpt = train(app, viewer, tw, "pix2pix", args.iterations, args.runs, True)
+        ckpt = train(app, viewer, tw, "pix2pix", args.iterations, args.runs, True, "small")
         viewer.layers["T2w"].visible = False
         viewer.dims.set_current_step(0, 20)
+        viewer.reset_view()
         shot(app, viewer, out / "widget_train.png")
 
         # Translate: the checkpoint just trained, loaded with one click
@@ -135,9 +144,11 @@ def main(argv=None):
             viewer.window.remove_dock_widget(tw)
         except LookupError:
             pass
+        viewer.layers.remove("T1w [training preview]")
+        viewer.layers.move(viewer.layers.index("T2w"), len(viewer.layers))  # grid: T1w, output, T2w
         for ly in viewer.layers:
-            ly.visible = ly.name in ("T1w", "T1w [T1w -> T2w]", "T2w")
-        viewer.grid.enabled = True
+            ly.visible = True
+        grid(viewer, (1, 3))
         shot(app, viewer, out / "widget_translate.png")
         viewer.close()
 
@@ -151,6 +162,7 @@ def main(argv=None):
         assert aw.run()
         wait(app, lambda: not aw.busy, what="attention")
         aw.threshold.setValue(20)
+        viewer.reset_view()
         shot(app, viewer, out / "widget_attention.png")
         viewer.close()
 
@@ -166,10 +178,10 @@ def main(argv=None):
         rw.acceleration.setValue(4.0)
         assert rw.run()
         wait(app, lambda: not rw.busy, what="reconstruction")
-        viewer.layers["T1w axial [error]"].visible = True
-        viewer.grid.enabled = True
         for ly in viewer.layers:
             ly.visible = ly.name in ("T1w axial", "T1w axial [zero-filled]", "T1w axial [error]", "T1w axial [mask]")
+        viewer.layers["T1w axial [mask]"].opacity = 1.0
+        grid(viewer, (2, 2))
         shot(app, viewer, out / "widget_reconstruct.png")
         viewer.close()
     finally:

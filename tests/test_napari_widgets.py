@@ -62,7 +62,7 @@ def _load(qtbot, widget, path):
     _wait_idle(qtbot, widget)
 
 
-def test_plugin_is_discovered_and_docks(make_napari_viewer):
+def test_plugin_is_discovered_and_docks(make_napari_viewer, qtbot):
     import npe2
 
     from napari_im2im._widget_translate import TranslateWidget
@@ -73,6 +73,7 @@ def test_plugin_is_discovered_and_docks(make_napari_viewer):
     viewer = make_napari_viewer()
     _, widget = viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")
     assert isinstance(widget, TranslateWidget)
+    _wait_idle(qtbot, widget)  # a shipped model may be loading
 
 
 def test_translate_3d_keeps_scale_labels_units_and_replaces(make_napari_viewer, qtbot, ckpts, notes):
@@ -361,3 +362,48 @@ def test_sample_data_reader_and_writer(make_napari_viewer, tmp_path):
     np.testing.assert_allclose(back.translate, layer.translate)
     assert tuple(back.axis_labels) == ("z", "y", "x")
     assert all(str(u) == "millimeter" for u in back.units)
+
+
+def test_menus_and_shipped_models(make_napari_viewer, qtbot, ckpts, notes):
+    from napari._app_model import get_app_model
+
+    from im2im_core.checkpoint import read_metadata
+    from im2im_core.inference import shipped_models
+    from napari_im2im._widget_attention import AttentionWidget
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    menus = get_app_model().menus
+
+    def ids(menu):
+        return {getattr(getattr(i, "command", None), "id", None) for i in menus.get_menu(menu)}
+
+    assert {"napari-im2im.translate", "napari-im2im.attention", "napari-im2im.reconstruct",
+            "napari-im2im.train"} <= ids("napari/plugins/napari-im2im")  # the Plugins menu
+    assert {"napari-im2im.translate", "napari-im2im.reconstruct"} <= ids("napari/layers/filter")
+    assert "napari-im2im.attention" in ids("napari/layers/visualize")
+    shipped = shipped_models()
+    w = TranslateWidget(viewer)
+    names = [w.model.combo.itemText(i) for i in range(w.model.combo.count())]
+    assert names == list(shipped)  # shipped weights are offered by name, nothing downloaded
+    a = AttentionWidget(viewer)  # only attention-capable shipped models are offered there
+    offered = [a.model.combo.itemData(i) for i in range(a.model.combo.count())]
+    assert all(read_metadata(shipped[n])["family"] == "attention_cycle_gan" for n in offered)
+    _wait_idle(qtbot, w)
+    _wait_idle(qtbot, a)
+    w.set_model(ckpts["rgb"])  # queued loads: the last request wins, no "busy" refusal
+    w.set_model(ckpts["generator"])
+    _wait_idle(qtbot, w)
+    assert w.translator.name == "tiny_generator"
+    assert not [n for n in notes if n[0] in ("error", "warning")]
+    plain = [n for n in names if read_metadata(shipped[n])["family"] in ("cycle_gan", "unit", "pix2pix", "generator")]
+    if not plain:
+        return
+    w.model.combo.setCurrentIndex(names.index(plain[0]))
+    _wait_idle(qtbot, w)
+    assert w.translator.name == plain[0]
+    viewer.add_image(_stack(1)[0], name="slice")
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = [ly for ly in viewer.layers if ly.name.startswith("slice [")]
+    assert len(out) == 1 and out[0].metadata["im2im"]["checkpoint"] == plain[0]

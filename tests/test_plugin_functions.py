@@ -223,6 +223,10 @@ def test_inpaint_keeps_known_pixels(ckpts):
     stack = smooth((2, 64, 64))
     _, ((out, _, _),) = drain(inpaint_layer(stack, {"name": "s"}, holes, None))  # 2D holes on every slice
     assert out.shape == stack.shape
+    per_slice = np.stack([holes, np.roll(holes, 20, axis=1)])  # different holes on each slice
+    events, ((out, _, _),) = drain(inpaint_layer(stack, {"name": "s"}, per_slice, ckpts["inpaint"]))
+    np.testing.assert_allclose(out[~per_slice], stack[~per_slice], atol=1e-6)
+    assert any(e.total == 2 for e in events)  # one progress step per slice
     with pytest.raises(InputError, match="empty"):
         drain(inpaint_layer(img, {"name": "c"}, np.zeros_like(holes), None))
 

@@ -133,8 +133,8 @@ def run_inpaint(args, data, out, cmd):
 
     model = "inpaint_mri"
     if args.train:
-        model = train(InpaintConfig(ngf=24, hole_kind="mixed", hole_ratio=(0.1, 0.4)), data, args.iterations, out,
-                      "inpaint_mri", 4, 2e-4, Intensity("percentile", 0.0, 99.5))
+        model = train(InpaintConfig(ngf=16, hole_kind="mixed", hole_ratio=(0.1, 0.4)), data, args.iterations, out,
+                      "inpaint_mri", 2, 2e-4, Intensity("percentile", 0.0, 99.5))
     tr = im2im_core.load(model, device="cpu", precision="fp32")
     rng = np.random.default_rng(7)
     rows = []
