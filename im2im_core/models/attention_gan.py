@@ -108,14 +108,12 @@ class AttentionCycleGAN(Im2ImModel):
     def configure_optimizers(self, train_cfg) -> dict:
         """Adam for generators + attention nets and for the discriminators; image pools; the
         freeze iteration (30% of the run when not given, as the paper's epoch 30 of 100)."""
-        o = train_cfg.optim
-        kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
         if self.config.freeze_attention_after < 0:
             self.freeze_at = round(0.3 * train_cfg.iterations)
         self.pools = {"A": ImagePool(train_cfg.pool_size), "B": ImagePool(train_cfg.pool_size)}
         gen = [*self.F_ST.parameters(), *self.F_TS.parameters(), *self.A_S.parameters(), *self.A_T.parameters()]
-        return {"G": torch.optim.Adam(gen, **kw),
-                "D": torch.optim.Adam([*self.D_S.parameters(), *self.D_T.parameters()], **kw)}
+        return {"G": self.adam(gen, train_cfg),
+                "D": self.adam([*self.D_S.parameters(), *self.D_T.parameters()], train_cfg)}
 
     def attention_frozen(self, step: int) -> bool:
         """True from the switch iteration on: attention fixed, D sees attended regions only."""

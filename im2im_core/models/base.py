@@ -159,6 +159,12 @@ class Im2ImModel(nn.Module):
         `batch` maps "A"/"B" (and extras such as "label") to tensors in [-1, 1]."""
         raise NotImplementedError(f"{self.family} cannot be trained")
 
+    @staticmethod
+    def adam(params, train_cfg) -> torch.optim.Adam:
+        """Adam with the run's lr, betas and weight decay (what most families use)."""
+        o = train_cfg.optim
+        return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+
     def optimize(self, name: str, loss: torch.Tensor) -> None:
         """Backward, sync, clip and step one optimizer; a NaN/Inf loss stops training."""
         if not torch.isfinite(loss.detach()).all():

@@ -89,6 +89,9 @@ class InpaintConfig(ModelConfig):
     l1_hole_weight: float = 6.0
     l1_valid_weight: float = 1.0
     adv_weight: float = 0.1
+    #: the generator predicts a correction to the hole-filled input instead of the whole image,
+    #: so known context passes through from the first step and training spends itself on the holes
+    residual: bool = True
     domains: tuple = ("with holes", "inpainted")
 
 
@@ -135,8 +138,10 @@ class Inpaint(Im2ImModel):
         h, w = x.shape[-2:]
         m = hole.to(x.dtype).expand(x.shape[0], 1, h, w)
         inp = torch.cat([x * (1 - m), m], dim=1)
-        out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))
-        return out[..., :h, :w].float()
+        out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))[..., :h, :w].float()
+        if self.config.residual:
+            out = (x * (1 - m) + out).clamp(-1, 1)
+        return out
 
     def inference_forward(self, x, direction, mask=None, label=None):
         """Inpaint the holes of x; known pixels are returned bit-identical."""
@@ -171,10 +176,8 @@ class Inpaint(Im2ImModel):
 
     def configure_optimizers(self, train_cfg):
         """Adam for G and D with the run's lr and betas."""
-        o = train_cfg.optim
-        kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
-        return {"G": torch.optim.Adam(self.netG.parameters(), **kw),
-                "D": torch.optim.Adam(self.netD.parameters(), **kw)}
+        return {"G": self.adam(self.netG.parameters(), train_cfg),
+                "D": self.adam(self.netD.parameters(), train_cfg)}
 
     def train_step(self, batch, step):
         """One hinge D update and one G update on freshly drawn holes."""

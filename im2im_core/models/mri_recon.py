@@ -224,10 +224,8 @@ class MRIRecon(Im2ImModel):
 
     def configure_optimizers(self, train_cfg):
         """Adam for G and D with the run's lr and betas (DAGAN used Adam, beta1 0.5)."""
-        o = train_cfg.optim
-        kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
-        return {"G": torch.optim.Adam(self.netG.parameters(), **kw),
-                "D": torch.optim.Adam(self.netD.parameters(), **kw)}
+        return {"G": self.adam(self.netG.parameters(), train_cfg),
+                "D": self.adam(self.netD.parameters(), train_cfg)}
 
     def train_step(self, batch, step):
         """One D then one G update on a freshly undersampled batch."""

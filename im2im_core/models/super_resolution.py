@@ -164,11 +164,9 @@ class SuperResolution(Im2ImModel):
 
     def configure_optimizers(self, train_cfg):
         """Adam for G (and D when the SRGAN term is on) with the run's lr and betas."""
-        o = train_cfg.optim
-        kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
-        opts = {"G": torch.optim.Adam(self.netG.parameters(), **kw)}
+        opts = {"G": self.adam(self.netG.parameters(), train_cfg)}
         if hasattr(self, "netD"):
-            opts["D"] = torch.optim.Adam(self.netD.parameters(), **kw)
+            opts["D"] = self.adam(self.netD.parameters(), train_cfg)
         return opts
 
     def train_step(self, batch, step):

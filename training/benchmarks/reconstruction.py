@@ -71,7 +71,7 @@ def recon_configs(kind: str):
     from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
 
     lo, hi = (0.1, 0.5) if kind == "gaussian1d" else (0.1, 0.3)
-    return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=7, ngf=32, norm="batch"),
+    return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=7, ngf=16, norm="batch"),
                           discriminator=DiscriminatorConfig(ndf=32), mask_kind=kind, ratio=lo, ratio_max=hi)
 
 
@@ -134,7 +134,7 @@ def run_inpaint(args, data, out, cmd):
     model = "inpaint_mri"
     if args.train:
         model = train(InpaintConfig(ngf=16, hole_kind="mixed", hole_ratio=(0.1, 0.4)), data, args.iterations, out,
-                      "inpaint_mri", 2, 2e-4, Intensity("percentile", 0.0, 99.5))
+                      "inpaint_mri", 2, 5e-4, Intensity("percentile", 0.0, 99.5))
     tr = im2im_core.load(model, device="cpu", precision="fp32")
     rng = np.random.default_rng(7)
     rows = []
