@@ -152,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", help="image files or folders (PNG/JPEG/TIFF/NIfTI)")
     t.add_argument("-o", "--output", required=True, help="output folder (same file names and formats)")
     t.add_argument("--direction", default=None, help="AtoB, BtoA or domain names such as T1w->T2w")
-    t.add_argument("--tile", type=int, default=512, help="largest tile side in pixels (memory bound)")
+    t.add_argument("--tile", type=int, default=384, help="largest tile side in pixels (memory bound)")
     t.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
     t.add_argument("--norm-stats", default="thumbnail", choices=("thumbnail", "exact"),
                    help="instance-norm statistics for tiled images")

@@ -8,6 +8,7 @@ where the hardware has bf16; `precision="fp32"` keeps the exact path.
 from __future__ import annotations
 
 import contextlib
+import copy
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from .intensity import Intensity, cast_like
 from .tiling import n_tiles, run_padded, run_seamless, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_TILE = 512
+DEFAULT_TILE = 384  # measured fastest on CPU for ResNet-9 at 1024^2 (256: 6.0 s, 384: 5.5 s, 512: 6.2 s)
 DEFAULT_OVERLAP = 32
 
 
@@ -105,6 +106,16 @@ class Translator:
             raise InputError(f"precision {precision!r} unknown; use auto, bf16, fp16 or fp32")
         self.precision = precision
         self.model.to(device=device, memory_format=torch.channels_last)
+        self._bf16_model = None
+
+    def _runner(self, dtype):
+        """(module, input dtype, context): bf16 weights for conv-only families on CPU, else autocast."""
+        if dtype is torch.bfloat16 and self.device.type == "cpu" and self.model.pure_bf16:
+            if self._bf16_model is None:
+                self._bf16_model = copy.deepcopy(self.model).to(torch.bfloat16).eval()
+            return self._bf16_model, torch.bfloat16, contextlib.nullcontext()
+        ctx = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        return self.model, torch.float32, ctx
 
     # ---- description -----------------------------------------------------------------
     @property
@@ -161,13 +172,13 @@ class Translator:
             if progress is not None:
                 progress(done[0], units)
 
-        autocast = (torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext())
+        model, in_dtype, autocast = self._runner(dtype)
         results = []
         with torch.inference_mode(), autocast:
             for sopts in samples:
                 def fn(t, sopts=sopts):
-                    t = t.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-                    return self.model.inference_forward(t, direction, **_batch_opts(sopts, sl[0], n))
+                    t = t.to(self.device, dtype=in_dtype, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                    return model.inference_forward(t, direction, **_batch_opts(sopts, sl[0], n))
 
                 sl = [slice(0, n)]
 
@@ -175,7 +186,7 @@ class Translator:
                 if big:
                     for i in range(n):
                         sl[0] = slice(i, i + 1)
-                        parts.append(run_seamless(fn, x[i:i + 1], self.model, tile=tile, overlap=overlap,
+                        parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
                 else:
                     for i in range(0, n, batch_size):

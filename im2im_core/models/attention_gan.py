@@ -69,6 +69,7 @@ class AttentionCycleGAN(Im2ImModel):
     """AtoB: A_S(s) * F_ST(s) + (1 - A_S(s)) * s; BtoA with F_TS, A_T."""
 
     Config = AttentionCycleGANConfig
+    pure_bf16 = True
     generator_names = ("F_ST", "F_TS", "A_S", "A_T")
     inference_options = frozenset({"return_attention"})
 

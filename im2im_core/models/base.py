@@ -82,6 +82,8 @@ class Im2ImModel(nn.Module):
     scale_factor: ClassVar[int] = 1
     #: False when the model needs the whole image at once (k-space masks, inpainting masks)
     tileable: ClassVar[bool] = True
+    #: conv-only families run fastest on CPU with bf16 weights (no autocast casts around each norm)
+    pure_bf16: ClassVar[bool] = False
 
     def __init__(self, config):
         super().__init__()

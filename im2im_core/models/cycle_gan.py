@@ -29,6 +29,7 @@ class CycleGANConfig(ModelConfig):
 @register("cycle_gan")
 class CycleGAN(Im2ImModel):
     """G_A: A -> B, G_B: B -> A; D_A tells real B from G_A(A), D_B real A from G_B(B)."""
+    pure_bf16 = True
 
     Config = CycleGANConfig
     generator_names = ("netG_A", "netG_B")

@@ -17,6 +17,7 @@ class GeneratorOnlyConfig(ModelConfig):
 @register("generator")
 class GeneratorOnly(Im2ImModel):
     """One direction only (A->B); inference-only."""
+    pure_bf16 = True
 
     Config = GeneratorOnlyConfig
     generator_names = ("netG",)

@@ -48,6 +48,7 @@ class Pix2Pix(Im2ImModel):
     """G: A -> B; D sees (A, B) or (A, G(A)) pairs. Needs paired data; one direction only."""
 
     Config = Pix2PixConfig
+    pure_bf16 = True
     generator_names = ("netG",)
     inference_options = frozenset({"dropout_noise"})
     needs_pairs = True

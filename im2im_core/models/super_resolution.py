@@ -107,6 +107,7 @@ class SuperResolution(Im2ImModel):
     """Low-res -> scale x high-res; fully convolutional, so tiled inference is seamless."""
 
     Config = SuperResolutionConfig
+    pure_bf16 = True
     generator_names = ("netG",)
     tileable = True
 

@@ -69,6 +69,7 @@ class UNIT(Im2ImModel):
     """Coupled VAE-GANs with a shared latent space; AtoB = G2(E1(x)), BtoA = G1(E2(x))."""
 
     Config = UNITConfig
+    pure_bf16 = True
     generator_names = ("vae",)  # E1, E2, G1, G2 in one ModuleDict
 
     def __init__(self, config: UNITConfig):
