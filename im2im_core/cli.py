@@ -22,6 +22,8 @@ def _translate(args) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     opts = dict(direction=args.direction, tile=args.tile, overlap=args.overlap, norm_stats=args.norm_stats)
+    opts.update(_family_options(args, read_image))
+    many = "n_samples" in opts
     for path in tqdm(files, desc="images", unit="img", disable=len(files) < 2):
         img = read_image(path)
         data = img.data
@@ -37,14 +39,39 @@ def _translate(args) -> int:
             out = tr.translate(data, progress=progress, **opts)
         if isinstance(out, dict):
             out = out["image"]
-        if img.format == "nifti" and img.data.ndim == 3:
-            out = slices_to_volume(out, args.slice_axis)
-        target = out_dir / (path.name[: -len(suffix(path))] + suffix(path))
-        if target.resolve() == path.resolve():
-            raise SystemExit(f"im2im: error: output {target} would overwrite the input; choose another -o")
-        write_image(target, np.asarray(out), like=img)
-        print(target)
+        stem, ext = path.name[: -len(suffix(path))], suffix(path)
+        outs = [(f"{stem}_sample{k}{ext}", o) for k, o in enumerate(out)] if many else [(stem + ext, out)]
+        for name, o in outs:
+            if img.format == "nifti" and img.data.ndim == 3:
+                o = slices_to_volume(o, args.slice_axis)
+            target = out_dir / name
+            if target.resolve() == path.resolve():
+                raise SystemExit(f"im2im: error: output {target} would overwrite the input; choose another -o")
+            write_image(target, np.asarray(o), like=img)
+            print(target)
     return 0
+
+
+def _family_options(args, read_image) -> dict:
+    """--target / --n-samples / --seed / --style-from as Translator options (only those given; a
+    family that does not take one answers with an error naming it)."""
+    from .errors import InputError
+
+    opts = {}
+    if args.target is not None:
+        opts["target"] = args.target
+    if args.n_samples is not None:
+        if args.n_samples < 1:
+            raise InputError(f"--n-samples must be >= 1, got {args.n_samples}")
+        opts["n_samples"] = args.n_samples
+    if args.seed is not None:
+        opts["seed"] = args.seed
+    if args.style_from is not None:
+        ref = Path(args.style_from)
+        if not ref.is_file():
+            raise InputError(f"--style-from {ref}: no such file")
+        opts["style_from"] = read_image(ref).data
+    return opts
 
 
 def _info(args) -> int:
@@ -159,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     t.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
     t.add_argument("--slice-axis", type=int, default=2, help="NIfTI volumes are translated slice by slice along this axis")
+    t.add_argument("--target", default=None, help="multi-domain models (stargan): the target domain name")
+    t.add_argument("--n-samples", type=int, default=None,
+                   help="multimodal models (munit): write K outputs per input, NAME_sample0..K-1")
+    t.add_argument("--seed", type=int, default=None, help="multimodal models: seed of the random styles")
+    t.add_argument("--style-from", default=None, help="multimodal models: take the style from this reference image")
     t.set_defaults(func=_translate)
 
     i = sub.add_parser("info", help="print family, domains, config and provenance of a checkpoint")

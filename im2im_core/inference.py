@@ -200,6 +200,28 @@ class Translator:
                 results.append({k: torch.cat([p[k] for p in parts]) for k in parts[0]})
         return results
 
+    def _reference_images(self, opts: dict, channels: int, rgb: bool | None) -> dict:
+        """Options that are reference images of the output domain (MUNIT's `style_from`): a raw
+        array is normalised like a translated image, with this checkpoint's Intensity window
+        computed on the reference itself, into a (1, C, H, W) tensor in [-1, 1]."""
+        names = getattr(self.model, "reference_options", ())
+        out = dict(opts)
+        for key in names:
+            value = out.get(key)
+            if value is None or isinstance(value, torch.Tensor):
+                continue
+            ref = validate_image(value)
+            try:
+                ref_slices, _ = to_slices(ref, channels, rgb)
+            except InputError as exc:
+                raise InputError(f"{key}: {exc}") from None
+            if ref_slices.shape[0] != 1:
+                raise InputError(f"{key} must be one 2D reference image (Y, X) or (Y, X, C), got shape {ref.shape} "
+                                 f"({ref_slices.shape[0]} slices)")
+            lo, hi = self.intensity.window(ref_slices)
+            out[key] = torch.from_numpy(Intensity.normalise(ref_slices, lo, hi))
+        return out
+
     # ---- arrays in, arrays out --------------------------------------------------------------
     def translate(self, image, direction: str | None = None, *, rgb: bool | None = None,
                   out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
@@ -217,6 +239,7 @@ class Translator:
         direction = self.model.resolve_direction(direction)
         cin, cout = self.model.channels(direction)
         slices, layout = to_slices(arr, cin, rgb)
+        opts = self._reference_images(opts, cout, rgb)
         opts = {k: _per_slice(v, layout["lead"]) for k, v in opts.items()}
         lo, hi = self.intensity.window(slices)
         x = torch.from_numpy(Intensity.normalise(slices, lo, hi))

@@ -1,4 +1,6 @@
-"""Training datasets: every item is {"A": (C, H, W), "B": (C, H, W)} float32 in [-1, 1].
+"""Training datasets: every item is {"A": (C, H, W), "B": (C, H, W)} float32 in [-1, 1]; the
+multi-domain datasets (StarGAN: N domains in one model) give {"image": (C, H, W), "label": int64}
+instead, with `domains` naming the labels.
 
 Kinds: unpaired folders, aligned pairs (matching names in two folders, or A|B side by side in one
 image), NIfTI volumes sampled as 2D slices, in-memory numpy stacks (napari, benchmarks) and the
@@ -34,6 +36,8 @@ class DataConfig:
     """The `data:` section of a training config (see `build_dataset`)."""
 
     kind: str = "unaligned"  # unaligned | aligned | nifti | mni
+    #: multi-domain families (StarGAN), kind unaligned: one image folder per domain, in label order
+    dirs: tuple = ()
     #: junyanz layout: root/<phase>A + root/<phase>B (unaligned), root/<phase> with A|B images (aligned)
     root: str = ""
     phase: str = "train"
@@ -44,7 +48,7 @@ class DataConfig:
     axis: int = 2  # nifti / mni: slicing axis
     min_foreground: float = 0.01  # nifti: skip slices with less than this fraction above the window floor
     size: int = 128  # mni: slice side
-    contrasts: tuple = ("T1w", "T2w")  # mni: contrasts of domains A and B
+    contrasts: tuple = ("T1w", "T2w")  # mni: contrasts of domains A and B (multi-domain families: any number)
     load_size: int = 0  # resize to this square first (0 keeps the size)
     crop_size: int = 0  # random square crop (0 keeps the whole image)
     flip: bool = True
@@ -401,6 +405,86 @@ def _kept(keeps: list[torch.Tensor]) -> list[tuple[int, int]]:
     return [(k, int(s)) for k, keep in enumerate(keeps) for s in torch.nonzero(keep).flatten()]
 
 
+# ---- multi-domain (StarGAN) -----------------------------------------------------------------------
+class MultiDomainDataset(TranslationDataset):
+    """Base of the multi-domain datasets: items are {"image": (C, H, W), "label": int64 domain index}.
+
+    `domains` names the labels (label i is domain i); `channels` is (C, C): every domain shares
+    one channel count because one generator serves all of them. Items enumerate every image of
+    every domain (domain 0 first), so the trainer's shuffled order mixes the domains.
+    """
+
+    multi_domain = True
+
+    def __init__(self, domains, channels=(1, 1), intensity=None, augment=None):
+        super().__init__(channels, intensity, augment)
+        self.domains = tuple(str(d) for d in domains)
+        if len(self.domains) < 2 or len(set(self.domains)) != len(self.domains):
+            raise InputError(f"multi-domain data needs >= 2 distinct domain names, got {list(self.domains)}")
+        self.items: list[tuple[int, object]] = []  # (label, locator)
+
+    def __len__(self):
+        return len(self.items)
+
+    def _image(self, locator) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        label, loc = self.items[index]
+        (x,) = self.augment([self._image(loc)])
+        return {"image": x, "label": torch.tensor(label, dtype=torch.int64)}
+
+    def counts(self) -> dict[str, int]:
+        """Images per domain."""
+        out = dict.fromkeys(self.domains, 0)
+        for label, _ in self.items:
+            out[self.domains[label]] += 1
+        return out
+
+
+class MultiDomainArrays(MultiDomainDataset):
+    """In-memory multi-domain data: `data` maps a domain name to an array or a list of arrays
+    ((H, W), (N, H, W) or (N, H, W, C), each windowed as a whole, as in `ArrayPairs`)."""
+
+    def __init__(self, data: dict, channels=(1, 1), intensity=None, augment=None, description: str = ""):
+        if not isinstance(data, dict):
+            raise InputError(f"multi-domain arrays must be a mapping domain name -> array(s), got {type(data).__name__}")
+        super().__init__(list(data), channels, intensity, augment)
+        stack = ArrayPairs._stack
+        self.stacks = []
+        for label, name in enumerate(self.domains):
+            for i, arr in enumerate(_as_list(data[name], name)):
+                st = stack(self, arr, self.channels[0], f"{name}[{i}]")
+                self.items += [(label, (len(self.stacks), s)) for s in range(st.shape[0])]
+                self.stacks.append(st)
+        self.description = description or ("arrays: " + ", ".join(f"{n} {c}" for n, c in self.counts().items())
+                                            + " slices (multi-domain)")
+
+    def _image(self, loc) -> torch.Tensor:
+        k, s = loc
+        return self.stacks[k][s]
+
+
+class MultiDomainFolders(MultiDomainDataset, _FileDataset):
+    """One image folder per domain (`dirs[i]` holds domain `domains[i]`)."""
+
+    def __init__(self, dirs, domains, channels=(1, 1), intensity=None, augment=None, verify=True):
+        dirs, domains = list(dirs), list(domains)
+        if len(dirs) != len(domains):
+            raise ConfigError(f"config[data]: {len(dirs)} folder(s) in data.dirs but the model has {len(domains)} "
+                              f"domains {domains}; give one folder per domain, in that order")
+        super().__init__(domains, channels, intensity, augment)
+        for label, (d, name) in enumerate(zip(dirs, self.domains)):
+            files = list_files(d, f"domain {name}")
+            if verify:
+                self._verify(files)
+            self.items += [(label, f) for f in files]
+        self.description = "folders: " + ", ".join(f"{n}={Path(d)} ({c})" for (n, c), d in zip(self.counts().items(), dirs))
+
+    def _image(self, path: Path) -> torch.Tensor:
+        return self._load(path, self.channels[0])
+
+
 # ---- from a config -------------------------------------------------------------------------
 def _need(value: str, key: str, kind: str) -> str:
     """A required data path, or a ConfigError naming the key."""
@@ -409,8 +493,11 @@ def _need(value: str, key: str, kind: str) -> str:
     return value
 
 
-def build_dataset(cfg: DataConfig, channels=(1, 1)) -> TranslationDataset:
-    """The dataset a `data:` config describes, with its `intensity` and `description`."""
+def build_dataset(cfg: DataConfig, channels=(1, 1), domains=None) -> TranslationDataset:
+    """The dataset a `data:` config describes, with its `intensity` and `description`.
+
+    `domains` (the model's domain names) asks for a multi-domain dataset (StarGAN): kind
+    unaligned with one folder per domain in `data.dirs`, or kind mni with those contrasts."""
     if cfg.kind not in KINDS:
         raise ConfigError(f"config[data]: kind {cfg.kind!r} unknown; use one of {KINDS}")
     for key in ("load_size", "crop_size"):
@@ -421,6 +508,11 @@ def build_dataset(cfg: DataConfig, channels=(1, 1)) -> TranslationDataset:
     aug = Augment(cfg.load_size, cfg.crop_size, cfg.flip)
     kw = dict(channels=channels, intensity=cfg.intensity, augment=aug)
     root = Path(cfg.root).expanduser() if cfg.root else None
+    if domains is not None:
+        return _multi_domain_dataset(cfg, tuple(domains), kw)
+    if cfg.dirs:
+        raise ConfigError("config[data]: data.dirs (one folder per domain) is for multi-domain families such as "
+                          "stargan; two-domain families take dir_A and dir_B")
     if cfg.kind == "unaligned":
         dir_A = cfg.dir_A or (str(root / f"{cfg.phase}A") if root else "")
         dir_B = cfg.dir_B or (str(root / f"{cfg.phase}B") if root else "")
@@ -438,6 +530,27 @@ def build_dataset(cfg: DataConfig, channels=(1, 1)) -> TranslationDataset:
         files_B = list_files(_need(dir_B, "dir_B", cfg.kind), "domain B", NIFTI_EXTS)
         return NiftiSlices(files_A, files_B, cfg.axis, cfg.paired, cfg.min_foreground, **kw)
     return mni_dataset(cfg, **kw)
+
+
+def _multi_domain_dataset(cfg: DataConfig, domains: tuple, kw: dict) -> MultiDomainDataset:
+    """Multi-domain data from folders (kind unaligned, data.dirs) or MNI152 contrasts (kind mni)."""
+    if cfg.kind == "unaligned":
+        if not cfg.dirs:
+            raise ConfigError(f"config[data]: a multi-domain model needs data.dirs, one folder per domain {list(domains)}")
+        return MultiDomainFolders(cfg.dirs, domains, verify=cfg.verify, **kw)
+    if cfg.kind == "mni":
+        from . import mni
+
+        bad = [d for d in domains if d not in mni.SEQUENCE_DEFAULTS]
+        if bad:
+            raise ConfigError(f"config[data]: kind mni makes contrasts {sorted(mni.SEQUENCE_DEFAULTS)}; the model's "
+                              f"domains {bad} are not among them (set model.domains to contrasts)")
+        data = mni.multi_contrast_slices(domains, axis=cfg.axis, size=cfg.size)
+        desc = (f"MNI152 synthetic {', '.join(domains)}, axis {cfg.axis}, {cfg.size}px, disjoint unpaired slices "
+                f"({', '.join(str(len(v)) for v in data.values())})")
+        return MultiDomainArrays(data, description=desc, **kw)
+    raise ConfigError(f"config[data]: kind {cfg.kind!r} does not provide multi-domain data; use 'unaligned' "
+                      "with data.dirs or 'mni'")
 
 
 def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) -> ArrayPairs:

@@ -132,8 +132,11 @@ def _mirror_sum(brain, axis):
 
 
 def split_slices(brain, axis=2, test_slabs=((0.4, 0.6),), block=8, gap=4,
-                 min_brain_fraction=0.05):
-    """Deterministic slice indices {"A", "B", "test"}: held-out slabs, disjoint unpaired A/B."""
+                 min_brain_fraction=0.05, n_groups=2):
+    """Deterministic slice indices {"A", "B", "test"}: held-out slabs, disjoint unpaired A/B.
+
+    `n_groups` > 2 deals the training blocks round-robin into that many disjoint groups (one per
+    domain of a multi-domain model), returned as "groups" (a list; "A"/"B" are its first two)."""
     brain = np.asarray(brain, dtype=bool)
     n = brain.shape[axis]
     frac = brain.mean(axis=tuple(i for i in range(3) if i != axis))
@@ -154,8 +157,12 @@ def split_slices(brain, axis=2, test_slabs=((0.4, 0.6),), block=8, gap=4,
     usable[ok] = True
     train = np.flatnonzero(usable & ~guard)
     rank = np.unique(key[train], return_inverse=True)[1]  # mirror pairs share a rank
-    to_a = (rank // block) % 2 == 0  # alternate blocks of training slices
-    return {"A": train[to_a], "B": train[~to_a], "test": np.flatnonzero(usable & test)}
+    group = (rank // block) % max(2, int(n_groups))  # alternate blocks of training slices
+    groups = [train[group == k] for k in range(max(2, int(n_groups)))]
+    out = {"A": groups[0], "B": groups[1], "test": np.flatnonzero(usable & test)}
+    if n_groups > 2:
+        out["groups"] = groups
+    return out
 
 
 def _brain_box(brain, axis):
@@ -198,6 +205,18 @@ def mri_translation_dataset(axis=2, size=128, contrasts=("T1w", "T2w"), split="t
     vol_b = synthesize_contrast(tis, contrasts[1])
     return {"A": _slices(vol_a, tis["brain"], axis, ia, size),
             "B": _slices(vol_b, tis["brain"], axis, ib, size)}
+
+
+def multi_contrast_slices(contrasts, axis=2, size=128, split="train", **split_kwargs) -> dict:
+    """{contrast: slices} for multi-domain training: each contrast gets its own disjoint group of
+    training slices (unpaired); split="test" gives every contrast of the held-out slices (paired)."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    tis = load_mni_tissues()
+    idx = split_slices(tis["brain"], axis=axis, n_groups=len(contrasts), **split_kwargs)
+    groups = idx.get("groups", [idx["A"], idx["B"]])
+    return {c: _slices(synthesize_contrast(tis, c), tis["brain"], axis,
+                       idx["test"] if split == "test" else groups[i], size) for i, c in enumerate(contrasts)}
 
 
 def brain_mask_slices(axis=2, size=128, split="test", domain="A", **split_kwargs):

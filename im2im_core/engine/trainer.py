@@ -206,10 +206,22 @@ def check_data(model, dataset) -> None:
         raise InputError("the training dataset is empty")
     if getattr(model, "needs_pairs", False) and not getattr(dataset, "paired", False):
         raise ConfigError(f"{model.family} needs paired data; use data.kind 'aligned' (or paired: true for nifti/mni)")
+    multi_model, multi_data = getattr(model, "multi_domain", False), getattr(dataset, "multi_domain", False)
+    if multi_model != multi_data:
+        if multi_model:
+            raise ConfigError(f"{model.family} trains on N domains at once: give multi-domain data (folders in "
+                              "data.dirs, one per domain, or kind mni; in Python MultiDomainArrays/MultiDomainFolders)")
+        raise ConfigError(f"{model.family} translates between two domains A and B; multi-domain data "
+                          f"({', '.join(dataset.domains)}) is for families such as stargan")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         item = dataset[0]
-    for key, want in zip(("A", "B"), model.channels("AtoB")):
+    if multi_model:
+        want = tuple(model.config.domains)
+        if tuple(dataset.domains) != want:
+            raise ConfigError(f"the data's domains {list(dataset.domains)} differ from the model's {list(want)} "
+                              "(names and label order must match)")
+    for key, want in zip(("image",) if multi_model else ("A", "B"), model.channels("AtoB")):
         if key not in item:
             raise InputError(f"dataset items lack domain {key!r}")
         t = item[key]
@@ -491,7 +503,8 @@ def build_trainer(path_or_dict, overrides=(), **hooks) -> Trainer:
     model_cfg, data_cfg, train_cfg = parse_config(path_or_dict, overrides)
     seed_everything(train_cfg.seed)  # identical initial weights on every rank and every run
     model = build(model_cfg)
-    dataset = build_dataset(data_cfg, channels=model.channels("AtoB"))
+    domains = model.config.domains if getattr(model, "multi_domain", False) else None
+    dataset = build_dataset(data_cfg, channels=model.channels("AtoB"), domains=domains)
     trainer = Trainer(model, dataset, train_cfg, dataset.intensity, dataset.description, **hooks)
     trainer.full_config = {"model": {"family": model.family, **to_dict(model_cfg)}, "data": to_dict(data_cfg),
                            "train": to_dict(train_cfg)}

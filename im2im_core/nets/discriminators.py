@@ -41,3 +41,36 @@ class NLayerDiscriminator(nn.Module):
 
 def build_discriminator(cfg: DiscriminatorConfig, in_ch: int, out_ch: int = 1) -> nn.Module:
     return NLayerDiscriminator(in_ch, cfg.ndf, cfg.n_layers, cfg.norm, cfg.spectral, out_ch)
+
+
+class AuxClassifierDiscriminator(nn.Module):
+    """StarGAN's discriminator (Choi et al. 2018): a shared trunk of `n_layers` 4x4 stride-2 convs
+    (channels doubling from `ndf`, LeakyReLU 0.01, no normalisation, as WGAN-GP asks) and two heads:
+
+    - D_src: a 3x3 conv to one logit per patch (the PatchGAN real/fake critic);
+    - D_cls: domain-classification logits (N, n_classes). The paper's head is one conv whose kernel
+      covers the whole final map (tied to the training size); here a 3x3 conv to n_classes maps is
+      averaged over space instead, so one discriminator serves any image size.
+    forward returns (src, cls).
+    """
+
+    def __init__(self, in_ch: int, n_classes: int, ndf: int = 64, n_layers: int = 6, max_ch: int = 2048):
+        super().__init__()
+        seq, ch = [nn.Conv2d(in_ch, ndf, 4, 2, 1), nn.LeakyReLU(0.01, True)], ndf
+        for _ in range(1, n_layers):
+            nxt = min(ch * 2, max_ch)
+            seq += [nn.Conv2d(ch, nxt, 4, 2, 1), nn.LeakyReLU(0.01, True)]
+            ch = nxt
+        self.main = nn.Sequential(*seq)
+        self.src = nn.Conv2d(ch, 1, 3, 1, 1, bias=False)
+        self.cls = nn.Conv2d(ch, n_classes, 3, 1, 1, bias=False)
+        self.n_layers, self.min_side = n_layers, 2 ** n_layers
+
+    def forward(self, x):
+        if min(x.shape[-2:]) < self.min_side:
+            from ..errors import InputError
+
+            raise InputError(f"discriminator input {tuple(x.shape[-2:])} too small: its {self.n_layers} stride-2 "
+                             f"layers need sides >= {self.min_side} (lower d_layers)")
+        h = self.main(x)
+        return self.src(h), self.cls(h).mean(dim=(2, 3))

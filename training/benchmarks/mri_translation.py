@@ -5,7 +5,13 @@ set; pix2pix gets both contrasts of the training slices, as the paired upper bou
 evaluates on held-out slabs against the synthetic ground truth, both directions, next to two
 baselines: identity and histogram matching to the training target-domain histogram.
 
+StarGAN (one model for N domains) trains on three contrasts, T1w, T2w and PD, each from its own
+disjoint group of training slices (`mni.multi_contrast_slices`), and is evaluated on all six
+directions between them (second table, next to identity and histogram matching on the same six
+directions; `--baselines` computes those too); its T1w<->T2w rows also enter the main table.
+
     python -m training.benchmarks.mri_translation --families cycle_gan --iterations 2000
+    python -m training.benchmarks.mri_translation --families stargan --iterations 10000 --baselines
     python -m training.benchmarks.mri_translation --report     # table from the saved results
 
 Families can run as separate processes (one per core); each writes results/<family>.json.
@@ -21,7 +27,12 @@ import numpy as np
 
 from .common import command_line, mean_metrics, ship, slice_metrics, write_json
 
-FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit")
+FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan")
+CONTRASTS = ("T1w", "T2w", "PD")  # StarGAN's domains
+ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in CONTRASTS for b in CONTRASTS if a != b)
+#: batch size per family (the others train with 1, as junyanz's CycleGAN); a WGAN-GP critic and its
+#: domain classifier need a few images per step (the paper uses 16)
+BATCH = {"stargan": 4}
 SHIP_NAMES = {"cycle_gan": "cyclegan_t1w_t2w", "attention_cycle_gan": "attention_t1w_t2w", "unit": "unit_t1w_t2w"}
 
 
@@ -38,7 +49,10 @@ def load_data(size: int):
             "paired": {"A": sl(t1, train_all), "B": sl(t2, train_all)},
             "test": {"A": sl(t1, idx["test"]), "B": sl(t2, idx["test"])},
             "mask": sl(tis["brain"].astype(np.float32), idx["test"]) > 0.5,
-            "counts": {k: int(len(v)) for k, v in idx.items()}}
+            "counts": {k: int(len(v)) for k, v in idx.items()},
+            # three contrasts: disjoint unpaired training groups, and every contrast of the test slices
+            "multi": {"train": mni.multi_contrast_slices(CONTRASTS, 2, size, "train"),
+                      "test": mni.multi_contrast_slices(CONTRASTS, 2, size, "test")}}
 
 
 def model_config(family: str, size: int):
@@ -61,6 +75,11 @@ def model_config(family: str, size: int):
         return AttentionCycleGANConfig(domains=dom, generator=res, discriminator=disc, attention_ngf=16)
     if family == "unit":
         return UNITConfig(domains=dom, dim=32, n_res=4, ndf=32, n_scales=2)
+    if family == "stargan":
+        from im2im_core.models.stargan import StarGANConfig
+
+        # the paper's networks at 32 base channels; 5 stride-2 critic layers leave 2x2 maps at 64 px
+        return StarGANConfig(domains=CONTRASTS, dim=32, n_res=6, ndf=32, d_layers=max(1, int(np.log2(size)) - 1))
     raise ValueError(family)
 
 
@@ -76,13 +95,22 @@ def train_family(family: str, data: dict, size: int, iterations: int, out: Path,
     exports = []
     for tag, a, b in runs:
         src = data["paired"] if family == "pix2pix" else data["train"]
-        ds = ArrayPairs(src[a], src[b], paired=family == "pix2pix", intensity=Intensity("percentile", 0.5, 99.5),
-                        description=f"MNI152 axial {size}px: {len(src[a])} {a} / {len(src[b])} {b} training slices "
-                                    f"({'paired' if family == 'pix2pix' else 'unpaired, disjoint slices'})")
+        if family == "stargan":
+            from im2im_core.data.datasets import MultiDomainArrays
+
+            train = data["multi"]["train"]
+            ds = MultiDomainArrays(train, intensity=Intensity("percentile", 0.5, 99.5),
+                                   description=f"MNI152 axial {size}px: " + ", ".join(
+                                       f"{len(v)} {k}" for k, v in train.items()) + " training slices (unpaired, "
+                                       "disjoint slice groups)")
+        else:
+            ds = ArrayPairs(src[a], src[b], paired=family == "pix2pix", intensity=Intensity("percentile", 0.5, 99.5),
+                            description=f"MNI152 axial {size}px: {len(src[a])} {a} / {len(src[b])} {b} training "
+                                        f"slices ({'paired' if family == 'pix2pix' else 'unpaired, disjoint slices'})")
         cfg = model_config(family, size)
         if family == "pix2pix" and tag == "BtoA":
             cfg.domains = ("T2w", "T1w")
-        tcfg = TrainConfig(iterations=iterations, batch_size=1, seed=seed, out_dir=str(out / f"{family}_{tag}"),
+        tcfg = TrainConfig(iterations=iterations, batch_size=BATCH.get(family, 1), seed=seed, out_dir=str(out / f"{family}_{tag}"),
                            sample_every=max(1, iterations // 5), save_every=max(1, iterations // 4), progress=False,
                            tensorboard=False)
         t0 = time.time()
@@ -104,14 +132,32 @@ def evaluate(translate_fn, data: dict) -> dict:
     return res
 
 
-def baselines(data: dict) -> dict:
+def evaluate_all(translate_fn, data: dict) -> dict:
+    """Mean metrics on the held-out slices for all six directions between T1w, T2w and PD."""
+    res = {}
+    test = data["multi"]["test"]
+    for direction in ALL_DIRECTIONS:
+        src, dst = direction.split("->")
+        pred = translate_fn(test[src], direction)
+        res[direction] = mean_metrics([slice_metrics(p, g, m) for p, g, m in zip(pred, test[dst], data["mask"])])
+    return res
+
+
+def _histogram_matcher(pools: dict):
+    """Histogram matching of each slice to all training slices of the target contrast (one 2D reference)."""
     from skimage.exposure import match_histograms
 
-    ident = evaluate(lambda x, d: x, data)
-    pools = {"T1w->T2w": data["train"]["B"], "T2w->T1w": data["train"]["A"]}
-    pools = {k: v.reshape(-1, v.shape[-1]) for k, v in pools.items()}  # all training slices as one 2D reference
-    hist = evaluate(lambda x, d: np.stack([match_histograms(s, pools[d]) for s in x]), data)
-    return {"identity": ident, "histogram matching": hist}
+    pools = {k: v.reshape(-1, v.shape[-1]) for k, v in pools.items()}
+    return lambda x, d: np.stack([match_histograms(s, pools[d.split("->")[1]]) for s in x])
+
+
+def baselines(data: dict) -> dict:
+    """Identity and histogram matching: (T1w<->T2w metrics, all-six-direction metrics) per baseline."""
+    hist = _histogram_matcher({"T2w": data["train"]["B"], "T1w": data["train"]["A"]})
+    hist_all = _histogram_matcher(data["multi"]["train"])
+    ident = lambda x, d: x  # noqa: E731
+    return {"identity": (evaluate(ident, data), evaluate_all(ident, data)),
+            "histogram matching": (evaluate(hist, data), evaluate_all(hist_all, data))}
 
 
 def model_translate(exports: list[Path]):
@@ -140,6 +186,14 @@ def report(out: Path) -> str:
         lines.append(f"| {r['name']} | {a['ssim']:.3f} | {a['psnr']:.2f} dB | {b['ssim']:.3f} | {b['psnr']:.2f} dB | "
                      f"{a.get('ssim_mask', float('nan')):.3f} / {b.get('ssim_mask', float('nan')):.3f} | "
                      f"{r.get('iterations', '-')} | `{r['command']}` |")
+    multi = [r for r in rows if "metrics_all" in r]
+    if any(r["name"] not in ("identity", "histogram matching") for r in multi):
+        lines += ["", "All six directions between T1w, T2w and PD (one StarGAN model); SSIM / PSNR:", "",
+                  "| method | " + " | ".join(ALL_DIRECTIONS) + " | iterations |",
+                  "|---|" + "---|" * len(ALL_DIRECTIONS) + "---|"]
+        for r in multi:
+            cells = [f"{r['metrics_all'][d]['ssim']:.3f} / {r['metrics_all'][d]['psnr']:.2f}" for d in ALL_DIRECTIONS]
+            lines.append(f"| {r['name']} | " + " | ".join(cells) + f" | {r.get('iterations', '-')} |")
     table = "\n".join(lines)
     (out / "table.md").write_text(table + "\n")
     return table
@@ -164,13 +218,19 @@ def main(argv=None) -> int:
     print(f"slices: {data['counts']}", flush=True)
     cmd = command_line(__spec__.name if __spec__ else "training.benchmarks.mri_translation", argv)
     if args.baselines:
-        for name, m in baselines(data).items():
-            write_json(out / "results" / f"{name}.json", {"name": name, "metrics": m, "command": cmd})
+        for name, (m, m_all) in baselines(data).items():
+            write_json(out / "results" / f"{name}.json", {"name": name, "metrics": m, "metrics_all": m_all,
+                                                          "command": cmd})
     for fam in filter(None, args.families.split(",")):
         exports = train_family(fam, data, args.size, args.iterations, out, args.seed)
-        metrics = evaluate(model_translate(exports), data)
-        write_json(out / "results" / f"{fam}.json", {"name": fam, "metrics": metrics, "iterations": args.iterations,
-                                                     "command": cmd, "exports": [str(p) for p in exports]})
+        fn = model_translate(exports)
+        metrics = evaluate(fn, data)
+        result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "command": cmd,
+                  "exports": [str(p) for p in exports]}
+        if fam == "stargan":
+            result["metrics_all"] = evaluate_all(fn, data)
+            result["batch_size"] = BATCH[fam]
+        write_json(out / "results" / f"{fam}.json", result)
         print(json.dumps({fam: metrics}, indent=1), flush=True)
         if args.ship and fam in SHIP_NAMES:
             short = {d: {k: round(v, 4) for k, v in m.items() if k in ("ssim", "psnr", "ssim_mask")} for d, m in metrics.items()}

@@ -1,0 +1,217 @@
+"""StarGAN: Unified Generative Adversarial Networks for Multi-Domain Image-to-Image Translation
+(Choi et al., CVPR 2018). One generator serves N domains: it takes the image and the target
+domain's label and returns the image in that domain.
+
+Networks
+- G(x, c): the one-hot target label c is replicated over space and concatenated to the image
+  channels (paper Sec. 3.1), then conv7 -> 2 stride-2 downsamplings -> `n_res` residual blocks ->
+  2 upsamplings -> conv7 -> tanh, instance norm after every conv but the stem (the paper's
+  layout). Two deliberate differences: the stem conv is unnormalised, because an instance norm
+  there cancels a spatially constant label map exactly (with this project's reflect padding the
+  label would be ignored), and the upsamplings are nearest x2 + 5x5 conv (the project's decoder)
+  instead of 4x4 transposed convs, to avoid checkerboard artefacts.
+- D: a PatchGAN critic D_src and an auxiliary domain classifier D_cls on one shared trunk of
+  `d_layers` stride-2 convs (no normalisation, LeakyReLU 0.01); see `AuxClassifierDiscriminator`.
+
+Losses (paper Eq. 1-7, WGAN-GP form of Eq. 8):
+  L_D = -E[D_src(x)] + E[D_src(G(x, c))] + lambda_gp E[(||grad D_src(x_hat)||_2 - 1)^2]
+        + lambda_cls E[-log D_cls(c'|x)]                      (c': the real image's domain)
+  L_G = -E[D_src(G(x, c))] + lambda_cls E[-log D_cls(c|G(x, c))] + lambda_rec E[||x - G(G(x, c), c')||_1]
+Defaults are the paper's: lambda_cls=1, lambda_rec=10, lambda_gp=10, n_critic=5 (D is updated every
+iteration, G every n_critic-th), Adam lr 1e-4 with betas (0.5, 0.999) (set them in TrainConfig.optim;
+`lr` here overrides the run's lr, 0 keeps it). Targets c are drawn uniformly over all domains per
+image, as the paper's "randomly generate the target domain label".
+
+Inference: `translate(x, target="T2w")` (a domain name of config.domains), or a direction
+"T1w->T2w" / "to_T2w" / "T2w" (the source domain is only validated: the generator ignores it).
+Data: `MultiDomainArrays` / `MultiDomainFolders` items {"image", "label"} (`multi_domain = True`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError, InputError
+from ..losses import GANLoss, gradient_penalty, l1
+from ..nets.discriminators import AuxClassifierDiscriminator
+from ..nets.encoders import Conv2dBlock, ConvDecoder, res_blocks
+from .base import Im2ImModel, ModelConfig, register
+
+ANY_TARGET = "to_target"  # the direction whose target domain comes from the `target` option
+
+
+@dataclass
+class StarGANConfig(ModelConfig):
+    """`domains`: the N domain names, in label order. in_channels == out_channels (one generator)."""
+
+    domains: tuple = ("A", "B", "C")
+    dim: int = 64  # generator's first conv width (paper 64)
+    n_down: int = 2
+    n_res: int = 6  # paper: 6 residual blocks
+    norm: str = "instance"
+    ndf: int = 64
+    d_layers: int = 6  # stride-2 convs in D (paper: 6 at 128 px); training sides must be >= 2**d_layers
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_gp: float = 10.0
+    n_critic: int = 5  # D updates per G update
+    lr: float = 1e-4  # paper's Adam step for G and D; 0 takes TrainConfig.optim.lr
+
+
+class StarGANGenerator(nn.Module):
+    """G(x, c): image plus spatially replicated one-hot label in, translated image out."""
+
+    def __init__(self, channels: int, n_domains: int, dim: int, n_down: int, n_res: int, norm: str):
+        super().__init__()
+        self.n_domains = n_domains
+        # the stem conv is not normalised: with reflect padding a spatially constant label map adds a
+        # constant per channel, which an instance norm right after it would remove exactly (the label
+        # would be ignored); through the ReLU it becomes a pixel-dependent change that later layers keep
+        layers = [Conv2dBlock(channels + n_domains, dim, 7, 1, 3, "none", "relu")]
+        for _ in range(n_down):
+            layers.append(Conv2dBlock(dim, 2 * dim, 4, 2, 1, norm, "relu"))
+            dim *= 2
+        layers.append(res_blocks(n_res, dim, norm))
+        self.encoder = nn.Sequential(*layers)
+        self.decoder = ConvDecoder(dim, channels, n_down, 0, norm, norm)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """x: (N, C, H, W); labels: (N,) int64 target domain indices."""
+        c = F.one_hot(labels, self.n_domains).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
+        return self.decoder(self.encoder(torch.cat([x, c], 1)))
+
+
+@register("stargan")
+class StarGAN(Im2ImModel):
+    """N domains, one conditional generator `G`, one discriminator `D` (critic + classifier)."""
+
+    Config = StarGANConfig
+    generator_names = ("G",)
+    inference_options = frozenset({"target"})
+    multi_domain = True
+    pure_bf16 = True
+
+    def __init__(self, config: StarGANConfig):
+        super().__init__(config)
+        c = config
+        doms = [str(d) for d in c.domains]
+        if len(doms) < 2 or len(set(doms)) != len(doms):
+            raise ConfigError(f"stargan: domains must be >= 2 distinct names, got {list(c.domains)}")
+        if c.in_channels != c.out_channels:
+            raise ConfigError(f"stargan: one generator maps every domain to every other, so in_channels "
+                              f"({c.in_channels}) must equal out_channels ({c.out_channels})")
+        if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp) < 0:
+            raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp >= 0")
+        self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm)
+        self.D = AuxClassifierDiscriminator(c.in_channels, len(doms), c.ndf, c.d_layers)
+        self.wgan = GANLoss("wgangp")
+
+    # ---- description -----------------------------------------------------------------------
+    @property
+    def domain_names(self) -> list[str]:
+        return [str(d) for d in self.config.domains]
+
+    def directions(self) -> list[str]:
+        """One direction: to the domain named by the `target` option."""
+        return [ANY_TARGET]
+
+    def _domain(self, name, what: str) -> int:
+        names = self.domain_names
+        if str(name) not in names:
+            raise InputError(f"{what} {name!r} is not a domain of this stargan model; valid domains: {names}")
+        return names.index(str(name))
+
+    def resolve_direction(self, direction: str | None) -> str:
+        """None -> "to_target" (pass target=...); "S->T", "to_T" or "T" -> "to_T"."""
+        if direction is None or direction == ANY_TARGET:
+            return ANY_TARGET
+        d = str(direction).strip()
+        if "->" in d:
+            src, d = (s.strip() for s in d.split("->", 1))
+            self._domain(src, "source domain")
+        elif d.startswith("to_") and d[3:] in self.domain_names:
+            d = d[3:]
+        self._domain(d, f"direction {direction!r}: target domain")
+        return f"to_{d}"
+
+    def channels(self, direction: str) -> tuple[int, int]:
+        return self.config.in_channels, self.config.in_channels
+
+    def size_multiple(self) -> int:
+        return 2 ** self.config.n_down
+
+    def resolve_samples(self, direction, opts, device):
+        """The target domain index, from `target` or the direction (they must agree)."""
+        target = opts.get("target")
+        if target is not None:
+            if not isinstance(target, str):
+                raise InputError(f"target must be a domain name (one of {self.domain_names}), got {target!r}")
+            idx = self._domain(target, "target")
+        if direction == ANY_TARGET:
+            if target is None:
+                raise InputError(f"stargan needs a target domain: pass target=<name> (one of {self.domain_names}) "
+                                 f"or a direction such as '{self.domain_names[0]}->{self.domain_names[1]}'")
+            return [{"target_index": idx}]
+        named = self._domain(direction[3:], "target")
+        if target is not None and idx != named:
+            raise InputError(f"direction {direction!r} and target={target!r} disagree; give one of them")
+        return [{"target_index": named}]
+
+    def inference_forward(self, x, direction, target_index: int | None = None):
+        if target_index is None:
+            if direction == ANY_TARGET:
+                raise InputError(f"stargan needs a target domain (one of {self.domain_names}); pass target=... "
+                                 "or a direction such as 'T1w->T2w'")
+            target_index = self._domain(direction[3:], "target")
+        labels = torch.full((x.shape[0],), int(target_index), dtype=torch.int64, device=x.device)
+        return self.G(x, labels)
+
+    # ---- training ------------------------------------------------------------------------------
+    def configure_optimizers(self, train_cfg) -> dict:
+        o = train_cfg.optim
+        kw = dict(lr=self.config.lr or o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
+        return {"G": torch.optim.Adam(self.G.parameters(), **kw), "D": torch.optim.Adam(self.D.parameters(), **kw)}
+
+    def train_step(self, batch: dict, step: int) -> dict[str, float]:
+        """D every iteration (Eq. D), G every n_critic-th iteration (Eq. G)."""
+        c = self.config
+        x, c_org = batch["image"], batch["label"].long()
+        c_trg = torch.randint(len(self.domain_names), c_org.shape, device=x.device)
+        # ---- discriminator: WGAN critic + classification of real images + gradient penalty
+        self.set_requires_grad(self.D, True)
+        src_real, cls_real = self.D(x)
+        with torch.no_grad():
+            fake = self.G(x, c_trg)
+        src_fake, _ = self.D(fake)
+        d = {"D_real": self.wgan(src_real, True), "D_fake": self.wgan(src_fake, False),
+             "D_cls": c.lambda_cls * F.cross_entropy(cls_real.float(), c_org),
+             "D_gp": gradient_penalty(self.D, x, fake, c.lambda_gp, output_index=0)}
+        self.optimize("D", sum(d.values()))
+        out = {k: float(v.detach()) for k, v in d.items()}
+        out["D_cls_acc"] = float((cls_real.detach().argmax(1) == c_org).float().mean())
+        if (step + 1) % c.n_critic:
+            return out
+        # ---- generator: fool the critic, be classified as the target, reconstruct the input
+        self.set_requires_grad(self.D, False)
+        fake = self.G(x, c_trg)
+        src_fake, cls_fake = self.D(fake)
+        rec = self.G(fake, c_org)
+        g = {"G_fake": self.wgan(src_fake, True, for_discriminator=False),
+             "G_cls": c.lambda_cls * F.cross_entropy(cls_fake.float(), c_trg),
+             "G_rec": c.lambda_rec * l1(rec, x)}
+        self.optimize("G", sum(g.values()))
+        self.set_requires_grad(self.D, True)
+        out.update({k: float(v.detach()) for k, v in g.items()})
+        return out
+
+    @torch.no_grad()
+    def visuals(self, batch: dict) -> dict[str, torch.Tensor]:
+        """The real images and their translation to every domain."""
+        x = batch["image"]
+        vis = {"real": x}
+        for i, name in enumerate(self.domain_names):
+            vis[f"to_{name}"] = self.G(x, torch.full((x.shape[0],), i, dtype=torch.int64, device=x.device))
+        return vis
