@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import ConfigError, InputError
 from .discriminators import NLayerDiscriminator
-from .norm import norm_layer
+from .norm import GlobalInstanceNorm2d, norm_layer
 
 ACTIVATIONS = ("relu", "lrelu", "tanh", "sigmoid", "none")
 PAD_TYPES = ("reflect", "replicate", "zero")
@@ -180,5 +180,109 @@ class MultiScaleDiscriminator(nn.Module):
         return outs
 
 
+# ---- style (MUNIT and the multimodal families) -----------------------------------------------------
+class StyleEncoder(nn.Module):
+    """c7s1-dim, 2 x (4x4 stride-2 conv, channels doubling), n_down-2 more stride-2 convs, global
+    average pooling, 1x1 conv to `style_dim`: a global style code (N, style_dim). No normalisation:
+    instance norm would remove exactly the mean/variance statistics a style is made of."""
+
+    def __init__(self, in_ch: int, dim: int = 64, n_down: int = 4, style_dim: int = 8, activation: str = "relu",
+                 pad_type: str = "reflect"):
+        super().__init__()
+        layers = [Conv2dBlock(in_ch, dim, 7, 1, 3, "none", activation, pad_type)]
+        for i in range(n_down):
+            nxt = dim * 2 if i < 2 else dim
+            layers.append(Conv2dBlock(dim, nxt, 4, 2, 1, "none", activation, pad_type))
+            dim = nxt
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Conv2d(dim, style_dim, 1)]
+        self.model = nn.Sequential(*layers)
+        self.min_side = 2 ** n_down
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Image -> (N, style_dim)."""
+        if min(x.shape[-2:]) < self.min_side:
+            raise InputError(f"style image {tuple(x.shape[-2:])} too small: the style encoder needs sides >= {self.min_side}")
+        return self.model(x).flatten(1)
+
+
+class MLP(nn.Module):
+    """n_layers linear layers (ReLU between): MUNIT's map from a style code to AdaIN parameters."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 256, n_layers: int = 3):
+        super().__init__()
+        dims = [in_dim] + [hidden] * (n_layers - 1) + [out_dim]
+        layers: list[nn.Module] = []
+        for i in range(n_layers):
+            layers.append(nn.Linear(dims[i], dims[i + 1]))
+            if i < n_layers - 1:
+                layers.append(nn.ReLU(True))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.model(z)
+
+
+class AdaIN(nn.Module):
+    """Adaptive instance normalisation (Huang & Belongie 2017): gamma * IN(x) + beta, with
+    per-sample (gamma, beta) given at call time. The IN is a `GlobalInstanceNorm2d`, so tiled
+    inference shares whole-image statistics."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = GlobalInstanceNorm2d(channels, affine=False, track_running_stats=False)
+
+    def forward(self, x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor) -> torch.Tensor:
+        return self.norm(x) * gamma[:, :, None, None].to(x.dtype) + beta[:, :, None, None].to(x.dtype)
+
+
+class AdaINResBlock(nn.Module):
+    """x + [conv3 -> AdaIN -> act -> conv3 -> AdaIN](x); consumes 4 * dim AdaIN parameters."""
+
+    def __init__(self, dim: int, activation: str = "relu", pad_type: str = "reflect"):
+        super().__init__()
+        self.dim = dim
+        self.pad1, self.pad2 = pad_layer(pad_type, 1), pad_layer(pad_type, 1)
+        self.conv1, self.conv2 = nn.Conv2d(dim, dim, 3), nn.Conv2d(dim, dim, 3)
+        self.norm1, self.norm2 = AdaIN(dim), AdaIN(dim)
+        self.act = activation_layer(activation)
+
+    n_params = property(lambda self: 4 * self.dim)
+
+    def forward(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """params: (N, 4 * dim) = (gamma1, beta1, gamma2, beta2)."""
+        g1, b1, g2, b2 = params.split(self.dim, dim=1)
+        h = self.act(self.norm1(self.conv1(self.pad1(x)), g1, b1))
+        return x + self.norm2(self.conv2(self.pad2(h)), g2, b2)
+
+
+class StyleDecoder(nn.Module):
+    """MUNIT's decoder: `n_res` AdaIN residual blocks whose AdaIN parameters an MLP computes from
+    the style code, then n_up x (nearest x2, 5x5 conv, layer norm), then c7s1-out with tanh."""
+
+    def __init__(self, in_dim: int, out_ch: int, n_up: int = 2, n_res: int = 4, style_dim: int = 8,
+                 mlp_dim: int = 256, up_norm: str = "layer", activation: str = "relu", pad_type: str = "reflect"):
+        super().__init__()
+        self.res = nn.ModuleList([AdaINResBlock(in_dim, activation, pad_type) for _ in range(n_res)])
+        layers: list[nn.Module] = []
+        dim = in_dim
+        for _ in range(n_up):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"),
+                       Conv2dBlock(dim, dim // 2, 5, 1, 2, up_norm, activation, pad_type)]
+            dim //= 2
+        layers.append(Conv2dBlock(dim, out_ch, 7, 1, 3, "none", "tanh", pad_type))
+        self.up = nn.Sequential(*layers)
+        self.mlp = MLP(style_dim, sum(b.n_params for b in self.res) or 1, mlp_dim)
+
+    def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        """content (N, in_dim, h, w), style (N, style_dim) -> image (N, out_ch, h * 2**n_up, ...)."""
+        params = self.mlp(style.to(self.mlp.model[0].weight.dtype))
+        x, start = content, 0
+        for block in self.res:
+            x = block(x, params[:, start:start + block.n_params])
+            start += block.n_params
+        return self.up(x)
+
+
 __all__ = ["ACTIVATIONS", "PAD_TYPES", "activation_layer", "pad_layer", "Conv2dBlock", "ResBlock", "res_blocks",
-           "ConvEncoder", "ConvDecoder", "SharedTailEncoder", "SharedHeadDecoder", "MultiScaleDiscriminator"]
+           "ConvEncoder", "ConvDecoder", "SharedTailEncoder", "SharedHeadDecoder", "MultiScaleDiscriminator",
+           "StyleEncoder", "MLP", "AdaIN", "AdaINResBlock", "StyleDecoder"]

@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import ConfigError
 
-NORMS = ("instance", "batch", "none")
+NORMS = ("instance", "batch", "layer", "none")
 
 
 class StopPass(Exception):
@@ -62,8 +62,43 @@ class GlobalInstanceNorm2d(nn.InstanceNorm2d):
             self.collector[2] += n
 
 
+class GlobalLayerNorm2d(GlobalInstanceNorm2d):
+    """Layer norm of each sample over (C, H, W) with a per-channel affine (MUNIT's decoder norm).
+
+    A `GlobalInstanceNorm2d`, so the tiler gathers its statistics like an instance norm's: the
+    whole-image layer statistics follow from the per-channel ones (every channel has the same
+    pixel count: mean = mean_c(mean_c), E[x^2] = mean_c(var_c + mean_c^2)). Statistics are
+    computed in float32 even for bf16 inputs.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__(num_features, eps=eps, affine=True, track_running_stats=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.call_log is not None:
+            self.call_log.append(self)
+        if self.collector is not None:
+            self._collect(x)
+            if self.stop_after_collect:
+                raise StopPass
+        xf = x.float()
+        if self.fixed_stats is None:
+            mean = xf.mean(dim=(1, 2, 3), keepdim=True)
+            var = xf.var(dim=(1, 2, 3), unbiased=False, keepdim=True)
+        else:
+            m, v = (t.float() for t in self.fixed_stats)
+            mean = m.mean()
+            var = ((v + m * m).mean() - mean * mean).clamp_min(0)
+        y = (xf - mean) * torch.rsqrt(var + self.eps)
+        shape = (1, -1, 1, 1)
+        return (y * self.weight.float().view(shape) + self.bias.float().view(shape)).to(x.dtype)
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
-    """The norm module for `kind`: instance (no affine, no running stats), batch (affine) or none."""
+    """The norm module for `kind`: instance (no affine, no running stats), batch (affine), layer
+    (over C, H, W per sample, per-channel affine) or none."""
+    if kind == "layer":
+        return GlobalLayerNorm2d(channels)
     if kind == "instance":
         return GlobalInstanceNorm2d(channels, affine=False, track_running_stats=False)
     if kind == "batch":

@@ -12,6 +12,13 @@ directions; `--baselines` computes those too); its T1w<->T2w rows also enter the
 
     python -m training.benchmarks.mri_translation --families cycle_gan --iterations 2000
     python -m training.benchmarks.mri_translation --families stargan --iterations 10000 --baselines
+Multimodal families (MUNIT) translate every test slice with K styles (`--samples`, default 8,
+seed 0) and are reported on fidelity, the best of the K samples (per slice the sample with the
+highest SSIM; its SSIM and PSNR) and the mean over the K samples, next to diversity: the mean
+pairwise L1 distance between the K samples of a slice (on the [0, 1] scale, whole slice,
+averaged over the K(K-1)/2 pairs and the slices; 0 means one output whatever the style). Their
+main-table entry is the mean over the samples.
+
     python -m training.benchmarks.mri_translation --report     # table from the saved results
 
 Families can run as separate processes (one per core); each writes results/<family>.json.
@@ -27,7 +34,8 @@ import numpy as np
 
 from .common import command_line, mean_metrics, ship, slice_metrics, write_json
 
-FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan")
+FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit")
+MULTIMODAL = ("munit",)
 CONTRASTS = ("T1w", "T2w", "PD")  # StarGAN's domains
 ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in CONTRASTS for b in CONTRASTS if a != b)
 #: batch size per family (the others train with 1, as junyanz's CycleGAN); a WGAN-GP critic and its
@@ -75,6 +83,10 @@ def model_config(family: str, size: int):
         return AttentionCycleGANConfig(domains=dom, generator=res, discriminator=disc, attention_ngf=16)
     if family == "unit":
         return UNITConfig(domains=dom, dim=32, n_res=4, ndf=32, n_scales=2)
+    if family == "munit":
+        from im2im_core.models.munit import MUNITConfig
+
+        return MUNITConfig(domains=dom, dim=32, n_res=4, mlp_dim=128, ndf=32, d_layers=3, n_scales=2)
     if family == "stargan":
         from im2im_core.models.stargan import StarGANConfig
 
@@ -129,6 +141,28 @@ def evaluate(translate_fn, data: dict) -> dict:
         pred = translate_fn(x, direction)
         rows = [slice_metrics(p, g, m) for p, g, m in zip(pred, gt, data["mask"])]
         res[direction] = mean_metrics(rows)
+    return res
+
+
+def evaluate_multimodal(export: Path, data: dict, k: int, seed: int = 0) -> dict:
+    """Per direction: mean-over-K metrics (the usual keys), best-of-K SSIM/PSNR and diversity."""
+    import im2im_core
+
+    tr = im2im_core.load(export, device="cpu", precision="fp32")
+    res = {}
+    for direction, src, dst in (("T1w->T2w", "A", "B"), ("T2w->T1w", "B", "A")):
+        x, gt = data["test"][src], data["test"][dst]
+        preds = np.clip(tr.translate(x, direction=direction, n_samples=k, seed=seed, out_dtype="float32"), 0, 1)
+        rows, best, div = [], [], []
+        for i in range(len(x)):
+            per = [slice_metrics(preds[j, i], gt[i], data["mask"][i]) for j in range(k)]
+            rows += per
+            top = max(per, key=lambda r: r["ssim"])
+            best.append({"ssim_best": top["ssim"], "psnr_best": top["psnr"]})
+            div.append(np.mean([np.abs(preds[a, i] - preds[b, i]).mean() for a in range(k) for b in range(a)])
+                       if k > 1 else 0.0)
+        res[direction] = {**mean_metrics(rows), **mean_metrics(best), "diversity_l1": float(np.mean(div)),
+                          "samples": k}
     return res
 
 
@@ -194,6 +228,21 @@ def report(out: Path) -> str:
         for r in multi:
             cells = [f"{r['metrics_all'][d]['ssim']:.3f} / {r['metrics_all'][d]['psnr']:.2f}" for d in ALL_DIRECTIONS]
             lines.append(f"| {r['name']} | " + " | ".join(cells) + f" | {r.get('iterations', '-')} |")
+    modal = [r for r in rows if r.get("multimodal")]
+    if modal:
+        lines += ["", "Multimodal families, K samples per slice: fidelity (best of K / mean of K, SSIM and PSNR) and "
+                  "diversity (mean pairwise L1 between the K samples, [0, 1] scale):", "",
+                  "| method | K | T1w→T2w SSIM best / mean | PSNR best / mean | diversity | "
+                  "T2w→T1w SSIM best / mean | PSNR best / mean | diversity | iterations |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in modal:
+            cells = []
+            for d in ("T1w->T2w", "T2w->T1w"):
+                m = r["metrics"][d]
+                cells += [f"{m['ssim_best']:.3f} / {m['ssim']:.3f}", f"{m['psnr_best']:.2f} / {m['psnr']:.2f} dB",
+                          f"{m['diversity_l1']:.4f}"]
+            lines.append(f"| {r['name']} | {r['metrics']['T1w->T2w']['samples']} | " + " | ".join(cells)
+                         + f" | {r.get('iterations', '-')} |")
     table = "\n".join(lines)
     (out / "table.md").write_text(table + "\n")
     return table
@@ -205,6 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--samples", type=int, default=8, help="K styles per slice for multimodal families")
     ap.add_argument("--out", default="runs/mri_translation")
     ap.add_argument("--baselines", action="store_true", help="evaluate identity and histogram matching")
     ap.add_argument("--ship", action="store_true", help="copy trained models into im2im_core/weights")
@@ -224,9 +274,11 @@ def main(argv=None) -> int:
     for fam in filter(None, args.families.split(",")):
         exports = train_family(fam, data, args.size, args.iterations, out, args.seed)
         fn = model_translate(exports)
-        metrics = evaluate(fn, data)
+        metrics = evaluate_multimodal(exports[0], data, args.samples) if fam in MULTIMODAL else evaluate(fn, data)
         result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "command": cmd,
                   "exports": [str(p) for p in exports]}
+        if fam in MULTIMODAL:
+            result["multimodal"] = True
         if fam == "stargan":
             result["metrics_all"] = evaluate_all(fn, data)
             result["batch_size"] = BATCH[fam]

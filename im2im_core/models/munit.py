@@ -1,0 +1,219 @@
+"""MUNIT: Multimodal Unsupervised Image-to-Image Translation (Huang, Liu, Belongie & Kautz, ECCV 2018).
+
+An image is a domain-invariant content code c (a spatial map) and a domain-specific style code s
+(a small vector, `style_dim`=8). Per domain i an auto-encoder: content encoder E_i^c (conv, 2
+stride-2 downsamplings, residual blocks, instance norm), style encoder E_i^s (convs, global
+average pooling, 1x1 conv; no norm) and decoder G_i (residual blocks with AdaIN whose parameters
+an MLP computes from s, upsampling with layer norm). Translation 1->2: x_12 = G_2(E_1^c(x_1), s_2)
+with s_2 drawn from the prior N(0, I) (multimodal output) or encoded from a domain-2 reference.
+
+Losses (paper Sec. 3.2, objective Eq. 5; min over E, G, max over D):
+  image reconstruction   L_recon^x1 = E||G_1(E_1^c(x_1), E_1^s(x_1)) - x_1||_1        (weight lambda_x)
+  content reconstruction L_recon^c1 = E||E_2^c(G_2(c_1, s_2)) - c_1||_1                (weight lambda_c)
+  style reconstruction   L_recon^s2 = E||E_2^s(G_2(c_1, s_2)) - s_2||_1, s_2 ~ N(0, I) (weight lambda_s)
+  adversarial            L_GAN^x2 = E[log(1 - D_2(G_2(c_1, s_2)))] + E[log D_2(x_2)]   (LSGAN form here)
+and the mirrored terms. Defaults are the paper's: lambda_x=10, lambda_c=1, lambda_s=1, LSGAN with
+multi-scale discriminators (3 scales), Adam lr 1e-4, betas (0.5, 0.999) (TrainConfig.optim), weight
+decay 1e-4. `lambda_cyc` (0 = off, the paper's main setting) adds the explicit style-augmented
+cycle loss ||G_1(E_2^c(x_12), E_1^s(x_1)) - x_1||_1 of the paper's appendix. Per-scale GAN losses
+are averaged, as in UNIT here.
+
+Inference (`Translator.translate` options):
+- nothing: the zero style, i.e. the prior's mean (deterministic, and what exports compute);
+- `seed=s`: one style drawn from N(0, I) with that seed; `n_samples=K` (seed 0 unless given):
+  K styles drawn once per call (so every tile and every slice of a stack share them) and a
+  leading axis of K outputs;
+- `style_from=ref`: the style of a reference image of the output domain (normalised with the
+  checkpoint's Intensity window computed on the reference, like any input).
+Every norm is tile-aware (instance norms in the content encoder and AdaIN, layer norms in the
+decoder, see `GlobalLayerNorm2d`) and the style is a global vector computed once, so tiled
+inference is seamless.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InputError
+from ..losses import GANLoss, l1
+from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder
+from .base import Im2ImModel, ModelConfig, register
+
+
+@dataclass
+class MUNITConfig(ModelConfig):
+    """Domain 1 is "A" (in_channels), domain 2 is "B" (out_channels)."""
+
+    dim: int = 64  # first conv width of the content and style encoders
+    style_dim: int = 8
+    n_down: int = 2  # content encoder downsamplings (decoder upsamplings)
+    n_res: int = 4  # residual blocks in the content encoder and AdaIN blocks in the decoder
+    n_style_down: int = 4  # style encoder downsamplings
+    mlp_dim: int = 256
+    activation: str = "relu"
+    pad_type: str = "reflect"
+    ndf: int = 64
+    d_layers: int = 4
+    n_scales: int = 3
+    gan_mode: str = "lsgan"
+    lambda_gan: float = 1.0
+    lambda_x: float = 10.0
+    lambda_c: float = 1.0
+    lambda_s: float = 1.0
+    lambda_cyc: float = 0.0
+    lr: float = 1e-4  # 0 takes TrainConfig.optim.lr
+    weight_decay: float = 1e-4
+
+
+class MUNITAutoEncoder(nn.Module):
+    """One domain's content encoder, style encoder and AdaIN decoder."""
+
+    def __init__(self, channels: int, c: MUNITConfig):
+        super().__init__()
+        self.enc_content = ConvEncoder(channels, c.dim, c.n_down, c.n_res, "instance", c.activation, c.pad_type)
+        self.enc_style = StyleEncoder(channels, c.dim, c.n_style_down, c.style_dim, c.activation, c.pad_type)
+        self.dec = StyleDecoder(self.enc_content.out_channels, channels, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
+                                "layer", c.activation, c.pad_type)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.enc_content(x), self.enc_style(x)
+
+    def decode(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+        return self.dec(content, style)
+
+
+@register("munit")
+class MUNIT(Im2ImModel):
+    """gen_a / gen_b: auto-encoders of domains A and B; dis_a / dis_b: multi-scale discriminators."""
+
+    Config = MUNITConfig
+    generator_names = ("gen_a", "gen_b")
+    inference_options = frozenset({"n_samples", "seed", "style_from"})
+    reference_options = ("style_from",)  # raw reference images the Translator normalises
+    pure_bf16 = True
+
+    def __init__(self, config: MUNITConfig):
+        super().__init__(config)
+        c = config
+        if c.gan_mode not in ("lsgan", "vanilla"):
+            raise ConfigError(f"munit: gan_mode {c.gan_mode!r} unknown; use 'lsgan' (paper) or 'vanilla'")
+        if c.style_dim < 1 or c.n_style_down < 2:
+            raise ConfigError(f"munit: need style_dim >= 1 and n_style_down >= 2, got {c.style_dim}, {c.n_style_down}")
+        if min(c.lambda_gan, c.lambda_x, c.lambda_c, c.lambda_s, c.lambda_cyc) < 0:
+            raise ConfigError("munit: loss weights must be >= 0")
+        self.gen_a = MUNITAutoEncoder(c.in_channels, c)
+        self.gen_b = MUNITAutoEncoder(c.out_channels, c)
+        self.dis_a = MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, "none")
+        self.dis_b = MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, "none")
+        self.gan = GANLoss(c.gan_mode)
+
+    def size_multiple(self) -> int:
+        return 2 ** self.config.n_down
+
+    def _pair(self, direction: str) -> tuple[MUNITAutoEncoder, MUNITAutoEncoder]:
+        """(source, target) auto-encoders of a direction."""
+        return (self.gen_a, self.gen_b) if direction == "AtoB" else (self.gen_b, self.gen_a)
+
+    # ---- inference -------------------------------------------------------------------------------
+    def resolve_samples(self, direction, opts, device):
+        """One {"style": (1, style_dim)} per output: the prior mean, seeded draws or a reference's style."""
+        ref, n, seed = opts.get("style_from"), opts.get("n_samples"), opts.get("seed")
+        if ref is not None:
+            if n is not None or seed is not None:
+                raise InputError("style_from takes the style of the reference image; n_samples and seed draw random "
+                                 "styles: give one or the other")
+            return [{"style": self.reference_style(ref, direction, device)}]
+        if n is None and seed is None:
+            return [{"style": None}]
+        if n is None:
+            n = 1
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InputError(f"n_samples must be an integer >= 1, got {n!r}")
+        if seed is None:
+            seed = 0
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            raise InputError(f"seed must be an integer, got {seed!r}")
+        # on CPU, so every device draws the same styles; one draw per sample, so sample k is the same
+        # whatever K (a batched draw of >= 16 normals takes a different code path in torch)
+        g = torch.Generator().manual_seed(int(seed))
+        return [{"style": torch.randn(1, self.config.style_dim, generator=g).to(device)} for _ in range(n)]
+
+    @torch.no_grad()
+    def reference_style(self, ref, direction: str, device) -> torch.Tensor:
+        """Style code (1, style_dim) of a reference image of the output domain, (1, C, H, W) in [-1, 1]."""
+        target = self._pair(direction)[1]
+        want = self.channels(direction)[1]
+        ref = torch.as_tensor(ref)
+        if ref.ndim == 3:
+            ref = ref[None]
+        if ref.ndim != 4 or ref.shape[0] != 1 or ref.shape[1] != want:
+            raise InputError(f"style_from must be one reference image of the output domain with {want} channel(s), "
+                             f"got a tensor of shape {tuple(ref.shape)}")
+        param = next(target.enc_style.parameters())
+        return target.enc_style(ref.to(device=param.device, dtype=param.dtype)).float()
+
+    def inference_forward(self, x, direction, style: torch.Tensor | None = None):
+        src, dst = self._pair(direction)
+        content = src.enc_content(x)
+        if style is None:
+            style = torch.zeros(1, self.config.style_dim, device=x.device)
+        return dst.decode(content, style.to(device=x.device, dtype=x.dtype).expand(x.shape[0], -1))
+
+    # ---- training --------------------------------------------------------------------------------
+    def configure_optimizers(self, train_cfg) -> dict:
+        o = train_cfg.optim
+        kw = dict(lr=self.config.lr or o.lr, betas=(o.beta1, o.beta2), weight_decay=self.config.weight_decay)
+        gen = list(self.gen_a.parameters()) + list(self.gen_b.parameters())
+        dis = list(self.dis_a.parameters()) + list(self.dis_b.parameters())
+        return {"gen": torch.optim.Adam(gen, **kw), "dis": torch.optim.Adam(dis, **kw)}
+
+    def adv(self, preds: list[torch.Tensor], real: bool, for_discriminator: bool = True) -> torch.Tensor:
+        """GAN loss averaged over the discriminator's scales."""
+        return sum(self.gan(p, real, for_discriminator) for p in preds) / len(preds)
+
+    def train_step(self, batch: dict, step: int) -> dict[str, float]:
+        """Encoders/decoders on every term of Eq. 5, then both discriminators."""
+        c = self.config
+        x_a, x_b = batch["A"], batch["B"]
+        n = x_a.shape[0]
+        s_a = torch.randn(n, c.style_dim, device=x_a.device)  # styles from the prior
+        s_b = torch.randn(x_b.shape[0], c.style_dim, device=x_b.device)
+        self.set_requires_grad([self.dis_a, self.dis_b], False)
+        c_a, s_a_prime = self.gen_a.encode(x_a)
+        c_b, s_b_prime = self.gen_b.encode(x_b)
+        x_a_rec, x_b_rec = self.gen_a.decode(c_a, s_a_prime), self.gen_b.decode(c_b, s_b_prime)
+        x_ba, x_ab = self.gen_a.decode(c_b, s_a), self.gen_b.decode(c_a, s_b)  # cross-domain translations
+        c_b_rec, s_a_rec = self.gen_a.encode(x_ba)
+        c_a_rec, s_b_rec = self.gen_b.encode(x_ab)
+        terms = {
+            "GAN_a": c.lambda_gan * self.adv(self.dis_a(x_ba), True, False),
+            "GAN_b": c.lambda_gan * self.adv(self.dis_b(x_ab), True, False),
+            "recon_x_a": c.lambda_x * l1(x_a_rec, x_a), "recon_x_b": c.lambda_x * l1(x_b_rec, x_b),
+            "recon_c_a": c.lambda_c * l1(c_a_rec, c_a), "recon_c_b": c.lambda_c * l1(c_b_rec, c_b),
+            "recon_s_a": c.lambda_s * l1(s_a_rec, s_a), "recon_s_b": c.lambda_s * l1(s_b_rec, s_b),
+        }
+        if c.lambda_cyc > 0:
+            terms["cyc_a"] = c.lambda_cyc * l1(self.gen_a.decode(c_a_rec, s_a_prime), x_a)
+            terms["cyc_b"] = c.lambda_cyc * l1(self.gen_b.decode(c_b_rec, s_b_prime), x_b)
+        g_total = sum(terms.values())
+        self.optimize("gen", g_total)
+        self.set_requires_grad([self.dis_a, self.dis_b], True)
+        d_a = self.adv(self.dis_a(x_a), True) + self.adv(self.dis_a(x_ba.detach()), False)
+        d_b = self.adv(self.dis_b(x_b), True) + self.adv(self.dis_b(x_ab.detach()), False)
+        self.optimize("dis", c.lambda_gan * (d_a + d_b))
+        out = {k: float(v.detach()) for k, v in terms.items()}
+        out.update(G_total=float(g_total.detach()), D_a=float(d_a.detach()), D_b=float(d_b.detach()))
+        return out
+
+    @torch.no_grad()
+    def visuals(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Inputs, reconstructions and translations with a fixed random style and the encoded one."""
+        x_a, x_b = batch["A"], batch["B"]
+        c_a, s_a = self.gen_a.encode(x_a)
+        c_b, s_b = self.gen_b.encode(x_b)
+        g = torch.Generator().manual_seed(0)
+        z = torch.randn(1, self.config.style_dim, generator=g).to(x_a.device)
+        return {"real_A": x_a, "rec_A": self.gen_a.decode(c_a, s_a), "fake_B_random": self.gen_b.decode(c_a, z.expand(len(x_a), -1)),
+                "real_B": x_b, "rec_B": self.gen_b.decode(c_b, s_b), "fake_A_random": self.gen_a.decode(c_b, z.expand(len(x_b), -1))}
