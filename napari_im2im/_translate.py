@@ -46,6 +46,8 @@ def translate_layer(data, layer_meta: dict, model, direction: str | None = None,
     seconds = time.perf_counter() - t0
     image = out["image"] if isinstance(out, dict) else out
     label = info["direction_labels"].get(direction, direction)
+    if options.get("target") is not None:  # multi-domain: name the output by its target domain
+        label = f"-> {options['target']}"
     lead = 1 if "n_samples" in options else 0
     prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "device": str(tr.device),
                                                 **options}, seconds, input_shape=list(arr.shape))

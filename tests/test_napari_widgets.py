@@ -107,6 +107,38 @@ def test_translate_3d_keeps_scale_labels_units_and_replaces(make_napari_viewer, 
     assert not [m for m in notes if m[0] == "error"]
 
 
+def test_translate_multidomain_target_and_multimodal_samples(make_napari_viewer, qtbot, tmp_path, notes):
+    """StarGAN shows a target list and names its output by target; MUNIT shows seed and sample
+    count and returns the K samples on a new leading axis, still lying over the input."""
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    layer = viewer.add_image(_stack(1)[0], name="slice", scale=(0.5, 0.25))
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, tiny_checkpoint(tmp_path, "stargan", domains=("T1w", "T2w", "PD")))
+    assert [w.target.itemText(i) for i in range(w.target.count())] == ["T1w", "T2w", "PD"]
+    assert w.form.isRowVisible(w.target) and not w.form.isRowVisible(w.samples)
+    outs = {}
+    for target in ("T2w", "PD"):
+        w.target.setCurrentText(target)
+        assert w.run()
+        _wait_idle(qtbot, w)
+        outs[target] = viewer.layers[f"slice [-> {target}]"]
+        assert outs[target].metadata["im2im"]["options"]["target"] == target
+    assert not np.array_equal(outs["T2w"].data, outs["PD"].data)
+    _load(qtbot, w, tiny_checkpoint(tmp_path, "munit", domains=("T1w", "T2w")))
+    assert w.form.isRowVisible(w.samples) and w.form.isRowVisible(w.seed) and not w.form.isRowVisible(w.target)
+    w.samples.setValue(3)
+    w.seed.setValue(5)
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers[f"slice [{w.direction.currentText()}]"]
+    assert out.data.shape == (3, *layer.data.shape)
+    np.testing.assert_allclose(out.scale[-2:], layer.scale)
+    assert out.metadata["im2im"]["options"]["n_samples"] == 3
+    assert not [m for m in notes if m[0] == "error"]
+
+
 def test_translate_rgb(make_napari_viewer, qtbot, ckpts):
     from napari_im2im._widget_translate import TranslateWidget
 

@@ -181,6 +181,34 @@ def test_recon_option_errors(trained_recon):
     assert model.tileable is False and model.size_multiple() == 1
 
 
+def test_dc_cascade_learns_and_keeps_measured_kspace(mni_slice):
+    """The DC-CNN option: every stage re-imposes the measurement, so the sampled k-space of its
+    complex output IS the measurement; and it beats zero-filling on a mask it never saw."""
+    torch.manual_seed(0)
+    x = torch.from_numpy(mni_slice * 2 - 1)[None, None].float()
+    model, logs = _train(build(_tiny_recon_config(cascades=3, cascade_width=16, cascade_depth=4)), {"A": x}, steps=80)
+    assert np.mean([g["G_nmse"] for g in logs[-10:]]) < 0.5 * np.mean([g["G_nmse"] for g in logs[:5]])
+    mask = make_mask("gaussian1d", (64, 64), ratio=0.3, seed=4321)
+    m = torch.from_numpy(mask)
+    k = fft2c((x + 1) / 2) * m
+    with torch.no_grad():
+        z = model.netG(torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho"),
+                                          dim=(-2, -1)), k, m)
+        out = model.inference_forward(x, "AtoB", mask=mask, return_zero_filled=True)
+        with_dc = model.inference_forward(x, "AtoB", mask=mask, data_consistency=True)
+    assert (fft2c(z) - k)[..., m].abs().max() <= 1e-5 * k.abs().max()
+    assert torch.allclose(out["image"], (z.abs() * 2 - 1).clamp(-1, 1), atol=1e-5)
+    assert torch.equal(with_dc, out["image"])  # already consistent: the flag changes nothing
+    p_zf = psnr(mni_slice, out["zero_filled"][0, 0].numpy(), data_range=1.0)
+    p_rec = psnr(mni_slice, (out["image"][0, 0].numpy() + 1) / 2, data_range=1.0)
+    print(f"cascade: PSNR zero-filled {p_zf:.2f} dB, reconstruction {p_rec:.2f} dB")
+    assert p_rec >= p_zf + 3.0
+    with pytest.raises(InputError, match="cascade and needs the sampling mask"):
+        model.inference_forward(x, "AtoB")
+    with pytest.raises(ConfigError, match="cascades"):
+        build(_tiny_recon_config(cascades=-1))
+
+
 def test_recon_config_rejects_bad_values():
     """Bad config values fail at build time, naming the field."""
     with pytest.raises(ConfigError, match="mask_kind"):
@@ -264,6 +292,41 @@ def test_inpaint_mask_errors(inpaint_model):
     assert inpaint_model.tileable is False
 
 
+@pytest.mark.parametrize("prefill", ["biharmonic", "push_pull"])
+def test_inpaint_starts_at_its_classical_prefill(prefill):
+    """The residual generator's last layer starts at zero, so an untrained model returns the
+    classical fill exactly and training only has to learn what that fill gets wrong."""
+    from skimage.restoration import inpaint_biharmonic
+
+    from im2im_core.models.inpaint import push_pull_fill
+
+    model = build(InpaintConfig(ngf=8, n_down=2, dilations=(2, 4), prefill=prefill)).eval()
+    x = _gray_image(32)
+    hole = torch.from_numpy(random_hole_mask((32, 32), 3, (0.2, 0.4)))
+    with torch.no_grad():
+        y = model.inference_forward(x, "AtoB", mask=hole.numpy())
+    known = torch.where(hole, torch.zeros(()), x)
+    if prefill == "biharmonic":
+        ref = torch.from_numpy(inpaint_biharmonic(known[0, 0].numpy(), hole.numpy()).astype(np.float32))
+    else:
+        ref = push_pull_fill(known, (~hole).float()[None, None])[0, 0]
+    assert torch.allclose(y[0, 0], ref.clamp(-1, 1), atol=1e-5)
+    assert (y[0, 0][hole] - x[0, 0][hole]).abs().mean() < 0.5 * x[0, 0][hole].abs().mean() + 0.1
+
+
+def test_inpaint_prefill_config_and_export_errors():
+    """Unknown prefills fail at build time; the untraceable biharmonic prefill refuses export."""
+    with pytest.raises(ConfigError, match="prefill"):
+        build(InpaintConfig(prefill="telea"))
+    with pytest.raises(InputError, match="biharmonic"):
+        build(_tiny_inpaint_config()).export_module("AtoB")
+    mod = build(InpaintConfig(ngf=8, n_down=2, dilations=(2, 4), prefill="push_pull")).eval().export_module("AtoB")
+    x, hole = _gray_image(32), torch.from_numpy(random_hole_mask((32, 32), 0, (0.1, 0.2)))[None, None]
+    with torch.no_grad():
+        y = mod(x, hole)
+    assert torch.equal(y[~hole.expand_as(y)], x[~hole.expand_as(x)])
+
+
 # ------------------------------------------------------------------------------ super-resolution
 @pytest.mark.parametrize("scale", [2, 4])
 def test_sr_output_is_scale_times_input(scale):
@@ -304,6 +367,7 @@ def test_sr_adversarial_variant_trains():
 # ------------------------------------------------------------------------------ configs and checkpoints
 FAMILIES = {
     "mri_recon": _tiny_recon_config,
+    "mri_recon_cascade": lambda: _tiny_recon_config(cascades=2, cascade_width=8),
     "inpaint": _tiny_inpaint_config,
     "super_resolution": _tiny_sr_config,
 }
@@ -313,7 +377,7 @@ FAMILIES = {
 def test_config_json_round_trip(family):
     """Configs survive JSON (what checkpoints store) unchanged."""
     cfg = FAMILIES[family]()
-    again = config_from_dict(family, json.loads(json.dumps(to_dict(cfg))))
+    again = config_from_dict(family.removesuffix("_cascade"), json.loads(json.dumps(to_dict(cfg))))
     assert again == cfg and type(again) is type(cfg)
 
 
@@ -327,6 +391,7 @@ def test_checkpoint_round_trip_through_translator(family, tmp_path):
     """save -> load gives the same outputs, and the Translator runs each family's options."""
     torch.manual_seed(1)
     model = build(FAMILIES[family]())
+    family = family.removesuffix("_cascade")
     _train(model, {"A": _gray_image(32)}, steps=2)  # non-trivial weights and BN statistics
     path = checkpoint.save(tmp_path / f"{family}.safetensors", model)
     tr = load(path, device="cpu", precision="fp32")

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..data.holes import HOLE_KINDS, random_hole_mask
 from ..errors import ConfigError, InputError
@@ -41,6 +42,20 @@ from ..nets import DiscriminatorConfig, build_discriminator
 from ..nets.gated import GatedGenerator
 from ..tiling import pad_to_multiple
 from .base import Im2ImModel, ModelConfig, register
+
+
+def push_pull_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Smooth hole filling by pyramid push-pull (Gortler et al., SIGGRAPH 1996): average the known
+    pixels down a 2x pyramid until every cell has some, then interpolate back up into the holes.
+    x: (N, C, H, W); known: (N, 1, H, W) float, 1 = known. Differentiable, O(HW)."""
+    h, w = x.shape[-2:]
+    if bool((known > 0).all()) or max(h, w) <= 1:
+        return x
+    xs = F.avg_pool2d(x * known, 2, ceil_mode=True)
+    ws = F.avg_pool2d(known, 2, ceil_mode=True)
+    coarse = push_pull_fill(xs / ws.clamp_min(1e-6), (ws > 0).to(x.dtype))
+    up = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
+    return x * known + up * (1 - known)
 
 
 def coerce_mask(mask, x: torch.Tensor, label=None, name: str = "mask") -> torch.Tensor:
@@ -74,6 +89,19 @@ def coerce_mask(mask, x: torch.Tensor, label=None, name: str = "mask") -> torch.
     return hole
 
 
+PREFILLS = ("biharmonic", "push_pull", "zero")
+
+
+def biharmonic_fill(x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """scikit-image's biharmonic inpainting per image and channel (no gradient; CPU numpy)."""
+    from skimage.restoration import inpaint_biharmonic
+
+    xs = x.detach().float().cpu().numpy()
+    hs = hole.expand(x.shape[0], 1, *x.shape[-2:]).cpu().numpy()[:, 0]
+    out = np.stack([np.stack([inpaint_biharmonic(ch, h) if h.any() else ch for ch in img]) for img, h in zip(xs, hs)])
+    return torch.from_numpy(out.astype(np.float32)).to(device=x.device, dtype=x.dtype)
+
+
 @dataclass
 class InpaintConfig(ModelConfig):
     """Gated generator, SN-PatchGAN and the on-the-fly hole distribution."""
@@ -92,6 +120,10 @@ class InpaintConfig(ModelConfig):
     #: the generator predicts a correction to the hole-filled input instead of the whole image,
     #: so known context passes through from the first step and training spends itself on the holes
     residual: bool = True
+    #: what the holes hold before the network sees them (and, with `residual`, what it corrects):
+    #: "biharmonic" (scikit-image's inpaint_biharmonic, a strong classical fill), "push_pull"
+    #: (a fast differentiable pyramid fill) or "zero"
+    prefill: str = "biharmonic"
     domains: tuple = ("with holes", "inpainted")
 
 
@@ -109,6 +141,10 @@ class Inpaint(Im2ImModel):
         self._check_config(config)
         self.netG = GatedGenerator(config.in_channels + 1, config.out_channels, config.ngf, config.n_down,
                                    tuple(config.dilations))
+        if config.residual and config.prefill != "zero":  # start exactly at the classical fill
+            last = [m for m in self.netG.modules() if isinstance(m, nn.Conv2d)][-1]
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         self.netD = build_discriminator(config.discriminator, config.out_channels + 1)
         self.gan = GANLoss("hinge")
 
@@ -120,6 +156,8 @@ class Inpaint(Im2ImModel):
                               f"out_channels ({c.out_channels})")
         if c.hole_kind not in HOLE_KINDS:
             raise ConfigError(f"hole_kind {c.hole_kind!r} unknown; use one of {HOLE_KINDS}")
+        if c.prefill not in PREFILLS:
+            raise ConfigError(f"prefill {c.prefill!r} unknown; use one of {PREFILLS}")
         lo, hi = c.hole_ratio
         if not 0 < lo <= hi < 1:
             raise ConfigError(f"hole_ratio must satisfy 0 < low <= high < 1, got {tuple(c.hole_ratio)}")
@@ -137,11 +175,21 @@ class Inpaint(Im2ImModel):
         """Raw generator output for image x and bool hole mask (N, 1, H, W); any H, W."""
         h, w = x.shape[-2:]
         m = hole.to(x.dtype).expand(x.shape[0], 1, h, w)
-        inp = torch.cat([x * (1 - m), m], dim=1)
+        base = self.prefilled(x, hole, m)
+        inp = torch.cat([base, m], dim=1)
         out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))[..., :h, :w].float()
         if self.config.residual:
-            out = (x * (1 - m) + out).clamp(-1, 1)
+            out = (base.float() + out).clamp(-1, 1)
         return out
+
+    def prefilled(self, x: torch.Tensor, hole: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+        """x with its holes filled by the configured classical method (zeros for "zero")."""
+        known = x * (1 - m)
+        if self.config.prefill == "biharmonic":
+            return torch.where(hole, biharmonic_fill(known, hole), known)
+        if self.config.prefill == "push_pull":
+            return push_pull_fill(known, 1 - m)
+        return known
 
     def inference_forward(self, x, direction, mask=None, label=None):
         """Inpaint the holes of x; known pixels are returned bit-identical."""
@@ -164,6 +212,9 @@ class Inpaint(Im2ImModel):
 
     def export_module(self, direction: str) -> nn.Module:
         """A (x, mask) -> y module: inpainting cannot run without its mask."""
+        if self.config.prefill == "biharmonic":
+            raise InputError("this inpaint model pre-fills holes with scikit-image's biharmonic solver, which "
+                              "cannot be traced; use the .safetensors checkpoint, or train with prefill=push_pull")
         return _InpaintExport(self)
 
     # ---- training ------------------------------------------------------------------------
@@ -221,9 +272,7 @@ class _InpaintExport(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Composite with the mask so exported graphs also keep known pixels exactly."""
         hole = mask != 0
-        m = hole.to(x.dtype)
-        g = self.model.netG(torch.cat([x * (1 - m), m], dim=1))
-        return torch.where(hole, g.to(x.dtype), x)
+        return torch.where(hole, self.model.fill(x, hole).to(x.dtype), x)
 
 
-__all__ = ["Inpaint", "InpaintConfig", "coerce_mask"]
+__all__ = ["PREFILLS", "Inpaint", "InpaintConfig", "biharmonic_fill", "coerce_mask", "push_pull_fill"]

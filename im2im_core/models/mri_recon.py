@@ -43,6 +43,13 @@ Inference (``inference_forward``; the Translator passes the normalised image x i
 * ``return_zero_filled=True``: returns {"image": recon, "zero_filled": zf01 in [0, 1],
   "mask": sampling mask as 0/1 float (N, 1, H, W)} (no "mask" when none was given).
 
+Beyond DAGAN, ``cascades=N > 0`` swaps the U-Net for a deep cascade with data consistency
+INSIDE the network (Schlemper et al., IEEE TMI 2018, "DC-CNN"): N small CNNs, each adding a
+residual to the complex image (real and imaginary parts as 2 channels) followed by hard
+replacement of the measured k-space. Trained end to end with the same losses, it sees the mask
+at every stage, so it needs one at inference (``mask=`` or ``mask_kind=``) and always returns a
+data-consistent image. The benchmark in training/benchmarks/reconstruction.py shows the gain.
+
 Masks are image-size dependent and k-space is global: per-tile masks would be wrong, so this
 family sets ``tileable = False`` and ``size_multiple() == 1`` (the U-Net's padding is internal).
 Note the Translator's percentile window maps raw -> [-1, 1] affinely; an offset only changes the
@@ -58,7 +65,7 @@ from torch import nn
 
 from ..errors import ConfigError, InputError
 from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse
-from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, make_mask, undersample
+from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
 from .base import Im2ImModel, ModelConfig, register
@@ -87,7 +94,33 @@ class MRIReconConfig(ModelConfig):
     nmse_weight: float = 15.0
     freq_weight: float = 0.1
     fm_weight: float = 1.0
+    #: > 0: a DC-CNN cascade of this many CNN + data-consistency stages instead of the U-Net
+    cascades: int = 0
+    cascade_depth: int = 5
+    cascade_width: int = 32
     domains: tuple = ("zero-filled", "reconstruction")
+
+
+class DCCascade(nn.Module):
+    """N x (complex image += CNN([re, im]); re-impose the measured k-space)."""
+
+    def __init__(self, n: int, depth: int, width: int):
+        super().__init__()
+
+        def block():
+            layers = [nn.Conv2d(2, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
+            for _ in range(depth - 2):
+                layers += [nn.Conv2d(width, width, 3, padding=1), nn.LeakyReLU(0.1, inplace=True)]
+            return nn.Sequential(*layers, nn.Conv2d(width, 2, 3, padding=1))
+
+        self.blocks = nn.ModuleList(block() for _ in range(n))
+
+    def forward(self, z: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """z: complex zero-filled image (N, 1, H, W) on the [0, 1] scale; returns the complex recon."""
+        for blk in self.blocks:
+            d = blk(torch.cat([z.real, z.imag], 1).to(blk[0].weight.dtype)).float()
+            z = _dc(z + torch.complex(d[:, :1], d[:, 1:]), kspace, mask)
+        return z
 
 
 def d_features(netD: nn.Module, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
@@ -126,7 +159,10 @@ class MRIRecon(Im2ImModel):
     def __init__(self, config: MRIReconConfig):
         super().__init__(config)
         self._check_config(config)
-        self.netG = build_generator(config.generator, config.in_channels, config.out_channels)
+        if config.cascades > 0:
+            self.netG = DCCascade(config.cascades, config.cascade_depth, config.cascade_width)
+        else:
+            self.netG = build_generator(config.generator, config.in_channels, config.out_channels)
         self.netD = build_discriminator(config.discriminator, config.out_channels)
         self.gan = GANLoss(config.gan_mode)
 
@@ -144,6 +180,11 @@ class MRIRecon(Im2ImModel):
             raise ConfigError(f"mask_policy {c.mask_policy!r} unknown; use one of {MASK_POLICIES}")
         if c.gan_mode not in GAN_MODES:
             raise ConfigError(f"gan_mode {c.gan_mode!r} unknown; use one of {GAN_MODES}")
+        if c.cascades < 0 or (c.cascades and (c.cascade_depth < 2 or c.cascade_width < 1)):
+            raise ConfigError(f"cascades must be >= 0 with cascade_depth >= 2 and cascade_width >= 1, got "
+                              f"{c.cascades}, {c.cascade_depth}, {c.cascade_width}")
+        if c.cascades and c.in_channels != 1:
+            raise ConfigError("the DC cascade reconstructs one complex coil image: in_channels must be 1")
 
     def directions(self):
         """Only zero-filled -> reconstruction exists; the inverse (undersampling) is physics, not learned."""
@@ -154,8 +195,15 @@ class MRIRecon(Im2ImModel):
         return 1  # the U-Net's padding is internal, so k-space masks always match the image
 
     # ---- shared forward ----------------------------------------------------------------------
-    def reconstruct(self, zf: torch.Tensor) -> torch.Tensor:
-        """Residual refinement clip(zf + G(zf), -1, 1) for any H, W (padded inside for the U-Net)."""
+    def reconstruct(self, zf: torch.Tensor, kspace: torch.Tensor | None = None, mask=None) -> torch.Tensor:
+        """Residual refinement clip(zf + G(zf), -1, 1) for any H, W (padded inside for the U-Net);
+        the cascade works from the measured k-space and mask instead."""
+        if self.config.cascades:
+            if kspace is None:
+                raise InputError("this mri_recon model is a data-consistency cascade and needs the sampling "
+                                 "mask: pass mask=... or mask_kind=...")
+            z = self.netG(ifft2c(kspace.to(torch.complex64)), kspace, mask)
+            return (z.abs() * 2 - 1).clamp(-1, 1)
         h, w = zf.shape[-2:]
         out = self.netG(pad_to_multiple(zf, self.config.generator.size_multiple()))[..., :h, :w]
         return (zf.float() + out.float()).clamp(-1, 1)
@@ -193,8 +241,8 @@ class MRIRecon(Im2ImModel):
         else:
             kspace, zf01 = measure((x + 1) / 2, m, simulate)
         zf = (zf01 * 2 - 1).clamp(-1, 1)
-        recon = self.reconstruct(zf)
-        if data_consistency:
+        recon = self.reconstruct(zf, kspace, m)
+        if data_consistency and not self.config.cascades:  # a cascade is consistent already
             c = consistent_image((recon + 1) / 2, kspace, m, dc_lambda)
             recon = (c.abs() * 2 - 1).clamp(-1, 1)
         if not return_zero_filled:
@@ -216,11 +264,11 @@ class MRIRecon(Im2ImModel):
             ratio = float(np.random.default_rng(seed).uniform(c.ratio, c.ratio_max))
         return torch.from_numpy(make_mask(c.mask_kind, tuple(shape), ratio=ratio, seed=seed)).to(device)[None, None]
 
-    def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """(zero-filled input in [-1, 1], mask) made from the clean batch on the fly."""
+    def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(zero-filled input in [-1, 1], mask, measured k-space) made from the clean batch on the fly."""
         m = self.train_mask(clean.shape[-2:], step, clean.device)
-        _, zf01 = undersample((clean.float() + 1) / 2, m)
-        return (zf01 * 2 - 1).clamp(-1, 1), m
+        k, zf01 = undersample((clean.float() + 1) / 2, m)
+        return (zf01 * 2 - 1).clamp(-1, 1), m, k
 
     def configure_optimizers(self, train_cfg):
         """Adam for G and D with the run's lr and betas (DAGAN used Adam, beta1 0.5)."""
@@ -231,8 +279,8 @@ class MRIRecon(Im2ImModel):
         """One D then one G update on a freshly undersampled batch."""
         c = self.config
         real = batch["A"].float()
-        zf, _ = self.degrade(real, step)
-        fake = self.reconstruct(zf)
+        zf, m, k = self.degrade(real, step)
+        fake = self.reconstruct(zf, k, m)
         self.set_requires_grad(self.netD, True)
         loss_d = 0.5 * (self.gan(self.netD(real), True) + self.gan(self.netD(fake.detach()), False))
         self.optimize("D", loss_d)
@@ -253,9 +301,9 @@ class MRIRecon(Im2ImModel):
     def visuals(self, batch):
         """Clean, zero-filled, reconstruction and mask panels for the training previews."""
         real = batch["A"].float()
-        zf, m = self.degrade(real, 0)
-        return {"clean": real, "zero_filled": zf, "reconstruction": self.reconstruct(zf),
+        zf, m, k = self.degrade(real, 0)
+        return {"clean": real, "zero_filled": zf, "reconstruction": self.reconstruct(zf, k, m),
                 "mask": (m.float() * 2 - 1).expand(real.shape[0], 1, *real.shape[-2:])}
 
 
-__all__ = ["MRIRecon", "MRIReconConfig", "MASK_POLICIES", "consistent_image", "d_features", "measure"]
+__all__ = ["DCCascade", "MRIRecon", "MRIReconConfig", "MASK_POLICIES", "consistent_image", "d_features", "measure"]

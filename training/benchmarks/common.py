@@ -43,7 +43,8 @@ def command_line(module: str, argv=None) -> str:
 
 
 def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None = None) -> Path:
-    """Re-save a trained export as a small fp16 shipped checkpoint with its metrics and command."""
+    """Re-save a trained export as a shipped checkpoint (fp16 when fp32 would top 4 MB) with its
+    metrics and command."""
     import torch
 
     from im2im_core import checkpoint, load
@@ -51,7 +52,9 @@ def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None
     tr = load(export_path, device="cpu", precision="fp32")
     prov = dict(tr.meta.get("provenance", {}))
     prov.update({"metrics": metrics, "command": command, **(extra or {})})
-    out = checkpoint.save(WEIGHTS / f"{name}.safetensors", tr.model, tr.intensity, prov, dtype=torch.float16)
+    big = sum(p.numel() for p in tr.model.parameters()) * 4 > 4e6
+    out = checkpoint.save(WEIGHTS / f"{name}.safetensors", tr.model, tr.intensity, prov,
+                          dtype=torch.float16 if big else None)
     return out
 
 

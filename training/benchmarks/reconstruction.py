@@ -5,7 +5,7 @@ slabs are held out for testing and training never sees them. Metrics are on the 
 [0, 1] scale with data_range=1 (see common.slice_metrics), over the whole slice and inside the
 brain mask. Each task trains (optionally) and prints a table whose rows name their command.
 
-    python -m training.benchmarks.reconstruction --task recon --train --ship
+    python -m training.benchmarks.reconstruction --task recon --masks gaussian1d --train --ship
     python -m training.benchmarks.reconstruction --task inpaint --train --ship
     python -m training.benchmarks.reconstruction --task sr --train --ship
     python -m training.benchmarks.reconstruction --task recon          # evaluate shipped models
@@ -66,13 +66,16 @@ def eval_rows(preds, data):
 
 
 # ---- CS-MRI --------------------------------------------------------------------------------
-def recon_configs(kind: str):
+def recon_configs(kind: str, arch: str = "cascade"):
     from im2im_core.models.mri_recon import MRIReconConfig
     from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
 
     lo, hi = (0.1, 0.5) if kind == "gaussian1d" else (0.1, 0.3)
-    return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=7, ngf=16, norm="batch"),
-                          discriminator=DiscriminatorConfig(ndf=32), mask_kind=kind, ratio=lo, ratio_max=hi)
+    if arch == "unet":  # DAGAN as published (plus optional DC at inference)
+        return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=7, ngf=16, norm="batch"),
+                              discriminator=DiscriminatorConfig(ndf=32), mask_kind=kind, ratio=lo, ratio_max=hi)
+    return MRIReconConfig(cascades=5, cascade_depth=5, cascade_width=32, discriminator=DiscriminatorConfig(ndf=32),
+                          mask_kind=kind, ratio=lo, ratio_max=hi)
 
 
 def run_recon(args, data, out, cmd):
@@ -82,18 +85,20 @@ def run_recon(args, data, out, cmd):
     from im2im_core.mri.cs import tv_reconstruction
     from im2im_core.mri.fft import fft2c_np, ifft2c_np
 
+    kinds = args.masks.split(",")
+    unknown = set(kinds) - set(RECON_MODELS)
+    if unknown:
+        raise SystemExit(f"--masks: unknown {sorted(unknown)}; use {', '.join(RECON_MODELS)}")
     models = {}
-    for kind, name in RECON_MODELS.items():
+    for kind in kinds:
+        name = RECON_MODELS[kind]
         if args.train:
-            export = train(recon_configs(kind), data, args.iterations, out, name, 4, 2e-4, Intensity("percentile", 0.0, 99.5))
-            if args.ship:
-                models[kind] = export
-            else:
-                models[kind] = export
+            models[kind] = train(recon_configs(kind, args.arch), data, args.iterations, out, name, 4, 1e-3,
+                                 Intensity("percentile", 0.0, 99.5))
         else:
             models[kind] = name
     rows = []
-    for kind, ratio in RECON_MASKS:
+    for kind, ratio in [m for m in RECON_MASKS if m[0] in kinds]:
         mask = make_mask(kind, (SIZE, SIZE), ratio=ratio, seed=1234)
         k = fft2c_np(data["test"].astype(np.complex64)) * mask
         zf = np.abs(ifft2c_np(k))
@@ -107,12 +112,13 @@ def run_recon(args, data, out, cmd):
         rows.append(row)
         print(row["mask"], {m: round(row[m]["psnr"], 2) for m in ("zero-filled", "TV-CS", "model", "model + DC")}, flush=True)
     if args.train and args.ship:
-        for kind, name in RECON_MODELS.items():
+        for kind in kinds:
+            name = RECON_MODELS[kind]
             r = next(r for r in rows if r["mask"].startswith(kind) and "20%" in r["mask"])
             print("shipped", ship(models[kind], name, {f"{kind} 20% PSNR": {m: round(r[m]["psnr"], 2) for m in
                                                                             ("zero-filled", "TV-CS", "model", "model + DC")}},
                                   cmd, {"task": "CS-MRI, MNI152 T1", "image_size": SIZE}))
-    write_json(out / "recon.json", {"rows": rows, "command": cmd})
+    write_json(out / f"recon_{'_'.join(kinds)}.json", {"rows": rows, "command": cmd})
     lines = ["| mask | zero-filled PSNR / SSIM | TV-CS PSNR / SSIM | model PSNR / SSIM | model + DC PSNR / SSIM | brain PSNR (ZF / TV / model / +DC) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
@@ -201,6 +207,9 @@ def main(argv=None) -> int:
     ap.add_argument("--train", action="store_true", help="train the model(s) first (else use the shipped ones)")
     ap.add_argument("--ship", action="store_true", help="copy trained models into im2im_core/weights")
     ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--masks", default="gaussian1d,poisson2d", help="recon: which mask families (models) to run")
+    ap.add_argument("--arch", choices=("cascade", "unet"), default="cascade",
+                    help="recon: DC-CNN cascade (default) or DAGAN's U-Net")
     ap.add_argument("--tv-weight", type=float, default=0.005)
     ap.add_argument("--out", default="runs/reconstruction")
     args = ap.parse_args(argv)
@@ -210,7 +219,8 @@ def main(argv=None) -> int:
     print(f"train slices {len(data['train'])}, test slices {len(data['test'])}", flush=True)
     table = {"recon": run_recon, "inpaint": run_inpaint, "sr": run_sr}[args.task](args, data, out, cmd)
     table += f"\n\nCommand: `{cmd}`"
-    (out / f"{args.task}_table.md").write_text(table + "\n")
+    tag = f"_{args.masks.replace(',', '_')}" if args.task == "recon" else ""
+    (out / f"{args.task}{tag}_table.md").write_text(table + "\n")
     print(table)
     return 0
 
