@@ -14,7 +14,8 @@ Losses (paper Sec. 3.2, objective Eq. 5; min over E, G, max over D):
   adversarial            L_GAN^x2 = E[log(1 - D_2(G_2(c_1, s_2)))] + E[log D_2(x_2)]   (LSGAN form here)
 and the mirrored terms. Defaults are the paper's: lambda_x=10, lambda_c=1, lambda_s=1, LSGAN with
 multi-scale discriminators (3 scales), Adam lr 1e-4, betas (0.5, 0.999) (TrainConfig.optim), weight
-decay 1e-4. `lambda_cyc` (0 = off, the paper's main setting) adds the explicit style-augmented
+decay 1e-4; initialisation as in the reference code (kaiming-normal auto-encoders, N(0, 0.02)
+discriminators). `lambda_cyc` (0 = off, the paper's main setting) adds the explicit style-augmented
 cycle loss ||G_1(E_2^c(x_12), E_1^s(x_1)) - x_1||_1 of the paper's appendix. Per-scale GAN losses
 are averaged, as in UNIT here.
 
@@ -40,6 +41,21 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss, l1
 from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder
 from .base import Im2ImModel, ModelConfig, register
+from .pix2pix import init_weights
+
+
+def kaiming_init(net: nn.Module) -> nn.Module:
+    """The MUNIT reference code's generator init: conv and linear weights kaiming-normal (fan_in, ReLU
+    gain), biases 0. PyTorch's default init (kaiming-uniform with a=sqrt(5)) shrinks activations
+    ~3x per layer; in the norm-free style encoder and the style MLP that leaves the style nearly
+    without effect (mean |G(c, s1) - G(c, s2)| ~0.03 at 32x32 instead of ~0.1-0.2) and stalls
+    style learning."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return net
 
 
 @dataclass
@@ -103,10 +119,11 @@ class MUNIT(Im2ImModel):
             raise ConfigError(f"munit: need style_dim >= 1 and n_style_down >= 2, got {c.style_dim}, {c.n_style_down}")
         if min(c.lambda_gan, c.lambda_x, c.lambda_c, c.lambda_s, c.lambda_cyc) < 0:
             raise ConfigError("munit: loss weights must be >= 0")
-        self.gen_a = MUNITAutoEncoder(c.in_channels, c)
-        self.gen_b = MUNITAutoEncoder(c.out_channels, c)
-        self.dis_a = MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, "none")
-        self.dis_b = MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, "none")
+        # inits of the reference code: kaiming for the auto-encoders, N(0, 0.02) for the discriminators
+        self.gen_a = kaiming_init(MUNITAutoEncoder(c.in_channels, c))
+        self.gen_b = kaiming_init(MUNITAutoEncoder(c.out_channels, c))
+        self.dis_a = init_weights(MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, "none"))
+        self.dis_b = init_weights(MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, "none"))
         self.gan = GANLoss(c.gan_mode)
 
     def size_multiple(self) -> int:
