@@ -42,16 +42,22 @@ def test_shipped_checkpoint_is_small_and_documented(name):
     assert prov["iterations"] > 0
 
 
-def test_recon_beats_zero_filled(heldout):
+def test_recon_beats_zero_filled_and_tv(heldout):
+    """At 20% sampling on held-out slices: >= 5 dB over zero-filling and better than TV-CS
+    (measured: 1D Gaussian 19.6 / 24.9 / 26.3 dB, Poisson 27.2 / 36.4 / 37.9 dB for ZF / TV / model)."""
     from im2im_core.mri import make_mask
+    from im2im_core.mri.cs import tv_reconstruction
     from im2im_core.mri.fft import fft2c_np, ifft2c_np
 
     gt, _ = heldout["template"]
     for name, kind in (("mri_recon_1dgauss", "gaussian1d"), ("mri_recon_poisson2d", "poisson2d")):
         mask = make_mask(kind, gt.shape[-2:], ratio=0.2, seed=99)
-        zf = np.abs(ifft2c_np(fft2c_np(gt.astype(np.complex64)) * mask))
+        k = fft2c_np(gt.astype(np.complex64)) * mask
+        zf = np.abs(ifft2c_np(k))
+        tv = np.stack([tv_reconstruction(x, mask) for x in k])
         rec = im2im_core.load(name, device="cpu").translate(gt, mask=mask, data_consistency=True, out_dtype="float32")
-        assert _psnr(rec, gt) > _psnr(zf, gt) + 3, name
+        assert _psnr(rec, gt) > _psnr(zf, gt) + 5, name
+        assert _psnr(rec, gt) > _psnr(tv, gt) + 0.5, name
 
 
 def test_inpaint_fills_holes_better_than_a_constant(heldout):
