@@ -23,15 +23,15 @@ z_a, z_b ~ N(0, I):
   L_GAN^Za (D_Za: z_a vs z_a~), L_GAN^Zb (D_Zb: z_b vs z_b~)                 (weight lambda_gan_z)
   L_CYC^A = ||a' - a||_1 (lambda_A),  L_CYC^B = ||b' - b||_1 (lambda_B)
   L_CYC^Zb = ||z_b' - z_b||_1 (lambda_z_b),  L_CYC^Za = ||z_a' - z_a||_1 (lambda_z_a)
-Weights: the paper writes its objective as the four GAN terms plus one weight gamma per augmented
-cycle (the image cycle together with the latent cycle of the same loop). The defaults here are all 1
-(lambda_A = lambda_B = lambda_z_a = lambda_z_b = lambda_gan = lambda_gan_z = 1): unit cycle weights,
-not CycleGAN's 10, because a cycle that must be exact for every z fights the one-to-many mapping
-(a heavy image cycle lets G_AB ignore z_b and hide a in b~ instead). The four cycle weights are
-separate fields so the latent cycles can be re-weighted on their own (their L1 is on N(0, I) codes,
-whose chance level E|z| = 0.8 is on the scale of the image L1s in [-1, 1]). Adam with the run's
+Weights: all 1 by default (lambda_A = lambda_B = lambda_z_a = lambda_z_b = lambda_gan =
+lambda_gan_z = 1), i.e. the unweighted sum of the paper's GAN and augmented-cycle terms. The image
+cycles get 1, not CycleGAN's 10, because a cycle that must be exact for every z fights the
+one-to-many mapping (a heavy image cycle lets G_AB ignore z_b and hide a in b~ instead). The four
+cycle weights are separate fields so the latent cycles can be re-weighted on their own (their L1 is
+on N(0, I) codes, whose chance level E|z| = 0.8 is on the scale of the image L1s in [-1, 1]). Adam with the run's
 TrainConfig.optim (default lr 2e-4, betas (0.5, 0.999), as for CycleGAN; `lr` overrides it); the
-discriminator losses are halved, as in CycleGAN; no image pools.
+discriminator losses are halved, as in CycleGAN; no image pools; image discriminators start from
+N(0, 0.02) weights (CycleGAN's init).
 
 Inference (`Translator.translate` options; AtoB shown, BtoA mirrors it with E_A(ref, x)):
 - nothing: z_b = 0, the prior's mean (deterministic, and what exports compute);
@@ -56,6 +56,7 @@ from ..nets.discriminators import NLayerDiscriminator
 from ..nets.encoders import pad_layer
 from ..nets.norm import GlobalInstanceNorm2d, StopPass
 from .base import Im2ImModel, ModelConfig, register
+from .pix2pix import init_weights
 
 
 # ---- shared by the multimodal families here (Augmented CycleGAN, DRIT) ---------------------------------
@@ -289,8 +290,11 @@ class AugmentedCycleGAN(Im2ImModel):
         self.G_BA = CINResnetGenerator(cb, ca, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type)
         self.E_A = PairEncoder(ca, cb, c.nef, c.n_enc_down, c.z_dim)
         self.E_B = PairEncoder(ca, cb, c.nef, c.n_enc_down, c.z_dim)
-        self.D_A = NLayerDiscriminator(ca, c.ndf, c.d_layers, c.d_norm)
-        self.D_B = NLayerDiscriminator(cb, c.ndf, c.d_layers, c.d_norm)
+        # image discriminators: the CycleGAN code's N(0, 0.02) init (GANs train worse from PyTorch's
+        # default); the latent MLPs keep PyTorch's init (with N(0, 0.02) their 3 layers start with
+        # near-zero outputs, and in tiny runs the latent cycles then fell more slowly)
+        self.D_A = init_weights(NLayerDiscriminator(ca, c.ndf, c.d_layers, c.d_norm))
+        self.D_B = init_weights(NLayerDiscriminator(cb, c.ndf, c.d_layers, c.d_norm))
         self.D_Za = LatentDiscriminator(c.z_dim, c.ndf_z)
         self.D_Zb = LatentDiscriminator(c.z_dim, c.ndf_z)
         self.gan = GANLoss(c.gan_mode)

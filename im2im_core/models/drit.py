@@ -37,7 +37,8 @@ Losses (paper Sec. 3; z_a = mu + sigma * eps drawn from q while training):
                 domain for the random-attribute images)                         (lambda_adv = 1)
 Defaults are the paper's weights; GAN loss "vanilla" (BCE, the paper's) or "lsgan"; Adam lr 1e-4,
 betas (0.5, 0.999) (TrainConfig.optim), weight decay 1e-4; D^c at `content_lr_scale` = 0.4 of the lr
-(the authors' code steps the content discriminator at lr / 2.5). Per-scale GAN losses are averaged.
+(the authors' code steps the content discriminator at lr / 2.5). Per-scale GAN losses are averaged;
+discriminators start from N(0, 0.02) weights.
 
 Inference (`Translator.translate` options; AtoB = G_Y(E^c_X(x), a)):
 - nothing: a = 0, the prior's mean (deterministic, and what exports compute);
@@ -62,6 +63,7 @@ from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEnc
 from ..nets.norm import norm_layer
 from .augmented_cycle_gan import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
+from .pix2pix import init_weights
 
 
 @dataclass
@@ -240,9 +242,10 @@ class DRIT(Im2ImModel):
             "Ea_X": AttrEncoder(cx, c.dim, c.n_attr_down, c.attr_dim, c.pad_type),
             "Ea_Y": AttrEncoder(cy, c.dim, c.n_attr_down, c.attr_dim, c.pad_type),
             "G_X": generator(cx), "G_Y": generator(cy)})
-        self.D_X = MultiScaleDiscriminator(cx, c.ndf, c.d_layers, c.n_scales, "none")
-        self.D_Y = MultiScaleDiscriminator(cy, c.ndf, c.d_layers, c.n_scales, "none")
-        self.D_c = ContentDiscriminator(latent, c.ndf_content)
+        # discriminators: N(0, 0.02) init, as the authors' code (GANs train worse from PyTorch's default)
+        self.D_X = init_weights(MultiScaleDiscriminator(cx, c.ndf, c.d_layers, c.n_scales, "none"))
+        self.D_Y = init_weights(MultiScaleDiscriminator(cy, c.ndf, c.d_layers, c.n_scales, "none"))
+        self.D_c = init_weights(ContentDiscriminator(latent, c.ndf_content))
         self.gan = GANLoss(c.gan_mode)
 
     Ec_X = property(lambda self: self.nets["Ec_X"], doc="Content encoder of X (A).")
