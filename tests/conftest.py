@@ -5,6 +5,17 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Two shared cores: oversubscribed intra-op threads make tiny convs up to 50x slower."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def tiny_generator_ckpt(tmp_path_factory):
     """A small ResNet `generator`-family checkpoint (1 channel, instance norm)."""

@@ -20,15 +20,6 @@ from im2im_core.models.attention_gan import AttentionCycleGAN, AttentionCycleGAN
 from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two shared cores: oversubscribed intra-op threads make tiny convs 50x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def tiny_config(**kw) -> AttentionCycleGANConfig:
     """Two-block ResNet generators, 2-layer PatchGANs, 8-wide attention nets."""
     return AttentionCycleGANConfig(generator=GeneratorConfig(n_blocks=2, ngf=8),

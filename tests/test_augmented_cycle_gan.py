@@ -19,17 +19,10 @@ from im2im_core.inference import Translator
 from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.augmented_cycle_gan import AugmentedCycleGAN, AugmentedCycleGANConfig, GlobalMeanPool
 from im2im_core.tiling import _finish_collect
+from shapes import shapes
 
 TINY = dict(z_dim=8, ngf=8, n_res=1, nef=8, ndf=8, d_layers=2, ndf_z=16)
 TERMS = ("GAN_A", "GAN_B", "GAN_Za", "GAN_Zb", "cyc_A", "cyc_B", "cyc_Za", "cyc_Zb")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def tiny_model(seed=0, **kw) -> AugmentedCycleGAN:
@@ -37,19 +30,6 @@ def tiny_model(seed=0, **kw) -> AugmentedCycleGAN:
     model = build(AugmentedCycleGANConfig(**{**TINY, **kw}))
     model.optimizers = model.configure_optimizers(TrainConfig())
     return model
-
-
-def shapes(n, size=32, g=None):
-    """One white disc or square on black each, in [-1, 1]."""
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    out = torch.full((n, 1, size, size), -1.0)
-    for i in range(n):
-        cy, cx = torch.randint(8, size - 8, (2,), generator=g)
-        r = torch.randint(4, 8, (1,), generator=g)
-        disc = torch.rand(1, generator=g) < 0.5
-        m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2 if disc else ((yy - cy).abs() <= r) & ((xx - cx).abs() <= r)
-        out[i, 0][m] = 1.0
-    return out
 
 
 def batch(n=2, seed=0):

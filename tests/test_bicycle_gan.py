@@ -24,14 +24,6 @@ TINY = dict(num_downs=5, ngf=8, nef=8, e_blocks=3, ndf=8, d_layers=2)
 TERMS = ("G_GAN", "G_GAN2", "G_L1", "kl", "z_L1")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def tiny_model(seed=0, lr=2e-4, **kw) -> BicycleGAN:
     torch.manual_seed(seed)
     model = build(BicycleGANConfig(**{**TINY, **kw}))

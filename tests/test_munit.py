@@ -21,17 +21,10 @@ from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.munit import MUNIT, MUNITConfig
 from im2im_core.nets.norm import GlobalLayerNorm2d
 from im2im_core.tiling import _finish_collect
+from shapes import shapes
 
 TINY = dict(dim=8, n_res=2, mlp_dim=32, ndf=8, d_layers=2, n_scales=2)
 TERMS = ("GAN_a", "GAN_b", "recon_x_a", "recon_x_b", "recon_c_a", "recon_c_b", "recon_s_a", "recon_s_b")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def tiny_model(seed=0, **kw) -> MUNIT:
@@ -39,19 +32,6 @@ def tiny_model(seed=0, **kw) -> MUNIT:
     model = build(MUNITConfig(**{**TINY, **kw}))
     model.optimizers = model.configure_optimizers(TrainConfig())
     return model
-
-
-def shapes(n, size=32, g=None):
-    """One white disc or square on black each, in [-1, 1]."""
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    out = torch.full((n, 1, size, size), -1.0)
-    for i in range(n):
-        cy, cx = torch.randint(8, size - 8, (2,), generator=g)
-        r = torch.randint(4, 8, (1,), generator=g)
-        disc = torch.rand(1, generator=g) < 0.5
-        m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2 if disc else ((yy - cy).abs() <= r) & ((xx - cx).abs() <= r)
-        out[i, 0][m] = 1.0
-    return out
 
 
 def batch(n=2, seed=0):

@@ -23,15 +23,6 @@ from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Two shared cores: more intra-op threads than cores makes tiny nets 50x slower."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def mni_slice():
     """One real 64x64 T1w MNI152 slice in [0, 1] (held-out test slab, mid slice)."""

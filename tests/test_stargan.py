@@ -27,14 +27,6 @@ TINY = dict(domains=DOMAINS, dim=8, n_res=2, ndf=8, d_layers=4)
 LEVELS = {0: (-1.0, 1.0), 1: (1.0, -1.0), 2: (0.0, -1.0)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def tiny_model(seed=0, **kw) -> StarGAN:
     torch.manual_seed(seed)
     model = build(StarGANConfig(**{**TINY, **kw}))

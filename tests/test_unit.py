@@ -17,19 +17,11 @@ from im2im_core.engine.config import TrainConfig
 from im2im_core.errors import ConfigError
 from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.unit import UNIT, UNITConfig
+from shapes import shapes
 
 TINY = dict(dim=8, n_res=2, n_shared=1, ndf=8, d_layers=2, n_scales=2)
 TERMS = ("VAE1_kl", "VAE1_rec", "VAE2_kl", "VAE2_rec", "GAN1", "GAN2", "CC1_kl_x1", "CC1_kl_x12", "CC1_rec",
          "CC2_kl_x2", "CC2_kl_x21", "CC2_rec")
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two shared cores: oversubscribed intra-op threads make tiny convs 50x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 def tiny_model(seed=0, **kw) -> UNIT:
@@ -38,19 +30,6 @@ def tiny_model(seed=0, **kw) -> UNIT:
     model = build(UNITConfig(**{**TINY, **kw}))
     model.optimizers = model.configure_optimizers(TrainConfig())
     return model
-
-
-def shapes(n, size=32, g=None):
-    """Domain-1 images: one white disc or square on black, in [-1, 1]."""
-    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
-    out = torch.full((n, 1, size, size), -1.0)
-    for i in range(n):
-        cy, cx = torch.randint(8, size - 8, (2,), generator=g)
-        r = torch.randint(4, 8, (1,), generator=g)
-        disc = torch.rand(1, generator=g) < 0.5
-        m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2 if disc else ((yy - cy).abs() <= r) & ((xx - cx).abs() <= r)
-        out[i, 0][m] = 1.0
-    return out
 
 
 def batch(n=2, seed=0):

@@ -41,6 +41,7 @@ from ..losses import GANLoss, kl_gaussian, l1
 from ..nets import GeneratorConfig, build_generator
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.norm import conv_bias, norm_layer
+from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
 
@@ -169,36 +170,15 @@ class BicycleGAN(Im2ImModel):
     # ---- inference -------------------------------------------------------------------------------
     def resolve_samples(self, direction, opts, device):
         """One {"z": (1, nz)} per output: the prior mean, seeded draws or a reference's encoded mu."""
-        ref, n, seed = opts.get("style_from"), opts.get("n_samples"), opts.get("seed")
+        ref = reference_tensor(opts, "style_from", self.config.out_channels)
         if ref is not None:
-            if n is not None or seed is not None:
-                raise InputError("style_from takes the latent code of the reference image; n_samples and seed draw "
-                                 "random codes: give one or the other")
-            return [{"z": self.encode_reference(ref, device)}]
-        if n is None and seed is None:
-            return [{"z": None}]
-        if n is None:
-            n = 1
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InputError(f"n_samples must be an integer >= 1, got {n!r}")
-        if seed is None:
-            seed = 0
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InputError(f"seed must be an integer, got {seed!r}")
-        # drawn on CPU (the same codes on every device), one draw per sample (sample k independent of K)
-        g = torch.Generator().manual_seed(int(seed))
-        return [{"z": torch.randn(1, self.config.nz, generator=g).to(device)} for _ in range(n)]
+            return [{"z": self.encode_reference(ref)}]
+        codes = draw_codes(opts, self.config.nz, device)
+        return [{"z": None}] if codes is None else [{"z": z} for z in codes]
 
     @torch.no_grad()
-    def encode_reference(self, ref, device) -> torch.Tensor:
+    def encode_reference(self, ref: torch.Tensor) -> torch.Tensor:
         """mu(E(ref)), (1, nz), of one reference image of domain B, (1, C, H, W) in [-1, 1]."""
-        want = self.config.out_channels
-        ref = torch.as_tensor(ref)
-        if ref.ndim == 3:
-            ref = ref[None]
-        if ref.ndim != 4 or ref.shape[0] != 1 or ref.shape[1] != want:
-            raise InputError(f"style_from must be one reference image of the output domain with {want} channel(s), "
-                             f"got a tensor of shape {tuple(ref.shape)}")
         param = next(self.netE.parameters())
         return self.netE(ref.to(device=param.device, dtype=param.dtype))[0].float()
 

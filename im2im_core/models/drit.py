@@ -61,7 +61,7 @@ from ..losses import GANLoss, l1
 from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEncoder, StyleEncoder, pad_layer,
                              res_blocks)
 from ..nets.norm import norm_layer
-from .augmented_cycle_gan import draw_codes, reference_tensor
+from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
 

@@ -37,9 +37,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder
+from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
 
@@ -136,40 +137,18 @@ class MUNIT(Im2ImModel):
     # ---- inference -------------------------------------------------------------------------------
     def resolve_samples(self, direction, opts, device):
         """One {"style": (1, style_dim)} per output: the prior mean, seeded draws or a reference's style."""
-        ref, n, seed = opts.get("style_from"), opts.get("n_samples"), opts.get("seed")
+        ref = reference_tensor(opts, "style_from", self.channels(direction)[1])
         if ref is not None:
-            if n is not None or seed is not None:
-                raise InputError("style_from takes the style of the reference image; n_samples and seed draw random "
-                                 "styles: give one or the other")
-            return [{"style": self.reference_style(ref, direction, device)}]
-        if n is None and seed is None:
-            return [{"style": None}]
-        if n is None:
-            n = 1
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise InputError(f"n_samples must be an integer >= 1, got {n!r}")
-        if seed is None:
-            seed = 0
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise InputError(f"seed must be an integer, got {seed!r}")
-        # on CPU, so every device draws the same styles; one draw per sample, so sample k is the same
-        # whatever K (a batched draw of >= 16 normals takes a different code path in torch)
-        g = torch.Generator().manual_seed(int(seed))
-        return [{"style": torch.randn(1, self.config.style_dim, generator=g).to(device)} for _ in range(n)]
+            return [{"style": self.reference_style(ref, direction)}]
+        codes = draw_codes(opts, self.config.style_dim, device)
+        return [{"style": None}] if codes is None else [{"style": s} for s in codes]
 
     @torch.no_grad()
-    def reference_style(self, ref, direction: str, device) -> torch.Tensor:
+    def reference_style(self, ref: torch.Tensor, direction: str) -> torch.Tensor:
         """Style code (1, style_dim) of a reference image of the output domain, (1, C, H, W) in [-1, 1]."""
-        target = self._pair(direction)[1]
-        want = self.channels(direction)[1]
-        ref = torch.as_tensor(ref)
-        if ref.ndim == 3:
-            ref = ref[None]
-        if ref.ndim != 4 or ref.shape[0] != 1 or ref.shape[1] != want:
-            raise InputError(f"style_from must be one reference image of the output domain with {want} channel(s), "
-                             f"got a tensor of shape {tuple(ref.shape)}")
-        param = next(target.enc_style.parameters())
-        return target.enc_style(ref.to(device=param.device, dtype=param.dtype)).float()
+        enc = self._pair(direction)[1].enc_style
+        param = next(enc.parameters())
+        return enc(ref.to(device=param.device, dtype=param.dtype)).float()
 
     def inference_forward(self, x, direction, style: torch.Tensor | None = None):
         src, dst = self._pair(direction)

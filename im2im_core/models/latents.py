@@ -1,0 +1,48 @@
+"""Latent codes for the multimodal families (MUNIT, BicycleGAN, Augmented CycleGAN, DRIT):
+seeded prior draws for `n_samples` / `seed`, and reference images for `style_from`."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import InputError
+
+
+def draw_codes(opts: dict, dim: int, device) -> list[torch.Tensor] | None:
+    """The K latent codes (1, dim) that `n_samples` / `seed` ask for, or None when neither is given.
+
+    Drawn on CPU, so every device draws the same codes; one draw per sample, so sample k is the same
+    whatever K (a batched draw of >= 16 normals takes a different code path in torch)."""
+    n, seed = opts.get("n_samples"), opts.get("seed")
+    if n is None and seed is None:
+        return None
+    if n is None:
+        n = 1
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"n_samples must be an integer >= 1, got {n!r}")
+    if seed is None:
+        seed = 0
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    g = torch.Generator().manual_seed(int(seed))
+    return [torch.randn(1, dim, generator=g).to(device) for _ in range(n)]
+
+
+def reference_tensor(opts: dict, key: str, channels: int) -> torch.Tensor | None:
+    """The reference image option `key` as (1, C, H, W) (the Translator has normalised it to
+    [-1, 1]); None when absent. Refuses it together with n_samples / seed."""
+    ref = opts.get(key)
+    if ref is None:
+        return None
+    if opts.get("n_samples") is not None or opts.get("seed") is not None:
+        raise InputError(f"{key} takes the latent of the reference image; n_samples and seed draw random "
+                         "codes: give one or the other")
+    ref = torch.as_tensor(ref)
+    if ref.ndim == 3:
+        ref = ref[None]
+    if ref.ndim != 4 or ref.shape[0] != 1 or ref.shape[1] != channels:
+        raise InputError(f"{key} must be one reference image of the output domain with {channels} channel(s), "
+                         f"got a tensor of shape {tuple(ref.shape)}")
+    return ref.float()
+
+
+__all__ = ["draw_codes", "reference_tensor"]

@@ -1,0 +1,15 @@
+"""Tiny synthetic domains for the GAN family tests: one white disc or square on black."""
+import torch
+
+
+def shapes(n: int, size: int = 32, g: torch.Generator | None = None) -> torch.Tensor:
+    """(n, 1, size, size) images in [-1, 1], each with one random disc or square."""
+    yy, xx = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+    out = torch.full((n, 1, size, size), -1.0)
+    for i in range(n):
+        cy, cx = torch.randint(8, size - 8, (2,), generator=g)
+        r = torch.randint(4, 8, (1,), generator=g)
+        disc = torch.rand(1, generator=g) < 0.5
+        m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2 if disc else ((yy - cy).abs() <= r) & ((xx - cx).abs() <= r)
+        out[i, 0][m] = 1.0
+    return out
