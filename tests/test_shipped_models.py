@@ -60,10 +60,12 @@ def test_recon_beats_zero_filled_and_tv(heldout):
         assert _psnr(rec, gt) > _psnr(tv, gt) + 0.5, name
 
 
-def test_inpaint_fills_holes_better_than_a_constant(heldout):
-    """Known pixels come back bit-identical and the holes get real content. (Against
-    scikit-image's biharmonic inpainting the shipped model is not yet better on this smooth
-    template: see the benchmark table in the README; that target is still open.)"""
+def test_inpaint_at_least_matches_biharmonic_in_the_holes(heldout):
+    """Known pixels come back bit-identical, and the holes are filled at least as well as
+    scikit-image's biharmonic inpainting (the model corrects a biharmonic pre-fill; on this
+    smooth template its learned correction is still tiny: see the README table)."""
+    from skimage.restoration import inpaint_biharmonic
+
     from im2im_core.data.holes import random_hole_mask
 
     gt, _ = heldout["template"]
@@ -72,8 +74,10 @@ def test_inpaint_fills_holes_better_than_a_constant(heldout):
     holed = np.where(holes, 0, gt).astype(np.float32)
     out = im2im_core.load("inpaint_mri", device="cpu").translate(holed, mask=holes, out_dtype="float32")
     assert np.array_equal(out[~holes], holed[~holes])
-    mean_fill = np.stack([np.where(h, x[~h & (x > 0)].mean(), x) for x, h in zip(holed, holes)])
+    bih = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)])
     model_err = np.abs(np.clip(out, 0, 1) - gt)[holes].mean()
+    assert model_err <= 1.01 * np.abs(np.clip(bih, 0, 1) - gt)[holes].mean()
+    mean_fill = np.stack([np.where(h, x[~h & (x > 0)].mean(), x) for x, h in zip(holed, holes)])
     assert model_err < 0.6 * np.abs(mean_fill - gt)[holes].mean()
 
 

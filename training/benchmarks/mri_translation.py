@@ -34,8 +34,8 @@ import numpy as np
 
 from .common import command_line, mean_metrics, ship, slice_metrics, write_json
 
-FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit")
-MULTIMODAL = ("munit",)
+FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit", "augmented_cycle_gan", "drit")
+MULTIMODAL = ("munit", "augmented_cycle_gan", "drit")
 CONTRASTS = ("T1w", "T2w", "PD")  # StarGAN's domains
 ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in CONTRASTS for b in CONTRASTS if a != b)
 #: batch size per family (the others train with 1, as junyanz's CycleGAN); a WGAN-GP critic and its
@@ -87,6 +87,14 @@ def model_config(family: str, size: int):
         from im2im_core.models.munit import MUNITConfig
 
         return MUNITConfig(domains=dom, dim=32, n_res=4, mlp_dim=128, ndf=32, d_layers=3, n_scales=2)
+    if family == "augmented_cycle_gan":
+        from im2im_core.models.augmented_cycle_gan import AugmentedCycleGANConfig
+
+        return AugmentedCycleGANConfig(domains=dom, ngf=32, n_res=3, nef=32, ndf=32, lr=2e-4)
+    if family == "drit":
+        from im2im_core.models.drit import DRITConfig
+
+        return DRITConfig(domains=dom, dim=32, n_res=4, ndf=32, d_layers=3, n_scales=2, ndf_content=128)
     if family == "stargan":
         from im2im_core.models.stargan import StarGANConfig
 
