@@ -2,8 +2,11 @@
 
 Arrays in, arrays out: 2D, RGB(A), (Z,Y,X) and (T,Z,Y,X) stacks, any size (padding, then tiling
 with whole-image normalisation statistics), any of uint8/uint16/int16/float, returned in the
-input's dtype and value range. Speed comes from inference mode, channels_last and bf16 autocast
-where the hardware has bf16; `precision="fp32"` keeps the exact path.
+input's dtype and value range. Speed comes from inference mode and bf16 (bf16 weights for
+conv-only families on CPU, autocast otherwise) where the hardware has it; `precision="fp32"`
+keeps the exact path. Memory format, as measured for ResNet-9 on this project's 2-core AVX-512
+CPU: channels_last for tiled images (1024^2: 5.9 s vs 6.5 s NCHW) and on CUDA, NCHW for images
+that fit one tile (256^2: 0.27 s vs 0.30 s; instance norm copies channels_last back to NCHW).
 """
 from __future__ import annotations
 
@@ -93,6 +96,27 @@ def _cancel_fn(cancel) -> Callable[[], bool] | None:
     return cancel.is_set if hasattr(cancel, "is_set") else cancel
 
 
+@lru_cache(maxsize=1)
+def pin_malloc_for_large_images() -> bool:
+    """Pin glibc's mmap threshold at 16 MB (once per process; IM2IM_KEEP_MALLOC=1 opts out).
+
+    glibc raises the threshold as tile buffers are freed, after which same-sized buffers come
+    from the heap and fragment it: measured on a 2048^2 ResNet-9 run here, peak RSS 1.54 GB
+    with glibc's default and 0.88 GB pinned, for ~10% more time (tile buffers are mmapped
+    and faulted in again). Only tiled CPU runs call this."""
+    import ctypes
+    import os
+    import sys
+
+    if os.environ.get("IM2IM_KEEP_MALLOC") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-3, 16 * 1024 * 1024))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to pin
+        return False
+
+
 class Translator:
     """A loaded model plus the pre/post-processing that makes it safe on real arrays."""
 
@@ -156,15 +180,19 @@ class Translator:
         samples = self.model.resolve_samples(direction, opts, self.device)
         n, _, h, w = x.shape
         big = (h > tile or w > tile) and self.model.tileable
+        fmt = torch.channels_last if big or self.device.type == "cuda" else torch.contiguous_format
         units = len(samples) * -(-n // batch_size)
         if big:
             passes = 1
             if norm_stats == "exact":
                 with torch.inference_mode():
-                    probe = x[:1].to(self.device).contiguous(memory_format=torch.channels_last)
+                    probe = x[:1].to(self.device).contiguous(memory_format=fmt)
                     passes += len(used_norms(lambda t: self.model.inference_forward(t, direction, **samples[0]),
                                              probe, self.model, mult))
-            units = len(samples) * n * n_tiles(h, w, tile, overlap, mult) * passes
+            tiles = n_tiles(h, w, tile, overlap, mult)
+            if self.device.type == "cpu":
+                pin_malloc_for_large_images()
+            units = len(samples) * n * tiles * passes
         done = [0]
 
         def tick():
@@ -177,7 +205,7 @@ class Translator:
         with torch.inference_mode(), autocast:
             for sopts in samples:
                 def fn(t, sopts=sopts):
-                    t = t.to(self.device, dtype=in_dtype, non_blocking=True).contiguous(memory_format=torch.channels_last)
+                    t = t.to(self.device, dtype=in_dtype, non_blocking=True).contiguous(memory_format=fmt)
                     return model.inference_forward(t, direction, **_batch_opts(sopts, sl[0], n))
 
                 sl = [slice(0, n)]

@@ -153,9 +153,8 @@ def _peak_rss_mb(side: int) -> float:
 def test_peak_memory_resnet9_2048_tiled(tmp_path):
     """Tiled inference keeps memory bounded: the full-size ResNet-9 (ngf=64) on a 2048^2 image
     stays under the issue's 1.5 GB (an untiled fp32 pass needs ~5 GB; untiled 1024^2 already
-    peaks at ~1.5 GB here) and near the 1024^2 peak. Measured on a quiet 2-core machine: ~0.81-0.86 GB
-    at both sizes; under heavy CPU contention glibc's dynamic mmap threshold can add a few
-    hundred MB of fragmentation (MALLOC_MMAP_THRESHOLD_=1048576 pins it, at ~20% speed cost)."""
+    peaks at ~1.5 GB here) and near the 1024^2 peak. Measured: 0.83 GB at 1024^2, 0.87-0.89 GB
+    at 2048^2 (1.54 GB before `pin_malloc_for_large_images`, glibc heap fragmentation)."""
     small, big = _peak_rss_mb(1024), _peak_rss_mb(2048)
     assert big < small + 600, f"peak RSS 1024^2: {small:.0f} MB, 2048^2: {big:.0f} MB"
     assert big < 1500, f"peak RSS {big:.0f} MB"

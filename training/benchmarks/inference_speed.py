@@ -83,7 +83,7 @@ def main(argv=None) -> int:
 
     print(f"\nResNet-9 generator (ngf=64, 3->3 channels), torch {torch.__version__}, {platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads")
-    print("| image | naive eager fp32 | ours (bf16 autocast, channels_last, tiles<=384) | speed-up | ours fp32 | peak RSS naive / ours |")
+    print("| image | naive eager fp32 | ours (bf16, tiles<=384, channels_last when tiled) | speed-up | ours fp32 | peak RSS naive / ours |")
     print("|---|---|---|---|---|---|")
     for side in (256, 1024):
         n, o, f = res[f"naive_{side}"], res[f"ours_{side}"], res[f"ours_{side}_fp32"]
