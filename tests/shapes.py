@@ -13,3 +13,11 @@ def shapes(n: int, size: int = 32, g: torch.Generator | None = None) -> torch.Te
         m = (yy - cy) ** 2 + (xx - cx) ** 2 <= r ** 2 if disc else ((yy - cy).abs() <= r) & ((xx - cx).abs() <= r)
         out[i, 0][m] = 1.0
     return out
+
+
+def grey_level_batch(n: int = 2, seed: int = 0) -> dict:
+    """Unpaired multimodal domains: shapes (A) and inverted shapes at a random grey level (B; the
+    level is the style/attribute/latent that a one-to-many model has to capture)."""
+    g = torch.Generator().manual_seed(seed)
+    level = torch.rand(n, 1, 1, 1, generator=g) * 0.8 + 0.2
+    return {"A": shapes(n, g=g), "B": -shapes(n, g=g) * level}

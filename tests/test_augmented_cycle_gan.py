@@ -19,6 +19,7 @@ from im2im_core.inference import Translator
 from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.augmented_cycle_gan import AugmentedCycleGAN, AugmentedCycleGANConfig, GlobalMeanPool
 from im2im_core.tiling import _finish_collect
+from shapes import grey_level_batch as batch
 from shapes import shapes
 
 TINY = dict(z_dim=8, ngf=8, n_res=1, nef=8, ndf=8, d_layers=2, ndf_z=16)
@@ -30,13 +31,6 @@ def tiny_model(seed=0, **kw) -> AugmentedCycleGAN:
     model = build(AugmentedCycleGANConfig(**{**TINY, **kw}))
     model.optimizers = model.configure_optimizers(TrainConfig())
     return model
-
-
-def batch(n=2, seed=0):
-    """Unpaired: shapes (A) and inverted shapes at a random grey level (B: one-to-many from A)."""
-    g = torch.Generator().manual_seed(seed)
-    level = torch.rand(n, 1, 1, 1, generator=g) * 0.8 + 0.2
-    return {"A": shapes(n, g=g), "B": -shapes(n, g=g) * level}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from im2im_core.errors import ConfigError, InputError
 from im2im_core.inference import Translator
 from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.drit import DRIT, DRITConfig
+from shapes import grey_level_batch as batch
 from shapes import shapes
 
 TINY = dict(dim=8, n_res=1, n_dec_res=1, n_attr_down=2, ndf=8, d_layers=2, n_scales=1, ndf_content=16)
@@ -30,13 +31,6 @@ def tiny_model(seed=0, **kw) -> DRIT:
     model = build(DRITConfig(**{**TINY, **kw}))
     model.optimizers = model.configure_optimizers(TrainConfig())
     return model
-
-
-def batch(n=2, seed=0):
-    """Unpaired: shapes (X) and inverted shapes at a random grey level (Y: the level is an attribute)."""
-    g = torch.Generator().manual_seed(seed)
-    level = torch.rand(n, 1, 1, 1, generator=g) * 0.8 + 0.2
-    return {"A": shapes(n, g=g), "B": -shapes(n, g=g) * level}
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.munit import MUNIT, MUNITConfig
 from im2im_core.nets.norm import GlobalLayerNorm2d
 from im2im_core.tiling import _finish_collect
-from shapes import shapes
+from shapes import grey_level_batch as batch
 
 TINY = dict(dim=8, n_res=2, mlp_dim=32, ndf=8, d_layers=2, n_scales=2)
 TERMS = ("GAN_a", "GAN_b", "recon_x_a", "recon_x_b", "recon_c_a", "recon_c_b", "recon_s_a", "recon_s_b")
@@ -32,13 +32,6 @@ def tiny_model(seed=0, **kw) -> MUNIT:
     model = build(MUNITConfig(**{**TINY, **kw}))
     model.optimizers = model.configure_optimizers(TrainConfig())
     return model
-
-
-def batch(n=2, seed=0):
-    """Unpaired: shapes (A) and inverted shapes at a random grey level (B: a multimodal domain)."""
-    g = torch.Generator().manual_seed(seed)
-    level = torch.rand(n, 1, 1, 1, generator=g) * 0.8 + 0.2
-    return {"A": shapes(n, g=g), "B": -shapes(n, g=g) * level}
 
 
 @pytest.fixture(scope="module")
