@@ -374,3 +374,20 @@ def selected_image(combo: LayerCombo, override=None):
     if layer is None:
         return None, {"name": "(none)", "kind": "image"}
     return layer.data, layer_meta(layer)
+
+
+class ModelJobWidget(JobWidget):
+    """A JobWidget whose subclass has a ModelPicker `self.model` and a device combo `self.device`,
+    and a `_model_loaded(translator)` slot: models load in a worker, never on the GUI thread."""
+
+    def set_model(self, path) -> None:
+        """Select (and load) a checkpoint file, e.g. one the Train widget just wrote."""
+        self.model.add_path(path)
+
+    def load_model(self, spec) -> None:
+        if spec is None:
+            return
+        from ._models import load_job
+
+        device = self.device.currentText()
+        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model", queue=True)

@@ -6,7 +6,7 @@ import numpy as np
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QComboBox, QLabel, QSlider
 
-from ._qt_common import JobWidget, LayerCombo, ModelPicker, device_combo, selected_image, tile_spin
+from ._qt_common import LayerCombo, ModelJobWidget, ModelPicker, device_combo, selected_image, tile_spin
 
 COLORMAPS = ("inferno", "magma", "red", "viridis", "turbo")
 
@@ -18,7 +18,7 @@ def _slider(value: int) -> QSlider:
     return s
 
 
-class AttentionWidget(JobWidget):
+class AttentionWidget(ModelJobWidget):
     run_text = "Show attention"
 
     def __init__(self, napari_viewer, parent=None):
@@ -54,17 +54,6 @@ class AttentionWidget(JobWidget):
     @property
     def threshold_value(self) -> float:
         return self.threshold.value() / 100.0
-
-    def set_model(self, path) -> None:
-        self.model.add_path(path)
-
-    def load_model(self, spec) -> None:
-        if spec is None:
-            return
-        from ._models import load_job
-
-        device = self.device.currentText()
-        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model", queue=True)
 
     def _model_loaded(self, translator) -> None:
         from ._attention import is_attention_model

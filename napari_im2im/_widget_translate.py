@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from qtpy.QtWidgets import QComboBox, QLabel, QSpinBox
 
-from ._qt_common import JobWidget, LayerCombo, ModelPicker, device_combo, selected_image, tile_spin
+from ._qt_common import LayerCombo, ModelJobWidget, ModelPicker, device_combo, selected_image, tile_spin
 
 SEED_OPTIONS = ("seed", "style_seed")
 TARGET_OPTIONS = ("target", "target_domain")
 
 
-class TranslateWidget(JobWidget):
+class TranslateWidget(ModelJobWidget):
     run_text = "Translate"
 
     def __init__(self, napari_viewer, parent=None):
@@ -42,18 +42,6 @@ class TranslateWidget(JobWidget):
             self.load_model(self.model.spec())
 
     # ---- model ----------------------------------------------------------------------------------
-    def set_model(self, path) -> None:
-        """Select (and load) a checkpoint file, e.g. one the Train widget just wrote."""
-        self.model.add_path(path)
-
-    def load_model(self, spec) -> None:
-        if spec is None:
-            return
-        from ._models import load_job
-
-        device = self.device.currentText()
-        self.start(lambda cancel: load_job(spec, device), self._model_loaded, "loading model", queue=True)
-
     def _model_loaded(self, translator) -> None:
         from ._models import describe
 
