@@ -1,7 +1,8 @@
 """Inference speed and memory of the ResNet-9 generator: naive eager fp32 vs the Translator path.
 
 Run:  python -m training.benchmarks.inference_speed
-Each case runs in its own process so peak RSS (ru_maxrss) belongs to that case alone. The
+Each case runs in its own process so peak RSS (VmHWM; ru_maxrss would include the parent's RSS
+at fork) belongs to that case alone. The
 naive baseline is `model(x)` under `torch.no_grad()` in fp32, whole image, measured in the
 same run. Ratios are naive time / our time.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
+import re
 import statistics
 import subprocess
 import sys
@@ -61,7 +62,13 @@ def run_case(name: str, repeats: int) -> dict:
             tr.translate(img, **kw)
             times.append(time.perf_counter() - t0)
     return {"case": name, "seconds": statistics.median(times), "runs": len(times),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's own high-water RSS (VmHWM) in MB."""
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1)) / 1024
 
 
 def main(argv=None) -> int:
