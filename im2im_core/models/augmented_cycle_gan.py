@@ -54,7 +54,7 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss, l1
 from ..nets.discriminators import NLayerDiscriminator
 from ..nets.encoders import pad_layer
-from ..nets.norm import GlobalInstanceNorm2d, StopPass
+from ..nets.norm import GlobalInstanceNorm2d
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -69,12 +69,7 @@ class GlobalMeanPool(GlobalInstanceNorm2d):
         super().__init__(channels, affine=False, track_running_stats=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.call_log is not None:
-            self.call_log.append(self)
-        if self.collector is not None:
-            self._collect(x)
-            if self.stop_after_collect:
-                raise StopPass
+        self.tiler_hooks(x)
         if self.fixed_stats is None:
             return x.float().mean(dim=(2, 3)).to(x.dtype)
         return self.fixed_stats[0].to(device=x.device, dtype=x.dtype)[None].expand(x.shape[0], -1)

@@ -31,13 +31,18 @@ class GlobalInstanceNorm2d(nn.InstanceNorm2d):
         self.stop_after_collect = False
         self.call_log: list | None = None  # the tiler records execution order here
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def tiler_hooks(self, x: torch.Tensor) -> None:
+        """What every tile-aware norm does first: log its call order, collect statistics, and end a
+        collecting pass here when asked (subclasses call this at the top of forward)."""
         if self.call_log is not None:
             self.call_log.append(self)
         if self.collector is not None:
             self._collect(x)
             if self.stop_after_collect:
                 raise StopPass
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.tiler_hooks(x)
         if self.fixed_stats is None:
             return super().forward(x)
         mean, var = self.fixed_stats
@@ -75,12 +80,7 @@ class GlobalLayerNorm2d(GlobalInstanceNorm2d):
         super().__init__(num_features, eps=eps, affine=True, track_running_stats=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.call_log is not None:
-            self.call_log.append(self)
-        if self.collector is not None:
-            self._collect(x)
-            if self.stop_after_collect:
-                raise StopPass
+        self.tiler_hooks(x)
         xf = x.float()
         if self.fixed_stats is None:
             mean = xf.mean(dim=(1, 2, 3), keepdim=True)
