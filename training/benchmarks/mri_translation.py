@@ -1,7 +1,7 @@
 """T1w <-> T2w translation on real MNI152 anatomy with a known paired ground truth.
 
 Trains each family on unpaired slices (T1w from one set of axial slices, T2w from a disjoint
-set; pix2pix gets both contrasts of the training slices, as the paired upper bound), then
+set; pix2pix and BicycleGAN get both contrasts of the training slices, paired, one model per direction), then
 evaluates on held-out slabs against the synthetic ground truth, both directions, next to two
 baselines: identity and histogram matching to the training target-domain histogram.
 
@@ -34,8 +34,10 @@ import numpy as np
 
 from .common import command_line, mean_metrics, ship, slice_metrics, write_json
 
-FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit", "augmented_cycle_gan", "drit")
-MULTIMODAL = ("munit", "augmented_cycle_gan", "drit")
+FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit", "augmented_cycle_gan", "drit",
+            "bicycle_gan")
+MULTIMODAL = ("munit", "augmented_cycle_gan", "drit", "bicycle_gan")
+PAIRED = ("pix2pix", "bicycle_gan")  # one model per direction, trained on both contrasts of the same slices
 CONTRASTS = ("T1w", "T2w", "PD")  # StarGAN's domains
 ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in CONTRASTS for b in CONTRASTS if a != b)
 #: batch size per family (the others train with 1, as junyanz's CycleGAN); a WGAN-GP critic and its
@@ -95,6 +97,10 @@ def model_config(family: str, size: int):
         from im2im_core.models.drit import DRITConfig
 
         return DRITConfig(domains=dom, dim=32, n_res=4, ndf=32, d_layers=3, n_scales=2, ndf_content=128)
+    if family == "bicycle_gan":
+        from im2im_core.models.bicycle_gan import BicycleGANConfig
+
+        return BicycleGANConfig(domains=dom, ngf=32, num_downs=int(np.log2(size)), nef=32, ndf=32)
     if family == "stargan":
         from im2im_core.models.stargan import StarGANConfig
 
@@ -103,18 +109,19 @@ def model_config(family: str, size: int):
     raise ValueError(family)
 
 
-def train_family(family: str, data: dict, size: int, iterations: int, out: Path, seed: int) -> list[Path]:
-    """Train one family (pix2pix twice: one model per direction); returns the export paths."""
+def train_family(family: str, data: dict, size: int, iterations: int, out: Path, seed: int,
+                 ema: float = 0.0) -> list[Path]:
+    """Train one family (paired families twice: one model per direction); returns the export paths."""
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.engine.config import TrainConfig
     from im2im_core.engine.trainer import Trainer
     from im2im_core.intensity import Intensity
     from im2im_core.models import build
 
-    runs = [("AtoB", "A", "B"), ("BtoA", "B", "A")] if family == "pix2pix" else [("both", "A", "B")]
+    runs = [("AtoB", "A", "B"), ("BtoA", "B", "A")] if family in PAIRED else [("both", "A", "B")]
     exports = []
     for tag, a, b in runs:
-        src = data["paired"] if family == "pix2pix" else data["train"]
+        src = data["paired"] if family in PAIRED else data["train"]
         if family == "stargan":
             from im2im_core.data.datasets import MultiDomainArrays
 
@@ -124,15 +131,16 @@ def train_family(family: str, data: dict, size: int, iterations: int, out: Path,
                                        f"{len(v)} {k}" for k, v in train.items()) + " training slices (unpaired, "
                                        "disjoint slice groups)")
         else:
-            ds = ArrayPairs(src[a], src[b], paired=family == "pix2pix", intensity=Intensity("percentile", 0.5, 99.5),
+            paired = family in PAIRED
+            ds = ArrayPairs(src[a], src[b], paired=paired, intensity=Intensity("percentile", 0.5, 99.5),
                             description=f"MNI152 axial {size}px: {len(src[a])} {a} / {len(src[b])} {b} training "
-                                        f"slices ({'paired' if family == 'pix2pix' else 'unpaired, disjoint slices'})")
+                                        f"slices ({'paired' if paired else 'unpaired, disjoint slices'})")
         cfg = model_config(family, size)
-        if family == "pix2pix" and tag == "BtoA":
+        if family in PAIRED and tag == "BtoA":
             cfg.domains = ("T2w", "T1w")
         tcfg = TrainConfig(iterations=iterations, batch_size=BATCH.get(family, 1), seed=seed, out_dir=str(out / f"{family}_{tag}"),
                            sample_every=max(1, iterations // 5), save_every=max(1, iterations // 4), progress=False,
-                           tensorboard=False)
+                           tensorboard=False, ema=ema)
         t0 = time.time()
         trainer = Trainer(build(cfg), ds, tcfg)
         res = trainer.fit()
@@ -152,15 +160,17 @@ def evaluate(translate_fn, data: dict) -> dict:
     return res
 
 
-def evaluate_multimodal(export: Path, data: dict, k: int, seed: int = 0) -> dict:
-    """Per direction: mean-over-K metrics (the usual keys), best-of-K SSIM/PSNR and diversity."""
+def evaluate_multimodal(exports: list[Path], data: dict, k: int, seed: int = 0) -> dict:
+    """Per direction: mean-over-K metrics (the usual keys), best-of-K SSIM/PSNR and diversity.
+    One export translates both directions; two (paired families) are T1w->T2w and T2w->T1w."""
     import im2im_core
 
-    tr = im2im_core.load(export, device="cpu", precision="fp32")
+    trs = [im2im_core.load(p, device="cpu", precision="fp32") for p in exports]
     res = {}
-    for direction, src, dst in (("T1w->T2w", "A", "B"), ("T2w->T1w", "B", "A")):
+    for i_dir, (direction, src, dst) in enumerate((("T1w->T2w", "A", "B"), ("T2w->T1w", "B", "A"))):
         x, gt = data["test"][src], data["test"][dst]
-        preds = np.clip(tr.translate(x, direction=direction, n_samples=k, seed=seed, out_dtype="float32"), 0, 1)
+        tr, d = (trs[0], direction) if len(trs) == 1 else (trs[i_dir], None)
+        preds = np.clip(tr.translate(x, direction=d, n_samples=k, seed=seed, out_dtype="float32"), 0, 1)
         rows, best, div = [], [], []
         for i in range(len(x)):
             per = [slice_metrics(preds[j, i], gt[i], data["mask"][i]) for j in range(k)]
@@ -262,6 +272,8 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--iterations", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="EMA decay of the generator weights that are exported and evaluated (0: the live weights)")
     ap.add_argument("--samples", type=int, default=8, help="K styles per slice for multimodal families")
     ap.add_argument("--out", default="runs/mri_translation")
     ap.add_argument("--baselines", action="store_true", help="evaluate identity and histogram matching")
@@ -280,10 +292,10 @@ def main(argv=None) -> int:
             write_json(out / "results" / f"{name}.json", {"name": name, "metrics": m, "metrics_all": m_all,
                                                           "command": cmd})
     for fam in filter(None, args.families.split(",")):
-        exports = train_family(fam, data, args.size, args.iterations, out, args.seed)
+        exports = train_family(fam, data, args.size, args.iterations, out, args.seed, args.ema)
         fn = model_translate(exports)
-        metrics = evaluate_multimodal(exports[0], data, args.samples) if fam in MULTIMODAL else evaluate(fn, data)
-        result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "command": cmd,
+        metrics = evaluate_multimodal(exports, data, args.samples) if fam in MULTIMODAL else evaluate(fn, data)
+        result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "ema": args.ema, "command": cmd,
                   "exports": [str(p) for p in exports]}
         if fam in MULTIMODAL:
             result["multimodal"] = True

@@ -140,8 +140,9 @@ def run_inpaint(args, data, out, cmd):
 
     model = "inpaint_mri"
     if args.train:
-        model = train(InpaintConfig(ngf=16, hole_kind="mixed", hole_ratio=(0.1, 0.4)), data, args.iterations, out,
-                      "inpaint_mri", 2, 5e-4, Intensity("percentile", 0.0, 99.5))
+        cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), adv_weight=args.inpaint_adv)
+        model = train(cfg, data, args.iterations, out, "inpaint_mri", 2, args.lr or 5e-4,
+                      Intensity("percentile", 0.0, 99.5))
     tr = im2im_core.load(model, device="cpu", precision="fp32")
     rng = np.random.default_rng(7)
     rows = []
@@ -212,6 +213,10 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", choices=("cascade", "unet"), default="cascade",
                     help="recon: DC-CNN cascade (default) or DAGAN's U-Net")
     ap.add_argument("--tv-weight", type=float, default=0.005)
+    ap.add_argument("--lr", type=float, default=0, help="Adam step (0: the task's default)")
+    ap.add_argument("--inpaint-ngf", type=int, default=16, help="inpaint: generator width")
+    ap.add_argument("--inpaint-adv", type=float, default=0.1,
+                    help="inpaint: adversarial weight (0.1 the family default; lower favours L1 in the holes)")
     ap.add_argument("--out", default="runs/reconstruction")
     args = ap.parse_args(argv)
     out = Path(args.out)
