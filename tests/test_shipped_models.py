@@ -60,10 +60,11 @@ def test_recon_beats_zero_filled_and_tv(heldout):
         assert _psnr(rec, gt) > _psnr(tv, gt) + 0.5, name
 
 
-def test_inpaint_at_least_matches_biharmonic_in_the_holes(heldout):
-    """Known pixels come back bit-identical, and the holes are filled at least as well as
-    scikit-image's biharmonic inpainting (the model corrects a biharmonic pre-fill; on this
-    smooth template its learned correction is still tiny: see the README table)."""
+def test_inpaint_beats_biharmonic_in_the_holes(heldout):
+    """Known pixels come back bit-identical, and the holes are filled better than by
+    scikit-image's biharmonic inpainting, the classical fill the model starts from (11% lower
+    L1 on these held-out slices when this test was written; the bound leaves room for
+    platform float differences)."""
     from skimage.restoration import inpaint_biharmonic
 
     from im2im_core.data.holes import random_hole_mask
@@ -76,7 +77,7 @@ def test_inpaint_at_least_matches_biharmonic_in_the_holes(heldout):
     assert np.array_equal(out[~holes], holed[~holes])
     bih = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)])
     model_err = np.abs(np.clip(out, 0, 1) - gt)[holes].mean()
-    assert model_err <= 1.01 * np.abs(np.clip(bih, 0, 1) - gt)[holes].mean()
+    assert model_err < 0.95 * np.abs(np.clip(bih, 0, 1) - gt)[holes].mean()
     mean_fill = np.stack([np.where(h, x[~h & (x > 0)].mean(), x) for x, h in zip(holed, holes)])
     assert model_err < 0.6 * np.abs(mean_fill - gt)[holes].mean()
 
