@@ -318,7 +318,6 @@ def test_inpaint_prefill_config_and_export_errors():
     assert torch.equal(y[~hole.expand_as(y)], x[~hole.expand_as(x)])
 
 
-
 def test_inpaint_learns_beyond_biharmonic(mni_slice):
     """A tiny run on one MNI slice (fresh holes every step) ends up filling new holes in that
     slice better than its starting point, scikit-image's biharmonic fill. Seeded: model/biharmonic

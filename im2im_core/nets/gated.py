@@ -14,6 +14,7 @@ images with long-range texture copies, and costs memory and speed on microscopy/
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -43,6 +44,7 @@ def _activation(name: str) -> nn.Module:
 INIT_SCALE = 0.8
 
 
+@functools.lru_cache(maxsize=None)
 def _gated_gain(activation: str) -> float:
     """INIT_SCALE x the weight gain that keeps E[y^2] = E[x^2] through act(f) * sigmoid(g) with
     f, g ~ N(0, 1): 1 / sqrt(E[act(z)^2] E[sigmoid(z)^2]), by quadrature. PyTorch's default init
