@@ -68,7 +68,8 @@ def test_registered_config_round_trip_and_bad_configs():
     d = StarGANConfig()
     assert (d.lambda_cls, d.lambda_rec, d.lambda_gp, d.n_critic, d.lr, d.n_res) == (1.0, 10.0, 10.0, 5, 1e-4, 6)
     for bad, msg in [(dict(in_channels=1, out_channels=3), "in_channels"), (dict(n_critic=0), "n_critic"),
-                     (dict(domains=("A", "A")), "distinct"), (dict(domains=("A",)), "distinct")]:
+                     (dict(domains=("A", "A")), "distinct"), (dict(domains=("A",)), "distinct"),
+                     (dict(lambda_id=-1.0), "lambda_id")]:
         with pytest.raises(ConfigError, match=msg):
             StarGAN(StarGANConfig(**{**TINY, **bad}))
 
@@ -95,6 +96,17 @@ def test_loss_weights_scale_their_terms():
     for k in ("D_cls", "D_gp"):  # the D step runs first on identical weights and draws
         assert out2[k] == pytest.approx(2 * out[k], rel=1e-4), k
     assert out2["D_real"] == pytest.approx(out["D_real"], rel=1e-5)
+
+
+def test_identity_term_is_off_by_default_and_weighted():
+    """lambda_id (not in the paper) adds ||G(x, c_org) - x||_1 to the generator's loss only when set."""
+    assert StarGANConfig().lambda_id == 0.0
+    plain = tiny_model(seed=3, n_critic=1).train_step(batch(), 0)
+    one = tiny_model(seed=3, n_critic=1, lambda_id=1.0).train_step(batch(), 0)
+    two = tiny_model(seed=3, n_critic=1, lambda_id=2.0).train_step(batch(), 0)
+    assert "G_id" not in plain and one["G_id"] > 0
+    assert two["G_id"] == pytest.approx(2 * one["G_id"], rel=1e-4)
+    assert one["G_rec"] == pytest.approx(plain["G_rec"], rel=1e-5)  # same weights and draws before the G step
 
 
 def test_tiny_run_losses_fall_and_label_selects_domain(seed=0):

@@ -17,6 +17,8 @@ Losses (paper Eq. 1-7, WGAN-GP form of Eq. 8):
   L_D = -E[D_src(x)] + E[D_src(G(x, c))] + lambda_gp E[(||grad D_src(x_hat)||_2 - 1)^2]
         + lambda_cls E[-log D_cls(c'|x)]                      (c': the real image's domain)
   L_G = -E[D_src(G(x, c))] + lambda_cls E[-log D_cls(c|G(x, c))] + lambda_rec E[||x - G(G(x, c), c')||_1]
+Optional, not in the paper (default 0): lambda_id * E[||G(x, c') - x||_1], CycleGAN's identity term
+(translating to the image's own domain returns it), which keeps the anatomy in place.
 Defaults are the paper's: lambda_cls=1, lambda_rec=10, lambda_gp=10, n_critic=5 (D is updated every
 iteration, G every n_critic-th), Adam lr 1e-4 with betas (0.5, 0.999) (set them in TrainConfig.optim;
 `lr` here overrides the run's lr, 0 keeps it). Targets c are drawn uniformly over all domains per
@@ -57,6 +59,7 @@ class StarGANConfig(ModelConfig):
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
+    lambda_id: float = 0.0  # not in the paper (0 = its objective): ||G(x, c_org) - x||_1, as CycleGAN's identity term
     n_critic: int = 5  # D updates per G update
     lr: float = 1e-4  # paper's Adam step for G and D; 0 takes TrainConfig.optim.lr
 
@@ -103,8 +106,8 @@ class StarGAN(Im2ImModel):
         if c.in_channels != c.out_channels:
             raise ConfigError(f"stargan: one generator maps every domain to every other, so in_channels "
                               f"({c.in_channels}) must equal out_channels ({c.out_channels})")
-        if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp) < 0:
-            raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp >= 0")
+        if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp, c.lambda_id) < 0:
+            raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp, lambda_id >= 0")
         self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm)
         self.D = AuxClassifierDiscriminator(c.in_channels, len(doms), c.ndf, c.d_layers)
         self.wgan = GANLoss("wgangp")
@@ -202,6 +205,8 @@ class StarGAN(Im2ImModel):
         g = {"G_fake": self.wgan(src_fake, True, for_discriminator=False),
              "G_cls": c.lambda_cls * F.cross_entropy(cls_fake.float(), c_trg),
              "G_rec": c.lambda_rec * l1(rec, x)}
+        if c.lambda_id > 0:
+            g["G_id"] = c.lambda_id * l1(self.G(x, c_org), x)
         self.optimize("G", sum(g.values()))
         self.set_requires_grad(self.D, True)
         out.update({k: float(v.detach()) for k, v in g.items()})

@@ -110,8 +110,10 @@ def model_config(family: str, size: int):
 
 
 def train_family(family: str, data: dict, size: int, iterations: int, out: Path, seed: int,
-                 ema: float = 0.0) -> list[Path]:
-    """Train one family (paired families twice: one model per direction); returns the export paths."""
+                 ema: float = 0.0, settings: tuple = ()) -> list[Path]:
+    """Train one family (paired families twice: one model per direction); returns the export paths.
+    `settings`: `key=value` overrides of the model config, `train.key=value` of the TrainConfig."""
+    from im2im_core.config import override
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.engine.config import TrainConfig
     from im2im_core.engine.trainer import Trainer
@@ -135,12 +137,13 @@ def train_family(family: str, data: dict, size: int, iterations: int, out: Path,
             ds = ArrayPairs(src[a], src[b], paired=paired, intensity=Intensity("percentile", 0.5, 99.5),
                             description=f"MNI152 axial {size}px: {len(src[a])} {a} / {len(src[b])} {b} training "
                                         f"slices ({'paired' if paired else 'unpaired, disjoint slices'})")
-        cfg = model_config(family, size)
+        cfg = override(model_config(family, size), [a for a in settings if not a.startswith("train.")])
         if family in PAIRED and tag == "BtoA":
             cfg.domains = ("T2w", "T1w")
         tcfg = TrainConfig(iterations=iterations, batch_size=BATCH.get(family, 1), seed=seed, out_dir=str(out / f"{family}_{tag}"),
                            sample_every=max(1, iterations // 5), save_every=max(1, iterations // 4), progress=False,
                            tensorboard=False, ema=ema)
+        tcfg = override(tcfg, [a[len("train."):] for a in settings if a.startswith("train.")])
         t0 = time.time()
         trainer = Trainer(build(cfg), ds, tcfg)
         res = trainer.fit()
@@ -274,6 +277,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ema", type=float, default=0.0,
                     help="EMA decay of the generator weights that are exported and evaluated (0: the live weights)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a model config key (e.g. n_critic=1), or a TrainConfig key as train.KEY=VALUE")
     ap.add_argument("--samples", type=int, default=8, help="K styles per slice for multimodal families")
     ap.add_argument("--out", default="runs/mri_translation")
     ap.add_argument("--baselines", action="store_true", help="evaluate identity and histogram matching")
@@ -292,10 +297,10 @@ def main(argv=None) -> int:
             write_json(out / "results" / f"{name}.json", {"name": name, "metrics": m, "metrics_all": m_all,
                                                           "command": cmd})
     for fam in filter(None, args.families.split(",")):
-        exports = train_family(fam, data, args.size, args.iterations, out, args.seed, args.ema)
+        exports = train_family(fam, data, args.size, args.iterations, out, args.seed, args.ema, tuple(args.set))
         fn = model_translate(exports)
         metrics = evaluate_multimodal(exports, data, args.samples) if fam in MULTIMODAL else evaluate(fn, data)
-        result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "ema": args.ema, "command": cmd,
+        result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "ema": args.ema, "settings": args.set, "command": cmd,
                   "exports": [str(p) for p in exports]}
         if fam in MULTIMODAL:
             result["multimodal"] = True
