@@ -12,6 +12,9 @@ directions; `--baselines` computes those too); its T1w<->T2w rows also enter the
 
     python -m training.benchmarks.mri_translation --families cycle_gan --iterations 2000
     python -m training.benchmarks.mri_translation --families stargan --iterations 10000 --baselines
+    python -m training.benchmarks.mri_translation --families stargan --set n_critic=1 --set train.batch_size=8
+(`--set KEY=VALUE` overrides a model config key, `--set train.KEY=VALUE` a TrainConfig key; the
+settings are saved with the results.)
 Multimodal families (MUNIT) translate every test slice with K styles (`--samples`, default 8,
 seed 0) and are reported on fidelity, the best of the K samples (per slice the sample with the
 highest SSIM; its SSIM and PSNR) and the mean over the K samples, next to diversity: the mean
