@@ -18,7 +18,8 @@ Losses (paper Eq. 1-7, WGAN-GP form of Eq. 8):
         + lambda_cls E[-log D_cls(c'|x)]                      (c': the real image's domain)
   L_G = -E[D_src(G(x, c))] + lambda_cls E[-log D_cls(c|G(x, c))] + lambda_rec E[||x - G(G(x, c), c')||_1]
 Optional, not in the paper (default 0): lambda_id * E[||G(x, c') - x||_1], CycleGAN's identity term
-(translating to the image's own domain returns it), which keeps the anatomy in place.
+(translating to the image's own domain returns it). It pulls G towards copying its input: on the
+MNI benchmark that helps between similar contrasts and hurts inverted ones (README, StarGAN).
 Defaults are the paper's: lambda_cls=1, lambda_rec=10, lambda_gp=10, n_critic=5 (D is updated every
 iteration, G every n_critic-th), Adam lr 1e-4 with betas (0.5, 0.999) (set them in TrainConfig.optim;
 `lr` here overrides the run's lr, 0 keeps it). Targets c are drawn uniformly over all domains per
