@@ -109,9 +109,27 @@ def test_identity_term_is_off_by_default_and_weighted():
     assert one["G_rec"] == pytest.approx(plain["G_rec"], rel=1e-5)  # same weights and draws before the G step
 
 
-def test_tiny_run_losses_fall_and_label_selects_domain(seed=0):
+def test_skips_are_off_by_default_and_carry_encoder_features():
+    """skips (not in the paper) add projected encoder features to the decoder at each up-sampled resolution."""
+    assert StarGANConfig().skips is False
+    assert not any("skips" in k for k in tiny_model().G.state_dict())  # the paper's generator, unchanged keys
+    model = tiny_model(skips=True)
+    assert len(model.G.skips) == model.config.n_down
+    x, labels = batch()["image"], torch.tensor([0, 1, 2, 0])
+    with torch.no_grad():
+        y = model.G(x, labels)
+        for proj in model.G.skips:
+            proj.weight.zero_()
+            proj.bias.zero_()
+        assert y.shape == x.shape and (y - model.G(x, labels)).abs().mean() > 1e-3
+    model.G(x, labels).mean().backward()  # zeroed projections still get a gradient: they can learn back
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.G.skips[0].parameters())
+
+
+@pytest.mark.parametrize("skips", [False, True])
+def test_tiny_run_losses_fall_and_label_selects_domain(skips, seed=0):
     """n_critic=1 and 5x the paper's lr keep the run short; everything else is the paper's."""
-    model = tiny_model(seed=seed, n_critic=1, lr=5e-4)
+    model = tiny_model(seed=seed, n_critic=1, lr=5e-4, skips=skips)
     hist = [model.train_step(batch(4, seed=1000 * seed + s), s) for s in range(400)]
     for key, factor in (("G_rec", 0.5), ("D_cls", 0.3)):
         first = statistics.mean(h[key] for h in hist[:20])

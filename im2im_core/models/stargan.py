@@ -9,7 +9,10 @@ Networks
   layout). Two deliberate differences: the stem conv is unnormalised, because an instance norm
   there cancels a spatially constant label map exactly (with this project's reflect padding the
   label would be ignored), and the upsamplings are nearest x2 + 5x5 conv (the project's decoder)
-  instead of 4x4 transposed convs, to avoid checkerboard artefacts.
+  instead of 4x4 transposed convs, to avoid checkerboard artefacts. Optional, not in the paper
+  (`skips=True`, default off): U-Net-style skips that add a 1x1 projection of the encoder's features to
+  the decoder at each up-sampled resolution, so fine anatomy need not pass the bottleneck (StarGAN v2
+  keeps detail with encoder-to-decoder skips for the same reason).
 - D: a PatchGAN critic D_src and an auxiliary domain classifier D_cls on one shared trunk of
   `d_layers` stride-2 convs (no normalisation, LeakyReLU 0.01); see `AuxClassifierDiscriminator`.
 
@@ -61,6 +64,7 @@ class StarGANConfig(ModelConfig):
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
     lambda_id: float = 0.0  # not in the paper (0 = its objective): ||G(x, c_org) - x||_1, as CycleGAN's identity term
+    skips: bool = False  # not in the paper: U-Net-style encoder->decoder skips at every resolution but the deepest
     n_critic: int = 5  # D updates per G update
     lr: float = 1e-4  # paper's Adam step for G and D; 0 takes TrainConfig.optim.lr
 
@@ -68,9 +72,11 @@ class StarGANConfig(ModelConfig):
 class StarGANGenerator(nn.Module):
     """G(x, c): image plus spatially replicated one-hot label in, translated image out."""
 
-    def __init__(self, channels: int, n_domains: int, dim: int, n_down: int, n_res: int, norm: str):
+    def __init__(self, channels: int, n_domains: int, dim: int, n_down: int, n_res: int, norm: str,
+                 skips: bool = False):
         super().__init__()
         self.n_domains = n_domains
+        self.n_down = n_down
         # the stem conv is not normalised: with reflect padding a spatially constant label map adds a
         # constant per channel, which an instance norm right after it would remove exactly (the label
         # would be ignored); through the ReLU it becomes a pixel-dependent change that later layers keep
@@ -81,11 +87,25 @@ class StarGANGenerator(nn.Module):
         layers.append(res_blocks(n_res, dim, norm))
         self.encoder = nn.Sequential(*layers)
         self.decoder = ConvDecoder(dim, channels, n_down, 0, norm, norm)
+        # skips[k]: a 1x1 projection of the encoder's output at the resolution of the k-th up-sampling
+        # stage, added to that stage's output (channel counts match: the decoder halves what the encoder doubled)
+        self.skips = nn.ModuleList([nn.Conv2d(dim >> (k + 1), dim >> (k + 1), 1) for k in range(n_down)]) if skips else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """x: (N, C, H, W); labels: (N,) int64 target domain indices."""
         c = F.one_hot(labels, self.n_domains).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        return self.decoder(self.encoder(torch.cat([x, c], 1)))
+        h = torch.cat([x, c], 1)
+        if self.skips is None:
+            return self.decoder(self.encoder(h))
+        feats = []  # stem and down-sampling outputs, finest first
+        for layer in self.encoder:
+            h = layer(h)
+            feats.append(h)
+        stages = list(self.decoder.model)  # [residual blocks, (up-sample, conv) * n_down, output conv]
+        h = stages[0](h)
+        for k in range(self.n_down):
+            h = stages[2 + 2 * k](stages[1 + 2 * k](h)) + self.skips[k](feats[self.n_down - 1 - k])
+        return stages[-1](h)
 
 
 @register("stargan")
@@ -109,7 +129,7 @@ class StarGAN(Im2ImModel):
                               f"({c.in_channels}) must equal out_channels ({c.out_channels})")
         if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp, c.lambda_id) < 0:
             raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp, lambda_id >= 0")
-        self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm)
+        self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm, c.skips)
         self.D = AuxClassifierDiscriminator(c.in_channels, len(doms), c.ndf, c.d_layers)
         self.wgan = GANLoss("wgangp")
 
