@@ -124,6 +124,11 @@ def test_skips_are_off_by_default_and_carry_encoder_features():
         assert y.shape == x.shape and (y - model.G(x, labels)).abs().mean() > 1e-3
     model.G(x, labels).mean().backward()  # zeroed projections still get a gradient: they can learn back
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.G.skips[0].parameters())
+    # one projection per target domain: only the rows of the labels in the batch get a gradient
+    model.G.zero_grad()
+    model.G(x, torch.zeros(4, dtype=torch.int64)).mean().backward()
+    per_domain = model.G.skips[0].weight.grad.unflatten(0, (len(DOMAINS), -1)).abs().sum((1, 2, 3, 4))
+    assert per_domain[0] > 0 and per_domain[1:].sum() == 0
 
 
 @pytest.mark.parametrize("skips", [False, True])

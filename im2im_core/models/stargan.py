@@ -12,7 +12,9 @@ Networks
   instead of 4x4 transposed convs, to avoid checkerboard artefacts. Optional, not in the paper
   (`skips=True`, default off): U-Net-style skips that add a 1x1 projection of the encoder's features to
   the decoder at each up-sampled resolution, so fine anatomy need not pass the bottleneck (StarGAN v2
-  keeps detail with encoder-to-decoder skips for the same reason).
+  keeps detail with encoder-to-decoder skips for the same reason). Each target domain has its own
+  projection: one shared projection let T2w<->PD keep their anatomy but held back the inverted
+  T1w directions (README, StarGAN).
 - D: a PatchGAN critic D_src and an auxiliary domain classifier D_cls on one shared trunk of
   `d_layers` stride-2 convs (no normalisation, LeakyReLU 0.01); see `AuxClassifierDiscriminator`.
 
@@ -64,7 +66,7 @@ class StarGANConfig(ModelConfig):
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
     lambda_id: float = 0.0  # not in the paper (0 = its objective): ||G(x, c_org) - x||_1, as CycleGAN's identity term
-    skips: bool = False  # not in the paper: U-Net-style encoder->decoder skips at every resolution but the deepest
+    skips: bool = False  # not in the paper: U-Net-style encoder->decoder skips, projected per target domain
     n_critic: int = 5  # D updates per G update
     lr: float = 1e-4  # paper's Adam step for G and D; 0 takes TrainConfig.optim.lr
 
@@ -87,9 +89,11 @@ class StarGANGenerator(nn.Module):
         layers.append(res_blocks(n_res, dim, norm))
         self.encoder = nn.Sequential(*layers)
         self.decoder = ConvDecoder(dim, channels, n_down, 0, norm, norm)
-        # skips[k]: a 1x1 projection of the encoder's output at the resolution of the k-th up-sampling
-        # stage, added to that stage's output (channel counts match: the decoder halves what the encoder doubled)
-        self.skips = nn.ModuleList([nn.Conv2d(dim >> (k + 1), dim >> (k + 1), 1) for k in range(n_down)]) if skips else None
+        # skips[k]: 1x1 projections of the encoder's output at the resolution of the k-th up-sampling stage,
+        # one per target domain (an inverted contrast needs its own sign), added to that stage's output
+        # (channel counts match: the decoder halves what the encoder doubled)
+        self.skips = nn.ModuleList([nn.Conv2d(dim >> (k + 1), (dim >> (k + 1)) * n_domains, 1)
+                                    for k in range(n_down)]) if skips else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """x: (N, C, H, W); labels: (N,) int64 target domain indices."""
@@ -103,8 +107,11 @@ class StarGANGenerator(nn.Module):
             feats.append(h)
         stages = list(self.decoder.model)  # [residual blocks, (up-sample, conv) * n_down, output conv]
         h = stages[0](h)
+        rows = torch.arange(len(labels), device=labels.device)
         for k in range(self.n_down):
-            h = stages[2 + 2 * k](stages[1 + 2 * k](h)) + self.skips[k](feats[self.n_down - 1 - k])
+            h = stages[2 + 2 * k](stages[1 + 2 * k](h))
+            skip = self.skips[k](feats[self.n_down - 1 - k])
+            h = h + skip.unflatten(1, (self.n_domains, h.shape[1]))[rows, labels]
         return stages[-1](h)
 
 
