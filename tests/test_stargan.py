@@ -131,6 +131,22 @@ def test_skips_are_off_by_default_and_carry_encoder_features():
     assert per_domain[0] > 0 and per_domain[1:].sum() == 0
 
 
+def test_local_critic_head_is_off_by_default_and_joins_the_wgan_terms():
+    """d_patch_layers=k (not in the paper) adds a PatchGAN critic on D's k-th layer; the WGAN terms sum both heads."""
+    assert StarGANConfig().d_patch_layers == 0 and len(tiny_model().D(batch()["image"])) == 2
+    model = tiny_model(n_critic=1, d_patch_layers=2)
+    b = batch()
+    with torch.no_grad():
+        src, cls, local = model.D(b["image"])
+    assert src.shape[-1] == 32 // 2 ** 4 and local.shape[-1] == 32 // 2 ** 2 and cls.shape == (4, 3)
+    out = model.train_step(b, 0)  # D's first forward sees these weights
+    assert out["D_real"] == pytest.approx(-(src.mean() + local.mean()).item(), rel=1e-4)
+    assert "G_fake" in out and np.isfinite(out["D_gp"])
+    for bad in (4, 5, -1):
+        with pytest.raises(ConfigError, match="patch_layers"):
+            tiny_model(d_patch_layers=bad)
+
+
 @pytest.mark.parametrize("skips", [False, True])
 def test_tiny_run_losses_fall_and_label_selects_domain(skips, seed=0):
     """n_critic=1 and 5x the paper's lr keep the run short; everything else is the paper's."""
