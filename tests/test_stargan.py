@@ -131,20 +131,21 @@ def test_skips_are_off_by_default_and_carry_encoder_features():
     assert per_domain[0] > 0 and per_domain[1:].sum() == 0
 
 
-def test_local_critic_head_is_off_by_default_and_joins_the_wgan_terms():
-    """d_patch_layers=k (not in the paper) adds a PatchGAN critic on D's k-th layer; the WGAN terms sum both heads."""
-    assert StarGANConfig().d_patch_layers == 0 and len(tiny_model().D(batch()["image"])) == 2
-    model = tiny_model(n_critic=1, d_patch_layers=2)
-    b = batch()
+def test_critic_head_depth_is_the_last_layer_by_default_and_can_be_local():
+    """d_src_layers=k (not in the paper) moves D_src to D's k-th layer; D_cls stays on the whole trunk."""
+    assert StarGANConfig().d_src_layers == 0
+    x = batch()["image"]
     with torch.no_grad():
-        src, cls, local = model.D(b["image"])
-    assert src.shape[-1] == 32 // 2 ** 4 and local.shape[-1] == 32 // 2 ** 2 and cls.shape == (4, 3)
-    out = model.train_step(b, 0)  # D's first forward sees these weights
-    assert out["D_real"] == pytest.approx(-(src.mean() + local.mean()).item(), rel=1e-4)
-    assert "G_fake" in out and np.isfinite(out["D_gp"])
-    for bad in (4, 5, -1):
-        with pytest.raises(ConfigError, match="patch_layers"):
-            tiny_model(d_patch_layers=bad)
+        src, cls = tiny_model().D(x)
+        local, cls2 = tiny_model(d_src_layers=2).D(x)
+    assert src.shape[-1] == 32 // 2 ** 4 and local.shape[-1] == 32 // 2 ** 2 and cls.shape == cls2.shape == (4, 3)
+    same = dict(tiny_model(d_src_layers=4).D.named_parameters())  # k = d_layers: the paper's layout
+    assert {k: v.shape for k, v in same.items()} == {k: v.shape for k, v in tiny_model().D.named_parameters()}
+    out = tiny_model(n_critic=1, d_src_layers=2).train_step(batch(), 0)
+    assert all(np.isfinite(v) for v in out.values()) and out["D_gp"] > 0
+    for bad in (5, -1):
+        with pytest.raises(ConfigError, match="src_layers"):
+            tiny_model(d_src_layers=bad)
 
 
 @pytest.mark.parametrize("skips", [False, True])

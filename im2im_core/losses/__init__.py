@@ -33,16 +33,13 @@ class GANLoss(nn.Module):
 
 
 def gradient_penalty(netD: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0,
-                     output_index: int | tuple[int, ...] | None = None) -> torch.Tensor:
-    """WGAN-GP (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on random interpolates.
-    `output_index`: which output(s) of a multi-output netD form the critic (several are summed)."""
+                     output_index: int | None = None) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on random interpolates."""
     alpha = torch.rand(real.size(0), 1, 1, 1, device=real.device)
     x_hat = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = netD(x_hat)
-    if isinstance(output_index, int):
+    if output_index is not None:
         out = out[output_index]
-    elif output_index is not None:
-        out = sum(out[i].sum() for i in output_index)
     grad, = torch.autograd.grad(out.sum(), x_hat, create_graph=True)
     return weight * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
 

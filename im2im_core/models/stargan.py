@@ -17,8 +17,8 @@ Networks
   T1w directions (README, StarGAN).
 - D: a PatchGAN critic D_src and an auxiliary domain classifier D_cls on one shared trunk of
   `d_layers` stride-2 convs (no normalisation, LeakyReLU 0.01); see `AuxClassifierDiscriminator`.
-  Optional, not in the paper (`d_patch_layers=k`, default 0): a second, local critic head on the trunk's
-  k-th layer, as pix2pixHD's coarse and fine critics; the WGAN terms and the penalty sum both heads.
+  Optional, not in the paper (`d_src_layers=k`, default 0 = the last layer): D_src on the trunk's k-th
+  layer, a local PatchGAN critic, while D_cls keeps the whole trunk's global view.
 
 Losses (paper Eq. 1-7, WGAN-GP form of Eq. 8):
   L_D = -E[D_src(x)] + E[D_src(G(x, c))] + lambda_gp E[(||grad D_src(x_hat)||_2 - 1)^2]
@@ -64,7 +64,7 @@ class StarGANConfig(ModelConfig):
     norm: str = "instance"
     ndf: int = 64
     d_layers: int = 6  # stride-2 convs in D (paper: 6 at 128 px); training sides must be >= 2**d_layers
-    d_patch_layers: int = 0  # not in the paper: > 0 adds a local PatchGAN critic head after this many D layers
+    d_src_layers: int = 0  # not in the paper: k > 0 puts the critic head on D's k-th layer (local), cls stays last
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
@@ -140,8 +140,7 @@ class StarGAN(Im2ImModel):
         if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp, c.lambda_id) < 0:
             raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp, lambda_id >= 0")
         self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm, c.skips)
-        self.D = AuxClassifierDiscriminator(c.in_channels, len(doms), c.ndf, c.d_layers, patch_layers=c.d_patch_layers)
-        self.critic_outputs = (0, 2) if c.d_patch_layers else (0,)  # D's outputs that are critic maps
+        self.D = AuxClassifierDiscriminator(c.in_channels, len(doms), c.ndf, c.d_layers, src_layers=c.d_src_layers)
         self.wgan = GANLoss("wgangp")
 
     # ---- description -----------------------------------------------------------------------
@@ -217,16 +216,13 @@ class StarGAN(Im2ImModel):
         c_trg = torch.randint(len(self.domain_names), c_org.shape, device=x.device)
         # ---- discriminator: WGAN critic + classification of real images + gradient penalty
         self.set_requires_grad(self.D, True)
-        real_out = self.D(x)
-        cls_real = real_out[1]
+        src_real, cls_real = self.D(x)
         with torch.no_grad():
             fake = self.G(x, c_trg)
-        fake_out = self.D(fake)
-        crit = self.critic_outputs
-        d = {"D_real": sum(self.wgan(real_out[i], True) for i in crit),
-             "D_fake": sum(self.wgan(fake_out[i], False) for i in crit),
+        src_fake, _ = self.D(fake)
+        d = {"D_real": self.wgan(src_real, True), "D_fake": self.wgan(src_fake, False),
              "D_cls": c.lambda_cls * F.cross_entropy(cls_real.float(), c_org),
-             "D_gp": gradient_penalty(self.D, x, fake, c.lambda_gp, output_index=crit if len(crit) > 1 else 0)}
+             "D_gp": gradient_penalty(self.D, x, fake, c.lambda_gp, output_index=0)}
         self.optimize("D", sum(d.values()))
         out = {k: float(v.detach()) for k, v in d.items()}
         out["D_cls_acc"] = float((cls_real.detach().argmax(1) == c_org).float().mean())
@@ -235,10 +231,9 @@ class StarGAN(Im2ImModel):
         # ---- generator: fool the critic, be classified as the target, reconstruct the input
         self.set_requires_grad(self.D, False)
         fake = self.G(x, c_trg)
-        fake_out = self.D(fake)
-        cls_fake = fake_out[1]
+        src_fake, cls_fake = self.D(fake)
         rec = self.G(fake, c_org)
-        g = {"G_fake": sum(self.wgan(fake_out[i], True, for_discriminator=False) for i in self.critic_outputs),
+        g = {"G_fake": self.wgan(src_fake, True, for_discriminator=False),
              "G_cls": c.lambda_cls * F.cross_entropy(cls_fake.float(), c_trg),
              "G_rec": c.lambda_rec * l1(rec, x)}
         if c.lambda_id > 0:

@@ -51,29 +51,31 @@ class AuxClassifierDiscriminator(nn.Module):
     - D_cls: domain-classification logits (N, n_classes). The paper's head is one conv whose kernel
       covers the whole final map (tied to the training size); here a 3x3 conv to n_classes maps is
       averaged over space instead, so one discriminator serves any image size.
-    - optional (`patch_layers` = k > 0, not in the paper): a second critic head, a 3x3 conv on the trunk's
-      k-th layer, whose smaller receptive field judges local texture while D_src judges the whole layout.
-    forward returns (src, cls), or (src, cls, src_local) with the second head.
+    - optional (`src_layers` = k < n_layers, not in the paper): D_src sits on the trunk's k-th layer, a
+      local PatchGAN critic, while D_cls keeps the whole trunk. A local classifier would average
+      its logits over background patches that look the same in every domain.
+    forward returns (src, cls).
     """
 
     def __init__(self, in_ch: int, n_classes: int, ndf: int = 64, n_layers: int = 6, max_ch: int = 2048,
-                 patch_layers: int = 0):
+                 src_layers: int = 0):
         super().__init__()
-        if not 0 <= patch_layers < n_layers:
+        self.src_layers = src_layers or n_layers
+        if not 1 <= self.src_layers <= n_layers:
             from ..errors import ConfigError
 
-            raise ConfigError(f"patch_layers must be in [0, {n_layers}) (0: no local critic head), got {patch_layers}")
+            raise ConfigError(f"src_layers must be in [1, {n_layers}] (0: the last layer), got {src_layers}")
         seq, ch = [nn.Conv2d(in_ch, ndf, 4, 2, 1), nn.LeakyReLU(0.01, True)], ndf
         for i in range(1, n_layers):
-            if i == patch_layers:
-                self.src_local = nn.Conv2d(ch, 1, 3, 1, 1, bias=False)
+            if i == self.src_layers:
+                src_ch = ch
             nxt = min(ch * 2, max_ch)
             seq += [nn.Conv2d(ch, nxt, 4, 2, 1), nn.LeakyReLU(0.01, True)]
             ch = nxt
         self.main = nn.Sequential(*seq)
-        self.src = nn.Conv2d(ch, 1, 3, 1, 1, bias=False)
+        self.src = nn.Conv2d(ch if self.src_layers == n_layers else src_ch, 1, 3, 1, 1, bias=False)
         self.cls = nn.Conv2d(ch, n_classes, 3, 1, 1, bias=False)
-        self.n_layers, self.min_side, self.patch_layers = n_layers, 2 ** n_layers, patch_layers
+        self.n_layers, self.min_side = n_layers, 2 ** n_layers
 
     def forward(self, x):
         if min(x.shape[-2:]) < self.min_side:
@@ -81,10 +83,7 @@ class AuxClassifierDiscriminator(nn.Module):
 
             raise InputError(f"discriminator input {tuple(x.shape[-2:])} too small: its {self.n_layers} stride-2 "
                              f"layers need sides >= {self.min_side} (lower d_layers)")
-        if not self.patch_layers:
-            h = self.main(x)
-            return self.src(h), self.cls(h).mean(dim=(2, 3))
-        k = 2 * self.patch_layers  # (conv, activation) per layer
-        local = self.main[:k](x)
-        h = self.main[k:](local)
-        return self.src(h), self.cls(h).mean(dim=(2, 3)), self.src_local(local)
+        k = 2 * self.src_layers  # (conv, activation) per layer
+        h_src = self.main[:k](x)
+        h = self.main[k:](h_src)
+        return self.src(h_src), self.cls(h).mean(dim=(2, 3))
