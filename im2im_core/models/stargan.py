@@ -13,8 +13,7 @@ Networks
   (`skips=True`, default off): U-Net-style skips that add a 1x1 projection of the encoder's features to
   the decoder at each up-sampled resolution, so fine anatomy need not pass the bottleneck (StarGAN v2
   keeps detail with encoder-to-decoder skips for the same reason). Each target domain has its own
-  projection: one shared projection let T2w<->PD keep their anatomy but held back the inverted
-  T1w directions (README, StarGAN).
+  projection. On the MNI benchmark skips keep the T2w<->PD anatomy (README, StarGAN).
 - D: a PatchGAN critic D_src and an auxiliary domain classifier D_cls on one shared trunk of
   `d_layers` stride-2 convs (no normalisation, LeakyReLU 0.01); see `AuxClassifierDiscriminator`.
   Optional, not in the paper (`d_src_layers=k`, default 0 = the last layer): D_src on the trunk's k-th
@@ -93,7 +92,7 @@ class StarGANGenerator(nn.Module):
         self.encoder = nn.Sequential(*layers)
         self.decoder = ConvDecoder(dim, channels, n_down, 0, norm, norm)
         # skips[k]: 1x1 projections of the encoder's output at the resolution of the k-th up-sampling stage,
-        # one per target domain (an inverted contrast needs its own sign), added to that stage's output
+        # one per target domain (what to keep differs by target contrast), added to that stage's output
         # (channel counts match: the decoder halves what the encoder doubled)
         self.skips = nn.ModuleList([nn.Conv2d(dim >> (k + 1), (dim >> (k + 1)) * n_domains, 1)
                                     for k in range(n_down)]) if skips else None
