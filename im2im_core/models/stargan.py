@@ -80,7 +80,6 @@ class StarGANGenerator(nn.Module):
                  skips: bool = False):
         super().__init__()
         self.n_domains = n_domains
-        self.n_down = n_down
         # the stem conv is not normalised: with reflect padding a spatially constant label map adds a
         # constant per channel, which an instance norm right after it would remove exactly (the label
         # would be ignored); through the ReLU it becomes a pixel-dependent change that later layers keep
@@ -110,9 +109,9 @@ class StarGANGenerator(nn.Module):
         stages = list(self.decoder.model)  # [residual blocks, (up-sample, conv) * n_down, output conv]
         h = stages[0](h)
         rows = torch.arange(len(labels), device=labels.device)
-        for k in range(self.n_down):
+        for k, proj in enumerate(self.skips):
             h = stages[2 + 2 * k](stages[1 + 2 * k](h))
-            skip = self.skips[k](feats[self.n_down - 1 - k])
+            skip = proj(feats[len(self.skips) - 1 - k])
             h = h + skip.unflatten(1, (self.n_domains, h.shape[1]))[rows, labels]
         return stages[-1](h)
 

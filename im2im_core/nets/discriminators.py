@@ -66,14 +66,12 @@ class AuxClassifierDiscriminator(nn.Module):
 
             raise ConfigError(f"src_layers must be in [1, {n_layers}] (0: the last layer), got {src_layers}")
         seq, ch = [nn.Conv2d(in_ch, ndf, 4, 2, 1), nn.LeakyReLU(0.01, True)], ndf
-        for i in range(1, n_layers):
-            if i == self.src_layers:
-                src_ch = ch
+        for _ in range(1, n_layers):
             nxt = min(ch * 2, max_ch)
             seq += [nn.Conv2d(ch, nxt, 4, 2, 1), nn.LeakyReLU(0.01, True)]
             ch = nxt
         self.main = nn.Sequential(*seq)
-        self.src = nn.Conv2d(ch if self.src_layers == n_layers else src_ch, 1, 3, 1, 1, bias=False)
+        self.src = nn.Conv2d(min(ndf << (self.src_layers - 1), max_ch), 1, 3, 1, 1, bias=False)  # layer k's width
         self.cls = nn.Conv2d(ch, n_classes, 3, 1, 1, bias=False)
         self.n_layers, self.min_side = n_layers, 2 ** n_layers
 
