@@ -88,6 +88,27 @@ def test_resume_gives_identical_weights(tmp_path, family):
     assert not all(torch.equal(ref[k], v) for k, v in _arrays_trainer(tmp_path / "x", family).model.state_dict().items())
 
 
+@pytest.mark.parametrize("warmup", [True, False])
+def test_ema_follows_the_warmed_up_decay_from_the_init(tmp_path, warmup):
+    """EMA = the lerp recursion from the init weights with decay min(ema, (1+t)/(10+t)) (or ema without warm-up)."""
+    seen = []
+    t = _arrays_trainer(tmp_path, iterations=6, ema=0.999, ema_warmup=warmup,
+                        callback=lambda step, losses: seen.append([p.detach().clone() for p in t.model.netG_A.parameters()]))
+    init = [p.detach().clone() for p in t.model.netG_A.parameters()]
+    expected = init
+    t.fit()
+    decays = [t.ema_decay(s) for s in range(6)]
+    assert decays == ([min(0.999, (1 + s) / (10 + s)) for s in range(6)] if warmup else [0.999] * 6)
+    assert t.ema_decay(10 ** 6) == 0.999
+    for live, d in zip(seen, decays):
+        expected = [e * d + p * (1 - d) for e, p in zip(expected, live)]
+    ema = list(t.ema["netG_A"].parameters())
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(ema, expected))
+    # the init keeps prod(decays) of the weight: 2e-4 with warm-up, 0.999**6 = 0.994 without
+    moved = sum((a - b).norm() for a, b in zip(ema, init)) / sum((a - b).norm() for a, b in zip(seen[-1], init))
+    assert (moved > 0.5) if warmup else (moved < 0.05)
+
+
 def test_checkpoint_contents_and_safe_load(tmp_path):
     """Everything for resume is in the file, and it loads with weights_only=True."""
     t = _arrays_trainer(tmp_path, iterations=3, ema=0.5)

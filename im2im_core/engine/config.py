@@ -31,6 +31,9 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     pool_size: int = 50
     ema: float = 0.0  # EMA decay of the generators; 0 disables
+    #: ramp the decay as min(ema, (1 + t) / (10 + t)) so a short run's EMA forgets the random init
+    #: (without it, 0.999 keeps 0.999**2000 = 13.5% of the init weights after 2,000 iterations)
+    ema_warmup: bool = True
     bf16: bool = False  # autocast the forward passes
     device: str = "auto"
     log_every: int = 10

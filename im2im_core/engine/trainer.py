@@ -328,12 +328,19 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
+    def ema_decay(self, step: int) -> float:
+        """EMA decay used after iteration `step` (0-based); warm-up as in TF's ExponentialMovingAverage."""
+        if not self.cfg.ema_warmup:
+            return self.cfg.ema
+        return min(self.cfg.ema, (1.0 + step) / (10.0 + step))
+
     @torch.no_grad()
     def _ema_update(self) -> None:
         """ema <- decay * ema + (1 - decay) * live, buffers copied."""
+        decay = self.ema_decay(self.step)
         for name, ema in self.ema.items():
             live = getattr(self.model, name)
-            torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - self.cfg.ema)
+            torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - decay)
             for eb, lb in zip(ema.buffers(), live.buffers()):
                 eb.copy_(lb)
 
