@@ -24,6 +24,8 @@ def _coerce(tp, value, where: str):
         return float(value)
     if tp is tuple and isinstance(value, list):
         return tuple(value)
+    if tp in (bool, int, float, str) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise ConfigError(f"config{where}: expected {tp.__name__}, got {value!r}")
     return value
 
 
@@ -42,10 +44,15 @@ def from_dict(cls, data: dict, where: str = ""):
     return cls(**kwargs)
 
 
-def override(cfg, assignments: list[str]):
-    """Apply `key=value` / `a.b=value` overrides (values parsed as YAML scalars)."""
+def parse_scalar(raw: str):
+    """An override's value: a YAML scalar, and `key=` (nothing after =) is the empty string."""
     import yaml
 
+    return yaml.safe_load(raw) if raw.strip() else ""
+
+
+def override(cfg, assignments: list[str]):
+    """Apply `key=value` / `a.b=value` overrides (values parsed by `parse_scalar`)."""
     data = to_dict(cfg)
     for item in assignments:
         if "=" not in item:
@@ -59,5 +66,5 @@ def override(cfg, assignments: list[str]):
             node = node[p]
         if parts[-1] not in node:
             raise ConfigError(f"override {key!r}: unknown key {parts[-1]!r}; known: {sorted(node)}")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_scalar(raw)
     return from_dict(type(cfg), data)

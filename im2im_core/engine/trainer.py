@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import from_dict, to_dict
+from ..config import from_dict, parse_scalar, to_dict
 from ..errors import ConfigError, InputError, NonFiniteLoss
 from ..intensity import Intensity
 from . import checkpointing as ckpt
@@ -460,9 +460,7 @@ def _read_config(path_or_dict) -> dict:
 
 
 def apply_overrides(raw: dict, overrides) -> dict:
-    """Apply `section.key[.sub]=value` strings (values parsed as YAML) to a raw config mapping."""
-    import yaml
-
+    """Apply `section.key[.sub]=value` strings (values parsed by `parse_scalar`) to a raw config mapping."""
     for item in overrides or ():
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not of the form section.key=value (e.g. train.iterations=100)")
@@ -476,7 +474,7 @@ def apply_overrides(raw: dict, overrides) -> dict:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {key!r}: {p!r} is not a config section")
-        node[parts[-1]] = yaml.safe_load(value)
+        node[parts[-1]] = parse_scalar(value)
     return raw
 
 
