@@ -46,8 +46,10 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
     return path
 
 
-def build_metadata(model, intensity: Intensity | None = None, provenance: dict | None = None) -> dict[str, str]:
-    """The string->string metadata block stored in the safetensors header."""
+def build_metadata(model, intensity: Intensity | None = None, provenance: dict | None = None,
+                   spacing=None) -> dict[str, str]:
+    """The string->string metadata block stored in the safetensors header. `spacing`: the (Y, X)
+    pixel size the model was trained at (mm or any unit the user's data uses), or None."""
     from .config import to_dict
 
     prov = {"library_version": __version__, "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
@@ -63,6 +65,7 @@ def build_metadata(model, intensity: Intensity | None = None, provenance: dict |
         "out_channels": str(cfg.out_channels),
         "intensity": json.dumps(to_dict(intensity or Intensity())),
         "provenance": json.dumps(prov),
+        "spacing": json.dumps(None if spacing is None else [float(v) for v in spacing]),
     }
 
 
@@ -74,7 +77,7 @@ def inference_state(model) -> dict:
 
 
 def save(path, model, intensity: Intensity | None = None, provenance: dict | None = None,
-         dtype=None) -> Path:
+         dtype=None, spacing=None) -> Path:
     """Write an inference checkpoint for `model` atomically; returns the path.
 
     Only the generators are stored; tensors shared between modules (UNIT's shared layers) are
@@ -83,7 +86,7 @@ def save(path, model, intensity: Intensity | None = None, provenance: dict | Non
     import torch
     from safetensors.torch import save_file
 
-    meta = build_metadata(model, intensity, provenance)
+    meta = build_metadata(model, intensity, provenance, spacing)
     tensors, aliases, seen = {}, {}, {}
     for name, t in inference_state(model).items():
         key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.dtype)
@@ -122,7 +125,25 @@ def read_metadata(path) -> dict[str, Any]:
             meta[key] = json.loads(raw[key])
     except (KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: metadata entry {exc} is missing or not valid JSON") from None
+    meta["spacing"] = _spacing(raw.get("spacing"), path)
     return meta
+
+
+def _spacing(raw, path):
+    """The training pixel size from the metadata: None (older files, unknown) or two positive floats."""
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    if value is None:
+        return None
+    ok = (isinstance(value, list) and len(value) == 2 and all(isinstance(v, (int, float)) for v in value)
+          and all(0 < v < 1e6 for v in value))
+    if not ok:
+        raise CheckpointError(f"{path}: metadata 'spacing' must be two positive numbers or null, got {str(raw)[:60]!r}")
+    return tuple(float(v) for v in value)
 
 
 def load_model(path, device="cpu"):

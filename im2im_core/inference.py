@@ -22,6 +22,8 @@ import torch
 
 from .errors import CheckpointError, InputError
 from .intensity import Intensity, cast_like
+from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
+from .resample import in_plane, resize, target_shape
 from .tiling import n_tiles, run_padded, run_seamless, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -46,31 +48,6 @@ def resolve_checkpoint(name_or_path) -> Path:
         return shipped[str(name_or_path)]
     names = ", ".join(shipped) or "none"
     raise CheckpointError(f"checkpoint {name_or_path} not found (not a file, nor a shipped model: {names})")
-
-
-def select_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" picks CUDA when present; asking for CUDA without it is a clear error."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' requested but no CUDA GPU is available; use device='cpu' or 'auto'")
-    return dev
-
-
-@lru_cache(maxsize=None)
-def _cpu_has_bf16() -> bool:
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def bf16_supported(device: torch.device) -> bool:
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return device.type == "cpu" and _cpu_has_bf16()
 
 
 def load(name_or_path, device: str = "auto", precision: str = "auto", **foreign_kw) -> "Translator":
@@ -250,12 +227,30 @@ class Translator:
             out[key] = torch.from_numpy(Intensity.normalise(ref_slices, lo, hi))
         return out
 
+    @property
+    def spacing(self) -> tuple[float, float] | None:
+        """The (Y, X) pixel size the model was trained at, or None when the checkpoint does not say."""
+        return self.meta.get("spacing")
+
+    def model_grid(self, size: tuple[int, int], spacing, ndim_spatial: int = 2) -> tuple[int, int] | None:
+        """The (H, W) a slice of `size` at `spacing` takes on the model's grid; None: no resampling
+        (spacings agree or unknown, or the family needs its input grid: masks, k-space)."""
+        if spacing is None or not self.model.tileable:
+            return None
+        return target_shape(size, in_plane(spacing, ndim_spatial), self.spacing)
+
     # ---- arrays in, arrays out --------------------------------------------------------------
     def translate(self, image, direction: str | None = None, *, rgb: bool | None = None,
                   out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   precision: str | None = None, norm_stats: str = "thumbnail", batch_size: int = 4,
-                  progress: Callable[[int, int], Any] | None = None, cancel=None, **opts):
+                  progress: Callable[[int, int], Any] | None = None, cancel=None, spacing=None,
+                  resample: bool = True, **opts):
         """Translate a numpy image or stack.
+
+        `spacing`: the input's pixel size (a number, (Y, X), or one value per axis such as a
+        napari layer's scale). When the checkpoint records the spacing it was trained at
+        (`self.spacing`) and they differ, each slice is resampled to the model's grid, translated
+        there and resampled back (`resample=False` turns this off).
 
         Returns an array shaped like the input (with the model's output channels, and scaled
         sides for super-resolution), in the input's dtype and value range unless
@@ -271,6 +266,10 @@ class Translator:
         opts = {k: _per_slice(v, layout["lead"]) for k, v in opts.items()}
         lo, hi = self.intensity.window(slices)
         x = torch.from_numpy(Intensity.normalise(slices, lo, hi))
+        size = tuple(x.shape[-2:])
+        grid = self.model_grid(size, spacing, len(layout["lead"]) + 2) if resample else None
+        if grid is not None:
+            x = resize(x, grid).clamp_(-1.0, 1.0)
         t0 = time.perf_counter()
         results = self.forward_tensor(x, direction, tile=tile, overlap=overlap, precision=precision,
                                       norm_stats=norm_stats, batch_size=batch_size, progress=progress,
@@ -279,6 +278,9 @@ class Translator:
         dtype = np.dtype(out_dtype) if out_dtype is not None else arr.dtype
         images, extras = [], {}
         keep = self.model.unchanged_pixels(opts)
+        if grid is not None:  # back to the input's grid (scaled sides for super-resolution)
+            back = tuple(n * self.model.scale_factor for n in size)
+            results = [{k: resize(v, back) for k, v in res.items()} for res in results]
         for res in results:
             y = Intensity.denormalise(res["image"].numpy(), lo, hi)
             img_out = from_slices(cast_like(y, dtype), layout)

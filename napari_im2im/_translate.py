@@ -24,6 +24,21 @@ def output_name(source: str, label: str) -> str:
     return f"{source} [{label}]"
 
 
+#: napari unit names -> millimetres (models record their training pixel size in mm)
+MM_PER_UNIT = {"mm": 1.0, "millimeter": 1.0, "millimetre": 1.0, "cm": 10.0, "centimeter": 10.0, "m": 1000.0,
+               "meter": 1000.0, "um": 1e-3, "µm": 1e-3, "micrometer": 1e-3, "micron": 1e-3, "nm": 1e-6,
+               "nanometer": 1e-6}
+
+
+def layer_spacing(meta: dict) -> tuple | None:
+    """The layer's per-axis pixel size in mm when its units are physical lengths; None for pixels
+    (or unknown units), so such images are never resampled."""
+    factors = [MM_PER_UNIT.get(str(u).strip().lower()) for u in meta["units"][-2:]]
+    if any(f is None for f in factors):
+        return None
+    return tuple(float(s) * f for s, f in zip(meta["scale"][-2:], factors))
+
+
 def translate_layer(data, layer_meta: dict, model, direction: str | None = None, *, tile: int = 512,
                     device: str = "auto", options: dict | None = None,
                     cancel=None) -> Generator[Progress, None, list[tuple]]:
@@ -34,6 +49,7 @@ def translate_layer(data, layer_meta: dict, model, direction: str | None = None,
     """
     arr, meta = check_image(data, layer_meta)
     options = dict(options or {})
+    options.setdefault("spacing", layer_spacing(meta))
     yield Progress(0, 1, "loading model")
     tr = get_translator(model, device)
     info = describe(tr)

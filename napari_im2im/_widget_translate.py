@@ -47,7 +47,9 @@ class TranslateWidget(ModelJobWidget):
 
         self.translator = translator
         d = describe(translator)
-        self.info.setText(f"{d['family']} · domains {', '.join(map(str, d['domains']))} · {translator.device}")
+        px = translator.spacing
+        trained = f" · trained at {px[0]:g} × {px[1]:g} mm pixels" if px else " · training pixel size unknown"
+        self.info.setText(f"{d['family']} · domains {', '.join(map(str, d['domains']))} · {translator.device}{trained}")
         self.direction.clear()
         for canon in d["directions"]:
             self.direction.addItem(d["direction_labels"][canon], canon)

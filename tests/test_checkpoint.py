@@ -52,7 +52,7 @@ def test_foreign_safetensors_and_corrupt_files_are_refused(tmp_path, tiny_genera
 
 def test_weights_that_do_not_match_the_config_are_refused(tmp_path, tiny_generator_ckpt):
     meta = checkpoint.read_metadata(tiny_generator_ckpt)
-    raw = {k: (json.dumps(v) if k in ("config", "domains", "intensity", "provenance") else v) for k, v in meta.items()}
+    raw = {k: (json.dumps(v) if k in ("config", "domains", "intensity", "provenance", "spacing") else v) for k, v in meta.items()}
     raw_cfg = json.loads(raw["config"])
     raw_cfg["generator"]["n_blocks"] = 5
     raw["config"] = json.dumps(raw_cfg)

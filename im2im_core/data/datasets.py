@@ -47,8 +47,13 @@ class DataConfig:
     paired: bool = False  # nifti / mni: A and B slices correspond voxel for voxel
     axis: int = 2  # nifti / mni: slicing axis
     min_foreground: float = 0.01  # nifti: skip slices with less than this fraction above the window floor
-    size: int = 128  # mni: slice side
+    size: int = 0  # mni: 0 trains on native 1 mm crops (crop_size, default 128); > 0 on brain-box slices resized to this
     contrasts: tuple = ("T1w", "T2w")  # mni: contrasts of domains A and B (multi-domain families: any number)
+    t1_source: str = "template"  # mni: T1w is the real MNI152 template ("template") or computed ("synthetic")
+    orientations: tuple = (0, 1, 2)  # mni native: slicing axes the crops come from
+    rotate: float = 10.0  # mni native: random rotation bound, degrees
+    zoom: float = 0.1  # mni native: random zoom bound, fraction
+    gamma: float = 0.1  # mni native: random intensity curve x**exp(u), u in [-gamma, gamma] (inputs only when paired)
     load_size: int = 0  # resize to this square first (0 keeps the size)
     crop_size: int = 0  # random square crop (0 keeps the whole image)
     flip: bool = True
@@ -545,7 +550,7 @@ def _multi_domain_dataset(cfg: DataConfig, domains: tuple, kw: dict) -> MultiDom
         if bad:
             raise ConfigError(f"config[data]: kind mni makes contrasts {sorted(mni.SEQUENCE_DEFAULTS)}; the model's "
                               f"domains {bad} are not among them (set model.domains to contrasts)")
-        data = mni.multi_contrast_slices(domains, axis=cfg.axis, size=cfg.size)
+        data = mni.multi_contrast_slices(domains, axis=cfg.axis, size=cfg.size or 128)
         desc = (f"MNI152 synthetic {', '.join(domains)}, axis {cfg.axis}, {cfg.size}px, disjoint unpaired slices "
                 f"({', '.join(str(len(v)) for v in data.values())})")
         return MultiDomainArrays(data, description=desc, **kw)
@@ -553,24 +558,53 @@ def _multi_domain_dataset(cfg: DataConfig, domains: tuple, kw: dict) -> MultiDom
                       "with data.dirs or 'mni'")
 
 
-def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) -> ArrayPairs:
-    """MNI152 synthetic contrasts: unpaired disjoint A/B training slices, or (paired=True) both
-    contrasts of every training slice; the held-out test slab is never used for training."""
+def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) -> TranslationDataset:
+    """MNI152 contrasts. Native (size 0): random 1 mm crops, in every orientation, of the volume with
+    the held-out validation and test slabs (and their guards) cut out, A and B drawn independently
+    (or at one place when paired). size > 0: brain-box slices resized to size x size (the older
+    thumbnail data), unpaired disjoint A/B slices or both contrasts of every training slice."""
     from . import mni
 
     contrasts = tuple(cfg.contrasts)
     if len(contrasts) != 2 or any(c not in mni.SEQUENCE_DEFAULTS for c in contrasts):
         raise ConfigError(f"config[data]: contrasts must be two of {sorted(mni.SEQUENCE_DEFAULTS)}, got {list(contrasts)}")
-    if cfg.axis not in (0, 1, 2) or cfg.size < 8:
-        raise ConfigError(f"config[data]: mni needs axis in 0..2 and size >= 8, got axis={cfg.axis}, size={cfg.size}")
+    if cfg.axis not in (0, 1, 2) or (cfg.size and cfg.size < 8):
+        raise ConfigError(f"config[data]: mni needs axis in 0..2 and size 0 (native) or >= 8, got axis={cfg.axis}, "
+                          f"size={cfg.size}")
+    if cfg.t1_source not in ("template", "synthetic"):
+        raise ConfigError(f"config[data]: t1_source must be 'template' or 'synthetic', got {cfg.t1_source!r}")
+    tis = mni.load_mni_tissues()
+    if not cfg.size:
+        return mni_native_crops(cfg, tis, channels, intensity)
+    vols = [mni.contrast_volume(tis, c, cfg.t1_source) for c in contrasts]
+    idx = mni.split_slices(tis["brain"], axis=cfg.axis)
     if cfg.paired:
-        tis = mni.load_mni_tissues()
-        idx = mni.split_slices(tis["brain"], axis=cfg.axis)
         train = np.sort(np.concatenate([idx["A"], idx["B"]]))
-        a, b = (mni._slices(mni.synthesize_contrast(tis, c), tis["brain"], cfg.axis, train, cfg.size) for c in contrasts)
+        a, b = (mni._slices(v, tis["brain"], cfg.axis, train, cfg.size) for v in vols)
     else:
-        data = mni.mri_translation_dataset(axis=cfg.axis, size=cfg.size, contrasts=contrasts, split="train")
-        a, b = data["A"], data["B"]
-    desc = (f"MNI152 synthetic {contrasts[0]}->{contrasts[1]}, axis {cfg.axis}, {cfg.size}px, "
+        a, b = (mni._slices(v, tis["brain"], cfg.axis, idx[k], cfg.size) for v, k in zip(vols, "AB"))
+    desc = (f"MNI152 {contrasts[0]}->{contrasts[1]} (T1w {cfg.t1_source}), axis {cfg.axis}, {cfg.size}px, "
             f"{len(a)}/{len(b)} train slices{' (paired)' if cfg.paired else ' (unpaired)'}")
     return ArrayPairs(a, b, paired=cfg.paired, channels=channels, intensity=intensity, augment=augment, description=desc)
+
+
+def mni_native_crops(cfg: DataConfig, tis: dict, channels=(1, 1), intensity=None):
+    """`VolumeCrops` of the MNI152 contrasts at 1 mm (see `mni_dataset`); records the 1 mm spacing."""
+    from . import mni
+    from .volume_crops import VolumeCrops
+
+    intensity = intensity or Intensity()
+    split = mni.native_split(tis["brain"], axis=cfg.axis)
+    parts = []
+    for c in cfg.contrasts:
+        vol = mni.contrast_volume(tis, c, cfg.t1_source)
+        lo, hi = intensity.window(vol)  # one window for the whole volume, as Translator does for a stack
+        parts.append(mni.training_subvolumes(Intensity.normalise(vol, lo, hi), split, cfg.axis))
+    crop = cfg.crop_size or 128
+    spacing = tis["voxel_size"][:2]
+    desc = (f"MNI152 1 mm {cfg.contrasts[0]} (T1w {cfg.t1_source}) / {cfg.contrasts[1]}: {crop}px crops along axes "
+            f"{tuple(cfg.orientations)} of {len(split['train'])} sub-volumes (held-out val/test slabs along axis "
+            f"{cfg.axis} cut out){', paired' if cfg.paired else ', A and B drawn independently'}")
+    return VolumeCrops(parts[0], parts[1], crop=crop, paired=cfg.paired, axes=tuple(cfg.orientations),
+                       rotate=cfg.rotate, zoom=cfg.zoom, gamma=cfg.gamma, flip=cfg.flip, channels=channels,
+                       intensity=intensity, description=desc, spacing=spacing)

@@ -225,3 +225,61 @@ def brain_mask_slices(axis=2, size=128, split="test", domain="A", **split_kwargs
     idx = split_slices(tis["brain"], axis=axis, **split_kwargs)
     index = idx["test"] if split == "test" else idx[domain]
     return _slices(tis["brain"].astype(np.float32), tis["brain"], axis, index, size) > 0.5
+
+
+# ---- native resolution: the real T1 template, held-out slabs, whole 1 mm slices ------------------
+#: held-out axial slabs as fractions of the brain-containing range; training never touches them
+NATIVE_SLABS = {"val": (0.30, 0.38), "test": (0.40, 0.60)}
+NATIVE_GAP = 4  # guard slices on each side of a held-out slab (neighbouring 1 mm slices are near-identical)
+
+
+def template_t1(tissues) -> np.ndarray:
+    """The real MNI152 T1 template scaled to [0, 1] by its maximum, exactly as the napari sample."""
+    t1 = np.asarray(tissues["t1_template"], np.float32)
+    return t1 / max(float(t1.max()), 1e-6)
+
+
+def contrast_volume(tissues, contrast: str, t1_source: str = "template") -> np.ndarray:
+    """One contrast at 1 mm: T1w is the real template (`t1_source="template"`) or synthetic."""
+    if t1_source not in ("template", "synthetic"):
+        raise ValueError(f"t1_source must be 'template' or 'synthetic', got {t1_source!r}")
+    if contrast == "T1w" and t1_source == "template":
+        return template_t1(tissues)
+    return synthesize_contrast(tissues, contrast)
+
+
+def native_split(brain, axis: int = 2, slabs=None, gap: int = NATIVE_GAP, min_brain_fraction: float = 0.05) -> dict:
+    """Held-out slab indices along `axis` ("val", "test") and the training ranges around them.
+
+    "train" is a list of (start, stop) ranges of slices along `axis` that no held-out slab or guard
+    touches; cutting the volume there gives sub-volumes that every orientation may slice without
+    seeing a held-out voxel."""
+    slabs = NATIVE_SLABS if slabs is None else slabs
+    brain = np.asarray(brain, bool)
+    n = brain.shape[axis]
+    frac = brain.mean(axis=tuple(i for i in range(3) if i != axis))
+    ok = np.flatnonzero(frac > min_brain_fraction)
+    lo, hi = int(ok.min()), int(ok.max()) + 1
+    guard = np.zeros(n, bool)
+    out = {}
+    for name, (f0, f1) in slabs.items():
+        s0, s1 = lo + int(round(f0 * (hi - lo))), lo + int(round(f1 * (hi - lo)))
+        out[name] = np.arange(s0, s1)
+        guard[max(s0 - gap, 0):s1 + gap] = True
+    keep = np.zeros(n, bool)
+    keep[lo:hi] = True
+    keep &= ~guard
+    edges = np.flatnonzero(np.diff(np.r_[0, keep.astype(np.int8), 0]))
+    out["train"] = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return out
+
+
+def native_slices(volume, index, axis: int = 2) -> np.ndarray:
+    """Whole slices at the volume's own pixel size, in display orientation (as `_slices`, uncropped)."""
+    stack = np.moveaxis(np.take(np.asarray(volume), np.asarray(index), axis=axis), axis, 0)
+    return np.ascontiguousarray(stack.transpose(0, 2, 1)[:, ::-1, :]).astype(np.float32)
+
+
+def training_subvolumes(volume, split: dict, axis: int = 2) -> list[np.ndarray]:
+    """The training parts of a volume: one sub-volume per training range of `native_split`."""
+    return [np.ascontiguousarray(np.take(volume, np.arange(a, b), axis=axis)) for a, b in split["train"]]

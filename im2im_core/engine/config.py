@@ -34,7 +34,13 @@ class TrainConfig:
     #: ramp the decay as min(ema, (1 + t) / (10 + t)) so a short run's EMA forgets the random init
     #: (without it, 0.999 keeps 0.999**2000 = 13.5% of the init weights after 2,000 iterations)
     ema_warmup: bool = True
-    bf16: bool = False  # autocast the forward passes
+    #: bf16 autocast of the forward passes where the device has bf16 (AVX512-BF16 or AMX CPUs, bf16
+    #: CUDA GPUs); elsewhere training runs in fp32 whatever this says
+    bf16: bool = True
+    #: torch.compile each network (in place, so checkpoints keep their keys): faster steps after a
+    #: compile of about a minute, worth it for long runs (training/benchmarks/training_speed.py)
+    compile: bool = False
+    channels_last: bool = False  # channels_last memory format for weights and batches
     device: str = "auto"
     log_every: int = 10
     sample_every: int = 100  # 0 disables the PNG grids

@@ -27,6 +27,7 @@ from ..intensity import Intensity
 from . import checkpointing as ckpt
 from .config import TrainConfig, validate_train_config
 from .distributed import DistContext, init_distributed
+from ..device import bf16_supported
 
 SECTIONS = ("model", "data", "train")
 
@@ -250,6 +251,7 @@ class Trainer:
         self.dataset = dataset
         self.intensity = intensity or getattr(dataset, "intensity", None) or Intensity()
         self.data_description = data_description or getattr(dataset, "description", "")
+        self.spacing = getattr(dataset, "spacing", None)  # the pixel size the model learns at, if known
         self.callback, self.should_stop = callback, should_stop
         check_data(model, dataset)
         self.dist: DistContext = init_distributed(self.cfg.device)
@@ -262,6 +264,14 @@ class Trainer:
         self.schedulers = {n: torch.optim.lr_scheduler.LambdaLR(o, lr_lambda(self.cfg)) for n, o in model.optimizers.items()}
         self.ema = ({n: copy.deepcopy(getattr(model, n)).requires_grad_(False) for n in model.generator_names}
                     if self.cfg.ema > 0 else {})
+        self.use_bf16 = bool(self.cfg.bf16) and bf16_supported(self.device)
+        self.memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        if self.cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.cfg.compile:
+            for child in self.model.children():
+                if any(True for _ in child.parameters()):
+                    child.compile()
         self.out_dir = Path(self.cfg.out_dir).expanduser()
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.export_path = self.out_dir / "model.safetensors"
@@ -292,7 +302,7 @@ class Trainer:
         swapped = {n: self.model._modules[n] for n in self.ema}
         self.model._modules.update(self.ema)
         try:
-            return save(path or self.export_path, self.model, self.intensity, prov)
+            return save(path or self.export_path, self.model, self.intensity, prov, spacing=self.spacing)
         finally:
             self.model._modules.update(swapped)
 
@@ -320,11 +330,13 @@ class Trainer:
         idx = sample_indices(len(self.dataset), self.cfg.batch_size, step, self.cfg.seed, self.dist.rank,
                              self.dist.world_size)
         batch = collate([self.dataset[i] for i in idx])
-        return {k: v.to(self.device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+        return {k: (v.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+                    if torch.is_tensor(v) and v.ndim == 4 else v.to(self.device) if torch.is_tensor(v) else v)
+                for k, v in batch.items()}
 
     def _autocast(self):
-        """bf16 autocast around the forward passes when enabled."""
-        if not self.cfg.bf16:
+        """bf16 autocast around the forward passes when enabled and the device has bf16."""
+        if not self.use_bf16:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 

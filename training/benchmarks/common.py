@@ -54,7 +54,7 @@ def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None
     prov.update({"metrics": metrics, "command": command, **(extra or {})})
     big = sum(p.numel() for p in tr.model.parameters()) * 4 > 4e6
     out = checkpoint.save(WEIGHTS / f"{name}.safetensors", tr.model, tr.intensity, prov,
-                          dtype=torch.float16 if big else None)
+                          dtype=torch.float16 if big else None, spacing=tr.spacing)
     return out
 
 

@@ -1,30 +1,25 @@
-"""T1w <-> T2w translation on real MNI152 anatomy with a known paired ground truth.
+"""T1w <-> T2w translation at native 1 mm on real MNI152 anatomy, with a known paired ground truth.
 
-Trains each family on unpaired slices (T1w from one set of axial slices, T2w from a disjoint
-set; pix2pix and BicycleGAN get both contrasts of the training slices, paired, one model per direction), then
-evaluates on held-out slabs against the synthetic ground truth, both directions, next to two
-baselines: identity and histogram matching to the training target-domain histogram.
+Input domain T1w is the real MNI152 T1 template (the napari sample), T2w (and PD for StarGAN) is
+computed from the same tissue maps, so every held-out slice has an exact target. Every family
+trains on random 128 px crops of the 1 mm volumes in all three orientations, with the validation
+and test slabs cut out (`mni.native_split`); unpaired families draw A and B crops independently,
+paired ones (pix2pix, BicycleGAN: one model per direction) at one place. Evaluation translates
+each whole volume as an axial stack, as a user translates the napari sample, and scores the
+held-out axial slices as whole 1 mm slices (`common.slice_metrics`: whole image and in the brain).
+Settings and iteration counts are chosen on the validation slab; the tables report the test slab.
 
-StarGAN (one model for N domains) trains on three contrasts, T1w, T2w and PD, each from its own
-disjoint group of training slices (`mni.multi_contrast_slices`), and is evaluated on all six
-directions between them (second table, next to identity and histogram matching on the same six
-directions; `--baselines` computes those too); its T1w<->T2w rows also enter the main table.
+    python -m training.benchmarks.mri_translation --baselines                 # baselines only
+    python -m training.benchmarks.mri_translation --families pix2pix --iterations 4000
+    python -m training.benchmarks.mri_translation --families cycle_gan --export runs/cycle_gan_mni/model.safetensors
+    python -m training.benchmarks.mri_translation --report                    # tables from the saved results
 
-    python -m training.benchmarks.mri_translation --families cycle_gan --iterations 2000
-    python -m training.benchmarks.mri_translation --families stargan --iterations 10000 --baselines
-    python -m training.benchmarks.mri_translation --families stargan --set n_critic=1 --set train.batch_size=8
-(`--set KEY=VALUE` overrides a model config key, `--set train.KEY=VALUE` a TrainConfig key; the
-settings are saved with the results.)
-Multimodal families (MUNIT) translate every test slice with K styles (`--samples`, default 8,
-seed 0) and are reported on fidelity, the best of the K samples (per slice the sample with the
-highest SSIM; its SSIM and PSNR) and the mean over the K samples, next to diversity: the mean
-pairwise L1 distance between the K samples of a slice (on the [0, 1] scale, whole slice,
-averaged over the K(K-1)/2 pairs and the slices; 0 means one output whatever the style). Their
-main-table entry is the mean over the samples.
-
-    python -m training.benchmarks.mri_translation --report     # table from the saved results
-
-Families can run as separate processes (one per core); each writes results/<family>.json.
+Training runs resume from their last checkpoint (`runs/mri_translation/<family>_<tag>`), so an
+interrupted command continues where it stopped. `--set KEY=VALUE` overrides a model config key,
+`--set train.KEY=VALUE` / `--set data.KEY=VALUE` a training or data key. Results go to
+`training/benchmarks/results/mri_translation/<name>.json` (committed; `--report` reprints them).
+Multimodal families translate with K styles (`--samples`): mean over K (the table's entry),
+best of K, and diversity (mean pairwise L1 between the K outputs of a slice).
 """
 from __future__ import annotations
 
@@ -36,287 +31,233 @@ from pathlib import Path
 import numpy as np
 
 from .common import command_line, mean_metrics, ship, slice_metrics, write_json
+from . import translation_baselines as tb
 
 FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit", "augmented_cycle_gan", "drit",
             "bicycle_gan")
 MULTIMODAL = ("munit", "augmented_cycle_gan", "drit", "bicycle_gan")
-PAIRED = ("pix2pix", "bicycle_gan")  # one model per direction, trained on both contrasts of the same slices
-CONTRASTS = ("T1w", "T2w", "PD")  # StarGAN's domains
-ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in CONTRASTS for b in CONTRASTS if a != b)
-#: batch size per family (the others train with 1, as junyanz's CycleGAN); a WGAN-GP critic and its
-#: domain classifier need a few images per step (the paper uses 16)
+PAIRED = ("pix2pix", "bicycle_gan")
+DIRECTIONS = ("T1w->T2w", "T2w->T1w")
+ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in tb.CONTRASTS for b in tb.CONTRASTS if a != b)
 BATCH = {"stargan": 4}
-SHIP_NAMES = {"cycle_gan": "cyclegan_t1w_t2w", "attention_cycle_gan": "attention_t1w_t2w", "unit": "unit_t1w_t2w"}
+SHIP_NAMES = {"pix2pix": ("pix2pix_t1w_t2w", "pix2pix_t2w_t1w"), "cycle_gan": ("cyclegan_t1w_t2w",),
+              "attention_cycle_gan": ("attention_t1w_t2w",), "unit": ("unit_t1w_t2w",), "stargan": ("stargan_mri",)}
+RESULTS = Path(__file__).resolve().parent / "results" / "mri_translation"
+BASELINES = ("identity", "histogram matching", "brain histogram matching", "lookup-table oracle (paired)")
 
 
-def load_data(size: int):
-    """Train (unpaired A/B, and paired for pix2pix), test pairs and brain masks of the test slices."""
-    from im2im_core.data import mni
-
-    tis = mni.load_mni_tissues()
-    idx = mni.split_slices(tis["brain"], axis=2)
-    t1, t2 = mni.synthesize_contrast(tis, "T1w"), mni.synthesize_contrast(tis, "T2w")
-    train_all = np.concatenate([idx["A"], idx["B"]])
-    sl = lambda vol, index: mni._slices(vol, tis["brain"], 2, index, size)  # noqa: E731
-    return {"train": {"A": sl(t1, idx["A"]), "B": sl(t2, idx["B"])},
-            "paired": {"A": sl(t1, train_all), "B": sl(t2, train_all)},
-            "test": {"A": sl(t1, idx["test"]), "B": sl(t2, idx["test"])},
-            "mask": sl(tis["brain"].astype(np.float32), idx["test"]) > 0.5,
-            "counts": {k: int(len(v)) for k, v in idx.items()},
-            # three contrasts: disjoint unpaired training groups, and every contrast of the test slices
-            "multi": {"train": mni.multi_contrast_slices(CONTRASTS, 2, size, "train"),
-                      "test": mni.multi_contrast_slices(CONTRASTS, 2, size, "test")}}
-
-
-def model_config(family: str, size: int):
-    from im2im_core.models.attention_gan import AttentionCycleGANConfig
-    from im2im_core.models.cycle_gan import CycleGANConfig
-    from im2im_core.models.pix2pix import Pix2PixConfig
-    from im2im_core.models.unit import UNITConfig
-    from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
-
-    dom = ("T1w", "T2w")
-    res = GeneratorConfig(arch="resnet", ngf=32, n_blocks=6)
-    disc = DiscriminatorConfig(ndf=32, n_layers=3)
-    if family == "pix2pix":
-        depth = int(np.log2(size)) - 1
-        return Pix2PixConfig(domains=dom, generator=GeneratorConfig(arch="unet", num_downs=depth, ngf=32, norm="batch"),
-                             discriminator=disc)
-    if family == "cycle_gan":
-        return CycleGANConfig(domains=dom, generator=res, discriminator=disc)
-    if family == "attention_cycle_gan":
-        return AttentionCycleGANConfig(domains=dom, generator=res, discriminator=disc, attention_ngf=16)
-    if family == "unit":
-        return UNITConfig(domains=dom, dim=32, n_res=4, ndf=32, n_scales=2)
-    if family == "munit":
-        from im2im_core.models.munit import MUNITConfig
-
-        return MUNITConfig(domains=dom, dim=32, n_res=4, mlp_dim=128, ndf=32, d_layers=3, n_scales=2)
-    if family == "augmented_cycle_gan":
-        from im2im_core.models.augmented_cycle_gan import AugmentedCycleGANConfig
-
-        return AugmentedCycleGANConfig(domains=dom, ngf=32, n_res=3, nef=32, ndf=32, lr=2e-4)
-    if family == "drit":
-        from im2im_core.models.drit import DRITConfig
-
-        return DRITConfig(domains=dom, dim=32, n_res=4, ndf=32, d_layers=3, n_scales=2, ndf_content=128)
-    if family == "bicycle_gan":
-        from im2im_core.models.bicycle_gan import BicycleGANConfig
-
-        return BicycleGANConfig(domains=dom, ngf=32, num_downs=int(np.log2(size)), nef=32, ndf=32)
-    if family == "stargan":
-        from im2im_core.models.stargan import StarGANConfig
-
-        # the paper's networks at 32 base channels; 5 stride-2 critic layers leave 2x2 maps at 64 px
-        return StarGANConfig(domains=CONTRASTS, dim=32, n_res=6, ndf=32, d_layers=max(1, int(np.log2(size)) - 1))
-    raise ValueError(family)
+def model_config(family: str) -> dict:
+    """Model section of the training config (128 px crops; widths as in the earlier benchmark)."""
+    dom = ["T1w", "T2w"]
+    res = {"arch": "resnet", "ngf": 32, "n_blocks": 6}
+    disc = {"ndf": 32, "n_layers": 3}
+    cfgs = {
+        "pix2pix": {"generator": {"arch": "unet", "num_downs": 6, "ngf": 32, "norm": "instance"},
+                    "discriminator": {**disc, "norm": "instance"}},
+        "cycle_gan": {"generator": res, "discriminator": disc},
+        "attention_cycle_gan": {"generator": res, "discriminator": disc, "attention_ngf": 16},
+        "unit": {"dim": 32, "n_res": 4, "ndf": 32, "n_scales": 2},
+        "munit": {"dim": 32, "n_res": 4, "mlp_dim": 128, "ndf": 32, "d_layers": 3, "n_scales": 2},
+        "augmented_cycle_gan": {"ngf": 32, "n_res": 3, "nef": 32, "ndf": 32, "lr": 2e-4},
+        "drit": {"dim": 32, "n_res": 4, "ndf": 32, "d_layers": 3, "n_scales": 2, "ndf_content": 128},
+        "bicycle_gan": {"ngf": 32, "num_downs": 7, "nef": 32, "ndf": 32},
+        "stargan": {"dim": 32, "n_res": 6, "ndf": 32, "d_layers": 6},
+    }
+    if family not in cfgs:
+        raise SystemExit(f"unknown family {family!r}; choose from {FAMILIES}")
+    doms = list(tb.CONTRASTS) if family == "stargan" else dom
+    return {"family": family, "domains": doms, **cfgs[family]}
 
 
-def train_family(family: str, data: dict, size: int, iterations: int, out: Path, seed: int,
-                 ema: float = 0.0, settings: tuple = ()) -> list[Path]:
-    """Train one family (paired families twice: one model per direction); returns the export paths.
-    `settings`: `key=value` overrides of the model config, `train.key=value` of the TrainConfig."""
-    from im2im_core.config import override
-    from im2im_core.data.datasets import ArrayPairs
-    from im2im_core.engine.config import TrainConfig
-    from im2im_core.engine.trainer import Trainer
-    from im2im_core.intensity import Intensity
-    from im2im_core.models import build
+def train_family(family: str, iterations: int, runs: Path, seed: int, ema: float, settings: tuple) -> list[Path]:
+    """Train (or resume) one family; paired families train one model per direction. Returns exports."""
+    from im2im_core.engine.trainer import train_from_config
 
-    runs = [("AtoB", "A", "B"), ("BtoA", "B", "A")] if family in PAIRED else [("both", "A", "B")]
+    tags = [("AtoB", ["T1w", "T2w"]), ("BtoA", ["T2w", "T1w"])] if family in PAIRED else [("both", None)]
     exports = []
-    for tag, a, b in runs:
-        src = data["paired"] if family in PAIRED else data["train"]
-        if family == "stargan":
-            from im2im_core.data.datasets import MultiDomainArrays
-
-            train = data["multi"]["train"]
-            ds = MultiDomainArrays(train, intensity=Intensity("percentile", 0.5, 99.5),
-                                   description=f"MNI152 axial {size}px: " + ", ".join(
-                                       f"{len(v)} {k}" for k, v in train.items()) + " training slices (unpaired, "
-                                       "disjoint slice groups)")
-        else:
-            paired = family in PAIRED
-            ds = ArrayPairs(src[a], src[b], paired=paired, intensity=Intensity("percentile", 0.5, 99.5),
-                            description=f"MNI152 axial {size}px: {len(src[a])} {a} / {len(src[b])} {b} training "
-                                        f"slices ({'paired' if paired else 'unpaired, disjoint slices'})")
-        cfg = override(model_config(family, size), [a for a in settings if not a.startswith("train.")])
-        if family in PAIRED and tag == "BtoA":
-            cfg.domains = ("T2w", "T1w")
-        tcfg = TrainConfig(iterations=iterations, batch_size=BATCH.get(family, 1), seed=seed, out_dir=str(out / f"{family}_{tag}"),
-                           sample_every=max(1, iterations // 5), save_every=max(1, iterations // 4), progress=False,
-                           tensorboard=False, ema=ema)
-        tcfg = override(tcfg, [a[len("train."):] for a in settings if a.startswith("train.")])
+    for tag, order in tags:
+        model = model_config(family)
+        data = {"kind": "mni", "size": 0, "crop_size": 128, "paired": family in PAIRED,
+                "contrasts": order or model["domains"][:2]}
+        if order:
+            model["domains"] = order
+        train = {"iterations": iterations, "batch_size": BATCH.get(family, 1), "seed": seed, "bf16": True,
+                 "ema": ema, "out_dir": str(runs / f"{family}_{tag}"), "resume": True, "save_every": 250,
+                 "keep_last": 2, "sample_every": max(1, iterations // 10), "log_every": 50, "progress": False,
+                 "tensorboard": False}
         t0 = time.time()
-        trainer = Trainer(build(cfg), ds, tcfg)
-        res = trainer.fit()
+        trainer = train_from_config({"model": model, "data": data, "train": train}, settings)
+        res = trainer.result
         print(f"[{family} {tag}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
         exports.append(Path(res["export"]))
     return exports
 
 
-def evaluate(translate_fn, data: dict) -> dict:
-    """Mean metrics of translated held-out slices against the ground truth, both directions."""
-    res = {}
-    for direction, src, dst in (("T1w->T2w", "A", "B"), ("T2w->T1w", "B", "A")):
-        x, gt = data["test"][src], data["test"][dst]
-        pred = translate_fn(x, direction)
-        rows = [slice_metrics(p, g, m) for p, g, m in zip(pred, gt, data["mask"])]
-        res[direction] = mean_metrics(rows)
-    return res
+def score(pred: np.ndarray, data: dict, dst: str, which: str) -> dict:
+    """Mean metrics of the held-out `which` slab of a predicted whole stack."""
+    rows = [slice_metrics(pred[i], data["stack"][dst][i], data["brain_stack"][i]) for i in tb.held_out(data, dst, which)]
+    return mean_metrics(rows)
 
 
-def evaluate_multimodal(exports: list[Path], data: dict, k: int, seed: int = 0) -> dict:
-    """Per direction: mean-over-K metrics (the usual keys), best-of-K SSIM/PSNR and diversity.
-    One export translates both directions; two (paired families) are T1w->T2w and T2w->T1w."""
+def evaluate(fn, data: dict, directions=DIRECTIONS, synthetic_t1: bool = True) -> dict:
+    """{"test": {direction: metrics}, "val": {...}}; with `synthetic_t1`, also "T1w-synthetic->T2w"
+    (the synthetic T1w given to the same T1w->T2w mapping)."""
+    out = {"test": {}, "val": {}}
+    jobs = [(d, d.split("->")[0], d) for d in directions]
+    if synthetic_t1 and "T1w->T2w" in directions:
+        jobs.append(("T1w-synthetic->T2w", "T1w-synthetic", "T1w->T2w"))
+    for name, src, direction in jobs:
+        pred = fn(data["stack"][src], direction)
+        dst = direction.split("->")[1]
+        for which in out:
+            out[which][name] = score(pred, data, dst, which)
+    return out
+
+
+def model_translate(exports: list[Path], data: dict, k: int = 0, seed: int = 0):
+    """x, direction -> prediction of a whole stack, through `Translator.translate` at 1 mm (K samples
+    on a new leading axis when k > 0)."""
     import im2im_core
 
-    trs = [im2im_core.load(p, device="cpu", precision="fp32") for p in exports]
-    res = {}
-    for i_dir, (direction, src, dst) in enumerate((("T1w->T2w", "A", "B"), ("T2w->T1w", "B", "A"))):
-        x, gt = data["test"][src], data["test"][dst]
-        tr, d = (trs[0], direction) if len(trs) == 1 else (trs[i_dir], None)
-        preds = np.clip(tr.translate(x, direction=d, n_samples=k, seed=seed, out_dtype="float32"), 0, 1)
-        rows, best, div = [], [], []
-        for i in range(len(x)):
-            per = [slice_metrics(preds[j, i], gt[i], data["mask"][i]) for j in range(k)]
-            rows += per
-            top = max(per, key=lambda r: r["ssim"])
-            best.append({"ssim_best": top["ssim"], "psnr_best": top["psnr"]})
-            div.append(np.mean([np.abs(preds[a, i] - preds[b, i]).mean() for a in range(k) for b in range(a)])
-                       if k > 1 else 0.0)
-        res[direction] = {**mean_metrics(rows), **mean_metrics(best), "diversity_l1": float(np.mean(div)),
-                          "samples": k}
-    return res
-
-
-def evaluate_all(translate_fn, data: dict) -> dict:
-    """Mean metrics on the held-out slices for all six directions between T1w, T2w and PD."""
-    res = {}
-    test = data["multi"]["test"]
-    for direction in ALL_DIRECTIONS:
-        src, dst = direction.split("->")
-        pred = translate_fn(test[src], direction)
-        res[direction] = mean_metrics([slice_metrics(p, g, m) for p, g, m in zip(pred, test[dst], data["mask"])])
-    return res
-
-
-def _histogram_matcher(pools: dict):
-    """Histogram matching of each slice to all training slices of the target contrast (one 2D reference)."""
-    from skimage.exposure import match_histograms
-
-    pools = {k: v.reshape(-1, v.shape[-1]) for k, v in pools.items()}
-    return lambda x, d: np.stack([match_histograms(s, pools[d.split("->")[1]]) for s in x])
-
-
-def baselines(data: dict) -> dict:
-    """Identity and histogram matching: (T1w<->T2w metrics, all-six-direction metrics) per baseline."""
-    hist = _histogram_matcher({"T2w": data["train"]["B"], "T1w": data["train"]["A"]})
-    hist_all = _histogram_matcher(data["multi"]["train"])
-    ident = lambda x, d: x  # noqa: E731
-    return {"identity": (evaluate(ident, data), evaluate_all(ident, data)),
-            "histogram matching": (evaluate(hist, data), evaluate_all(hist_all, data))}
-
-
-def model_translate(exports: list[Path]):
-    import im2im_core
-
-    trs = [im2im_core.load(p, device="cpu", precision="fp32") for p in exports]
+    trs = [im2im_core.load(p, device="cpu") for p in exports]
+    spacing = (1.0, *data["spacing"])
 
     def fn(x, direction):
         tr = trs[0] if len(trs) == 1 or direction == "T1w->T2w" else trs[1]
-        d = direction if len(trs) == 1 else None
-        return np.clip(tr.translate(x, direction=d, out_dtype="float32"), 0, 1)
+        opts = {"n_samples": k, "seed": seed} if k else {}
+        y = tr.translate(x, direction=direction if len(trs) == 1 else None, out_dtype="float32", spacing=spacing, **opts)
+        return np.clip(y, 0, 1)
 
     return fn
 
 
-def report(out: Path) -> str:
-    rows = []
-    for f in sorted((out / "results").glob("*.json")):
-        rows.append(json.loads(f.read_text()))
-    order = ["identity", "histogram matching"] + list(FAMILIES)
+def evaluate_multimodal(exports, data: dict, k: int) -> dict:
+    """Mean over K samples (the usual keys), best of K and diversity, per direction and slab."""
+    fn = model_translate(exports, data, k)
+    out = {"test": {}, "val": {}}
+    for direction in DIRECTIONS:
+        src, dst = direction.split("->")
+        preds = fn(data["stack"][src], direction)
+        for which in out:
+            idx = tb.held_out(data, dst, which)
+            rows, best, div = [], [], []
+            for i in idx:
+                per = [slice_metrics(preds[j, i], data["stack"][dst][i], data["brain_stack"][i]) for j in range(k)]
+                rows += per
+                top = max(per, key=lambda r: r["ssim"])
+                best.append({"ssim_best": top["ssim"], "psnr_best": top["psnr"]})
+                div.append(np.mean([np.abs(preds[a, i] - preds[b, i]).mean() for a in range(k) for b in range(a)]))
+            out[which][direction] = {**mean_metrics(rows), **mean_metrics(best), "diversity_l1": float(np.mean(div)),
+                                     "samples": k}
+    return out
+
+
+def baselines(data: dict) -> dict:
+    """name -> (two-direction results, six-direction results); brain histogram matching picks
+    inversion per direction on the validation slab."""
+    invert = {}
+    for d in ALL_DIRECTIONS:
+        src, dst = d.split("->")
+        val = {inv: score(tb.brain_hist(data, {d: inv})(data["stack"][src], d), data, dst, "val")["ssim"]
+               for inv in (False, True)}
+        invert[d] = val[True] > val[False]
+    fns = {"identity": lambda x, d: np.clip(x, 0, 1), "histogram matching": tb.plain_hist(data),
+           "brain histogram matching": tb.brain_hist(data, invert), "lookup-table oracle (paired)": tb.lut_oracle(data)}
+    out = {}
+    for name, fn in fns.items():
+        out[name] = (evaluate(fn, data), evaluate(fn, data, ALL_DIRECTIONS, synthetic_t1=False))
+    out["brain histogram matching"][0]["inverted"] = invert
+    return out
+
+
+def report(results: Path = RESULTS) -> str:
+    rows = [json.loads(f.read_text()) for f in sorted(results.glob("*.json"))]
+    order = list(BASELINES) + list(FAMILIES)
     rows.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else 99)
-    lines = ["| method | T1w→T2w SSIM | T1w→T2w PSNR | T2w→T1w SSIM | T2w→T1w PSNR | brain SSIM (→T2w / →T1w) | iterations | command |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["Held-out test slab, whole 1 mm axial slices, real T1 template in; SSIM / PSNR, whole image and "
+             "(brain):", "",
+             "| method | T1w→T2w SSIM | PSNR | brain SSIM | T2w→T1w SSIM | PSNR | brain SSIM | synthetic T1w→T2w SSIM | "
+             "val SSIM (→T2w / →T1w) | iterations |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        a, b = r["metrics"]["T1w->T2w"], r["metrics"]["T2w->T1w"]
-        lines.append(f"| {r['name']} | {a['ssim']:.3f} | {a['psnr']:.2f} dB | {b['ssim']:.3f} | {b['psnr']:.2f} dB | "
-                     f"{a.get('ssim_mask', float('nan')):.3f} / {b.get('ssim_mask', float('nan')):.3f} | "
-                     f"{r.get('iterations', '-')} | `{r['command']}` |")
+        t, v = r["metrics"]["test"], r["metrics"]["val"]
+        a, b = t["T1w->T2w"], t["T2w->T1w"]
+        syn = t.get("T1w-synthetic->T2w", {}).get("ssim", float("nan"))
+        lines.append(f"| {r['name']} | {a['ssim']:.3f} | {a['psnr']:.2f} dB | {a['ssim_mask']:.3f} | {b['ssim']:.3f} | "
+                     f"{b['psnr']:.2f} dB | {b['ssim_mask']:.3f} | {syn:.3f} | {v['T1w->T2w']['ssim']:.3f} / "
+                     f"{v['T2w->T1w']['ssim']:.3f} | {r.get('iterations', '-')} |")
     multi = [r for r in rows if "metrics_all" in r]
-    if any(r["name"] not in ("identity", "histogram matching") for r in multi):
-        lines += ["", "All six directions between T1w, T2w and PD (one StarGAN model); SSIM / PSNR:", "",
-                  "| method | " + " | ".join(ALL_DIRECTIONS) + " | iterations |",
-                  "|---|" + "---|" * len(ALL_DIRECTIONS) + "---|"]
+    if multi:
+        lines += ["", "All six directions between T1w, T2w and PD (test slab; SSIM / PSNR):", "",
+                  "| method | " + " | ".join(ALL_DIRECTIONS) + " |", "|---|" + "---|" * len(ALL_DIRECTIONS)]
         for r in multi:
-            cells = [f"{r['metrics_all'][d]['ssim']:.3f} / {r['metrics_all'][d]['psnr']:.2f}" for d in ALL_DIRECTIONS]
-            lines.append(f"| {r['name']} | " + " | ".join(cells) + f" | {r.get('iterations', '-')} |")
+            m = r["metrics_all"]["test"]
+            lines.append(f"| {r['name']} | " + " | ".join(f"{m[d]['ssim']:.3f} / {m[d]['psnr']:.2f}"
+                                                           for d in ALL_DIRECTIONS) + " |")
     modal = [r for r in rows if r.get("multimodal")]
     if modal:
-        lines += ["", "Multimodal families, K samples per slice: fidelity (best of K / mean of K, SSIM and PSNR) and "
-                  "diversity (mean pairwise L1 between the K samples, [0, 1] scale):", "",
-                  "| method | K | T1w→T2w SSIM best / mean | PSNR best / mean | diversity | "
-                  "T2w→T1w SSIM best / mean | PSNR best / mean | diversity | iterations |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["", "Multimodal families, K samples per slice (test slab): SSIM best / mean of K, diversity:", "",
+                  "| method | K | T1w→T2w SSIM best / mean | diversity | T2w→T1w SSIM best / mean | diversity |",
+                  "|---|---|---|---|---|---|"]
         for r in modal:
-            cells = []
-            for d in ("T1w->T2w", "T2w->T1w"):
-                m = r["metrics"][d]
-                cells += [f"{m['ssim_best']:.3f} / {m['ssim']:.3f}", f"{m['psnr_best']:.2f} / {m['psnr']:.2f} dB",
-                          f"{m['diversity_l1']:.4f}"]
-            lines.append(f"| {r['name']} | {r['metrics']['T1w->T2w']['samples']} | " + " | ".join(cells)
-                         + f" | {r.get('iterations', '-')} |")
-    table = "\n".join(lines)
-    (out / "table.md").write_text(table + "\n")
-    return table
+            m = r["metrics"]["test"]
+            cells = [f"{m[d]['ssim_best']:.3f} / {m[d]['ssim']:.3f} | {m[d]['diversity_l1']:.4f}" for d in DIRECTIONS]
+            lines.append(f"| {r['name']} | {m['T1w->T2w']['samples']} | " + " | ".join(cells) + " |")
+    lines += ["", "Commands:", ""] + [f"- {r['name']}: `{r['command']}`" for r in rows]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--families", default=",".join(FAMILIES))
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--families", default="")
+    ap.add_argument("--iterations", type=int, default=4000)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ema", type=float, default=0.0,
-                    help="EMA decay of the generator weights that are exported and evaluated (0: the live weights)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a model config key (e.g. n_critic=1), or a TrainConfig key as train.KEY=VALUE")
-    ap.add_argument("--samples", type=int, default=8, help="K styles per slice for multimodal families")
-    ap.add_argument("--out", default="runs/mri_translation")
-    ap.add_argument("--baselines", action="store_true", help="evaluate identity and histogram matching")
-    ap.add_argument("--ship", action="store_true", help="copy trained models into im2im_core/weights")
-    ap.add_argument("--report", action="store_true", help="only print the table from saved results")
+    ap.add_argument("--ema", type=float, default=0.999, help="EMA decay of the exported generator weights (0: live)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="override a config key: model.KEY, train.KEY or data.KEY (a bare KEY means model.KEY)")
+    ap.add_argument("--export", action="append", default=[], help="evaluate these exports instead of training "
+                    "(one family; paired families: T1w->T2w first)")
+    ap.add_argument("--samples", type=int, default=4, help="K styles per slice for multimodal families")
+    ap.add_argument("--runs", default="runs/mri_translation")
+    ap.add_argument("--results", default=str(RESULTS))
+    ap.add_argument("--baselines", action="store_true", help="evaluate the training-free baselines and the oracle")
+    ap.add_argument("--ship", action="store_true", help="copy the evaluated models into im2im_core/weights")
+    ap.add_argument("--report", action="store_true", help="only print the tables from saved results")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    results = Path(args.results)
     if args.report:
-        print(report(out))
+        print(report(results))
         return 0
-    data = load_data(args.size)
-    print(f"slices: {data['counts']}", flush=True)
+    data = tb.native_data("template")
     cmd = command_line(__spec__.name if __spec__ else "training.benchmarks.mri_translation", argv)
     if args.baselines:
         for name, (m, m_all) in baselines(data).items():
-            write_json(out / "results" / f"{name}.json", {"name": name, "metrics": m, "metrics_all": m_all,
-                                                          "command": cmd})
+            write_json(results / f"{name}.json", {"name": name, "metrics": m, "metrics_all": m_all, "command": cmd})
+            print(name, json.dumps({d: round(v["ssim"], 3) for d, v in m["test"].items()}), flush=True)
+    settings = tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}"
+                     for s in args.set)
     for fam in filter(None, args.families.split(",")):
-        exports = train_family(fam, data, args.size, args.iterations, out, args.seed, args.ema, tuple(args.set))
-        fn = model_translate(exports)
-        metrics = evaluate_multimodal(exports, data, args.samples) if fam in MULTIMODAL else evaluate(fn, data)
-        result = {"name": fam, "metrics": metrics, "iterations": args.iterations, "ema": args.ema, "settings": args.set, "command": cmd,
-                  "exports": [str(p) for p in exports]}
+        exports = [Path(p) for p in args.export] or train_family(fam, args.iterations, Path(args.runs), args.seed,
+                                                                 args.ema, settings)
+        import im2im_core
+
+        iters = im2im_core.load(exports[0], device="cpu").meta["provenance"].get("iterations")
         if fam in MULTIMODAL:
-            result["multimodal"] = True
+            metrics = evaluate_multimodal(exports, data, args.samples)
+        else:
+            metrics = evaluate(model_translate(exports, data), data)
+        result = {"name": fam, "metrics": metrics, "iterations": iters, "settings": list(settings), "command": cmd,
+                  "exports": [str(p) for p in exports], "multimodal": fam in MULTIMODAL}
         if fam == "stargan":
-            result["metrics_all"] = evaluate_all(fn, data)
-            result["batch_size"] = BATCH[fam]
-        write_json(out / "results" / f"{fam}.json", result)
-        print(json.dumps({fam: metrics}, indent=1), flush=True)
+            result["metrics_all"] = evaluate(model_translate(exports, data), data, ALL_DIRECTIONS, synthetic_t1=False)
+        write_json(results / f"{fam}.json", result)
+        print(fam, json.dumps({w: {d: round(v["ssim"], 3) for d, v in m.items()} for w, m in metrics.items()}), flush=True)
         if args.ship and fam in SHIP_NAMES:
-            short = {d: {k: round(v, 4) for k, v in m.items() if k in ("ssim", "psnr", "ssim_mask")} for d, m in metrics.items()}
-            print("shipped", ship(exports[0], SHIP_NAMES[fam], short, cmd,
-                                  {"task": "MNI152 T1w<->T2w, axial slices", "image_size": args.size}))
-    print(report(out))
+            for export, name in zip(exports, SHIP_NAMES[fam]):
+                short = {d: {k: round(v, 4) for k, v in m.items() if k in ("ssim", "psnr", "ssim_mask")}
+                         for d, m in metrics["test"].items()}
+                print("shipped", ship(export, name, short, cmd, {"task": "MNI152 T1w<->T2w at 1 mm"}))
+    print(report(results))
     return 0
 
 
