@@ -14,9 +14,20 @@ from ._layers import Progress, avoid_llvm_clash, file_hash
 #: file-picker filter for checkpoints the library can open
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.ckpt *.bin)"
 DEVICES = ("auto", "cpu", "cuda")
+#: families the Translate widget cannot run (they need a mask or k-space: the Reconstruct widget's)
+NOT_TRANSLATABLE = frozenset({"mri_recon", "inpaint"})
+#: the Translate widget's first choice when it ships: the T1w -> T2w model that scores best (docs/benchmarks.md)
+DEFAULT_TRANSLATE_MODEL = "pix2pix_t1w_t2w"
 
 _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()
+
+
+def translatable_families() -> set[str]:
+    """Registered families the Translate widget can run."""
+    from im2im_core.models import list_models
+
+    return set(list_models()) - NOT_TRANSLATABLE
 
 
 def shipped(families=None) -> dict[str, Path]:

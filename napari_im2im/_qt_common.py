@@ -151,7 +151,7 @@ class ModelPicker(QWidget):
 
     changed = Signal(object)  # the spec: a shipped name, a path string, or None
 
-    def __init__(self, none_text: str | None = None, families=None, parent=None):
+    def __init__(self, none_text: str | None = None, families=None, default: str | None = None, parent=None):
         super().__init__(parent)
         from ._models import shipped
 
@@ -164,6 +164,8 @@ class ModelPicker(QWidget):
         for name, path in shipped(families).items():
             self.combo.addItem(name, name)
             self.combo.setItemData(self.combo.count() - 1, str(path), 3)  # tooltip
+        if default is not None and self.combo.findData(default) >= 0:
+            self.combo.setCurrentIndex(self.combo.findData(default))
         self.browse = QPushButton("File…")
         self.browse.setToolTip("Open a .safetensors checkpoint or a PyTorch .pth state_dict")
         self.browse.clicked.connect(self._browse)

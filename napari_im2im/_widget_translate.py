@@ -20,7 +20,9 @@ class TranslateWidget(ModelJobWidget):
         super().__init__(napari_viewer, parent)
         self.translator = None
         self.layer_combo = LayerCombo(napari_viewer, ("image",))
-        self.model = ModelPicker()
+        from ._models import DEFAULT_TRANSLATE_MODEL, translatable_families
+
+        self.model = ModelPicker(families=translatable_families(), default=DEFAULT_TRANSLATE_MODEL)
         self.info = QLabel("no model loaded")
         self.info.setWordWrap(True)
         self.direction = QComboBox()

@@ -170,6 +170,11 @@ def baselines(data: dict) -> dict:
     return out
 
 
+def slug(name: str) -> str:
+    """File name of a result: "lookup-table oracle (paired)" -> "lookup-table_oracle"."""
+    return name.split(" (")[0].replace(" ", "_")
+
+
 def report(results: Path = RESULTS) -> str:
     rows = [json.loads(f.read_text()) for f in sorted(results.glob("*.json"))]
     order = list(BASELINES) + list(FAMILIES)
@@ -232,7 +237,7 @@ def main(argv=None) -> int:
     cmd = command_line(__spec__.name if __spec__ else "training.benchmarks.mri_translation", argv)
     if args.baselines:
         for name, (m, m_all) in baselines(data).items():
-            write_json(results / f"{name}.json", {"name": name, "metrics": m, "metrics_all": m_all, "command": cmd})
+            write_json(results / f"{slug(name)}.json", {"name": name, "metrics": m, "metrics_all": m_all, "command": cmd})
             print(name, json.dumps({d: round(v["ssim"], 3) for d, v in m["test"].items()}), flush=True)
     settings = tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}"
                      for s in args.set)
