@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-RECON, TRANSLATORS, ATTENTION, INPAINT, SR = ("mri_recon_1dgauss", ("unit_t1w_t2w", "cyclegan_t1w_t2w"),
-                                              "attention_t1w_t2w", "inpaint_mri", "sr_x2_mri")
+RECON, ATTENTION, INPAINT, SR = "mri_recon_1dgauss", "attention_t1w_t2w", "inpaint_mri", "sr_x2_mri"
+TRANSLATORS = ("pix2pix_t1w_t2w", "cyclegan_t1w_t2w", "unit_t1w_t2w")
 
 
 def _metrics(pred, gt, mask=None) -> dict:
@@ -40,6 +40,20 @@ def _slices(contrast: str, size: int, n: int):
     img = mni._slices(np.clip(vol, 0, 1), tis["brain"], 2, pick, size)
     brain = mni._slices(tis["brain"].astype(np.float32), tis["brain"], 2, pick, size) > 0.5
     return img.astype(np.float32), brain
+
+
+def _native(n: int, whole: bool):
+    """Real T1 template and synthetic T2w at 1 mm: the stacks to translate (the whole volume as
+    napari shows it, or only the held-out test slab), the rows of n held-out slices, brain masks."""
+    from .data import mni
+
+    tis = mni.load_mni_tissues()
+    test = mni.native_split(tis["brain"], axis=2)["test"]
+    index = np.arange(tis["brain"].shape[2]) if whole else test
+    rows = np.searchsorted(index, test[np.linspace(0, len(test) - 1, n).round().astype(int)])
+    stacks = {c: mni.native_slices(mni.contrast_volume(tis, c), index) for c in ("T1w", "T2w")}
+    brain = mni.native_slices(tis["brain"].astype(np.float32), index) > 0.5
+    return stacks, rows, brain
 
 
 def _available(name: str) -> bool:
@@ -79,25 +93,27 @@ def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -
                         ("reconstruction", rec[0]), ("|error| x4", np.clip(4 * np.abs(rec[0] - gt[0]), 0, 1))]))
         layers.update({"MRI ground truth": gt, "zero-filled": zf, "reconstruction": rec})
 
-    t1, brain64 = _slices("T1w", 64, n)
-    t2, _ = _slices("T2w", 64, n)
+    stacks, pick, _ = _native(n, whole=not quick)
+    t1, t2 = stacks["T1w"][pick], stacks["T2w"][pick]
     trans = [name for name in TRANSLATORS if _available(name)]
-    if trans:  # 2. T1w -> T2w translation against the synthetic ground truth
-        row_panels = [("T1w input", t1[0])]
+    if trans:  # 2. T1w -> T2w at 1 mm: the real template in (whole volume, as napari shows it), synthetic T2w truth
+        row_panels = [("T1w input (MNI152 template)", t1[0])]
         m = np.mean([list(_metrics(p, g).values()) for p, g in zip(t1, t2)], axis=0)
-        rows.append(("T1w -> T2w", "identity (input)", m[0], m[1]))
+        rows.append(("T1w -> T2w (1 mm)", "identity (input)", m[0], m[1]))
         for name in trans:
-            pred = load(name, device="auto").translate(t1, direction="T1w->T2w", out_dtype="float32")
+            pred = load(name, device="auto").translate(stacks["T1w"], direction="T1w->T2w", out_dtype="float32",
+                                                       spacing=(1.0, 1.0, 1.0))[pick]
             m = np.mean([list(_metrics(p, g).values()) for p, g in zip(pred, t2)], axis=0)
-            rows.append(("T1w -> T2w", name, m[0], m[1]))
+            rows.append(("T1w -> T2w (1 mm)", name, m[0], m[1]))
             row_panels.append((name, pred[0]))
             layers[f"T2w from {name}"] = pred
         row_panels.append(("T2w ground truth", t2[0]))
-        panels.append(("Contrast translation T1w -> T2w (held-out slices)", row_panels))
+        panels.append(("Contrast translation T1w -> T2w (held-out 1 mm slices)", row_panels))
         layers.update({"T1w": t1, "T2w ground truth": t2})
 
     if _available(ATTENTION):  # 3. attention masks
-        res = load(ATTENTION, device="auto").translate(t1, direction="T1w->T2w", return_attention=True, out_dtype="float32")
+        res = load(ATTENTION, device="auto").translate(t1, direction="T1w->T2w", return_attention=True, out_dtype="float32",
+                                                       spacing=(1.0, 1.0))
         att = res["attention"]
         m = np.mean([list(_metrics(p, g).values()) for p, g in zip(res["image"], t2)], axis=0)
         rows.append(("T1w -> T2w", ATTENTION, m[0], m[1]))

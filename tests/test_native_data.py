@@ -105,3 +105,12 @@ def test_bad_crop_options_are_clear_errors():
         VolumeCrops([_volumes()], [_volumes(shape=(40, 50, 31))], paired=True)
     with pytest.raises(ConfigError, match="t1_source"):
         build_dataset(DataConfig(kind="mni", t1_source="real"))
+
+
+def test_multi_domain_native_crops_cover_every_contrast():
+    ds = build_dataset(DataConfig(kind="mni", crop_size=48, contrasts=("T1w", "T2w", "PD")), domains=("T1w", "T2w", "PD"))
+    assert ds.domains == ("T1w", "T2w", "PD") and ds.spacing == (1.0, 1.0)
+    assert ds.counts() == {"T1w": 1000, "T2w": 1000, "PD": 1000}
+    torch.manual_seed(0)
+    item = ds[len(ds) - 1]
+    assert item["image"].shape == (1, 48, 48) and int(item["label"]) == 2

@@ -550,7 +550,9 @@ def _multi_domain_dataset(cfg: DataConfig, domains: tuple, kw: dict) -> MultiDom
         if bad:
             raise ConfigError(f"config[data]: kind mni makes contrasts {sorted(mni.SEQUENCE_DEFAULTS)}; the model's "
                               f"domains {bad} are not among them (set model.domains to contrasts)")
-        data = mni.multi_contrast_slices(domains, axis=cfg.axis, size=cfg.size or 128)
+        if not cfg.size:
+            return mni_native_multi(cfg, domains, kw)
+        data = mni.multi_contrast_slices(domains, axis=cfg.axis, size=cfg.size)
         desc = (f"MNI152 synthetic {', '.join(domains)}, axis {cfg.axis}, {cfg.size}px, disjoint unpaired slices "
                 f"({', '.join(str(len(v)) for v in data.values())})")
         return MultiDomainArrays(data, description=desc, **kw)
@@ -586,6 +588,27 @@ def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) 
     desc = (f"MNI152 {contrasts[0]}->{contrasts[1]} (T1w {cfg.t1_source}), axis {cfg.axis}, {cfg.size}px, "
             f"{len(a)}/{len(b)} train slices{' (paired)' if cfg.paired else ' (unpaired)'}")
     return ArrayPairs(a, b, paired=cfg.paired, channels=channels, intensity=intensity, augment=augment, description=desc)
+
+
+def mni_native_multi(cfg: DataConfig, domains: tuple, kw: dict):
+    """Multi-domain native 1 mm crops (StarGAN): one volume per contrast, held-out slabs cut out."""
+    from . import mni
+    from .volume_crops import MultiDomainVolumeCrops
+
+    tis = mni.load_mni_tissues()
+    intensity = kw.get("intensity") or Intensity()
+    split = mni.native_split(tis["brain"], axis=cfg.axis)
+    vols = {}
+    for c in domains:
+        vol = mni.contrast_volume(tis, c, cfg.t1_source)
+        lo, hi = intensity.window(vol)
+        vols[c] = mni.training_subvolumes(Intensity.normalise(vol, lo, hi), split, cfg.axis)
+    crop = cfg.crop_size or 128
+    desc = (f"MNI152 1 mm {', '.join(domains)} (T1w {cfg.t1_source}): {crop}px crops along axes "
+            f"{tuple(cfg.orientations)}, held-out val/test slabs cut out, domains drawn independently")
+    return MultiDomainVolumeCrops(vols, crop=crop, channels=kw.get("channels", (1, 1)), intensity=intensity,
+                                  description=desc, spacing=tis["voxel_size"][:2], axes=tuple(cfg.orientations),
+                                  rotate=cfg.rotate, zoom=cfg.zoom, gamma=cfg.gamma, flip=cfg.flip)
 
 
 def mni_native_crops(cfg: DataConfig, tis: dict, channels=(1, 1), intensity=None):

@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InputError
-from .datasets import TranslationDataset
+from .datasets import MultiDomainDataset, TranslationDataset
+from .transforms import Augment
 
 
 def _usable(vol: torch.Tensor, axes, min_fraction: float, min_side: int) -> list[tuple[int, int]]:
@@ -126,3 +127,25 @@ class VolumeCrops(TranslationDataset):
                 out[k] = out[k].expand(c, -1, -1)
             out[k] = out[k].contiguous()
         return out
+
+
+class MultiDomainVolumeCrops(MultiDomainDataset):
+    """Multi-domain (StarGAN) items {"image", "label"}: a random crop of one domain's volumes, drawn
+    as `VolumeCrops` draws unpaired crops. `volumes` maps a domain name to a list of normalised 3D
+    arrays; `length` items per domain make the nominal epoch."""
+
+    def __init__(self, volumes: dict, crop: int = 128, length: int = 1000, channels=(1, 1), intensity=None,
+                 description: str = "", spacing=None, **crop_kw):
+        super().__init__(list(volumes), channels, intensity, Augment(flip=False))
+        names = list(volumes)
+        # one two-domain sampler per domain (its B side is unused), so every draw is the same code
+        self.samplers = [VolumeCrops(volumes[n], volumes[n][:1], crop=crop, channels=channels, **crop_kw)
+                         for n in names]
+        self.items = [(label, label) for label in range(len(names)) for _ in range(int(length))]
+        self.spacing = tuple(spacing) if spacing is not None else None
+        self.description = description or f"{crop}px crops of {len(names)} domains"
+
+    def _image(self, label) -> torch.Tensor:
+        sampler = self.samplers[label]
+        img = sampler._slice("A", sampler._draw("A"))
+        return sampler._curve(sampler._sample(img, sampler._theta(img))).expand(self.channels[0], -1, -1).contiguous()
