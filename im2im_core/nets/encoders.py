@@ -16,6 +16,7 @@ from torch import nn
 from ..errors import ConfigError, InputError
 from .discriminators import NLayerDiscriminator
 from .norm import GlobalInstanceNorm2d, norm_layer
+from .pad import ReflectionPad2d
 
 ACTIVATIONS = ("relu", "lrelu", "tanh", "sigmoid", "none")
 PAD_TYPES = ("reflect", "replicate", "zero")
@@ -33,7 +34,7 @@ def activation_layer(kind: str) -> nn.Module:
 def pad_layer(kind: str, amount: int) -> nn.Module:
     """Explicit padding (reflect by default) so borders look like image content, not zeros."""
     if kind == "reflect":
-        return nn.ReflectionPad2d(amount)
+        return ReflectionPad2d(amount)
     if kind == "replicate":
         return nn.ReplicationPad2d(amount)
     if kind == "zero":

@@ -12,6 +12,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from .norm import conv_bias, norm_layer
+from .pad import ReflectionPad2d
 
 
 @dataclass
@@ -34,10 +35,10 @@ class ResnetBlock(nn.Module):
     def __init__(self, dim: int, norm: str, dropout: bool):
         super().__init__()
         bias = conv_bias(norm)
-        layers = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim), nn.ReLU(True)]
+        layers = [ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim), nn.ReLU(True)]
         if dropout:
             layers.append(nn.Dropout(0.5))
-        layers += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim)]
+        layers += [ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), norm_layer(norm, dim)]
         self.conv_block = nn.Sequential(*layers)
 
     def forward(self, x):
@@ -53,7 +54,7 @@ class ResnetGenerator(nn.Module):
         if n_blocks < 0:
             raise ConfigError(f"n_blocks must be >= 0, got {n_blocks}")
         bias = conv_bias(norm)
-        layers = [nn.ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)]
+        layers = [ReflectionPad2d(3), nn.Conv2d(in_ch, ngf, 7, bias=bias), norm_layer(norm, ngf), nn.ReLU(True)]
         for i in range(2):
             c = ngf * 2 ** i
             layers += [nn.Conv2d(c, 2 * c, 3, stride=2, padding=1, bias=bias), norm_layer(norm, 2 * c), nn.ReLU(True)]
@@ -62,7 +63,7 @@ class ResnetGenerator(nn.Module):
             c = ngf * 2 ** (2 - i)
             layers += [nn.ConvTranspose2d(c, c // 2, 3, stride=2, padding=1, output_padding=1, bias=bias),
                        norm_layer(norm, c // 2), nn.ReLU(True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7)]
+        layers += [ReflectionPad2d(3), nn.Conv2d(ngf, out_ch, 7)]
         if final_act:
             layers.append(nn.Tanh())
         self.model = nn.Sequential(*layers)

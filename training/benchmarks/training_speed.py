@@ -17,8 +17,9 @@ import time
 import torch
 
 
-def build(batch: int, memory_format, seed: int = 0):
-    """A CycleGAN as in cycle_gan_mni.yaml with its optimizers, and one fixed batch."""
+def build(batch: int, memory_format, fused: bool, seed: int = 0):
+    """A CycleGAN as in cycle_gan_mni.yaml with its optimizers (fused Adam as the trainer makes
+    them, or PyTorch's default), and one fixed batch."""
     from im2im_core.engine.config import TrainConfig
     from im2im_core.models import build as build_model
     from im2im_core.models.cycle_gan import CycleGANConfig
@@ -28,7 +29,11 @@ def build(batch: int, memory_format, seed: int = 0):
     model = build_model(CycleGANConfig(domains=("T1w", "T2w"), generator=GeneratorConfig(arch="resnet", ngf=32, n_blocks=6),
                                        discriminator=DiscriminatorConfig(ndf=32, n_layers=3)))
     model.to(memory_format=memory_format).train()
+    from im2im_core.engine.trainer import fuse_adam
+
     model.optimizers = model.configure_optimizers(TrainConfig())
+    if fused:
+        fuse_adam(model.optimizers)
     g = torch.Generator().manual_seed(seed)
     batch = {k: (torch.rand(batch, 1, 128, 128, generator=g) * 2 - 1).contiguous(memory_format=memory_format)
              for k in ("A", "B")}
@@ -36,12 +41,13 @@ def build(batch: int, memory_format, seed: int = 0):
 
 
 def settings(with_compile: bool, bf16: bool) -> dict:
-    out = {"fp32 eager": dict(bf16=False, cl=False, compile=False)}
+    out = {"fp32 eager": dict(bf16=False, cl=False, compile=False, fused=False),
+           "fp32 + fused Adam": dict(bf16=False, cl=False, compile=False, fused=True)}
     if bf16:
-        out["bf16 autocast"] = dict(bf16=True, cl=False, compile=False)
-        out["bf16 autocast + channels_last"] = dict(bf16=True, cl=True, compile=False)
+        out["bf16 autocast + fused Adam (trainer default)"] = dict(bf16=True, cl=False, compile=False, fused=True)
+        out["bf16 + fused + channels_last"] = dict(bf16=True, cl=True, compile=False, fused=True)
         if with_compile:
-            out["bf16 autocast + torch.compile"] = dict(bf16=True, cl=False, compile=True)
+            out["bf16 + fused + torch.compile (train.compile)"] = dict(bf16=True, cl=False, compile=True, fused=True)
     return out
 
 
@@ -57,7 +63,7 @@ def main(argv=None) -> int:
     dev = torch.device("cpu")
     runs = {}
     for name, s in settings(args.compile, bf16_supported(dev)).items():
-        model, batch = build(args.batch, torch.channels_last if s["cl"] else torch.contiguous_format)
+        model, batch = build(args.batch, torch.channels_last if s["cl"] else torch.contiguous_format, s["fused"])
         if s["compile"]:
             for child in model.children():
                 if any(True for _ in child.parameters()):
