@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def tiny_checkpoint(folder, family: str = "generator", *, channels: int = 1, domains=None,
-                    name: str | None = None, **overrides) -> Path:
+                    name: str | None = None, spacing=None, **overrides) -> Path:
     """Save a randomly initialised, tiny model of `family` into `folder`; returns the path."""
     import dataclasses
 
@@ -34,5 +34,6 @@ def tiny_checkpoint(folder, family: str = "generator", *, channels: int = 1, dom
         if overrides:
             model = build(shrink(dataclasses.replace(model.config, **overrides), "tiny", 64))
     path = Path(folder) / f"{name or 'tiny_' + family}.safetensors"
-    checkpoint.save(path, model, Intensity("percentile", 0.5, 99.5), {"iterations": 0, "note": "random init (tests)"})
+    checkpoint.save(path, model, Intensity("percentile", 0.5, 99.5), {"iterations": 0, "note": "random init (tests)"},
+                    spacing=spacing)
     return path

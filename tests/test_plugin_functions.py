@@ -111,6 +111,24 @@ def test_translate_layer_shapes_dtypes_and_placement(ckpts, shape, rgb, dtype):
     assert prov["options"]["direction"] == "AtoB" and kw["metadata"]["source_layer"] == "img"
 
 
+def test_translate_layer_passes_the_layer_spacing_in_mm(tmp_path):
+    """A layer in mm (or um) tells the model its pixel size; a layer in pixels does not."""
+    from napari_im2im._translate import layer_spacing, translate_layer
+
+    ckpt = tiny_checkpoint(tmp_path, "generator", spacing=(1.0, 1.0), name="spaced")
+    assert layer_spacing({"units": ("mm", "mm", "mm"), "scale": (3.0, 2.0, 0.5)}) == (2.0, 0.5)
+    assert layer_spacing({"units": ("millimeter",) * 2, "scale": (2.0, 2.0)}) == (2.0, 2.0)
+    assert layer_spacing({"units": ("um", "um"), "scale": (500.0, 250.0)}) == (0.5, 0.25)
+    assert layer_spacing({"units": ("pixel", "pixel"), "scale": (2.0, 2.0)}) is None
+    data = smooth((3, 40, 36))
+    _, layers = drain(translate_layer(data, META3, ckpt))
+    (out, kw, _), = layers
+    assert out.shape == data.shape and kw["scale"] == META3["scale"]
+    assert kw["metadata"]["im2im"]["options"]["spacing"] == [0.5, 0.25]
+    _, plain = drain(translate_layer(data, {**META3, "scale": (1.0, 1.0, 1.0)}, ckpt))
+    assert not np.allclose(plain[0][0], out)  # 0.5 x 0.25 mm pixels went through the 1 mm grid
+
+
 def test_translate_streams_per_slice_and_cancels_within_a_slice(ckpts):
     from napari_im2im._translate import translate_layer
 
