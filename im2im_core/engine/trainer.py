@@ -77,6 +77,16 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return f
 
 
+def compile_networks(model: torch.nn.Module) -> None:
+    """torch.compile, in place, each network a family calls: its children, or the members of a
+    ModuleDict/ModuleList child (UNIT's encoders and generators). State-dict keys are unchanged."""
+    for child in model.children():
+        members = child.children() if isinstance(child, (torch.nn.ModuleDict, torch.nn.ModuleList)) else [child]
+        for net in members:
+            if any(True for _ in net.parameters()):
+                net.compile()
+
+
 def fuse_adam(optimizers: dict) -> dict:
     """Switch the families' Adam optimizers to PyTorch's fused kernel (one kernel for all
     parameters: a CycleGAN's Adam step takes 12 ms instead of 31 ms on one CPU thread)."""
@@ -284,9 +294,7 @@ class Trainer:
         if self.cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
         if self.cfg.compile:
-            for child in self.model.children():
-                if any(True for _ in child.parameters()):
-                    child.compile()
+            compile_networks(self.model)
         self.out_dir = Path(self.cfg.out_dir).expanduser()
         self.ckpt_dir = self.out_dir / "checkpoints"
         self.export_path = self.out_dir / "model.safetensors"

@@ -65,9 +65,9 @@ def main(argv=None) -> int:
     for name, s in settings(args.compile, bf16_supported(dev)).items():
         model, batch = build(args.batch, torch.channels_last if s["cl"] else torch.contiguous_format, s["fused"])
         if s["compile"]:
-            for child in model.children():
-                if any(True for _ in child.parameters()):
-                    child.compile()
+            from im2im_core.engine.trainer import compile_networks
+
+            compile_networks(model)
         ctx = (lambda: torch.autocast("cpu", dtype=torch.bfloat16)) if s["bf16"] else (lambda: torch.autocast("cpu", enabled=False))
         t0 = time.perf_counter()
         for i in range(2):  # warm-up (and compile)
