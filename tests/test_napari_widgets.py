@@ -445,3 +445,30 @@ def test_menus_and_shipped_models(make_napari_viewer, qtbot, ckpts, notes):
     _wait_idle(qtbot, w)
     out = [ly for ly in viewer.layers if ly.name.startswith("slice [")]
     assert len(out) == 1 and out[0].metadata["im2im"]["checkpoint"] == plain[0]
+
+
+def test_translate_on_the_mni_sample_as_it_opens_gives_t2_contrast(make_napari_viewer, qtbot):
+    """What a new user sees: the sample "MNI152 T1w", Translate with its default model, no
+    settings touched. The output has T2w contrast in the brain: CSF brighter than GM, GM brighter
+    than WM (the T1w input has them the other way round), and it lies where the input lies."""
+    from im2im_core.data import mni
+    from napari_im2im._models import DEFAULT_TRANSLATE_MODEL
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-im2im", "mni152_t1")
+    w = TranslateWidget(viewer)
+    _wait_idle(qtbot, w, 180_000)
+    assert w.translator is not None and w.translator.name == DEFAULT_TRANSLATE_MODEL
+    assert "1 × 1 mm" in w.info.text()  # the model's pixel size is shown
+    assert w.run()
+    _wait_idle(qtbot, w, 300_000)
+    src = viewer.layers["MNI152 T1w"]
+    out = next(ly for ly in viewer.layers if ly.name.startswith("MNI152 T1w ["))
+    assert out.data.shape == src.data.shape and np.allclose(out.scale, src.scale)
+    tis = mni.load_mni_tissues()
+    pure = {t: (tis[t] > 0.9).T for t in ("csf", "gm", "wm")}  # (z, y, x) as the layer
+    mean = {t: float(out.data[m].mean()) for t, m in pure.items()}
+    assert mean["csf"] > mean["gm"] > mean["wm"], mean
+    before = {t: float(src.data[m].mean()) for t, m in pure.items()}
+    assert before["csf"] < before["gm"] < before["wm"]
