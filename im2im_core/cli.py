@@ -27,8 +27,13 @@ def _translate(args) -> int:
     for path in tqdm(files, desc="images", unit="img", disable=len(files) < 2):
         img = read_image(path)
         data = img.data
+        spacing = tuple(args.spacing) if args.spacing else None
         if img.format == "nifti" and data.ndim == 3:
             data = volume_to_slices(data, args.slice_axis)
+            if spacing is None:  # slices are (rows, cols) = (second, first) of the two other axes
+                u, v = (i for i in range(3) if i != args.slice_axis)
+                zooms = img.meta.get("zooms") or (1.0, 1.0, 1.0)
+                spacing = (zooms[v], zooms[u])
         validate_image(data)  # before the progress bar, so a bad file prints one clean line
         with tqdm(total=1, desc=path.name, unit="tile", leave=False) as bar:
             def progress(done, total, bar=bar):
@@ -36,7 +41,7 @@ def _translate(args) -> int:
                 bar.n = done
                 bar.refresh()
 
-            out = tr.translate(data, progress=progress, **opts)
+            out = tr.translate(data, progress=progress, spacing=spacing, resample=not args.no_resample, **opts)
         if isinstance(out, dict):
             out = out["image"]
         stem, ext = path.name[: -len(suffix(path))], suffix(path)
@@ -186,6 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     t.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
     t.add_argument("--slice-axis", type=int, default=2, help="NIfTI volumes are translated slice by slice along this axis")
+    t.add_argument("--spacing", type=float, nargs=2, default=None, metavar=("Y", "X"),
+                   help="pixel size of the inputs in mm (NIfTI volumes: read from the header); models that "
+                        "record their training pixel size resample to it and back")
+    t.add_argument("--no-resample", action="store_true", help="never resample to the model's pixel size")
     t.add_argument("--target", default=None, help="multi-domain models (stargan): the target domain name")
     t.add_argument("--n-samples", type=int, default=None,
                    help="multimodal models (munit): write K outputs per input, NAME_sample0..K-1")

@@ -42,6 +42,26 @@ def test_translate_png_tiff_nifti_and_folder(tmp_path, tiny_generator_ckpt, came
     assert np.allclose(np.asarray(nii.dataobj), ref, atol=1e-4)
 
 
+def test_nifti_voxel_size_reaches_spacing_aware_inference(tmp_path):
+    """A NIfTI header's in-plane voxel size is the spacing (a model trained at 1 mm resamples a
+    0.8 x 2 mm volume); --spacing overrides it and --no-resample turns resampling off."""
+    from im2im_core.io import slices_to_volume, volume_to_slices
+    from napari_im2im._testing import tiny_checkpoint
+
+    ckpt = tiny_checkpoint(tmp_path, "generator", spacing=(1.0, 1.0), name="spaced")
+    vol = np.random.default_rng(1).random((40, 30, 4)).astype(np.float32)
+    nib.save(nib.Nifti1Image(vol, np.diag([0.8, 2.0, 3.0, 1.0])), tmp_path / "v.nii.gz")
+    tr = im2im_core.load(ckpt, device="cpu")
+    slices = volume_to_slices(vol)  # (4, 30, 40): rows are the file's axis 1 (2 mm), columns axis 0 (0.8 mm)
+    for extra, spacing, resample in (([], (2.0, 0.8), True), (["--spacing", "1", "1"], (1.0, 1.0), True),
+                                     (["--no-resample"], None, False)):
+        out = tmp_path / f"out{len(extra)}{resample}"
+        assert main(["translate", str(ckpt), str(tmp_path / "v.nii.gz"), "-o", str(out), "--device", "cpu", *extra]) == 0
+        ref = slices_to_volume(tr.translate(slices, spacing=spacing, resample=resample))
+        assert np.allclose(np.asarray(nib.load(out / "v.nii.gz").dataobj), ref, atol=1e-4), extra
+    assert tr.model_grid(slices.shape[-2:], (2.0, 0.8)) == (60, 32)
+
+
 def test_info_and_models(tiny_generator_ckpt):
     res = run("info", tiny_generator_ckpt)
     assert res.returncode == 0
