@@ -93,6 +93,8 @@ def output_kwargs(meta: dict, name: str, provenance: dict | None = None, *, lead
         "translate": (0.0,) * lead + tuple(meta["translate"]),
         "metadata": {PROVENANCE_KEY: dict(provenance or {}), "source_layer": meta["name"]},
     }
+    if meta.get("metadata"):  # the input's own (a NIfTI affine, a sample's source), under the provenance
+        kw["metadata"][PROVENANCE_KEY]["input_metadata"] = dict(meta["metadata"])
     if any(labels):
         default = [str(i) for i in range(-len(labels), 0)]
         kw["axis_labels"] = (lead_label,) * lead + tuple(l or d for l, d in zip(labels, default))

@@ -125,6 +125,8 @@ def test_translate_layer_passes_the_layer_spacing_in_mm(tmp_path):
     (out, kw, _), = layers
     assert out.shape == data.shape and kw["scale"] == META3["scale"]
     assert kw["metadata"]["im2im"]["options"]["spacing"] == [0.5, 0.25]
+    _, kept = drain(translate_layer(data, {**META3, "metadata": {"affine": [[1.0]], "source": "scan"}}, ckpt))
+    assert kept[0][1]["metadata"]["im2im"]["input_metadata"] == {"affine": [[1.0]], "source": "scan"}
     _, plain = drain(translate_layer(data, {**META3, "scale": (1.0, 1.0, 1.0)}, ckpt))
     assert not np.allclose(plain[0][0], out)  # 0.5 x 0.25 mm pixels went through the 1 mm grid
 
