@@ -54,6 +54,7 @@ class DataConfig:
     rotate: float = 10.0  # mni native: random rotation bound, degrees
     zoom: float = 0.1  # mni native: random zoom bound, fraction
     gamma: float = 0.1  # mni native: random intensity curve x**exp(u), u in [-gamma, gamma] (inputs only when paired)
+    balance: bool = True  # mni native: crop centres drawn evenly over intensity (rare CSF as often as WM)
     load_size: int = 0  # resize to this square first (0 keeps the size)
     crop_size: int = 0  # random square crop (0 keeps the whole image)
     flip: bool = True
@@ -608,7 +609,8 @@ def mni_native_multi(cfg: DataConfig, domains: tuple, kw: dict):
             f"{tuple(cfg.orientations)}, held-out val/test slabs cut out, domains drawn independently")
     return MultiDomainVolumeCrops(vols, crop=crop, channels=kw.get("channels", (1, 1)), intensity=intensity,
                                   description=desc, spacing=tis["voxel_size"][:2], axes=tuple(cfg.orientations),
-                                  rotate=cfg.rotate, zoom=cfg.zoom, gamma=cfg.gamma, flip=cfg.flip)
+                                  rotate=cfg.rotate, zoom=cfg.zoom, gamma=cfg.gamma, flip=cfg.flip,
+                                  balance=cfg.balance)
 
 
 def mni_native_crops(cfg: DataConfig, tis: dict, channels=(1, 1), intensity=None):
@@ -627,7 +629,8 @@ def mni_native_crops(cfg: DataConfig, tis: dict, channels=(1, 1), intensity=None
     spacing = tis["voxel_size"][:2]
     desc = (f"MNI152 1 mm {cfg.contrasts[0]} (T1w {cfg.t1_source}) / {cfg.contrasts[1]}: {crop}px crops along axes "
             f"{tuple(cfg.orientations)} of {len(split['train'])} sub-volumes (held-out val/test slabs along axis "
-            f"{cfg.axis} cut out){', paired' if cfg.paired else ', A and B drawn independently'}")
+            f"{cfg.axis} cut out){', paired' if cfg.paired else ', A and B drawn independently'}"
+            f"{', intensity-balanced centres' if cfg.balance else ''}")
     return VolumeCrops(parts[0], parts[1], crop=crop, paired=cfg.paired, axes=tuple(cfg.orientations),
                        rotate=cfg.rotate, zoom=cfg.zoom, gamma=cfg.gamma, flip=cfg.flip, channels=channels,
-                       intensity=intensity, description=desc, spacing=spacing)
+                       intensity=intensity, description=desc, spacing=spacing, balance=cfg.balance)
