@@ -44,8 +44,8 @@ class VolumeCrops(TranslationDataset):
     `balance=True` centres crops on interior foreground pixels (3 px or more from background, so
     partial-volume edges do not count as rare) drawn evenly over the slice's intensity histogram
     (16 bins): rare tissue (CSF is 1% of the MNI brain) is seen as often as common tissue. Each
-    domain balances on its own intensities, so no pairing is used. Orientations are drawn with
-    equal probability whatever their slice counts.
+    domain balances on its own intensities, so no pairing is used; orientations are then drawn
+    with equal probability whatever their slice counts.
     """
 
     def __init__(self, A, B, crop: int = 128, paired: bool = False, axes=(0, 1, 2), rotate: float = 10.0,
@@ -127,9 +127,12 @@ class VolumeCrops(TranslationDataset):
         return ((x + 1.0) / 2.0).clamp_(0, 1).pow_(g).mul_(2.0).sub_(1.0)
 
     def _draw(self, domain: str):
-        """A random usable slice: an orientation first (each equally likely), then a slice of it."""
-        by_axis = self.by_axis[domain]
-        sl = by_axis[int(torch.randint(len(by_axis), ()))]
+        """A random usable slice (balanced: an orientation first, each equally likely)."""
+        if self.balance:
+            by_axis = self.by_axis[domain]
+            sl = by_axis[int(torch.randint(len(by_axis), ()))]
+        else:
+            sl = self.slices[domain]
         return sl[int(torch.randint(len(sl), ()))]
 
     def __getitem__(self, index):
