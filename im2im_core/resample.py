@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from .errors import InputError
 
 TOLERANCE = 0.01  # relative spacing difference below which no resampling is done
+MAX_FACTOR = 16.0  # larger spacing ratios are almost surely a unit mix-up (mm vs um)
+MAX_PIXELS = 1 << 26  # one resampled slice at most (64 Mpixel), so a bad spacing cannot exhaust memory
 
 
 def in_plane(spacing, ndim_spatial: int) -> tuple[float, float] | None:
@@ -41,7 +43,14 @@ def target_shape(shape: tuple[int, int], spacing, model_spacing) -> tuple[int, i
     ratios = [s / m for s, m in zip(spacing, model_spacing)]
     if all(abs(r - 1.0) <= TOLERANCE for r in ratios):
         return None
-    return tuple(max(1, int(round(n * r))) for n, r in zip(shape, ratios))
+    if any(r > MAX_FACTOR or r < 1.0 / MAX_FACTOR for r in ratios):
+        raise InputError(f"spacing {tuple(spacing)} differs from the model's {tuple(model_spacing)} by more than "
+                         f"{MAX_FACTOR:g}x; check the units (the model's are mm), or pass resample=False")
+    out = tuple(max(1, int(round(n * r))) for n, r in zip(shape, ratios))
+    if out[0] * out[1] > MAX_PIXELS:
+        raise InputError(f"at the model's pixel size a {shape[0]}x{shape[1]} slice becomes {out[0]}x{out[1]} pixels, "
+                         f"more than {MAX_PIXELS} per slice; pass resample=False or a smaller image")
+    return out
 
 
 def resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

@@ -47,11 +47,18 @@ def test_resampling_happens_only_when_spacings_differ(spaced_ckpt, tiny_generato
 
 
 @pytest.mark.parametrize("spacing, match", [((0.0, 1.0), "positive"), ((1.0,), "spacing"), ("a", "number"),
-                                            ((1.0, float("nan")), "positive"), ((1, 1, 1, 1), "spacing")])
+                                            ((1.0, float("nan")), "positive"), ((1, 1, 1, 1), "spacing"),
+                                            ((1000.0, 1000.0), "units"), ((0.001, 1.0), "units")])
 def test_bad_spacing_is_a_clear_error(spaced_ckpt, spacing, match):
     tr = im2im_core.load(spaced_ckpt, device="cpu")
     with pytest.raises(InputError, match=match):
         tr.translate(np.zeros((16, 16), np.float32), spacing=spacing)
+
+
+def test_resampling_never_allocates_a_huge_grid(spaced_ckpt):
+    tr = im2im_core.load(spaced_ckpt, device="cpu")
+    with pytest.raises(InputError, match="per slice"):
+        tr.translate(np.zeros((4000, 4000), np.float32), spacing=(8.0, 8.0))
 
 
 def test_bad_spacing_metadata_is_refused(tmp_path, spaced_ckpt):
