@@ -56,6 +56,14 @@ def _native(n: int, whole: bool):
     return stacks, rows, brain
 
 
+def _at_1mm(name: str) -> bool:
+    """Trained at 1 mm (the older 64 px thumbnail models record no spacing and speckle at 1 mm)."""
+    from .checkpoint import read_metadata
+    from .inference import shipped_models
+
+    return read_metadata(shipped_models()[name]).get("spacing") == (1.0, 1.0)
+
+
 def _available(name: str) -> bool:
     from .inference import shipped_models
 
@@ -95,7 +103,7 @@ def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -
 
     stacks, pick, _ = _native(n, whole=not quick)
     t1, t2 = stacks["T1w"][pick], stacks["T2w"][pick]
-    trans = [name for name in TRANSLATORS if _available(name)]
+    trans = [name for name in TRANSLATORS if _available(name) and _at_1mm(name)]
     if trans:  # 2. T1w -> T2w at 1 mm: the real template in (whole volume, as napari shows it), synthetic T2w truth
         row_panels = [("T1w input (MNI152 template)", t1[0])]
         m = np.mean([list(_metrics(p, g).values()) for p, g in zip(t1, t2)], axis=0)
@@ -111,15 +119,18 @@ def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -
         panels.append(("Contrast translation T1w -> T2w (held-out 1 mm slices)", row_panels))
         layers.update({"T1w": t1, "T2w ground truth": t2})
 
-    if _available(ATTENTION):  # 3. attention masks
-        res = load(ATTENTION, device="auto").translate(t1, direction="T1w->T2w", return_attention=True, out_dtype="float32",
-                                                       spacing=(1.0, 1.0))
+    if _available(ATTENTION):  # 3. attention masks (a 64 px synthetic-T1w model: shown on its own kind of data)
+        a_t1, _ = _slices("T1w", 64, n)
+        a_t2, _ = _slices("T2w", 64, n)
+        res = load(ATTENTION, device="auto").translate(a_t1, direction="T1w->T2w", return_attention=True,
+                                                       out_dtype="float32")
         att = res["attention"]
-        m = np.mean([list(_metrics(p, g).values()) for p, g in zip(res["image"], t2)], axis=0)
-        rows.append(("T1w -> T2w", ATTENTION, m[0], m[1]))
-        panels.append(("Attention-guided CycleGAN", [("T1w input", t1[0]), ("attention mask", att[0]),
-                                                      ("a * G(x)", att[0] * res["image"][0]),
-                                                      ("(1 - a) * x", (1 - att[0]) * t1[0]), ("output", res["image"][0])]))
+        m = np.mean([list(_metrics(p, g).values()) for p, g in zip(res["image"], a_t2)], axis=0)
+        rows.append(("T1w -> T2w (64 px synthetic T1w)", ATTENTION, m[0], m[1]))
+        panels.append(("Attention-guided CycleGAN (64 px model)",
+                       [("synthetic T1w input", a_t1[0]), ("attention mask", att[0]),
+                        ("a * G(x)", att[0] * res["image"][0]), ("(1 - a) * x", (1 - att[0]) * a_t1[0]),
+                        ("output", res["image"][0])]))
         layers["attention"] = att
 
     if _available(INPAINT) or _available(SR):  # 4. inpainting and super-resolution

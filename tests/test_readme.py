@@ -56,5 +56,5 @@ def test_demo_command_runs_quick(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     assert (tmp_path / "demo" / "demo.png").stat().st_size > 10_000
     table = (tmp_path / "demo" / "metrics.md").read_text()
-    for name in ("mri_recon_1dgauss", "unit_t1w_t2w", "attention_t1w_t2w", "inpaint_mri", "biharmonic", "sr_x2_mri"):
+    for name in ("mri_recon_1dgauss", "pix2pix_t1w_t2w", "attention_t1w_t2w", "inpaint_mri", "biharmonic", "sr_x2_mri"):
         assert name in table
