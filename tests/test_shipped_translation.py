@@ -27,7 +27,7 @@ def native():
     from training.benchmarks import translation_baselines as tb
 
     data = tb.native_data("template")
-    rows = tb.held_out(data, "T2w", "test")
+    rows = tb.held_out(data, "test")
     pick = rows[np.linspace(0, len(rows) - 1, N_SLICES).round().astype(int)]
     return data, pick
 

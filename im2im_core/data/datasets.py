@@ -591,6 +591,20 @@ def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) 
     return ArrayPairs(a, b, paired=cfg.paired, channels=channels, intensity=intensity, augment=augment, description=desc)
 
 
+def _native_parts(cfg: DataConfig, tis: dict, contrasts, intensity: Intensity) -> list[list[np.ndarray]]:
+    """Per contrast: the training sub-volumes at 1 mm, normalised with one window per whole volume
+    (as the Translator windows a whole stack)."""
+    from . import mni
+
+    split = mni.native_split(tis["brain"], axis=cfg.axis)
+    parts = []
+    for c in contrasts:
+        vol = mni.contrast_volume(tis, c, cfg.t1_source)
+        lo, hi = intensity.window(vol)
+        parts.append(mni.training_subvolumes(Intensity.normalise(vol, lo, hi), split, cfg.axis))
+    return parts
+
+
 def mni_native_multi(cfg: DataConfig, domains: tuple, kw: dict):
     """Multi-domain native 1 mm crops (StarGAN): one volume per contrast, held-out slabs cut out."""
     from . import mni
@@ -598,12 +612,7 @@ def mni_native_multi(cfg: DataConfig, domains: tuple, kw: dict):
 
     tis = mni.load_mni_tissues()
     intensity = kw.get("intensity") or Intensity()
-    split = mni.native_split(tis["brain"], axis=cfg.axis)
-    vols = {}
-    for c in domains:
-        vol = mni.contrast_volume(tis, c, cfg.t1_source)
-        lo, hi = intensity.window(vol)
-        vols[c] = mni.training_subvolumes(Intensity.normalise(vol, lo, hi), split, cfg.axis)
+    vols = dict(zip(domains, _native_parts(cfg, tis, domains, intensity)))
     crop = cfg.crop_size or 128
     desc = (f"MNI152 1 mm {', '.join(domains)} (T1w {cfg.t1_source}): {crop}px crops along axes "
             f"{tuple(cfg.orientations)}, held-out val/test slabs cut out, domains drawn independently")
@@ -620,11 +629,7 @@ def mni_native_crops(cfg: DataConfig, tis: dict, channels=(1, 1), intensity=None
 
     intensity = intensity or Intensity()
     split = mni.native_split(tis["brain"], axis=cfg.axis)
-    parts = []
-    for c in cfg.contrasts:
-        vol = mni.contrast_volume(tis, c, cfg.t1_source)
-        lo, hi = intensity.window(vol)  # one window for the whole volume, as Translator does for a stack
-        parts.append(mni.training_subvolumes(Intensity.normalise(vol, lo, hi), split, cfg.axis))
+    parts = _native_parts(cfg, tis, cfg.contrasts, intensity)
     crop = cfg.crop_size or 128
     spacing = tis["voxel_size"][:2]
     desc = (f"MNI152 1 mm {cfg.contrasts[0]} (T1w {cfg.t1_source}) / {cfg.contrasts[1]}: {crop}px crops along axes "

@@ -135,6 +135,11 @@ class VolumeCrops(TranslationDataset):
             sl = self.slices[domain]
         return sl[int(torch.randint(len(sl), ()))]
 
+    def random_crop(self, domain: str = "A") -> torch.Tensor:
+        """One augmented (1, crop, crop) crop of a random usable slice of `domain`'s volumes."""
+        img = self._slice(domain, self._draw(domain))
+        return self._curve(self._sample(img, self._theta(img)))
+
     def __getitem__(self, index):
         if self.paired:
             pick = self._draw("A")
@@ -142,10 +147,7 @@ class VolumeCrops(TranslationDataset):
             theta = self._theta(a)
             out = {"A": self._curve(self._sample(a, theta)), "B": self._sample(b, theta)}
         else:
-            out = {}
-            for k in ("A", "B"):
-                img = self._slice(k, self._draw(k))
-                out[k] = self._curve(self._sample(img, self._theta(img)))
+            out = {k: self.random_crop(k) for k in ("A", "B")}
         for k, c in zip(("A", "B"), self.channels):
             if c > 1:
                 out[k] = out[k].expand(c, -1, -1)
@@ -170,6 +172,4 @@ class MultiDomainVolumeCrops(MultiDomainDataset):
         self.description = description or f"{crop}px crops of {len(names)} domains"
 
     def _image(self, label) -> torch.Tensor:
-        sampler = self.samplers[label]
-        img = sampler._slice("A", sampler._draw("A"))
-        return sampler._curve(sampler._sample(img, sampler._theta(img))).expand(self.channels[0], -1, -1).contiguous()
+        return self.samplers[label].random_crop("A").expand(self.channels[0], -1, -1).contiguous()

@@ -95,7 +95,7 @@ def train_family(family: str, iterations: int, runs: Path, seed: int, ema: float
 
 def score(pred: np.ndarray, data: dict, dst: str, which: str) -> dict:
     """Mean metrics of the held-out `which` slab of a predicted whole stack."""
-    rows = [slice_metrics(pred[i], data["stack"][dst][i], data["brain_stack"][i]) for i in tb.held_out(data, dst, which)]
+    rows = [slice_metrics(pred[i], data["stack"][dst][i], data["brain_stack"][i]) for i in tb.held_out(data, which)]
     return mean_metrics(rows)
 
 
@@ -139,7 +139,7 @@ def evaluate_multimodal(exports, data: dict, k: int) -> dict:
         src, dst = direction.split("->")
         preds = fn(data["stack"][src], direction)
         for which in out:
-            idx = tb.held_out(data, dst, which)
+            idx = tb.held_out(data, which)
             rows, best, div = [], [], []
             for i in idx:
                 per = [slice_metrics(preds[j, i], data["stack"][dst][i], data["brain_stack"][i]) for j in range(k)]

@@ -39,10 +39,9 @@ def native_data(t1_source: str = "template") -> dict:
     return out
 
 
-def held_out(data: dict, name: str, which: str = "test") -> np.ndarray:
+def held_out(data: dict, which: str = "test") -> np.ndarray:
     """Rows of the whole axial stack that belong to the held-out `which` slab (in stack order)."""
-    n = data["stack"]["T1w"].shape[0]
-    return np.asarray(data["split"][which])[np.asarray(data["split"][which]) < n]
+    return np.asarray(data["split"][which])
 
 
 QUANTILES = np.linspace(0, 1, 1001)
