@@ -79,6 +79,10 @@ class VolumeCrops(TranslationDataset):
         self.description = description or (f"{crop}px crops of {len(self.slices['A'])} A / {len(self.slices['B'])} "
                                            f"B slices along axes {self.axes}{' (paired)' if self.paired else ''}")
 
+    def pixels(self, domain: str) -> torch.Tensor:
+        """Every voxel of a domain's volumes, un-augmented, on the model's scale (intensity priors)."""
+        return torch.cat([v.reshape(-1) for v in self.vols[domain]])
+
     def __len__(self):
         return self.length
 

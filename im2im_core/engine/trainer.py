@@ -279,6 +279,7 @@ class Trainer:
         self.spacing = getattr(dataset, "spacing", None)  # the pixel size the model learns at, if known
         self.callback, self.should_stop = callback, should_stop
         check_data(model, dataset)
+        model.prepare_data(dataset)
         self.dist: DistContext = init_distributed(self.cfg.device)
         self.device = self.dist.device
         self.model = model.to(self.device).train()

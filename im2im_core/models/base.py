@@ -120,6 +120,9 @@ class Im2ImModel(nn.Module):
         """Spatial sides fed to `inference_forward` are padded to a multiple of this."""
         return 4
 
+    def prepare_data(self, dataset) -> None:
+        """Fit data-derived buffers (intensity priors) before a fresh run; a resume overwrites them."""
+
     def check_options(self, opts: dict[str, Any]) -> None:
         unknown = sorted(set(opts) - set(self.inference_options))
         if unknown:

@@ -12,6 +12,7 @@ from ..engine.pool import ImagePool
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from ..nets.prior import fit_priors, with_prior
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import adam, init_weights
 
@@ -24,6 +25,8 @@ class CycleGANConfig(ModelConfig):
     lambda_A: float = 10.0  # cycle A -> B -> A
     lambda_B: float = 10.0  # cycle B -> A -> B
     lambda_identity: float = 0.5  # identity weight, relative to lambda_A/lambda_B
+    #: "match"/"invert": generators add a residual to a fixed quantile mapping (nets/prior.py)
+    intensity_prior: str = "none"
 
 
 @register("cycle_gan")
@@ -42,8 +45,10 @@ class CycleGAN(Im2ImModel):
         if c.lambda_identity > 0 and c.in_channels != c.out_channels:
             raise ConfigError(f"cycle_gan: identity loss needs in_channels == out_channels (got {c.in_channels} and "
                               f"{c.out_channels}); set lambda_identity=0")
-        self.netG_A = init_weights(build_generator(c.generator, c.in_channels, c.out_channels))
-        self.netG_B = init_weights(build_generator(c.generator, c.out_channels, c.in_channels))
+        self.netG_A = with_prior(init_weights(build_generator(c.generator, c.in_channels, c.out_channels)),
+                                 c.intensity_prior)
+        self.netG_B = with_prior(init_weights(build_generator(c.generator, c.out_channels, c.in_channels)),
+                                 c.intensity_prior)
         self.netD_A = init_weights(build_discriminator(c.discriminator, c.out_channels))
         self.netD_B = init_weights(build_discriminator(c.discriminator, c.in_channels))
         self.gan_loss = GANLoss(c.gan_mode)
@@ -51,6 +56,9 @@ class CycleGAN(Im2ImModel):
 
     def size_multiple(self):
         return self.config.generator.size_multiple()
+
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("netG_A", "A", "B"), ("netG_B", "B", "A")])
 
     def inference_forward(self, x, direction, **opts):
         """G_A for AtoB, G_B for BtoA."""

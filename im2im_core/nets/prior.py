@@ -1,0 +1,88 @@
+"""A generator that learns a correction to a fixed intensity mapping instead of the whole image.
+
+Unpaired translation between MR contrasts is mostly a change of each tissue's intensity, which
+the quantile mapping of one domain's foreground histogram onto the other's (inverted first where
+the contrast flips) already gets close to. `PriorResidual` computes that mapping from the two
+domains' training pixels (unpaired) and lets the wrapped generator add a residual, starting from
+zero, so that training begins where the classical baseline ends.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+PRIORS = ("none", "match", "invert")
+KNOTS = 257
+#: pixels at or below this value (on the [-1, 1] scale) are background and stay background
+BACKGROUND = -1.0 + 1e-3
+
+
+class PriorResidual(nn.Module):
+    """y = q(x) + net(x), where q maps foreground quantiles of domain X onto those of Y."""
+
+    def __init__(self, net: nn.Module, invert: bool):
+        super().__init__()
+        self.net = net
+        self.invert = invert
+        self.register_buffer("src", torch.linspace(-1, 1, KNOTS))
+        self.register_buffer("dst", torch.linspace(-1, 1, KNOTS).flip(0) if invert else torch.linspace(-1, 1, KNOTS))
+        last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
+        nn.init.zeros_(last.weight)  # the residual starts at zero: the model starts as the mapping
+        if last.bias is not None:
+            nn.init.zeros_(last.bias)
+
+    @torch.no_grad()
+    def fit(self, x_pixels: torch.Tensor, y_pixels: torch.Tensor) -> None:
+        """Quantiles of the foreground pixels of each domain (1D tensors on the [-1, 1] scale)."""
+        q = torch.linspace(0, 1, KNOTS, dtype=torch.float64)
+        xs, ys = (p[p > BACKGROUND].double() for p in (x_pixels, y_pixels))
+        if xs.numel() < KNOTS or ys.numel() < KNOTS:
+            raise ConfigError("generator.prior needs foreground pixels in both domains; the training images are "
+                              "all background")
+        src = torch.quantile(xs[torch.randperm(xs.numel())[:1 << 24]], q)
+        if self.invert:  # invert x first: its brightest pixels map onto y's darkest
+            src = -src.flip(0)
+        self.src.copy_(src.float())
+        self.dst.copy_(torch.quantile(ys[torch.randperm(ys.numel())[:1 << 24]], q).float())
+
+    def mapping(self, x: torch.Tensor) -> torch.Tensor:
+        """The fixed mapping q(x), piecewise linear between the knots; background stays -1."""
+        v = -x if self.invert else x
+        src = self.src.to(torch.float32)
+        # strictly increasing knots (ties in a quantized histogram) keep the interpolation defined
+        src = src + torch.arange(KNOTS, device=src.device, dtype=src.dtype) * 1e-6
+        xf = v.float().clamp(src[0], src[-1])
+        i = torch.searchsorted(src, xf.reshape(-1).contiguous()).clamp(1, KNOTS - 1).reshape(xf.shape)
+        x0, x1, y0, y1 = src[i - 1], src[i], self.dst[i - 1].float(), self.dst[i].float()
+        y = y0 + (xf - x0) / (x1 - x0) * (y1 - y0)
+        return torch.where(x > BACKGROUND, y, torch.full_like(y, -1.0)).to(x.dtype)
+
+    def forward(self, x):
+        return self.mapping(x) + self.net(x)
+
+
+def with_prior(net: nn.Module, prior: str) -> nn.Module:
+    """`net` itself for prior "none", else wrapped in a PriorResidual."""
+    if prior not in PRIORS:
+        raise ConfigError(f"generator.prior {prior!r} unknown; use one of {', '.join(PRIORS)}")
+    return net if prior == "none" else PriorResidual(net, invert=prior == "invert")
+
+
+def fit_priors(model: nn.Module, dataset, pairs, samples: int = 64, seed: int = 0) -> None:
+    """Fit each (generator name, source key, target key) PriorResidual on the dataset's pixels: all
+    of them, un-augmented, where the dataset offers `pixels(key)`, else those of `samples` items."""
+    wrapped = [(getattr(model, n), a, b) for n, a, b in pairs if isinstance(getattr(model, n), PriorResidual)]
+    if not wrapped:
+        return
+    if hasattr(dataset, "pixels"):
+        for net, a, b in wrapped:
+            net.fit(dataset.pixels(a), dataset.pixels(b))
+        return
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        items = [dataset[i % len(dataset)] for i in torch.randperm(max(len(dataset), samples))[:samples].tolist()]
+    pixels = {k: torch.cat([it[k].reshape(-1) for it in items]) for k in items[0] if torch.is_tensor(items[0][k])}
+    for net, a, b in wrapped:
+        net.fit(pixels[a], pixels[b])
