@@ -12,7 +12,7 @@ from im2im_core.models import build, config_from_dict
 from im2im_core.nets.prior import PriorResidual
 
 torch.set_num_threads(1)
-CYC = {"generator": {"ngf": 8, "n_blocks": 1}, "discriminator": {"ndf": 8, "n_layers": 2}, "lambda_identity": 0.0}
+CYC = {"generator": {"ngf": 8, "n_blocks": 1}, "discriminator": {"ndf": 8, "n_layers": 2}}
 
 
 def _volumes(seed=0):
@@ -30,7 +30,7 @@ def _volumes(seed=0):
 
 
 def _cycle_gan(prior):
-    return build(config_from_dict("cycle_gan", {**CYC, "intensity_prior": prior}))
+    return build(config_from_dict("cycle_gan", {**CYC, "lambda_identity": 0.0, "intensity_prior": prior}))
 
 
 def test_fitted_inverted_prior_maps_one_histogram_onto_the_other():
@@ -74,3 +74,18 @@ def test_unknown_prior_and_empty_foreground_are_config_errors():
     g = _cycle_gan("match").netG_A
     with pytest.raises(ConfigError, match="foreground"):
         g.fit(torch.full((1000,), -1.0), torch.rand(1000))
+
+
+def test_attention_blends_with_the_mapping_instead_of_the_input():
+    """With a prior, unattended pixels get q(x): the untrained model is q(x) whatever its attention."""
+    from im2im_core.models import build, config_from_dict
+
+    t1, t2 = _volumes(2)
+    model = build(config_from_dict("attention_cycle_gan", {**CYC, "intensity_prior": "invert"}))
+    model.prepare_data(VolumeCrops([t1], [t2], crop=32, length=8))
+    x = torch.from_numpy(t1[3:5, None])
+    with torch.no_grad():
+        out, a = model.attend(x, "AtoB")
+        q = model.F_ST.mapping(x)
+    assert 0.05 < a.mean() < 0.95  # the attention is not trivially all-or-nothing here
+    assert torch.allclose(out, q, atol=1e-6) and not torch.allclose(q, x, atol=0.1)

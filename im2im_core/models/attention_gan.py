@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..nets.encoders import Conv2dBlock, ResBlock
+from ..nets.prior import PriorResidual, fit_priors, with_prior
 from .base import Im2ImModel, ModelConfig, register
 
 
@@ -44,6 +45,9 @@ class AttentionCycleGANConfig(ModelConfig):
     #: iteration from which attention is frozen and D sees masked inputs; -1: 30% of the run (paper)
     freeze_attention_after: int = -1
     attention_threshold: float = 0.1
+    #: "match"/"invert": unattended pixels get a fixed quantile mapping of the input instead of the
+    #: input itself, and the generators learn a residual on it (nets/prior.py)
+    intensity_prior: str = "none"
 
 
 class AttentionNet(nn.Module):
@@ -82,7 +86,7 @@ class AttentionCycleGAN(Im2ImModel):
         if not 0.0 <= c.attention_threshold < 1.0:
             raise ConfigError(f"attention_threshold must be in [0, 1), got {c.attention_threshold}")
         ch = c.in_channels
-        self.F_ST, self.F_TS = (build_generator(c.generator, ch, ch) for _ in range(2))
+        self.F_ST, self.F_TS = (with_prior(build_generator(c.generator, ch, ch), c.intensity_prior) for _ in range(2))
         self.A_S, self.A_T = (AttentionNet(ch, c.attention_ngf, c.attention_norm) for _ in range(2))
         self.D_S, self.D_T = (build_discriminator(c.discriminator, ch) for _ in range(2))
         self.gan = GANLoss(c.gan_mode)
@@ -93,12 +97,17 @@ class AttentionCycleGAN(Im2ImModel):
         """The generator's multiple, and 4 for the attention net's two stride-2 convs."""
         return max(self.config.generator.size_multiple(), 4)
 
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("F_ST", "A", "B"), ("F_TS", "B", "A")])
+
     # ---- forward -------------------------------------------------------------------------------
     def attend(self, x: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """(a * G(x) + (1 - a) * x, a) for the direction's generator and attention network."""
+        """(a * G(x) + (1 - a) * x, a) for the direction's generator and attention network
+        (with an intensity prior q: a * G(x) + (1 - a) * q(x))."""
         gen, att = (self.F_ST, self.A_S) if direction == "AtoB" else (self.F_TS, self.A_T)
         a = att(x)
-        return a * gen(x) + (1 - a) * x, a
+        base = gen.mapping(x) if isinstance(gen, PriorResidual) else x
+        return a * gen(x) + (1 - a) * base, a
 
     def inference_forward(self, x, direction, return_attention: bool = False, **opts):
         """The attention-blended translation; with return_attention also the mask (N, 1, H, W)."""
