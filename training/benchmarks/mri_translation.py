@@ -43,7 +43,8 @@ BATCH = {"stargan": 4}
 SHIP_NAMES = {"pix2pix": ("pix2pix_t1w_t2w", "pix2pix_t2w_t1w"), "cycle_gan": ("cyclegan_t1w_t2w",),
               "attention_cycle_gan": ("attention_t1w_t2w",), "unit": ("unit_t1w_t2w",), "stargan": ("stargan_mri",)}
 RESULTS = Path(__file__).resolve().parent / "results" / "mri_translation"
-BASELINES = ("identity", "histogram matching", "brain histogram matching", "lookup-table oracle (paired)")
+BASELINES = ("identity", "histogram matching", "brain histogram matching", "global quantile mapping",
+             "lookup-table oracle (paired)")
 
 
 def model_config(family: str) -> dict:
@@ -153,8 +154,8 @@ def evaluate_multimodal(exports, data: dict, k: int) -> dict:
 
 
 def baselines(data: dict) -> dict:
-    """name -> (two-direction results, six-direction results); brain histogram matching picks
-    inversion per direction on the validation slab."""
+    """name -> (two-direction results, six-direction results); the histogram baselines pick
+    inversion per direction on the validation slab (brain histogram matching's choice)."""
     invert = {}
     for d in ALL_DIRECTIONS:
         src, dst = d.split("->")
@@ -162,11 +163,13 @@ def baselines(data: dict) -> dict:
                for inv in (False, True)}
         invert[d] = val[True] > val[False]
     fns = {"identity": lambda x, d: np.clip(x, 0, 1), "histogram matching": tb.plain_hist(data),
-           "brain histogram matching": tb.brain_hist(data, invert), "lookup-table oracle (paired)": tb.lut_oracle(data)}
+           "brain histogram matching": tb.brain_hist(data, invert), "global quantile mapping": tb.global_quantile(data, invert),
+           "lookup-table oracle (paired)": tb.lut_oracle(data)}
     out = {}
     for name, fn in fns.items():
         out[name] = (evaluate(fn, data), evaluate(fn, data, ALL_DIRECTIONS, synthetic_t1=False))
-    out["brain histogram matching"][0]["inverted"] = invert
+    for name in ("brain histogram matching", "global quantile mapping"):
+        out[name][0]["inverted"] = invert
     return out
 
 

@@ -10,6 +10,8 @@ Baselines (each a function stack, direction -> stack, on the [0, 1] scale):
 - histogram matching of each slice to all training voxels of the target contrast;
 - brain histogram matching: inside the brain support only (input > 0), optionally inverted first;
   whether to invert is chosen per direction on the validation slices (unpaired at training time);
+- global quantile mapping: the same, but the source quantiles come from all training voxels of the
+  source contrast instead of the slice (what `nets/prior.py` starts an unpaired model from);
 - the lookup-table oracle: per-intensity-bin mean of the paired target over the training voxels
   (it sees pairs, so it bounds what a pointwise mapping can reach; not a fair competitor).
 """
@@ -79,6 +81,23 @@ def brain_hist(data: dict, invert: dict, t1_source: str = "template"):
                 continue
             v = s[m]
             out[i][m] = histogram_match(v.max() - v if invert.get(direction) else v, pool)
+        return out
+    return fn
+
+
+def global_quantile(data: dict, invert: dict, t1_source: str = "template"):
+    """Brain voxels mapped from the source's training quantiles onto the target's (inverted first
+    where `invert[direction]`); background stays 0. Unpaired: two marginal histograms."""
+    def fn(stack, direction):
+        src, dst = direction.split("->")
+        q_src, q_dst = (_pool_quantiles(t1_source, c, True) for c in (src, dst))
+        if invert.get(direction):
+            q_src, q_dst = -q_src[::-1], q_dst
+        out = np.zeros_like(stack)
+        m = stack > 0
+        v = -stack[m] if invert.get(direction) else stack[m]
+        knots, idx = np.unique(q_src, return_index=True)
+        out[m] = np.interp(v, knots, q_dst[idx])
         return out
     return fn
 
