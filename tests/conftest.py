@@ -16,19 +16,25 @@ def one_thread():
     torch.set_num_threads(old)
 
 
-@pytest.fixture(scope="session")
-def tiny_generator_ckpt(tmp_path_factory):
-    """A small ResNet `generator`-family checkpoint (1 channel, instance norm)."""
+def tiny_generator_model(seed: int = 0):
+    """The model inside `tiny_generator_ckpt` (rebuilt from its seed, to compare a load against)."""
     import torch
 
-    from im2im_core import checkpoint
-    from im2im_core.intensity import Intensity
     from im2im_core.models import build
     from im2im_core.models.generator import GeneratorOnlyConfig
     from im2im_core.nets import GeneratorConfig
 
-    torch.manual_seed(0)
-    model = build(GeneratorOnlyConfig(domains=("T1w", "T2w"), generator=GeneratorConfig(ngf=8, n_blocks=2)))
+    torch.manual_seed(seed)
+    return build(GeneratorOnlyConfig(domains=("T1w", "T2w"), generator=GeneratorConfig(ngf=8, n_blocks=2))).eval()
+
+
+@pytest.fixture(scope="session")
+def tiny_generator_ckpt(tmp_path_factory):
+    """A small ResNet `generator`-family checkpoint (1 channel, instance norm)."""
+    from im2im_core import checkpoint
+    from im2im_core.intensity import Intensity
+
+    model = tiny_generator_model()
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     checkpoint.save(path, model, Intensity("percentile", 0.5, 99.5), {"iterations": 0, "dataset": "none (random init)"})
     return path
