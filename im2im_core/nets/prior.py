@@ -17,6 +17,10 @@ PRIORS = ("none", "match", "invert")
 KNOTS = 257
 #: pixels at or below this value (on the [-1, 1] scale) are background and stay background
 BACKGROUND = -1.0 + 1e-3
+#: above the background the mapping fades in over this width (2% of the range): an inverted
+#: mapping sends the darkest foreground to the brightest target, and without the ramp a generator's
+#: faint background noise would come back from the other generator as bright speckle
+RAMP = 0.04
 
 
 class PriorResidual(nn.Module):
@@ -48,7 +52,7 @@ class PriorResidual(nn.Module):
         self.dst.copy_(torch.quantile(ys[torch.randperm(ys.numel())[:1 << 24]], q).float())
 
     def mapping(self, x: torch.Tensor) -> torch.Tensor:
-        """The fixed mapping q(x), piecewise linear between the knots; background stays -1."""
+        """The fixed mapping q(x), piecewise linear between the knots, faded in from the background (-1)."""
         v = -x if self.invert else x
         src = self.src.to(torch.float32)
         # strictly increasing knots (ties in a quantized histogram) keep the interpolation defined
@@ -57,7 +61,8 @@ class PriorResidual(nn.Module):
         i = torch.searchsorted(src, xf.reshape(-1).contiguous()).clamp(1, KNOTS - 1).reshape(xf.shape)
         x0, x1, y0, y1 = src[i - 1], src[i], self.dst[i - 1].float(), self.dst[i].float()
         y = y0 + (xf - x0) / (x1 - x0) * (y1 - y0)
-        return torch.where(x > BACKGROUND, y, torch.full_like(y, -1.0)).to(x.dtype)
+        fade = ((x.float() + 1.0) / RAMP).clamp(0.0, 1.0)
+        return (-1.0 + fade * (y + 1.0)).to(x.dtype)
 
     def forward(self, x):
         return self.mapping(x) + self.net(x)
