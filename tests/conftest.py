@@ -68,3 +68,20 @@ def psnr(a, b, data_range):
     from skimage.metrics import peak_signal_noise_ratio
 
     return peak_signal_noise_ratio(np.asarray(a, np.float64), np.asarray(b, np.float64), data_range=data_range)
+
+
+@pytest.fixture
+def switch_off(monkeypatch):
+    """Mutation helper for tests with teeth: `switch_off("gan")` makes every adversarial term 0
+    (generators and discriminators); `switch_off("lambda_X", config)` zeroes a named loss weight
+    in a model config dict. A test that still passes under its mutation tests nothing."""
+    def off(term: str, config: dict | None = None):
+        if term == "gan":
+            from im2im_core.losses import GANLoss
+
+            monkeypatch.setattr(GANLoss, "forward", lambda self, pred, *a, **k: pred.float().sum() * 0.0)
+            return config
+        if config is None or term not in config:
+            raise KeyError(f"switch_off: no loss weight {term!r} in the given config")
+        return {**config, term: 0.0}
+    return off
