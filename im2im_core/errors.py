@@ -23,3 +23,7 @@ class Cancelled(Im2ImError):
 
 class NonFiniteLoss(Im2ImError):
     """A training loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class NonFiniteOutput(Im2ImError):
+    """A model produced NaN or Inf; never returned silently."""

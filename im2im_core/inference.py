@@ -20,7 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .errors import CheckpointError, InputError
+from .errors import CheckpointError, InputError, NonFiniteOutput
 from .intensity import Intensity, cast_like
 from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
 from .resample import in_plane, resize, target_shape
@@ -258,6 +258,8 @@ class Translator:
         samples is added. When the family returns extra maps (e.g. `return_attention=True`) the
         result is a dict with "image" and those maps (float32 in [0, 1]).
         """
+        check_call_args(direction=direction, tile=tile, overlap=overlap, precision=precision, norm_stats=norm_stats,
+                        batch_size=batch_size, progress=progress, cancel=cancel, out_dtype=out_dtype)
         arr = validate_image(image)
         direction = self.model.resolve_direction(direction)
         cin, cout = self.model.channels(direction)
@@ -282,6 +284,9 @@ class Translator:
             back = tuple(n * self.model.scale_factor for n in size)
             results = [{k: resize(v, back) for k, v in res.items()} for res in results]
         for res in results:
+            if not torch.isfinite(res["image"]).all():
+                raise NonFiniteOutput(f"{self.name}: the model produced NaN/Inf for this input (intensity window "
+                                      f"{lo:g}..{hi:g}); check the input's values and the checkpoint's weights")
             y = Intensity.denormalise(res["image"].numpy(), lo, hi)
             img_out = from_slices(cast_like(y, dtype), layout)
             if keep is not None and img_out.shape == arr.shape:  # known pixels come back bit-identical
@@ -328,10 +333,44 @@ def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
     return out
 
 
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_call_args(*, direction, tile, overlap, precision, norm_stats, batch_size, progress, cancel,
+                    out_dtype) -> None:
+    """One clear InputError per bad argument of `translate`, before any work is done."""
+    from .tiling import NORM_STATS
+
+    if direction is not None and not isinstance(direction, str):
+        raise InputError(f"direction must be a string such as 'AtoB' or 'T1w->T2w', got {direction!r}")
+    for name, v, low in (("tile", tile, 16), ("overlap", overlap, 0), ("batch_size", batch_size, 1)):
+        if not _is_int(v) or v < low:
+            raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
+    if precision is not None and precision not in ("auto", "bf16", "fp16", "fp32"):
+        raise InputError(f"precision must be 'auto', 'bf16', 'fp16' or 'fp32', got {precision!r}")
+    if norm_stats not in NORM_STATS:
+        raise InputError(f"norm_stats must be one of {NORM_STATS}, got {norm_stats!r}")
+    if progress is not None and not callable(progress):
+        raise InputError(f"progress must be a callable(done, total) or None, got {type(progress).__name__}")
+    if cancel is not None and not (callable(cancel) or hasattr(cancel, "is_set")):
+        raise InputError(f"cancel must be a callable returning bool, a threading.Event or None, got "
+                         f"{type(cancel).__name__}")
+    if out_dtype is not None:
+        try:
+            kind = np.dtype(out_dtype).kind
+        except TypeError:
+            kind = None
+        if kind not in ("u", "i", "f"):
+            raise InputError(f"out_dtype must be a numeric dtype such as 'float32' or 'uint16', got {out_dtype!r}")
+
+
 def validate_image(image) -> np.ndarray:
     """Refuse inputs that cannot be translated, naming the problem."""
     if image is None:
         raise InputError("no image given")
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
     arr = np.asarray(image)
     if arr.size == 0:
         raise InputError(f"image is empty (shape {arr.shape})")
@@ -377,7 +416,8 @@ def to_slices(arr: np.ndarray, in_channels: int, rgb: bool | None = None):
         else:
             raise InputError(f"the model expects {in_channels} channel(s) but the image has {c} "
                              f"({'colour' if c == 3 else 'grayscale'}); convert it first")
-    return np.ascontiguousarray(x, dtype=np.float32), {"lead": lead, "alpha": alpha, "rgb": rgb}
+    big = x.dtype == np.float64 and x.size and np.abs(x).max() > 1e30  # beyond float32: normalise in float64
+    return np.ascontiguousarray(x, dtype=np.float64 if big else np.float32), {"lead": lead, "alpha": alpha, "rgb": rgb}
 
 
 def from_slices(y: np.ndarray, layout: dict, alpha: bool = True) -> np.ndarray:

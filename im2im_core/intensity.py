@@ -40,20 +40,31 @@ class Intensity:
         if sample.size > 4_000_000:  # percentiles of a strided sample are stable and bound the cost
             sample = sample[:: sample.size // 4_000_000 + 1]
         lo, hi = np.percentile(sample, [self.low, self.high])
-        if hi <= lo:
-            hi = lo + 1.0
-        return float(lo), float(hi)
+        lo, hi = float(lo), float(hi)
+        if hi <= lo:  # a constant image: any window that contains it (1.0 wide, or wider for huge values)
+            hi = lo + max(1.0, abs(lo) * 1e-6)
+        return lo, hi
 
     @staticmethod
     def normalise(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
         """Raw values -> float32 in [-1, 1], clipped."""
-        out = (image.astype(np.float32) - lo) * (2.0 / (hi - lo)) - 1.0
+        if _f32_safe(lo, hi):
+            out = (image.astype(np.float32) - lo) * (2.0 / (hi - lo)) - 1.0
+        else:  # tiny or huge windows overflow float32 arithmetic
+            out = ((image.astype(np.float64) - lo) * (2.0 / (hi - lo)) - 1.0).astype(np.float32)
         return np.clip(out, -1.0, 1.0, out=out)
 
     @staticmethod
     def denormalise(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
         """[-1, 1] -> raw float values in the window."""
-        return (np.asarray(y, dtype=np.float32) + 1.0) * ((hi - lo) / 2.0) + lo
+        if _f32_safe(lo, hi):
+            return (np.asarray(y, dtype=np.float32) + 1.0) * ((hi - lo) / 2.0) + lo
+        return (np.asarray(y, dtype=np.float64) + 1.0) * ((hi - lo) / 2.0) + lo
+
+
+def _f32_safe(lo: float, hi: float) -> bool:
+    """True when float32 holds the window, its width and its inverse without loss of range."""
+    return 1e-30 < hi - lo < 1e30 and max(abs(lo), abs(hi)) < 1e30
 
 
 def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -64,4 +75,5 @@ def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return np.clip(np.rint(values), info.min, info.max).astype(dtype)
     if dtype == np.bool_:
         return values > 0.5
-    return values.astype(dtype)
+    info = np.finfo(dtype)  # the input's float range bounds the output (no overflow to inf)
+    return np.clip(values, info.min, info.max).astype(dtype)

@@ -1,0 +1,62 @@
+"""Adversarial inputs to `translate`, reproduced as issue 19 reported them: each gets one clear
+error of the project's own types, or a finite result; never a raw traceback or a silent NaN."""
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import im2im_core
+from im2im_core.errors import Im2ImError, InputError
+
+
+@pytest.fixture(scope="module")
+def tr(tiny_generator_ckpt):
+    return im2im_core.load(tiny_generator_ckpt, device="cpu", precision="fp32")
+
+
+IMG = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"batch_size": 0}, "batch_size"), ({"batch_size": -1}, "batch_size"), ({"batch_size": True}, "batch_size"),
+    ({"direction": 3}, "direction"), ({"tile": None}, "tile"), ({"tile": "abc"}, "tile"),
+    ({"overlap": -2}, "overlap"), ({"out_dtype": "foo"}, "out_dtype"), ({"out_dtype": "complex64"}, "out_dtype"),
+    ({"progress": 5}, "progress"), ({"cancel": 5}, "cancel"), ({"precision": "garbage"}, "precision"),
+    ({"norm_stats": "approx"}, "norm_stats"),
+])
+def test_bad_arguments_give_one_clear_error(tr, kwargs, match):
+    with pytest.raises(InputError, match=match):
+        tr.translate(IMG, **kwargs)
+
+
+def test_good_callables_and_events_are_accepted(tr):
+    seen = []
+    out = tr.translate(IMG, progress=lambda d, t: seen.append((d, t)), cancel=threading.Event(), batch_size=1)
+    assert out.shape == IMG.shape and seen[-1][0] == seen[-1][1]
+
+
+def test_tensor_with_grad_is_translated_like_its_array(tr):
+    t = torch.from_numpy(IMG).requires_grad_(True)
+    np.testing.assert_array_equal(tr.translate(t), tr.translate(IMG))
+
+
+@pytest.mark.parametrize("image", [
+    np.full((32, 32), 1e17, np.float64),                  # constant, huge: the window was 0 wide
+    np.full((32, 32), 2 ** 62, np.int64),
+    (np.random.default_rng(1).random((32, 32)) * 1e-40).astype(np.float32),  # subnormal values
+    np.random.default_rng(2).uniform(-3e38, 3e38, (32, 32)).astype(np.float32),
+    np.random.default_rng(3).uniform(-1e300, 1e300, (32, 32)),
+])
+def test_extreme_values_give_finite_output_in_the_input_dtype(tr, image):
+    out = tr.translate(image)
+    assert out.dtype == image.dtype and out.shape == image.shape
+    assert np.isfinite(out.astype(np.float64)).all()
+
+
+def test_nan_from_the_model_is_an_error_not_a_result(tr, tiny_generator_ckpt):
+    bad = im2im_core.load(tiny_generator_ckpt, device="cpu", precision="fp32")
+    with torch.no_grad():
+        next(bad.model.parameters()).fill_(float("nan"))
+    with pytest.raises(Im2ImError, match="NaN"):
+        bad.translate(IMG)
