@@ -58,10 +58,17 @@ def _ramp(size: int, start: int, length: int, overlap: int) -> torch.Tensor:
     return w.clamp_min(1e-3)
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad bottom/right (reflect where possible) so H and W are multiples of `multiple`."""
+#: whole-image passes pad smaller sides up to this: reflection padding and instance norm deep in a
+#: strided network need more than one pixel (a 4 x 4 image, or a 32 x 4000 one's thumbnail)
+MIN_SIDE = 32
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = 0) -> torch.Tensor:
+    """Pad bottom/right (reflect where possible) so H and W are multiples of `multiple`, and at
+    least `min_side`."""
     h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
+    low = min_side + (-min_side) % multiple
+    ph, pw = max((-h) % multiple, low - h), max((-w) % multiple, low - w)
     if not ph and not pw:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
@@ -75,10 +82,11 @@ def _as_dict(y) -> dict[str, torch.Tensor]:
 def run_padded(fn: Fn, x: torch.Tensor, multiple: int) -> dict[str, torch.Tensor]:
     """fn on x padded to the network's multiple, cropped back (outputs may be scaled, e.g. SR)."""
     h, w = x.shape[-2:]
-    out = _as_dict(fn(pad_to_multiple(x, multiple)))
+    xp = pad_to_multiple(x, multiple, MIN_SIDE)
+    out = _as_dict(fn(xp))
     res = {}
     for k, v in out.items():
-        s = v.shape[-1] // (x.shape[-1] + (-w) % multiple)
+        s = v.shape[-1] // xp.shape[-1]
         res[k] = v[..., : h * s, : w * s]
     return res
 

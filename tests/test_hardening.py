@@ -60,3 +60,10 @@ def test_nan_from_the_model_is_an_error_not_a_result(tr, tiny_generator_ckpt):
         next(bad.model.parameters()).fill_(float("nan"))
     with pytest.raises(Im2ImError, match="NaN"):
         bad.translate(IMG)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (4, 4), (3, 40), (32, 4000), (2, 5, 5)])
+def test_small_and_thin_images_are_translated(tr, shape):
+    image = np.random.default_rng(4).random(shape).astype(np.float32)
+    out = tr.translate(image)
+    assert out.shape == image.shape and np.isfinite(out).all()
