@@ -211,7 +211,9 @@ def report(results: Path = RESULTS) -> str:
             m = r["metrics"]["test"]
             cells = [f"{m[d]['ssim_best']:.3f} / {m[d]['ssim']:.3f} | {m[d]['diversity_l1']:.4f}" for d in DIRECTIONS]
             lines.append(f"| {r['name']} | {m['T1w->T2w']['samples']} | " + " | ".join(cells) + " |")
-    lines += ["", "Commands:", ""] + [f"- {r['name']}: `{r['command']}`" for r in rows]
+    lines += ["", "Commands:", ""] + [f"- {r['name']}: `{r['command']}`" + (f" (trained with `{r['trained_with']}`)"
+                                                                            if r.get("trained_with") else "")
+                                      for r in rows]
     return "\n".join(lines)
 
 
@@ -225,6 +227,8 @@ def main(argv=None) -> int:
                     help="override a config key: model.KEY, train.KEY or data.KEY (a bare KEY means model.KEY)")
     ap.add_argument("--export", action="append", default=[], help="evaluate these exports instead of training "
                     "(one family; paired families: T1w->T2w first)")
+    ap.add_argument("--trained-with", default="", help="with --export: the command that trained the exports "
+                    "(recorded in the results and the shipped model)")
     ap.add_argument("--samples", type=int, default=4, help="K styles per slice for multimodal families")
     ap.add_argument("--runs", default="runs/mri_translation")
     ap.add_argument("--results", default=str(RESULTS))
@@ -256,6 +260,8 @@ def main(argv=None) -> int:
             metrics = evaluate(model_translate(exports, data), data)
         result = {"name": fam, "metrics": metrics, "iterations": iters, "settings": list(settings), "command": cmd,
                   "exports": [str(p) for p in exports], "multimodal": fam in MULTIMODAL}
+        if args.trained_with:
+            result["trained_with"] = args.trained_with
         if fam == "stargan":
             result["metrics_all"] = evaluate(model_translate(exports, data), data, ALL_DIRECTIONS, synthetic_t1=False)
         write_json(results / f"{fam}.json", result)
@@ -264,7 +270,8 @@ def main(argv=None) -> int:
             for export, name in zip(exports, SHIP_NAMES[fam]):
                 short = {d: {k: round(v, 4) for k, v in m.items() if k in ("ssim", "psnr", "ssim_mask")}
                          for d, m in metrics["test"].items()}
-                print("shipped", ship(export, name, short, cmd, {"task": "MNI152 T1w<->T2w at 1 mm"}))
+                extra = {"task": "MNI152 T1w<->T2w at 1 mm", **({"trained_with": args.trained_with} if args.trained_with else {})}
+                print("shipped", ship(export, name, short, cmd, extra))
     print(report(results))
     return 0
 
