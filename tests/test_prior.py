@@ -89,3 +89,17 @@ def test_attention_blends_with_the_mapping_instead_of_the_input():
         q = model.F_ST.mapping(x)
     assert 0.05 < a.mean() < 0.95  # the attention is not trivially all-or-nothing here
     assert torch.allclose(out, q, atol=1e-6) and not torch.allclose(q, x, atol=0.1)
+
+
+def test_lambda_prior_pulls_towards_the_mapping_and_needs_a_prior():
+    t1, t2 = _volumes(3)
+    model = build(config_from_dict("cycle_gan", {**CYC, "lambda_identity": 0.0, "intensity_prior": "invert",
+                                                 "lambda_prior": 5.0}))
+    data = VolumeCrops([t1], [t2], crop=32, length=8)
+    Trainer(model, data, TrainConfig(iterations=1, bf16=False, ema=0, out_dir="unused"))
+    out = model.train_step({k: v[None] for k, v in data[0].items()}, 0)
+    assert out["prior_A"] == 0.0 and out["prior_B"] == 0.0  # the residual starts at zero
+    out = model.train_step({k: v[None] for k, v in data[1].items()}, 1)
+    assert out["prior_A"] > 0  # after one step the residual is not zero, and the term sees it
+    with pytest.raises(ConfigError, match="lambda_prior"):
+        build(config_from_dict("cycle_gan", {**CYC, "lambda_prior": 1.0}))

@@ -27,6 +27,9 @@ class CycleGANConfig(ModelConfig):
     lambda_identity: float = 0.5  # identity weight, relative to lambda_A/lambda_B
     #: "match"/"invert": generators add a residual to a fixed quantile mapping (nets/prior.py)
     intensity_prior: str = "none"
+    #: L1 pull of each translation towards its prior mapping q(x) (the residual stays small unless
+    #: the discriminator insists); needs intensity_prior
+    lambda_prior: float = 0.0
 
 
 @register("cycle_gan")
@@ -42,6 +45,8 @@ class CycleGAN(Im2ImModel):
         c = config
         if min(c.lambda_A, c.lambda_B, c.lambda_identity) < 0:
             raise ConfigError("cycle_gan: lambda_A, lambda_B and lambda_identity must be >= 0")
+        if c.lambda_prior < 0 or (c.lambda_prior > 0 and c.intensity_prior == "none"):
+            raise ConfigError("cycle_gan: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
         if c.lambda_identity > 0 and c.in_channels != c.out_channels:
             raise ConfigError(f"cycle_gan: identity loss needs in_channels == out_channels (got {c.in_channels} and "
                               f"{c.out_channels}); set lambda_identity=0")
@@ -95,6 +100,9 @@ class CycleGAN(Im2ImModel):
         if c.lambda_identity > 0:
             losses["idt_A"] = l1(self.netG_A(real_B), real_B) * c.lambda_B * c.lambda_identity
             losses["idt_B"] = l1(self.netG_B(real_A), real_A) * c.lambda_A * c.lambda_identity
+        if c.lambda_prior > 0:
+            losses["prior_A"] = l1(fake_B, self.netG_A.mapping(real_A)) * c.lambda_prior
+            losses["prior_B"] = l1(fake_A, self.netG_B.mapping(real_B)) * c.lambda_prior
         self.optimize("G", sum(losses.values()))
         # discriminators, on pooled fakes
         self.set_requires_grad([self.netD_A, self.netD_B], True)
