@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -146,8 +147,46 @@ def _spacing(raw, path):
     return tuple(float(v) for v in value)
 
 
+class _TooBig(Exception):
+    pass
+
+
+def _check_size_before_building(path, cfg, n_aliases: int) -> None:
+    """Build the config on the meta device (no memory) and refuse it when it asks for far more
+    tensors or values than the file holds: a 3 KB file must not make us allocate terabytes."""
+    import torch
+    from safetensors import safe_open
+
+    from .models import build
+
+    with safe_open(str(path), framework="pt") as fh:
+        shapes = {k: fh.get_slice(k).get_shape() for k in fh.keys()}
+    # only the generators are stored: discriminators and encoders used in training come on top,
+    # so allow 10x the file (and a floor for tiny files); what matters is that it is bounded
+    limit_n = 10 * (len(shapes) + n_aliases) + 1000
+    limit_elems = 10 * sum(math.prod(s) for s in shapes.values()) + 20_000_000
+    seen = [0, 0]
+
+    def hook(module, name, param):
+        seen[0] += 1
+        seen[1] += param.numel() if param is not None else 0
+        if seen[0] > limit_n or seen[1] > limit_elems:
+            raise _TooBig
+
+    handle = torch.nn.modules.module.register_module_parameter_registration_hook(hook)
+    try:
+        with torch.device("meta"):
+            build(cfg)
+    except _TooBig:
+        raise CheckpointError(f"{path}: its config asks for far more weights than the file holds ({len(shapes)} "
+                              f"tensors); refusing to build it") from None
+    finally:
+        handle.remove()
+
+
 def load_model(path, device="cpu"):
     """Rebuild the model from the file alone; returns (model in eval mode, metadata)."""
+    import torch
     from safetensors.torch import load_file
 
     from .config import from_dict
@@ -156,12 +195,23 @@ def load_model(path, device="cpu"):
 
     meta = read_metadata(path)
     try:
-        model = build(config_from_dict(meta["family"], meta["config"]))
+        aliases = json.loads(meta.get("aliases", "{}"))
+        if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
+            raise ValueError("not a mapping of names")
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: metadata 'aliases' is not valid ({exc})") from None
+    try:
+        cfg = config_from_dict(meta["family"], meta["config"])
         intensity = from_dict(Intensity, meta["intensity"])
+        _check_size_before_building(path, cfg, len(aliases))
+        model = build(cfg)
     except ConfigError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     tensors = load_file(str(path))
-    for name, target in json.loads(meta.get("aliases", "{}")).items():
+    bad = [k for k, t in tensors.items() if t.is_floating_point() and not torch.isfinite(t).all()]
+    if bad:
+        raise CheckpointError(f"{path}: weights {bad[:3]} contain NaN/Inf; the file is broken")
+    for name, target in aliases.items():
         if target in tensors:
             tensors[name] = tensors[target]
     expected = inference_state(model)

@@ -67,3 +67,64 @@ def test_small_and_thin_images_are_translated(tr, shape):
     image = np.random.default_rng(4).random(shape).astype(np.float32)
     out = tr.translate(image)
     assert out.shape == image.shape and np.isfinite(out).all()
+
+
+# ---- checkpoints as a denial of service (issue 19, item 5) -------------------------------------
+def _rewritten(tmp_path, ckpt, config_edit=None, meta_edit=None, tensors_edit=None):
+    """A copy of `ckpt` with its config, metadata or tensors changed (the file stays tiny)."""
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from im2im_core import checkpoint
+
+    meta = checkpoint.read_metadata(ckpt)
+    raw = {k: (json.dumps(v) if k in ("config", "domains", "intensity", "provenance", "spacing") else v)
+           for k, v in meta.items()}
+    cfg = json.loads(raw["config"])
+    if config_edit:
+        config_edit(cfg)
+    raw["config"] = json.dumps(cfg)
+    if meta_edit:
+        meta_edit(raw)
+    tensors = load_file(str(ckpt))
+    if tensors_edit:
+        tensors_edit(tensors)
+    out = tmp_path / "evil.safetensors"
+    save_file(tensors, str(out), metadata=raw)
+    return out
+
+
+@pytest.mark.parametrize("edit", [
+    lambda c: c["generator"].update(ngf=10 ** 6),
+    lambda c: c.update(in_channels=10 ** 9),
+    lambda c: c["generator"].update(n_blocks=10 ** 6),
+], ids=["ngf", "in_channels", "n_blocks"])
+def test_a_tiny_file_cannot_make_the_loader_allocate(tmp_path, tiny_generator_ckpt, edit):
+    import resource
+    import time
+
+    from im2im_core.errors import CheckpointError
+
+    path = _rewritten(tmp_path, tiny_generator_ckpt, config_edit=edit)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match="far more weights|do not match"):
+        im2im_core.load(path)
+    assert time.perf_counter() - t0 < 30  # refused early, not after building a million blocks
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: under 0.5 GB more
+
+
+def test_nan_weights_and_bad_aliases_are_refused_at_load(tmp_path, tiny_generator_ckpt):
+    from im2im_core.errors import CheckpointError
+
+    def poison(t):
+        k = next(k for k, v in t.items() if v.is_floating_point())
+        t[k] = t[k].clone().fill_(float("nan"))
+
+    with pytest.raises(CheckpointError, match="NaN"):
+        im2im_core.load(_rewritten(tmp_path, tiny_generator_ckpt, tensors_edit=poison))
+    with pytest.raises(CheckpointError, match="aliases"):
+        im2im_core.load(_rewritten(tmp_path, tiny_generator_ckpt, meta_edit=lambda m: m.update(aliases="{not json")))
+    with pytest.raises(CheckpointError, match="aliases"):
+        im2im_core.load(_rewritten(tmp_path, tiny_generator_ckpt, meta_edit=lambda m: m.update(aliases="[1, 2]")))
