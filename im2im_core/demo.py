@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 RECON, ATTENTION, INPAINT, SR = "mri_recon_1dgauss", "attention_t1w_t2w", "inpaint_mri", "sr_x2_mri"
-TRANSLATORS = ("pix2pix_t1w_t2w", "cyclegan_t1w_t2w", "unit_t1w_t2w")
+TRANSLATORS = ("pix2pix_t1w_t2w", "cyclegan_t1w_t2w", "unit_t1w_t2w")  # those trained at 1 mm are shown
 
 
 def _metrics(pred, gt, mask=None) -> dict:
@@ -119,18 +119,15 @@ def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -
         panels.append(("Contrast translation T1w -> T2w (held-out 1 mm slices)", row_panels))
         layers.update({"T1w": t1, "T2w ground truth": t2})
 
-    if _available(ATTENTION):  # 3. attention masks (a 64 px synthetic-T1w model: shown on its own kind of data)
-        a_t1, _ = _slices("T1w", 64, n)
-        a_t2, _ = _slices("T2w", 64, n)
-        res = load(ATTENTION, device="auto").translate(a_t1, direction="T1w->T2w", return_attention=True,
-                                                       out_dtype="float32")
-        att = res["attention"]
-        m = np.mean([list(_metrics(p, g).values()) for p, g in zip(res["image"], a_t2)], axis=0)
-        rows.append(("T1w -> T2w (64 px synthetic T1w)", ATTENTION, m[0], m[1]))
-        panels.append(("Attention-guided CycleGAN (64 px model)",
-                       [("synthetic T1w input", a_t1[0]), ("attention mask", att[0]),
-                        ("a * G(x)", att[0] * res["image"][0]), ("(1 - a) * x", (1 - att[0]) * a_t1[0]),
-                        ("output", res["image"][0])]))
+    if _available(ATTENTION) and _at_1mm(ATTENTION):  # 3. attention masks, on the same 1 mm slices
+        res = load(ATTENTION, device="auto").translate(stacks["T1w"], direction="T1w->T2w", return_attention=True,
+                                                       out_dtype="float32", spacing=(1.0, 1.0, 1.0))
+        a_out, att = res["image"][pick], res["attention"][pick]
+        m = np.mean([list(_metrics(p, g).values()) for p, g in zip(a_out, t2)], axis=0)
+        rows.append(("T1w -> T2w (1 mm)", ATTENTION, m[0], m[1]))
+        panels.append(("Attention-guided CycleGAN (1 mm)",
+                       [("T1w input", t1[0]), ("attention mask", att[0]), ("output", a_out[0]),
+                        ("T2w ground truth", t2[0])]))
         layers["attention"] = att
 
     if _available(INPAINT) or _available(SR):  # 4. inpainting and super-resolution
