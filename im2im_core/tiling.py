@@ -58,9 +58,10 @@ def _ramp(size: int, start: int, length: int, overlap: int) -> torch.Tensor:
     return w.clamp_min(1e-3)
 
 
-#: whole-image passes pad smaller sides up to this: reflection padding and instance norm deep in a
-#: strided network need more than one pixel (a 4 x 4 image, or a 32 x 4000 one's thumbnail)
-MIN_SIDE = 32
+#: whole-image passes pad smaller sides up to this (larger images are left exactly as they are):
+#: reflection padding and instance norm deep in a strided network need more than one pixel (a 4 x 4
+#: image, or the thumbnail of a 32 x 4000 one)
+MIN_SIDE = 16
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = 0) -> torch.Tensor:
