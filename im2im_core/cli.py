@@ -14,13 +14,19 @@ def _translate(args) -> int:
     import numpy as np
     from tqdm import tqdm
 
+    from .errors import InputError
     from .inference import load, validate_image
     from .io import list_images, read_image, slices_to_volume, suffix, volume_to_slices, write_image
 
     files = list_images(args.inputs)
     tr = load(args.checkpoint, device=args.device, precision=args.precision)
     out_dir = Path(args.output)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"-o {out_dir} is a file; -o names the output folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
     opts = dict(direction=args.direction, tile=args.tile, overlap=args.overlap, norm_stats=args.norm_stats)
     opts.update(_family_options(args, read_image))
     many = "n_samples" in opts
@@ -52,7 +58,10 @@ def _translate(args) -> int:
             target = out_dir / name
             if target.resolve() == path.resolve():
                 raise SystemExit(f"im2im: error: output {target} would overwrite the input; choose another -o")
-            write_image(target, np.asarray(o), like=img)
+            try:
+                write_image(target, np.asarray(o), like=img)
+            except OSError as exc:  # read-only folder, disk full: write_image leaves no partial file
+                raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
             print(target)
     return 0
 
@@ -190,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instance-norm statistics for tiled images")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     t.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))
-    t.add_argument("--slice-axis", type=int, default=2, help="NIfTI volumes are translated slice by slice along this axis")
+    t.add_argument("--slice-axis", type=int, default=2, choices=(0, 1, 2), help="NIfTI volumes are translated slice by slice along this axis")
     t.add_argument("--spacing", type=float, nargs=2, default=None, metavar=("Y", "X"),
                    help="pixel size of the inputs in mm (NIfTI volumes: read from the header); models that "
                         "record their training pixel size resample to it and back")

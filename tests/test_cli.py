@@ -116,3 +116,22 @@ def test_bad_inputs_give_one_line_errors_and_no_output(tmp_path, tiny_generator_
     assert not out.exists() or not any(out.iterdir())
     res = run("--debug", "translate", tiny_generator_ckpt, nan, "-o", out)
     assert "Traceback" in res.stderr
+
+
+def test_bad_output_targets_and_options_are_one_line_errors(tmp_path, tiny_generator_ckpt, camera, capsys):
+    """Issue 19's CLI cases that printed tracebacks: -o a file, -o under a file, --slice-axis 7,
+    --device bogus."""
+    src = tmp_path / "cam.png"
+    iio.imwrite(src, camera[:48, :48])
+    afile = tmp_path / "taken.txt"
+    afile.write_text("x")
+    for out, match in ((afile, "is a file"), (afile / "sub", "cannot create the output folder")):
+        assert main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(out), "--device", "cpu"]) == 2
+        err = capsys.readouterr().err
+        assert match in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert afile.read_text() == "x"
+    assert main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(tmp_path / "o"), "--device", "bogus"]) == 2
+    assert "not a device" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: usage line and the valid choices
+        main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(tmp_path / "o"), "--slice-axis", "7"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

@@ -128,3 +128,9 @@ def test_nan_weights_and_bad_aliases_are_refused_at_load(tmp_path, tiny_generato
         im2im_core.load(_rewritten(tmp_path, tiny_generator_ckpt, meta_edit=lambda m: m.update(aliases="{not json")))
     with pytest.raises(CheckpointError, match="aliases"):
         im2im_core.load(_rewritten(tmp_path, tiny_generator_ckpt, meta_edit=lambda m: m.update(aliases="[1, 2]")))
+
+
+@pytest.mark.parametrize("device", ["bogus", "meta", 5])
+def test_bad_device_names_are_input_errors(tiny_generator_ckpt, device):
+    with pytest.raises(InputError, match="device"):
+        im2im_core.load(tiny_generator_ckpt, device=device)
