@@ -42,6 +42,8 @@ def resolve_checkpoint(name_or_path) -> Path:
     if p.exists():
         if p.is_dir():
             raise CheckpointError(f"{p} is a folder, not a checkpoint file")
+        if not p.is_file():
+            raise CheckpointError(f"{p} is not a regular file (a pipe, device or socket); give a checkpoint file")
         return p
     shipped = shipped_models()
     if str(name_or_path) in shipped:

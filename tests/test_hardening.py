@@ -134,3 +134,20 @@ def test_nan_weights_and_bad_aliases_are_refused_at_load(tmp_path, tiny_generato
 def test_bad_device_names_are_input_errors(tiny_generator_ckpt, device):
     with pytest.raises(InputError, match="device"):
         im2im_core.load(tiny_generator_ckpt, device=device)
+
+
+def test_misleading_messages_now_say_what_is_wrong(tmp_path, tiny_generator_ckpt):
+    import os
+
+    from im2im_core.errors import CheckpointError
+
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        im2im_core.load(fifo)
+    with pytest.raises(CheckpointError, match="not a regular file"):
+        im2im_core.load("/dev/zero")
+    renamed = tmp_path / "model.pth"
+    renamed.write_bytes(tiny_generator_ckpt.read_bytes())
+    with pytest.raises(CheckpointError, match="rename it to model.safetensors"):
+        im2im_core.load(renamed)
