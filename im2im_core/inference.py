@@ -246,8 +246,12 @@ class Translator:
                   out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   precision: str | None = None, norm_stats: str = "thumbnail", batch_size: int = 4,
                   progress: Callable[[int, int], Any] | None = None, cancel=None, spacing=None,
-                  resample: bool = True, **opts):
+                  resample: bool = True, axes: str | None = None, **opts):
         """Translate a numpy image or stack.
+
+        `axes` names the input's axes when the default rule (the last two axes are Y, X, plus a
+        last colour axis of 3 or 4 entries; anything before is a stack) is not what you mean:
+        letters from T, Z, C, Y, X, e.g. "YXC", "CYX" or "ZYX". The output keeps that order.
 
         `spacing`: the input's pixel size (a number, (Y, X), or one value per axis such as a
         napari layer's scale). When the checkpoint records the spacing it was trained at
@@ -263,6 +267,13 @@ class Translator:
         check_call_args(direction=direction, tile=tile, overlap=overlap, precision=precision, norm_stats=norm_stats,
                         batch_size=batch_size, progress=progress, cancel=cancel, out_dtype=out_dtype)
         arr = validate_image(image)
+        perm = None
+        if axes is not None:
+            perm, rgb = axes_order(axes, arr.shape)
+            arr = np.transpose(arr, perm)
+        elif rgb is None and arr.ndim >= 3 and arr.shape[-1] in (2,) and arr.shape[-2] > 4:
+            raise InputError(f"image shape {arr.shape}: is the last axis (2 entries) channels or X? Say which "
+                             "with axes=, e.g. axes='YXC' (a 2-channel image) or axes='ZYX' (a stack)")
         direction = self.model.resolve_direction(direction)
         cin, cout = self.model.channels(direction)
         slices, layout = to_slices(arr, cin, rgb)
@@ -298,11 +309,11 @@ class Translator:
                 if k != "image":
                     extras.setdefault(k, []).append(from_slices(v.numpy(), layout, alpha=False))
         many = len(results) > 1 or "n_samples" in opts
-        image_out = np.stack(images) if many else images[0]
+        image_out = _restore_axes(np.stack(images) if many else images[0], perm, int(many))
         if not extras:
             return image_out
         out = {"image": image_out}
-        out.update({k: (np.stack(v) if many else v[0]) for k, v in extras.items()})
+        out.update({k: _restore_axes(np.stack(v) if many else v[0], perm, int(many)) for k, v in extras.items()})
         return out
 
 
@@ -333,6 +344,34 @@ def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
             v = v[sl]
         out[k] = v
     return out
+
+
+AXES = "TZCYX"
+
+
+def axes_order(axes, shape) -> tuple[list[int], bool]:
+    """The permutation that brings `axes` (e.g. "CYX") to (stack..., Y, X[, C]), and whether C is there."""
+    if not isinstance(axes, str) or len(axes) != len(shape) or set(axes) - set(AXES.lower() + AXES) \
+            or len(set(axes.upper())) != len(axes) or not {"Y", "X"} <= set(axes.upper()):
+        raise InputError(f"axes={axes!r} does not describe an image of shape {tuple(shape)}: give one letter per "
+                         f"axis from {AXES} (each once, Y and X required), e.g. 'YX', 'ZYX', 'YXC' or 'CYX'")
+    a = axes.upper()
+    order = [i for i, c in enumerate(a) if c not in "YXC"] + [a.index("Y"), a.index("X")]
+    if "C" in a:
+        order.append(a.index("C"))
+    return order, "C" in a
+
+
+def _restore_axes(out: np.ndarray, perm, lead: int) -> np.ndarray:
+    """Undo `axes_order`'s permutation on an output (after `lead` sample axes; an added colour axis stays last)."""
+    if perm is None:
+        return out
+    n = len(perm)
+    core = out.ndim - lead
+    if core not in (n, n + 1):
+        return out
+    inv = list(np.argsort(perm))
+    return np.transpose(out, list(range(lead)) + [lead + i for i in inv] + ([out.ndim - 1] if core == n + 1 else []))
 
 
 def _is_int(v) -> bool:
@@ -395,7 +434,7 @@ def to_slices(arr: np.ndarray, in_channels: int, rgb: bool | None = None):
     if rgb is None:
         rgb = arr.ndim >= 3 and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4
     if rgb and arr.shape[-1] not in (3, 4):
-        raise InputError(f"rgb=True but the last axis has {arr.shape[-1]} entries, not 3 or 4")
+        raise InputError(f"the colour axis has {arr.shape[-1]} entries; colour images have 3 (RGB) or 4 (RGBA)")
     spatial_nd = arr.ndim - (1 if rgb else 0)
     if spatial_nd > 4:
         raise InputError(f"image has {spatial_nd} spatial/stack axes (shape {arr.shape}); "

@@ -151,3 +151,26 @@ def test_misleading_messages_now_say_what_is_wrong(tmp_path, tiny_generator_ckpt
     renamed.write_bytes(tiny_generator_ckpt.read_bytes())
     with pytest.raises(CheckpointError, match="rename it to model.safetensors"):
         im2im_core.load(renamed)
+
+
+def test_axes_say_what_an_ambiguous_array_is(tr, tiny_rgb_ckpt):
+    img = np.random.default_rng(5).random((40, 36, 2)).astype(np.float32)
+    with pytest.raises(InputError, match="axes="):
+        tr.translate(img)  # (H, W, 2): channels or a stack? no longer guessed
+    as_stack = tr.translate(img, axes="ZYX")
+    np.testing.assert_array_equal(as_stack, tr.translate(img.copy()[None], axes="TZYX")[0])
+    cyx = np.moveaxis(img, -1, 0)  # (2, H, W) as two slices, said explicitly; the output keeps the order
+    np.testing.assert_array_equal(tr.translate(cyx, axes="ZYX"), tr.translate(cyx))
+    with pytest.raises(InputError, match="colour axis has 2"):
+        tr.translate(img, axes="YXC")  # two channels are no colour image
+    zyx = np.random.default_rng(6).random((3, 40, 36)).astype(np.float32)
+    xyz = np.transpose(zyx, (2, 1, 0))
+    np.testing.assert_allclose(tr.translate(xyz, axes="XYZ"), np.transpose(tr.translate(zyx), (2, 1, 0)), atol=1e-6)
+    rgb = im2im_core.load(tiny_rgb_ckpt, device="cpu", precision="fp32")
+    c_first = np.random.default_rng(7).random((3, 40, 36)).astype(np.float32)
+    out = rgb.translate(c_first, axes="CYX")
+    assert out.shape == c_first.shape
+    np.testing.assert_allclose(out, np.moveaxis(rgb.translate(np.moveaxis(c_first, 0, -1)), -1, 0), atol=1e-6)
+    for bad in ("YY", "QYX", "YX", 3):
+        with pytest.raises(InputError, match="axes"):
+            tr.translate(zyx, axes=bad)
