@@ -50,8 +50,9 @@ class Intensity:
         """Raw values -> float32 in [-1, 1], clipped."""
         if _f32_safe(lo, hi):
             out = (image.astype(np.float32) - lo) * (2.0 / (hi - lo)) - 1.0
-        else:  # tiny or huge windows overflow float32 arithmetic
-            out = ((image.astype(np.float64) - lo) * (2.0 / (hi - lo)) - 1.0).astype(np.float32)
+        else:  # tiny or huge windows overflow float32 (and near 1e308, float64) arithmetic: scale first
+            s = max(abs(lo), abs(hi), 1e-300)
+            out = ((image.astype(np.float64) / s - lo / s) * (2.0 / (hi / s - lo / s)) - 1.0).astype(np.float32)
         return np.clip(out, -1.0, 1.0, out=out)
 
     @staticmethod
@@ -59,7 +60,9 @@ class Intensity:
         """[-1, 1] -> raw float values in the window."""
         if _f32_safe(lo, hi):
             return (np.asarray(y, dtype=np.float32) + 1.0) * ((hi - lo) / 2.0) + lo
-        return (np.asarray(y, dtype=np.float64) + 1.0) * ((hi - lo) / 2.0) + lo
+        s = max(abs(lo), abs(hi), 1e-300)
+        with np.errstate(over="ignore"):  # a result beyond float64 saturates (cast_like clips it)
+            return ((np.asarray(y, dtype=np.float64) + 1.0) * ((hi / s - lo / s) / 2.0) + lo / s) * s
 
 
 def _f32_safe(lo: float, hi: float) -> bool:
