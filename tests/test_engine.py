@@ -402,3 +402,11 @@ def test_custom_dataset_with_wrong_channels_is_refused(tmp_path):
     model = build(config_from_dict("cycle_gan", {k: v for k, v in TINY_CYC.items() if k != "family"}))
     with pytest.raises(ConfigError, match=r"domain A images have shape \(2, 32, 32\).*expects 1 channel"):
         Trainer(model, TwoChannel(), TrainConfig(out_dir=str(tmp_path)))
+
+
+def test_yaml_exponent_without_a_dot_is_a_float(tmp_path):
+    """PyYAML (YAML 1.1) reads `lr: 1e-3` as the string '1e-3'; a float field takes it (issue 19)."""
+    path = tmp_path / "c.yaml"
+    path.write_text("model: {family: cycle_gan}\ntrain:\n  optim: {lr: 1e-3}\n  ema: 5e-1\n")
+    _, _, train = parse_config(path)
+    assert train.optim.lr == 0.001 and train.ema == 0.5
