@@ -410,3 +410,31 @@ def test_yaml_exponent_without_a_dot_is_a_float(tmp_path):
     path.write_text("model: {family: cycle_gan}\ntrain:\n  optim: {lr: 1e-3}\n  ema: 5e-1\n")
     _, _, train = parse_config(path)
     assert train.optim.lr == 0.001 and train.ema == 0.5
+
+
+def test_resume_survives_a_damaged_newest_checkpoint_and_says_when_there_is_nothing_to_do(tmp_path):
+    """Issue 19: an empty newest checkpoint made resume raise IndexError; now it resumes from the
+    newest intact one, with a warning. A pointer out of the run folder is not followed. A run
+    already past train.iterations says so instead of exiting silently."""
+    t = _arrays_trainer(tmp_path, iterations=6, keep_last=3)
+    t.fit()
+    d = tmp_path / "checkpoints"
+    newest = ck.find_latest(d)
+    assert newest.name == ck.checkpoint_name(6)
+    newest.write_bytes(b"")  # killed mid-write by something that was not our atomic writer
+    with pytest.raises(CheckpointError, match="not a loadable"):
+        ck.load_checkpoint(newest)
+    again = _arrays_trainer(tmp_path, iterations=6, keep_last=3)
+    with pytest.warns(UserWarning, match="resumed from ckpt_00000003"):
+        again._resume(True)
+    assert again.step == 3
+    outside = tmp_path / "elsewhere.pt"
+    outside.write_bytes((d / ck.checkpoint_name(3)).read_bytes())
+    (d / "latest.json").write_text(json.dumps({"checkpoint": "../elsewhere.pt", "step": 99}))
+    assert ck.find_latest(d).parent.resolve() == d.resolve()
+    done = _arrays_trainer(tmp_path / "done", iterations=3)
+    done.fit()
+    later = _arrays_trainer(tmp_path / "done", iterations=2)
+    with pytest.warns(UserWarning, match="nothing to train"):
+        res = later.fit(resume=True)
+    assert res["iterations"] == 3

@@ -77,7 +77,8 @@ def find_latest(ckpt_dir) -> Path | None:
     if pointer.is_file():
         try:
             path = d / json.loads(pointer.read_text())["checkpoint"]
-            if path.is_file():
+            # never follow a pointer out of the run folder (../, an absolute path, a symlink)
+            if path.is_file() and path.resolve().parent == d.resolve():
                 return path
         except (OSError, ValueError, KeyError, TypeError):
             pass  # fall back to scanning: every ckpt_*.pt file is complete (atomic writes)
@@ -106,7 +107,8 @@ def load_checkpoint(path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types; name the file
-        raise CheckpointError(f"{path} is not a loadable training checkpoint ({str(exc).splitlines()[0]})") from None
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]  # an empty file gives an empty message
+        raise CheckpointError(f"{path} is not a loadable training checkpoint ({first})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a napari-im2im training checkpoint")
     if state.get("format_version") != FORMAT_VERSION:

@@ -14,6 +14,7 @@ import csv
 import math
 import random
 import time
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from ..config import from_dict, parse_scalar, to_dict
-from ..errors import ConfigError, InputError, NonFiniteLoss
+from ..errors import CheckpointError, ConfigError, InputError, NonFiniteLoss
 from ..intensity import Intensity
 from . import checkpointing as ckpt
 from .config import TrainConfig, validate_train_config
@@ -343,8 +344,20 @@ class Trainer:
             self.load(resume)
             return
         latest = ckpt.find_latest(self.ckpt_dir)
-        if latest is not None:
+        if latest is None:
+            return
+        try:
             self.load(latest)
+        except CheckpointError as exc:  # a damaged newest file: resume from the newest intact one
+            older = [p for _, p in reversed(ckpt.list_checkpoints(self.ckpt_dir)) if p != latest]
+            for path in older:
+                try:
+                    self.load(path)
+                except CheckpointError:
+                    continue
+                warnings.warn(f"{exc}; resumed from {path.name} instead", stacklevel=2)
+                return
+            raise
 
     # ---- one iteration ----------------------------------------------------------------------
     def _batch(self, step: int) -> dict:
@@ -423,6 +436,9 @@ class Trainer:
         bar = tqdm(total=self.cfg.iterations, initial=self.step, desc=self.model.family, dynamic_ncols=True,
                    disable=not (self.dist.is_main and self.cfg.progress))
         saved_at, status = self.step if self.last_checkpoint else None, "completed"
+        if self.step >= self.cfg.iterations and self.last_checkpoint is not None:
+            warnings.warn(f"the run is already at iteration {self.step} and train.iterations is "
+                          f"{self.cfg.iterations}: nothing to train; raise train.iterations to continue", stacklevel=2)
         try:
             while self.step < self.cfg.iterations:
                 if self.should_stop is not None and self.should_stop():
