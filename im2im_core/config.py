@@ -20,6 +20,8 @@ def _coerce(tp, value, where: str):
         return from_dict(tp, value, where)
     if origin is tuple and isinstance(value, (list, tuple)):
         return tuple(value)
+    if origin is tuple:
+        raise ConfigError(f"config{where}: expected a list, got {value!r}")
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if tp is float and isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
@@ -29,6 +31,8 @@ def _coerce(tp, value, where: str):
             pass
     if tp is tuple and isinstance(value, list):
         return tuple(value)
+    if tp is tuple and not isinstance(value, tuple):
+        raise ConfigError(f"config{where}: expected a list, got {value!r}")
     if tp in (bool, int, float, str) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise ConfigError(f"config{where}: expected {tp.__name__}, got {value!r}")
     return value

@@ -132,6 +132,6 @@ def test_bad_output_targets_and_options_are_one_line_errors(tmp_path, tiny_gener
     assert afile.read_text() == "x"
     assert main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(tmp_path / "o"), "--device", "bogus"]) == 2
     assert "not a device" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as exc:  # argparse: usage line and the valid choices
+    with pytest.raises(SystemExit) as exc:  # argparse: usage line and the valid choices (no traceback)
         main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(tmp_path / "o"), "--slice-axis", "7"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

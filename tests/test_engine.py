@@ -269,6 +269,12 @@ def _cfg(folders, tmp_path, model=None, data=None, train=None):
     ({"model": TINY_P2P}, [], ConfigError, r"pix2pix needs paired data"),
     ({}, ["data.root=/nonexistent/place"], InputError, r"folder /nonexistent/place/trainA does not exist"),
     ({}, ["data.kind=aligned", "data.root="], ConfigError, r"data.dir_AB is required"),
+    ({}, ["train.seed=1180591620717411303424"], ConfigError, r"seed must be an integer in \[0, 2\*\*63\)"),
+    ({}, ["model.generator.ngf=0"], ConfigError, r"generator\.ngf must be in \[1, 65536\], got 0"),
+    ({}, ["model.generator.ngf=-4"], ConfigError, r"generator\.ngf must be in \[1, 65536\], got -4"),
+    ({}, ["model.generator.n_blocks=1000000"], ConfigError, r"n_blocks must be in \[0, 1024\]"),
+    ({}, ["model.domains=5"], ConfigError, r"domains: expected a list, got 5"),
+    ({}, ["data.kind=mni", "data.size=100000"], ConfigError, r"size 0 \(native\) or 8\.\.1024"),
 ])
 def test_bad_configs_fail_before_training(tmp_path, folders, change, overrides, error, match):
     """Each bad config raises a one-line error naming the problem, and nothing is written."""

@@ -99,7 +99,8 @@ def _rewritten(tmp_path, ckpt, config_edit=None, meta_edit=None, tensors_edit=No
     lambda c: c["generator"].update(ngf=10 ** 6),
     lambda c: c.update(in_channels=10 ** 9),
     lambda c: c["generator"].update(n_blocks=10 ** 6),
-], ids=["ngf", "in_channels", "n_blocks"])
+    lambda c: c["generator"].update(ngf=4096, n_blocks=1000),  # in range, yet ~300 G values: the meta build refuses
+], ids=["ngf", "in_channels", "n_blocks", "in-range-but-huge"])
 def test_a_tiny_file_cannot_make_the_loader_allocate(tmp_path, tiny_generator_ckpt, edit):
     import resource
     import time
@@ -109,7 +110,7 @@ def test_a_tiny_file_cannot_make_the_loader_allocate(tmp_path, tiny_generator_ck
     path = _rewritten(tmp_path, tiny_generator_ckpt, config_edit=edit)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    with pytest.raises(CheckpointError, match="far more weights|do not match"):
+    with pytest.raises(CheckpointError, match="far more weights|must be in"):
         im2im_core.load(path)
     assert time.perf_counter() - t0 < 30  # refused early, not after building a million blocks
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 500_000  # KiB: under 0.5 GB more

@@ -571,8 +571,8 @@ def mni_dataset(cfg: DataConfig, channels=(1, 1), intensity=None, augment=None) 
     contrasts = tuple(cfg.contrasts)
     if len(contrasts) != 2 or any(c not in mni.SEQUENCE_DEFAULTS for c in contrasts):
         raise ConfigError(f"config[data]: contrasts must be two of {sorted(mni.SEQUENCE_DEFAULTS)}, got {list(contrasts)}")
-    if cfg.axis not in (0, 1, 2) or (cfg.size and cfg.size < 8):
-        raise ConfigError(f"config[data]: mni needs axis in 0..2 and size 0 (native) or >= 8, got axis={cfg.axis}, "
+    if cfg.axis not in (0, 1, 2) or (cfg.size and not 8 <= cfg.size <= 1024):
+        raise ConfigError(f"config[data]: mni needs axis in 0..2 and size 0 (native) or 8..1024, got axis={cfg.axis}, "
                           f"size={cfg.size}")
     if cfg.t1_source not in ("template", "synthetic"):
         raise ConfigError(f"config[data]: t1_source must be 'template' or 'synthetic', got {cfg.t1_source!r}")

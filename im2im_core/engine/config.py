@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from ..errors import ConfigError
 
@@ -63,7 +64,7 @@ def validate_train_config(cfg: TrainConfig) -> TrainConfig:
     """Reject out-of-range values before any work starts, naming the key."""
     _check(isinstance(cfg.iterations, int) and cfg.iterations >= 1, f"iterations must be an integer >= 1, got {cfg.iterations!r}")
     _check(isinstance(cfg.batch_size, int) and cfg.batch_size >= 1, f"batch_size must be an integer >= 1, got {cfg.batch_size!r}")
-    _check(isinstance(cfg.seed, int), f"seed must be an integer, got {cfg.seed!r}")
+    _check(isinstance(cfg.seed, int) and 0 <= cfg.seed < 2 ** 63, f"seed must be an integer in [0, 2**63), got {cfg.seed!r}")
     _check(cfg.pool_size >= 0, f"pool_size must be >= 0, got {cfg.pool_size}")
     _check(0.0 <= cfg.ema < 1.0, f"ema must be in [0, 1), got {cfg.ema}")
     _check(cfg.log_every >= 1, f"log_every must be >= 1, got {cfg.log_every}")
@@ -71,6 +72,8 @@ def validate_train_config(cfg: TrainConfig) -> TrainConfig:
     _check(cfg.save_every >= 0, f"save_every must be >= 0, got {cfg.save_every}")
     _check(cfg.keep_last >= 1, f"keep_last must be >= 1, got {cfg.keep_last}")
     _check(bool(str(cfg.out_dir).strip()), "out_dir must not be empty")
+    _check(not Path(cfg.out_dir).expanduser().exists() or Path(cfg.out_dir).expanduser().is_dir(),
+           f"out_dir {cfg.out_dir!r} is a file; it names the run folder")
     _check(str(cfg.device) == "auto" or str(cfg.device).split(":")[0] in ("cpu", "cuda"),
            f"device must be auto, cpu or cuda[:N], got {cfg.device!r}")
     o = cfg.optim

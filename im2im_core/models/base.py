@@ -57,8 +57,29 @@ def build(config) -> "Im2ImModel":
     raise ConfigError(f"no registered family takes a {type(config).__name__}")
 
 
+#: config fields that are layer widths or counts of layers: a width must be >= 1, a count >= 0
+WIDTHS = ("ngf", "ndf", "dim", "nf", "nef", "mlp_dim", "attention_ngf", "ndf_z", "ndf_content", "in_channels",
+          "out_channels", "style_dim", "z_dim", "num_downs")
+COUNTS = ("n_blocks", "n_layers", "n_res", "n_downsample", "n_scales", "d_layers", "n_dec_res", "n_attr_down")
+
+
+def _check_sizes(cfg, where: str) -> None:
+    import dataclasses
+
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(v):
+            _check_sizes(v, f"{where}.{f.name}")
+        elif isinstance(v, int) and not isinstance(v, bool) and (
+                (f.name in WIDTHS and not 1 <= v <= 65536) or (f.name in COUNTS and not 0 <= v <= 1024)):
+            low, high = (1, 65536) if f.name in WIDTHS else (0, 1024)
+            raise ConfigError(f"config{where}.{f.name} must be in [{low}, {high}], got {v}")
+
+
 def config_from_dict(family: str, data: dict):
-    return from_dict(family_class(family).Config, data, where=f"[{family}]")
+    cfg = from_dict(family_class(family).Config, data, where=f"[{family}]")
+    _check_sizes(cfg, f"[{family}]")
+    return cfg
 
 
 @dataclass
