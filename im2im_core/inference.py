@@ -105,7 +105,7 @@ class Translator:
         self.device = device
         self.name = name
         self.intensity: Intensity = meta.get("intensity") or Intensity()
-        if precision not in ("auto", "bf16", "fp16", "fp32"):
+        if precision not in PRECISIONS:
             raise InputError(f"precision {precision!r} unknown; use auto, bf16, fp16 or fp32")
         self.precision = precision
         self.model.to(device=device, memory_format=torch.channels_last)
@@ -271,7 +271,7 @@ class Translator:
         if axes is not None:
             perm, rgb = axes_order(axes, arr.shape)
             arr = np.transpose(arr, perm)
-        elif rgb is None and arr.ndim >= 3 and arr.shape[-1] in (2,) and arr.shape[-2] > 4:
+        elif rgb is None and arr.ndim >= 3 and arr.shape[-1] == 2 and arr.shape[-2] > 4:
             raise InputError(f"image shape {arr.shape}: is the last axis (2 entries) channels or X? Say which "
                              "with axes=, e.g. axes='YXC' (a 2-channel image) or axes='ZYX' (a stack)")
         direction = self.model.resolve_direction(direction)
@@ -347,6 +347,7 @@ def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
 
 
 AXES = "TZCYX"
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 
 
 def axes_order(axes, shape) -> tuple[list[int], bool]:
@@ -388,7 +389,7 @@ def check_call_args(*, direction, tile, overlap, precision, norm_stats, batch_si
     for name, v, low in (("tile", tile, 16), ("overlap", overlap, 0), ("batch_size", batch_size, 1)):
         if not _is_int(v) or v < low:
             raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
-    if precision is not None and precision not in ("auto", "bf16", "fp16", "fp32"):
+    if precision is not None and precision not in PRECISIONS:
         raise InputError(f"precision must be 'auto', 'bf16', 'fp16' or 'fp32', got {precision!r}")
     if norm_stats not in NORM_STATS:
         raise InputError(f"norm_stats must be one of {NORM_STATS}, got {norm_stats!r}")
