@@ -11,12 +11,11 @@ from pathlib import Path
 
 
 def _translate(args) -> int:
-    import numpy as np
     from tqdm import tqdm
 
     from .errors import InputError
-    from .inference import load, validate_image
-    from .io import list_images, read_image, slices_to_volume, suffix, volume_to_slices, write_image
+    from .inference import load
+    from .io import list_images, read_image
 
     files = list_images(args.inputs)
     tr = load(args.checkpoint, device=args.device, precision=args.precision)
@@ -30,40 +29,63 @@ def _translate(args) -> int:
     opts = dict(direction=args.direction, tile=args.tile, overlap=args.overlap, norm_stats=args.norm_stats)
     opts.update(_family_options(args, read_image))
     many = "n_samples" in opts
+    failed = []
     for path in tqdm(files, desc="images", unit="img", disable=len(files) < 2):
-        img = read_image(path)
-        data = img.data
-        spacing = tuple(args.spacing) if args.spacing else None
-        if img.format == "nifti" and data.ndim == 3:
-            data = volume_to_slices(data, args.slice_axis)
-            if spacing is None:  # slices are (rows, cols) = (second, first) of the two other axes
-                u, v = (i for i in range(3) if i != args.slice_axis)
-                zooms = img.meta.get("zooms") or (1.0, 1.0, 1.0)
-                spacing = (zooms[v], zooms[u])
-        validate_image(data)  # before the progress bar, so a bad file prints one clean line
-        with tqdm(total=1, desc=path.name, unit="tile", leave=False) as bar:
-            def progress(done, total, bar=bar):
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-            out = tr.translate(data, progress=progress, spacing=spacing, resample=not args.no_resample, **opts)
-        if isinstance(out, dict):
-            out = out["image"]
-        stem, ext = path.name[: -len(suffix(path))], suffix(path)
-        outs = [(f"{stem}_sample{k}{ext}", o) for k, o in enumerate(out)] if many else [(stem + ext, out)]
-        for name, o in outs:
-            if img.format == "nifti" and img.data.ndim == 3:
-                o = slices_to_volume(o, args.slice_axis)
-            target = out_dir / name
-            if target.resolve() == path.resolve():
-                raise SystemExit(f"im2im: error: output {target} would overwrite the input; choose another -o")
-            try:
-                write_image(target, np.asarray(o), like=img)
-            except OSError as exc:  # read-only folder, disk full: write_image leaves no partial file
-                raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
-            print(target)
+        try:
+            _translate_one(path, tr, args, opts, many, out_dir)
+        except InputError as exc:
+            if len(files) == 1:
+                raise
+            failed.append(path)  # a folder run goes on: one line per bad file, a summary at the end
+            print(f"im2im: error: {exc}", file=sys.stderr)
+    if failed:
+        print(f"im2im: {len(failed)} of {len(files)} files failed: {', '.join(p.name for p in failed)}",
+              file=sys.stderr)
+        return 2
     return 0
+
+
+def _translate_one(path, tr, args, opts, many, out_dir) -> None:
+    """Translate one input file and write its output(s) into out_dir."""
+    import numpy as np
+    from tqdm import tqdm
+
+    from .errors import InputError
+    from .inference import validate_image
+    from .io import read_image, slices_to_volume, suffix, volume_to_slices, write_image
+
+    img = read_image(path)
+    data = img.data
+    spacing = tuple(args.spacing) if args.spacing else None
+    if img.format == "nifti" and data.ndim == 3:
+        data = volume_to_slices(data, args.slice_axis)
+        if spacing is None:  # slices are (rows, cols) = (second, first) of the two other axes
+            u, v = (i for i in range(3) if i != args.slice_axis)
+            zooms = img.meta.get("zooms") or (1.0, 1.0, 1.0)
+            spacing = (zooms[v], zooms[u])
+    validate_image(data)  # before the progress bar, so a bad file prints one clean line
+    with tqdm(total=1, desc=path.name, unit="tile", leave=False) as bar:
+        def progress(done, total, bar=bar):
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        out = tr.translate(data, progress=progress, spacing=spacing, resample=not args.no_resample, **opts)
+    if isinstance(out, dict):
+        out = out["image"]
+    stem, ext = path.name[: -len(suffix(path))], suffix(path)
+    outs = [(f"{stem}_sample{k}{ext}", o) for k, o in enumerate(out)] if many else [(stem + ext, out)]
+    for name, o in outs:
+        if img.format == "nifti" and img.data.ndim == 3:
+            o = slices_to_volume(o, args.slice_axis)
+        target = out_dir / name
+        if target.resolve() == path.resolve():
+            raise SystemExit(f"im2im: error: output {target} would overwrite the input; choose another -o")
+        try:
+            write_image(target, np.asarray(o), like=img)
+        except OSError as exc:  # read-only folder, disk full: write_image leaves no partial file
+            raise InputError(f"cannot write {target}: {exc.strerror or exc}") from None
+        print(target)
 
 
 def _family_options(args, read_image) -> dict:

@@ -30,6 +30,20 @@ class ImageFile:
     meta: dict[str, Any] = field(default_factory=dict)  # NIfTI: affine, header, zooms
 
 
+MAGIC = {".png": (b"\x89PNG\r\n\x1a\n",), ".jpg": (b"\xff\xd8\xff",), ".jpeg": (b"\xff\xd8\xff",),
+         ".bmp": (b"BM",)}
+
+
+def _check_magic(path: Path, sfx: str) -> None:
+    """An empty file, or one whose first bytes are not its suffix's format, is 'not an image'."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head:
+        raise InputError(f"{path.name} is empty, not an image")
+    if not any(head.startswith(m) for m in MAGIC[sfx]):
+        raise InputError(f"{path.name} is not a {sfx.lstrip('.').upper()} image (its content is something else)")
+
+
 def read_image(path) -> ImageFile:
     """Read one image; a missing, unsupported or corrupt file is a clear InputError."""
     path = Path(path)
@@ -51,9 +65,13 @@ def read_image(path) -> ImageFile:
         if sfx in (".png", ".jpg", ".jpeg", ".bmp"):
             import imageio.v3 as iio
 
+            _check_magic(path, sfx)
             return ImageFile(np.asarray(iio.imread(str(path))), sfx.lstrip("."))
-    except Exception as exc:
-        raise InputError(f"cannot read {path.name}: {type(exc).__name__}: {exc}") from None
+    except InputError:
+        raise
+    except Exception as exc:  # libraries' messages can run to several lines of advice: keep the first
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise InputError(f"cannot read {path.name}: {type(exc).__name__}: {first}") from None
     raise InputError(f"{path.name}: unsupported file type {sfx!r}; supported: {', '.join(IMAGE_SUFFIXES)}")
 
 

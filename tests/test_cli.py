@@ -135,3 +135,23 @@ def test_bad_output_targets_and_options_are_one_line_errors(tmp_path, tiny_gener
     with pytest.raises(SystemExit) as exc:  # argparse: usage line and the valid choices (no traceback)
         main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(tmp_path / "o"), "--slice-axis", "7"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_folder_run_processes_every_good_file_and_reports_the_bad_ones(tmp_path, tiny_generator_ckpt, camera,
+                                                                       capsys):
+    """Issue 19: a bad file in a folder stopped the run; a .txt renamed .png printed imageio's
+    four-line advice. Now every good file is written, each bad one gets a line, and the exit is 2."""
+    src = tmp_path / "in"
+    src.mkdir()
+    iio.imwrite(src / "a.png", camera[:48, :48])
+    (src / "b.png").write_text("this is a text file")
+    (src / "c.png").write_bytes(b"")
+    iio.imwrite(src / "d.png", camera[48:96, :48])
+    out = tmp_path / "out"
+    assert main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "d.png"]
+    assert any("b.png is not a PNG image" in line for line in err)
+    assert any("c.png is empty, not an image" in line for line in err)
+    assert err[-1].startswith("im2im: 2 of 4 files failed") and "Traceback" not in "\n".join(err)
+    assert not any("pip install" in line for line in err)
