@@ -106,8 +106,9 @@ class AttentionCycleGAN(Im2ImModel):
         (with an intensity prior q: a * G(x) + (1 - a) * q(x))."""
         gen, att = (self.F_ST, self.A_S) if direction == "AtoB" else (self.F_TS, self.A_T)
         a = att(x)
-        base = gen.mapping(x) if isinstance(gen, PriorResidual) else x
-        return a * gen(x) + (1 - a) * base, a
+        if isinstance(gen, PriorResidual):  # a * (q + r) + (1 - a) * q = q + a * r: one mapping pass
+            return gen.mapping(x) + a * gen.net(x), a
+        return a * gen(x) + (1 - a) * x, a
 
     def inference_forward(self, x, direction, return_attention: bool = False, **opts):
         """The attention-blended translation; with return_attention also the mask (N, 1, H, W)."""
