@@ -106,6 +106,8 @@ def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, d
     """Build a `generator`-family model from a junyanz state_dict; returns (model, metadata)."""
     import torch
 
+    from .errors import ConfigError
+    from .models.base import check_sizes
     from .models.generator import GeneratorOnly, GeneratorOnlyConfig
 
     sd = _unwrap(safe_torch_load(path))
@@ -115,6 +117,10 @@ def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, d
     if generator is not None:
         inferred = generator
     cfg = GeneratorOnlyConfig(in_channels=cin, out_channels=cout, generator=inferred, dropout_at_test=dropout_at_test)
+    try:  # 200k residual-block keys must not make us build 200k blocks
+        check_sizes(cfg, f"[{Path(path).name}]")
+    except ConfigError as exc:
+        raise CheckpointError(f"{Path(path).name}: the inferred generator is out of range ({exc})") from None
     model = GeneratorOnly(cfg)
     try:
         missing, unexpected = model.netG.load_state_dict(sd, strict=False)

@@ -175,3 +175,24 @@ def test_axes_say_what_an_ambiguous_array_is(tr, tiny_rgb_ckpt):
     for bad in ("YY", "QYX", "YX", 3):
         with pytest.raises(InputError, match="axes"):
             tr.translate(zyx, axes=bad)
+
+
+def test_a_pth_with_200k_block_keys_is_refused_before_building(tmp_path):
+    """Issue 19: a .pth with 200k residual-block keys grew RSS until the machine ran out of memory."""
+    import resource
+    import time
+
+    from im2im_core.errors import CheckpointError
+
+    w = torch.zeros(1)  # one shared tiny tensor: the file stays small, the key count does not
+    sd = {"model.1.weight": torch.zeros(8, 1, 7, 7), "model.1.bias": torch.zeros(8),
+          "model.9.weight": torch.zeros(1, 8, 7, 7), "model.9.bias": torch.zeros(1)}
+    sd.update({f"model.{10 + i}.conv_block.1.weight": w for i in range(200_000)})
+    path = tmp_path / "bomb.pth"
+    torch.save(sd, path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(CheckpointError, match="out of range"):
+        im2im_core.load(path, device="cpu")
+    assert time.perf_counter() - t0 < 60
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 1_000_000  # KiB

@@ -63,13 +63,13 @@ WIDTHS = ("ngf", "ndf", "dim", "nf", "nef", "mlp_dim", "attention_ngf", "ndf_z",
 COUNTS = ("n_blocks", "n_layers", "n_res", "n_downsample", "n_scales", "d_layers", "n_dec_res", "n_attr_down")
 
 
-def _check_sizes(cfg, where: str) -> None:
+def check_sizes(cfg, where: str) -> None:
     import dataclasses
 
     for f in dataclasses.fields(cfg):
         v = getattr(cfg, f.name)
         if dataclasses.is_dataclass(v):
-            _check_sizes(v, f"{where}.{f.name}")
+            check_sizes(v, f"{where}.{f.name}")
         elif isinstance(v, int) and not isinstance(v, bool) and (
                 (f.name in WIDTHS and not 1 <= v <= 65536) or (f.name in COUNTS and not 0 <= v <= 1024)):
             low, high = (1, 65536) if f.name in WIDTHS else (0, 1024)
@@ -78,7 +78,7 @@ def _check_sizes(cfg, where: str) -> None:
 
 def config_from_dict(family: str, data: dict):
     cfg = from_dict(family_class(family).Config, data, where=f"[{family}]")
-    _check_sizes(cfg, f"[{family}]")
+    check_sizes(cfg, f"[{family}]")
     return cfg
 
 
