@@ -49,9 +49,10 @@ def held_out(data: dict, which: str = "test") -> np.ndarray:
 QUANTILES = np.linspace(0, 1, 1001)
 
 
-def histogram_match(x: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Quantile mapping of the 1D array x onto target quantiles `dst` (at `QUANTILES`)."""
-    src = np.quantile(x, QUANTILES)
+def histogram_match(x: np.ndarray, dst: np.ndarray, src: np.ndarray | None = None) -> np.ndarray:
+    """Quantile mapping of the 1D array x onto target quantiles `dst` (at `QUANTILES`), from x's
+    own quantiles or from given source quantiles `src`."""
+    src = np.quantile(x, QUANTILES) if src is None else src
     src, idx = np.unique(src, return_index=True)
     return np.interp(x, src, dst[idx]) if len(src) > 1 else np.full_like(x, dst[500])
 
@@ -92,12 +93,10 @@ def global_quantile(data: dict, invert: dict, t1_source: str = "template"):
         src, dst = direction.split("->")
         q_src, q_dst = (_pool_quantiles(t1_source, c, True) for c in (src, dst))
         if invert.get(direction):
-            q_src, q_dst = -q_src[::-1], q_dst
+            q_src = -q_src[::-1]
         out = np.zeros_like(stack)
         m = stack > 0
-        v = -stack[m] if invert.get(direction) else stack[m]
-        knots, idx = np.unique(q_src, return_index=True)
-        out[m] = np.interp(v, knots, q_dst[idx])
+        out[m] = histogram_match(-stack[m] if invert.get(direction) else stack[m], q_dst, src=q_src)
         return out
     return fn
 
