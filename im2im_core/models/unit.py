@@ -21,6 +21,11 @@ The negative log-likelihoods are Laplacian with unit scale, i.e. L1 reconstructi
 dropped); the KL of N(mu, I) against N(0, I) is 0.5 * mean(mu^2). Defaults are the paper's:
 lambda0=10, lambda1=0.1, lambda2=100, lambda3=0.1, lambda4=100; Adam lr 1e-4, betas (0.5, 0.999).
 
+Intensity prior (`intensity_prior`, not in the paper; nets/prior.py): each output adds a fixed
+base image to G_i(z): the input itself for a within-domain stream and the quantile mapping q of
+the source's foreground histogram onto the target's for a cross-domain one (x1->2 = q12(x1) +
+G2(z1)). The generators' last layers start at zero, so training starts from the mapping.
+
 GAN loss: `gan_mode="vanilla"` (the paper's; generator side non-saturating) by default, "lsgan"
 (the official PyTorch code's) selectable. Discriminators: multi-scale PatchGANs (`n_scales`
 junyanz PatchGANs on the image and 2x/4x average-pooled copies, as in the official PyTorch code);
@@ -35,6 +40,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..losses import GANLoss, kl_unit_variance, l1
+from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
 from ..nets.encoders import (ConvDecoder, ConvEncoder, MultiScaleDiscriminator, SharedHeadDecoder,
                              SharedTailEncoder, res_blocks)
 from .base import Im2ImModel, ModelConfig, register
@@ -62,6 +68,10 @@ class UNITConfig(ModelConfig):
     lambda3: float = 0.1  # KL in the cycle terms
     lambda4: float = 100.0  # cycle-reconstruction NLL (L1)
     lr: float = 1e-4  # the paper's Adam step; 0 takes TrainConfig.optim.lr instead
+    #: "match"/"invert": outputs are a base image (the input, or its quantile mapping to the other
+    #: domain) plus G_i(z); see the module docstring
+    intensity_prior: str = "none"
+    lambda_prior: float = 0.0  # L1 pull of each translation towards q(x); needs intensity_prior
 
 
 @register("unit")
@@ -79,6 +89,10 @@ class UNIT(Im2ImModel):
             raise ConfigError(f"unit: need 1 <= n_shared <= n_res, got n_shared={c.n_shared}, n_res={c.n_res}")
         if c.gan_mode not in ("vanilla", "lsgan"):
             raise ConfigError(f"unit: gan_mode {c.gan_mode!r} unknown; use 'vanilla' (paper) or 'lsgan'")
+        if c.intensity_prior not in PRIORS:
+            raise ConfigError(f"unit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        if c.lambda_prior < 0 or (c.lambda_prior > 0 and c.intensity_prior == "none"):
+            raise ConfigError("unit: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
         blocks = dict(norm=c.norm, activation=c.activation, pad_type=c.pad_type)
         latent = c.dim * 2 ** c.n_downsample
         n_private = c.n_res - c.n_shared
@@ -97,6 +111,11 @@ class UNIT(Im2ImModel):
         # one container, so a deepcopy (the engine's EMA) or export keeps the tied layers tied
         self.vae = nn.ModuleDict({"E1": encoder(c.in_channels), "E2": encoder(c.out_channels),
                                   "G1": generator(c.in_channels), "G2": generator(c.out_channels)})
+        if c.intensity_prior != "none":
+            invert = c.intensity_prior == "invert"
+            self.vae.update({"q12": QuantileMap(invert), "q21": QuantileMap(invert)})
+            zero_last_conv(self.G1)
+            zero_last_conv(self.G2)
         self.D1 = MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm)
         self.D2 = MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm)
         self.gan = GANLoss(c.gan_mode)
@@ -105,6 +124,25 @@ class UNIT(Im2ImModel):
     E2 = property(lambda self: self.vae["E2"], doc="Encoder of domain 2 (B).")
     G1 = property(lambda self: self.vae["G1"], doc="Generator of domain 1 (A).")
     G2 = property(lambda self: self.vae["G2"], doc="Generator of domain 2 (B).")
+
+    @property
+    def q12(self):
+        """The fixed mapping of domain-1 intensities onto domain 2's (None without a prior)."""
+        return self.vae["q12"] if "q12" in self.vae else None
+
+    @property
+    def q21(self):
+        """The fixed mapping of domain-2 intensities onto domain 1's (None without a prior)."""
+        return self.vae["q21"] if "q21" in self.vae else None
+
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("q12", "A", "B"), ("q21", "B", "A")])
+
+    def decode(self, gen: nn.Module, z: torch.Tensor, x: torch.Tensor, q) -> torch.Tensor:
+        """G(z), plus the base image with a prior: x itself (q is None: same domain) or q(x)."""
+        if self.q12 is None:
+            return gen(z)
+        return gen(z) + (x if q is None else q(x))
 
     def size_multiple(self) -> int:
         """Sides must survive n_downsample halvings exactly."""
@@ -117,8 +155,8 @@ class UNIT(Im2ImModel):
 
     def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor:
         """Deterministic translation through the mean code z = mu."""
-        enc, gen = (self.E1, self.G2) if direction == "AtoB" else (self.E2, self.G1)
-        return gen(enc(x))
+        enc, gen, q = (self.E1, self.G2, self.q12) if direction == "AtoB" else (self.E2, self.G1, self.q21)
+        return self.decode(gen, enc(x), x, q)
 
     def inference_forward(self, x, direction, **opts):
         """AtoB: x1 -> E1 -> z = mu -> G2; BtoA: x2 -> E2 -> G1."""
@@ -144,10 +182,12 @@ class UNIT(Im2ImModel):
         self.set_requires_grad([self.D1, self.D2], False)
         mu1, mu2 = self.E1(x1), self.E2(x2)
         z1, z2 = self.sample(mu1), self.sample(mu2)
-        x11, x22 = self.G1(z1), self.G2(z2)  # reconstruction streams
-        x21, x12 = self.G1(z2), self.G2(z1)  # translation streams: x2->1, x1->2
+        dec, q12, q21 = self.decode, self.q12, self.q21
+        x11, x22 = dec(self.G1, z1, x1, None), dec(self.G2, z2, x2, None)  # reconstruction streams
+        x21, x12 = dec(self.G1, z2, x2, q21), dec(self.G2, z1, x1, q12)  # translation streams: x2->1, x1->2
         mu12, mu21 = self.E2(x12), self.E1(x21)  # q2(z2|x1->2), q1(z1|x2->1)
-        x121, x212 = self.G1(self.sample(mu12)), self.G2(self.sample(mu21))  # cycle-reconstruction streams
+        # cycle-reconstruction streams
+        x121, x212 = dec(self.G1, self.sample(mu12), x12, q21), dec(self.G2, self.sample(mu21), x21, q12)
         kl1, kl2 = kl_unit_variance(mu1), kl_unit_variance(mu2)
         terms = {
             # Eq. 3, L_VAE1: lambda1 KL(q1(z1|x1)||p(z)) - lambda2 E[log p_G1(x1|z1)] (Laplacian NLL = L1)
@@ -165,6 +205,9 @@ class UNIT(Im2ImModel):
             "CC2_kl_x2": c.lambda3 * kl2, "CC2_kl_x21": c.lambda3 * kl_unit_variance(mu21),
             "CC2_rec": c.lambda4 * l1(x212, x2),
         }
+        if c.lambda_prior > 0:
+            terms["prior_12"] = c.lambda_prior * l1(x12, q12(x1))
+            terms["prior_21"] = c.lambda_prior * l1(x21, q21(x2))
         g_total = sum(terms.values())
         self.optimize("gen", g_total)
         self.set_requires_grad([self.D1, self.D2], True)
@@ -186,10 +229,10 @@ class UNIT(Im2ImModel):
     def visuals(self, batch: dict) -> dict[str, torch.Tensor]:
         """Inputs, translations, within-domain reconstructions and cycles, all with z = mu."""
         x1, x2 = batch["A"], batch["B"]
-        mu1, mu2 = self.E1(x1), self.E2(x2)
-        x12, x21 = self.G2(mu1), self.G1(mu2)
-        return {"real_A": x1, "fake_B": x12, "rec_A": self.G1(mu1), "cyc_A": self.G1(self.E2(x12)),
-                "real_B": x2, "fake_A": x21, "rec_B": self.G2(mu2), "cyc_B": self.G2(self.E1(x21))}
+        x12, x21 = self.translate(x1, "AtoB"), self.translate(x2, "BtoA")
+        rec = lambda gen, enc, x: self.decode(gen, enc(x), x, None)  # noqa: E731
+        return {"real_A": x1, "fake_B": x12, "rec_A": rec(self.G1, self.E1, x1), "cyc_A": self.translate(x12, "BtoA"),
+                "real_B": x2, "fake_A": x21, "rec_B": rec(self.G2, self.E2, x2), "cyc_B": self.translate(x21, "AtoB")}
 
 
 def _unique_params(*modules: nn.Module) -> list[nn.Parameter]:

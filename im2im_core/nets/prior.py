@@ -23,19 +23,36 @@ BACKGROUND = -1.0 + 1e-3
 RAMP = 0.04
 
 
-class PriorResidual(nn.Module):
-    """y = q(x) + net(x), where q maps foreground quantiles of domain X onto those of Y."""
+@torch.fx.wrap
+def quantile_map(x: torch.Tensor, src: torch.Tensor, dst: torch.Tensor, invert: bool) -> torch.Tensor:
+    """q(x) for the knots (src, dst), piecewise linear, faded in from the background (-1). One
+    function (wrapped for torch.fx), so traced graphs see it as the pointwise op it is."""
+    v = -x if invert else x
+    src = src.to(torch.float32)
+    # strictly increasing knots (ties in a quantized histogram) keep the interpolation defined
+    src = src + torch.arange(KNOTS, device=src.device, dtype=src.dtype) * 1e-6
+    xf = v.float().clamp(src[0], src[-1])
+    i = torch.searchsorted(src, xf.reshape(-1).contiguous()).clamp(1, KNOTS - 1).reshape(xf.shape)
+    x0, x1, y0, y1 = src[i - 1], src[i], dst[i - 1].float(), dst[i].float()
+    y = y0 + (xf - x0) / (x1 - x0) * (y1 - y0)
+    fade = ((x.float() + 1.0) / RAMP).clamp(0.0, 1.0)
+    return (-1.0 + fade * (y + 1.0)).to(x.dtype)
 
-    def __init__(self, net: nn.Module, invert: bool):
+
+quantile_map.stream_pointwise = True  # im2im_core.stream evaluates it strip by strip
+
+
+class QuantileMap(nn.Module):
+    """The fixed mapping q: foreground quantiles of domain X onto those of Y, faded in from the
+    background. Buffers only: `fit` sets it, a checkpoint restores it."""
+
+    stream_pointwise = True
+
+    def __init__(self, invert: bool):
         super().__init__()
-        self.net = net
         self.invert = invert
         self.register_buffer("src", torch.linspace(-1, 1, KNOTS))
         self.register_buffer("dst", torch.linspace(-1, 1, KNOTS).flip(0) if invert else torch.linspace(-1, 1, KNOTS))
-        last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
-        nn.init.zeros_(last.weight)  # the residual starts at zero: the model starts as the mapping
-        if last.bias is not None:
-            nn.init.zeros_(last.bias)
 
     @torch.no_grad()
     def fit(self, x_pixels: torch.Tensor, y_pixels: torch.Tensor) -> None:
@@ -53,16 +70,29 @@ class PriorResidual(nn.Module):
 
     def mapping(self, x: torch.Tensor) -> torch.Tensor:
         """The fixed mapping q(x), piecewise linear between the knots, faded in from the background (-1)."""
-        v = -x if self.invert else x
-        src = self.src.to(torch.float32)
-        # strictly increasing knots (ties in a quantized histogram) keep the interpolation defined
-        src = src + torch.arange(KNOTS, device=src.device, dtype=src.dtype) * 1e-6
-        xf = v.float().clamp(src[0], src[-1])
-        i = torch.searchsorted(src, xf.reshape(-1).contiguous()).clamp(1, KNOTS - 1).reshape(xf.shape)
-        x0, x1, y0, y1 = src[i - 1], src[i], self.dst[i - 1].float(), self.dst[i].float()
-        y = y0 + (xf - x0) / (x1 - x0) * (y1 - y0)
-        fade = ((x.float() + 1.0) / RAMP).clamp(0.0, 1.0)
-        return (-1.0 + fade * (y + 1.0)).to(x.dtype)
+        return quantile_map(x, self.src, self.dst, self.invert)
+
+    def forward(self, x):
+        return self.mapping(x)
+
+
+def zero_last_conv(net: nn.Module) -> nn.Module:
+    """Zero the last convolution of `net`, so a residual branch starts at zero."""
+    last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
+    nn.init.zeros_(last.weight)
+    if last.bias is not None:
+        nn.init.zeros_(last.bias)
+    return net
+
+
+class PriorResidual(QuantileMap):
+    """y = q(x) + net(x), where q maps foreground quantiles of domain X onto those of Y."""
+
+    stream_pointwise = False  # it holds a network
+
+    def __init__(self, net: nn.Module, invert: bool):
+        super().__init__(invert)
+        self.net = zero_last_conv(net)  # the residual starts at zero: the model starts as the mapping
 
     def forward(self, x):
         return self.mapping(x) + self.net(x)
@@ -76,9 +106,11 @@ def with_prior(net: nn.Module, prior: str) -> nn.Module:
 
 
 def fit_priors(model: nn.Module, dataset, pairs, samples: int = 64, seed: int = 0) -> None:
-    """Fit each (generator name, source key, target key) PriorResidual on the dataset's pixels: all
-    of them, un-augmented, where the dataset offers `pixels(key)`, else those of `samples` items."""
-    wrapped = [(getattr(model, n), a, b) for n, a, b in pairs if isinstance(getattr(model, n), PriorResidual)]
+    """Fit each (attribute name, source key, target key) QuantileMap (a PriorResidual included) on
+    the dataset's pixels: all of them, un-augmented, where the dataset offers `pixels(key)`, else
+    those of `samples` items. Attributes that are not QuantileMaps are skipped."""
+    wrapped = [(getattr(model, n, None), a, b) for n, a, b in pairs]
+    wrapped = [(m, a, b) for m, a, b in wrapped if isinstance(m, QuantileMap)]
     if not wrapped:
         return
     if hasattr(dataset, "pixels"):
