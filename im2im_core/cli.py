@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--direction", default=None, help="AtoB, BtoA or domain names such as T1w->T2w")
     t.add_argument("--tile", type=int, default=384, help="largest tile side in pixels (memory bound)")
     t.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
-    t.add_argument("--norm-stats", default="thumbnail", choices=("thumbnail", "exact"),
+    t.add_argument("--norm-stats", default="exact", choices=("thumbnail", "exact"),
                    help="instance-norm statistics for tiled images")
     t.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     t.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp16", "fp32"))

@@ -24,7 +24,8 @@ from .errors import CheckpointError, InputError, NonFiniteOutput
 from .intensity import Intensity, cast_like
 from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
 from .resample import in_plane, resize, target_shape
-from .tiling import n_tiles, run_padded, run_seamless, used_norms
+from . import stream
+from .tiling import n_tiles, run_padded, run_seamless, run_streamed, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_TILE = 384  # measured fastest on CPU for ResNet-9 at 1024^2 (256: 6.0 s, 384: 5.5 s, 512: 6.2 s)
@@ -146,7 +147,7 @@ class Translator:
 
     # ---- the forward on normalised tensors ---------------------------------------------------
     def forward_tensor(self, x: torch.Tensor, direction: str | None = None, *, tile: int = DEFAULT_TILE,
-                       overlap: int = DEFAULT_OVERLAP, precision: str | None = None, norm_stats: str = "thumbnail",
+                       overlap: int = DEFAULT_OVERLAP, precision: str | None = None, norm_stats: str = "exact",
                        batch_size: int = 4, progress=None, cancel=None, **opts) -> list[dict[str, torch.Tensor]]:
         """x: (N, C, H, W) float in [-1, 1]. Returns one dict of outputs per sample."""
         direction = self.model.resolve_direction(direction)
@@ -161,17 +162,27 @@ class Translator:
         big = (h > tile or w > tile) and self.model.tileable
         fmt = torch.channels_last if big or self.device.type == "cuda" else torch.contiguous_format
         units = len(samples) * -(-n // batch_size)
+        model, in_dtype, autocast = self._runner(dtype)
+        graphs = {}
         if big:
             passes = 1
-            if norm_stats == "exact":
-                with torch.inference_mode():
-                    probe = x[:1].to(self.device).contiguous(memory_format=fmt)
-                    passes += len(used_norms(lambda t: self.model.inference_forward(t, direction, **samples[0]),
-                                             probe, self.model, mult))
-            tiles = n_tiles(h, w, tile, overlap, mult)
+            if norm_stats == "exact":  # one streamed pass where the graph allows, else a pass per norm
+                try:
+                    for j, sopts in enumerate(samples):
+                        graphs[j] = stream.trace(model, lambda t, s=sopts: model.inference_forward(
+                            t, direction, **_batch_opts(s, slice(0, 1), n)))
+                    units = len(samples) * n * stream.n_steps(graphs[0])
+                except stream.Unsupported:
+                    graphs = {}
+                if not graphs:
+                    with torch.inference_mode():
+                        probe = x[:1].to(self.device).contiguous(memory_format=fmt)
+                        passes += len(used_norms(lambda t: self.model.inference_forward(t, direction, **samples[0]),
+                                                 probe, self.model, mult))
+            if not graphs:
+                units = len(samples) * n * n_tiles(h, w, tile, overlap, mult) * passes
             if self.device.type == "cpu":
                 pin_malloc_for_large_images()
-            units = len(samples) * n * tiles * passes
         done = [0]
 
         def tick():
@@ -179,10 +190,9 @@ class Translator:
             if progress is not None:
                 progress(done[0], units)
 
-        model, in_dtype, autocast = self._runner(dtype)
         results = []
         with torch.inference_mode(), autocast:
-            for sopts in samples:
+            for j, sopts in enumerate(samples):
                 def fn(t, sopts=sopts):
                     t = t.to(self.device, dtype=in_dtype, non_blocking=True).contiguous(memory_format=fmt)
                     return model.inference_forward(t, direction, **_batch_opts(sopts, sl[0], n))
@@ -193,6 +203,12 @@ class Translator:
                 if big:
                     for i in range(n):
                         sl[0] = slice(i, i + 1)
+                        if j in graphs:  # traced again per slice: options may differ between slices
+                            gm = graphs[j] if n == 1 else stream.trace(model, lambda t, o=_batch_opts(sopts, sl[0], n):
+                                                                       model.inference_forward(t, direction, **o))
+                            xi = x[i:i + 1].to(self.device, dtype=in_dtype).contiguous(memory_format=fmt)
+                            parts.append(run_streamed(gm, xi, mult, on_tile=tick, cancel=cancel))
+                            continue
                         parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
                 else:
@@ -244,7 +260,7 @@ class Translator:
     # ---- arrays in, arrays out --------------------------------------------------------------
     def translate(self, image, direction: str | None = None, *, rgb: bool | None = None,
                   out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                  precision: str | None = None, norm_stats: str = "thumbnail", batch_size: int = 4,
+                  precision: str | None = None, norm_stats: str = "exact", batch_size: int = 4,
                   progress: Callable[[int, int], Any] | None = None, cancel=None, spacing=None,
                   resample: bool = True, axes: str | None = None, **opts):
         """Translate a numpy image or stack.

@@ -1,15 +1,17 @@
-"""Tiled inference with overlap and smooth blending, and seam-free instance normalisation.
+"""Large images: padding, streamed exact inference, and the tiled fallbacks.
 
-Memory stays bounded by the tile size. Instance-norm generators normally compute statistics per
-tile, which shows as seams; here every `GlobalInstanceNorm2d` is first given statistics that
-describe the whole image, and all tiles then share them:
+Instance-norm generators normalise with statistics of the whole image, so cutting an image into
+tiles changes the result unless every tile shares those statistics.
 
-- `norm_stats="thumbnail"` (fast, default): statistics from one pass over the whole image
-  downsampled to a tile (Thumbnail Instance Normalization, Chen et al., CVPR 2022).
-- `norm_stats="exact"`: the exact whole-image statistics, layer by layer. Statistics of layer k
-  depend on those of every earlier layer, so there is one tiled pass per norm layer, each
-  stopping at that layer; it costs several full passes but equals whole-image inference up to
-  the tile-border effects that the overlap removes.
+- `norm_stats="exact"` (default): the network is traced and run layer by layer over row strips
+  of the whole image (`run_streamed`, im2im_core.stream): one pass, equal to whole-image
+  inference up to floating-point order. Networks that cannot be traced fall back to tiles with
+  one statistics pass per norm layer (each stopping at its layer): also exact, but several passes.
+- `norm_stats="thumbnail"`: tiles share statistics from one pass over the image downsampled to a
+  tile (Thumbnail Instance Normalization, Chen et al., CVPR 2022). Approximate; kept for networks
+  that cannot be traced, where it is one pass instead of one per norm layer.
+
+Tiles overlap and are blended smoothly; memory stays bounded by the tile or strip size.
 """
 from __future__ import annotations
 
@@ -85,6 +87,21 @@ def run_padded(fn: Fn, x: torch.Tensor, multiple: int) -> dict[str, torch.Tensor
     h, w = x.shape[-2:]
     xp = pad_to_multiple(x, multiple, MIN_SIDE)
     out = _as_dict(fn(xp))
+    res = {}
+    for k, v in out.items():
+        s = v.shape[-1] // xp.shape[-1]
+        res[k] = v[..., : h * s, : w * s]
+    return res
+
+
+def run_streamed(gm, x: torch.Tensor, multiple: int, on_tile=None, cancel=None) -> dict[str, torch.Tensor]:
+    """One image through a traced graph, layer by layer over row strips (im2im_core.stream): exact
+    whole-image statistics in one pass; outputs as float32 CPU tensors cropped like run_padded."""
+    from .stream import stream
+
+    h, w = x.shape[-2:]
+    xp = pad_to_multiple(x, multiple, MIN_SIDE)
+    out = stream(gm, xp, tick=on_tile, cancel=cancel)
     res = {}
     for k, v in out.items():
         s = v.shape[-1] // xp.shape[-1]

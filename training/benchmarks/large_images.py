@@ -1,0 +1,124 @@
+"""Large images: the default (streamed, exact) path against one whole-image pass of the same model.
+
+Run:  python -m training.benchmarks.large_images [--sizes 1024 2048 4096] [--models resnet9 cyclegan_t1w_t2w]
+
+For every model and size, one fresh process runs the whole image in one `model(x)` call (the
+reference, where it fits in memory) and another runs `Translator.translate` with its defaults
+(images larger than a tile are streamed layer by layer over row strips, im2im_core.stream). Each
+prints its time and its own peak RSS (VmHWM); the parent compares the two outputs (PSNR on [0, 1],
+largest pixel error) and prints the time ratio. Both sides run at the Translator's precision
+(bf16 where the CPU has it) unless --precision fp32.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODELS = ("resnet9", "cyclegan_t1w_t2w", "unit_t1w_t2w", "attention_t1w_t2w", "pix2pix_t1w_t2w")
+
+
+def translator(name: str, precision: str):
+    import torch
+
+    import im2im_core
+    from im2im_core.inference import Translator
+    from im2im_core.intensity import Intensity
+    from im2im_core.models import build
+    from im2im_core.models.generator import GeneratorOnlyConfig
+    from im2im_core.nets import GeneratorConfig
+
+    if name == "resnet9":  # junyanz's resnet_9blocks layout (what a .pth import builds), 3 -> 3 channels
+        torch.manual_seed(0)
+        model = build(GeneratorOnlyConfig(in_channels=3, out_channels=3, generator=GeneratorConfig(n_blocks=9, ngf=64)))
+        return Translator(model, {"intensity": Intensity("fixed", 0.0, 1.0)}, torch.device("cpu"), precision)
+    return im2im_core.load(name, device="cpu", precision=precision)
+
+
+def image(name: str, side: int) -> np.ndarray:
+    """A smooth test image in [0, 1] with noise: every layer's statistics depend on all of it."""
+    g = np.random.default_rng(0)
+    yy, xx = np.mgrid[:side, :side] / side
+    base = 0.5 + 0.3 * np.sin(23 * xx + 5 * yy ** 2) * np.cos(17 * yy) + 0.05 * g.standard_normal((side, side))
+    img = np.clip(base, 0, 1).astype(np.float32)
+    return np.stack([img, img[::-1], img[:, ::-1]], -1) if name == "resnet9" else img
+
+
+def peak_rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return int(re.search(r"VmHWM:\s+(\d+)", fh.read()).group(1)) / 1024
+
+
+def run_case(name: str, side: int, mode: str, precision: str, out: str) -> dict:
+    tr = translator(name, precision)
+    img = image(name, side)
+    rgb = True if img.ndim == 3 else None
+    kw = dict(out_dtype="float32", resample=False, rgb=rgb)
+    if len(tr.directions()) > 1:
+        kw["direction"] = tr.directions()[0]
+    if mode == "whole":
+        kw["tile"] = side  # one pass over the whole image
+    t0 = time.perf_counter()
+    y = tr.translate(img, **kw)
+    seconds = time.perf_counter() - t0
+    np.save(out, y)
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    ap.add_argument("--sizes", nargs="+", type=int, default=[1024, 2048, 4096])
+    ap.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
+    ap.add_argument("--no-whole", nargs="*", type=int, default=[], metavar="SIZE",
+                    help="sizes at which the whole-image reference is skipped (too large for memory)")
+    ap.add_argument("--case", nargs=4, metavar=("MODEL", "SIZE", "MODE", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.case:
+        name, side, mode, out = args.case
+        print(json.dumps(run_case(name, int(side), mode, args.precision, out)))
+        return 0
+    print("| model | size | whole image | streamed (default) | time ratio | PSNR | max error | peak RSS whole / streamed |")
+    print("|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.models:
+            for side in args.sizes:
+                res = {}
+                for mode in ("whole", "stream"):
+                    if mode == "whole" and side in args.no_whole:
+                        continue
+                    out = str(Path(tmp) / f"{mode}.npy")
+                    p = subprocess.run([sys.executable, "-m", "training.benchmarks.large_images", "--precision",
+                                        args.precision, "--case", name, str(side), mode, out],
+                                       capture_output=True, text=True)
+                    if p.returncode:
+                        print(p.stderr[-2000:], file=sys.stderr)
+                        res[mode] = None
+                        continue
+                    res[mode] = json.loads(p.stdout.strip().splitlines()[-1])
+                    res[mode]["y"] = np.load(out)
+                w, s = res.get("whole"), res.get("stream")
+                if s is None:
+                    print(f"| {name} | {side}² | - | failed | | | | |", flush=True)
+                    continue
+                if w is None:
+                    print(f"| {name} | {side}² | not run | {s['seconds']:.2f} s | | | | - / {s['peak_rss_mb']:.0f} MB |",
+                          flush=True)
+                    continue
+                err = np.abs(w["y"].astype(np.float64) - s["y"])
+                psnr = 10 * np.log10(1.0 / max(np.mean(err ** 2), 1e-30))
+                print(f"| {name} | {side}² | {w['seconds']:.2f} s | {s['seconds']:.2f} s | "
+                      f"{s['seconds'] / w['seconds']:.2f}× | {psnr:.1f} dB | {err.max():.4f} | "
+                      f"{w['peak_rss_mb']:.0f} / {s['peak_rss_mb']:.0f} MB |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
