@@ -17,6 +17,9 @@ def _translate(args) -> int:
     from .inference import load
     from .io import list_images, read_image
 
+    zarrs = [Path(p) for p in args.inputs if _is_zarr_dir(Path(p))]
+    if zarrs:
+        return _translate_zarrs(args, zarrs)
     files = list_images(args.inputs)
     tr = load(args.checkpoint, device=args.device, precision=args.precision)
     out_dir = Path(args.output)
@@ -42,6 +45,40 @@ def _translate(args) -> int:
         print(f"im2im: {len(failed)} of {len(files)} files failed: {', '.join(p.name for p in failed)}",
               file=sys.stderr)
         return 2
+    return 0
+
+
+def _is_zarr_dir(path: Path) -> bool:
+    return path.is_dir() and (path.suffix == ".zarr" or (path / "zarr.json").is_file() or (path / ".zattrs").is_file())
+
+
+def _translate_zarrs(args, zarrs: list[Path]) -> int:
+    """OME-Zarr inputs, streamed band by band into OME-Zarr outputs (im2im_core.chunked):
+    `-o out.zarr` for one input, else `-o FOLDER` gets one output per input, named as it."""
+    from tqdm import tqdm
+
+    from .chunked import translate_zarr
+    from .errors import InputError
+    from .inference import load
+
+    if len(zarrs) != len(args.inputs):
+        raise InputError("OME-Zarr inputs cannot be mixed with image files in one call")
+    out = Path(args.output)
+    if out.suffix == ".zarr" and len(zarrs) > 1:
+        raise InputError(f"-o {out} names one OME-Zarr output, but {len(zarrs)} inputs were given; use a folder")
+    tr = load(args.checkpoint, device=args.device, precision=args.precision)
+    for src in zarrs:
+        dst = out if out.suffix == ".zarr" else out / src.name
+        if dst.resolve() == src.resolve():
+            raise InputError(f"output {dst} would overwrite the input; choose another -o")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with tqdm(total=1, desc=src.name, unit="layer", leave=False) as bar:
+            def progress(done, total, bar=bar):
+                bar.total = total
+                bar.n = done
+                bar.refresh()
+            translate_zarr(tr, src, dst, args.direction, progress=progress, overwrite=True)
+        print(dst)
     return 0
 
 

@@ -24,7 +24,7 @@ from .errors import CheckpointError, InputError, NonFiniteOutput
 from .intensity import Intensity, cast_like
 from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
 from .resample import in_plane, resize, target_shape
-from . import stream
+from . import chunked, stream
 from .tiling import n_tiles, run_padded, run_seamless, run_streamed, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -282,6 +282,16 @@ class Translator:
         """
         check_call_args(direction=direction, tile=tile, overlap=overlap, precision=precision, norm_stats=norm_stats,
                         batch_size=batch_size, progress=progress, cancel=cancel, out_dtype=out_dtype)
+        if chunked.is_dask(image) or chunked.is_zarr(image):  # lazy: one task per 2D slice
+            if progress is not None or cancel is not None:
+                raise InputError("dask/zarr input: progress= and cancel= do not apply (dask schedules the work); "
+                                 "use dask's own progress bar")
+            if chunked.is_zarr(image):
+                import dask.array as da
+                image = da.from_zarr(image)
+            return chunked.translate_dask(self, image, direction, rgb=rgb, out_dtype=out_dtype, tile=tile,
+                                          overlap=overlap, precision=precision, norm_stats=norm_stats,
+                                          batch_size=batch_size, spacing=spacing, resample=resample, axes=axes, **opts)
         arr = validate_image(image)
         perm = None
         if axes is not None:

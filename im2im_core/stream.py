@@ -494,13 +494,13 @@ def n_steps(gm: fx.GraphModule) -> int:
                and isinstance(gm.get_submodule(n.target), (nn.Conv2d, nn.ConvTranspose2d)))
 
 
-def stream(gm: fx.GraphModule, x: torch.Tensor, *, strip_bytes: int = STRIP_BYTES, ram_bytes: int = RAM_BYTES,
+def stream(gm: fx.GraphModule, x: "torch.Tensor | Act", *, strip_bytes: int = STRIP_BYTES, ram_bytes: int = RAM_BYTES,
            tick: Callable[[], None] | None = None, cancel: Callable[[], bool] | None = None,
            sink: Callable[[str, int, torch.Tensor], None] | None = None) -> dict[str, torch.Tensor]:
-    """Run the traced graph on x (1, C, H, W). Returns {"image": ..., other outputs} as float32 CPU
-    tensors, or, with `sink(name, row, strip)`, hands each output over a band of rows at a time
-    and returns {}."""
-    if x.shape[0] != 1:
+    """Run the traced graph on x (1, C, H, W), a tensor or an Act that reads its rows on demand.
+    Returns {"image": ..., other outputs} as float32 CPU tensors, or, with `sink(name, row, strip)`,
+    hands each output over a band of rows at a time and returns {}."""
+    if isinstance(x, torch.Tensor) and x.shape[0] != 1:
         raise Unsupported("one image at a time")
     ctx = Context(strip_bytes, ram_bytes, tick, cancel)
     nodes = list(gm.graph.nodes)
@@ -512,7 +512,7 @@ def stream(gm: fx.GraphModule, x: torch.Tensor, *, strip_bytes: int = STRIP_BYTE
     try:
         for i, node in enumerate(nodes):
             if node.op == "placeholder":
-                env[node] = Source(x)
+                env[node] = x if isinstance(x, Act) else Source(x)
             elif node.op == "get_attr":
                 obj = gm
                 for part in node.target.split("."):
