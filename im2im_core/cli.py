@@ -33,14 +33,27 @@ def _translate(args) -> int:
     opts.update(_family_options(args, read_image))
     many = "n_samples" in opts
     failed = []
-    for path in tqdm(files, desc="images", unit="img", disable=len(files) < 2):
-        try:
-            _translate_one(path, tr, args, opts, many, out_dir)
-        except InputError as exc:
-            if len(files) == 1:
-                raise
-            failed.append(path)  # a folder run goes on: one line per bad file, a summary at the end
-            print(f"im2im: error: {exc}", file=sys.stderr)
+    bar = tqdm(total=len(files), desc="images", unit="img", disable=len(files) < 2)
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    for group in _groups(files, read_image, 1 if many else args.batch_size, failed):
+        if len(group) > 1:
+            try:
+                _translate_group(group, tr, args, opts, out_dir)
+                bar.update(len(group))
+                continue
+            except InputError:
+                pass  # one bad file spoils the batch: go file by file to name it
+        for path, img in group:
+            try:
+                _translate_one(path, img, tr, args, opts, many, out_dir)
+            except InputError as exc:
+                if len(files) == 1:
+                    raise
+                failed.append(path)  # a folder run goes on: one line per bad file, a summary at the end
+                print(f"im2im: error: {exc}", file=sys.stderr)
+            bar.update(1)
+    bar.close()
     if failed:
         print(f"im2im: {len(failed)} of {len(files)} files failed: {', '.join(p.name for p in failed)}",
               file=sys.stderr)
@@ -82,16 +95,56 @@ def _translate_zarrs(args, zarrs: list[Path]) -> int:
     return 0
 
 
-def _translate_one(path, tr, args, opts, many, out_dir) -> None:
-    """Translate one input file and write its output(s) into out_dir."""
+def _groups(files, read_image, size: int, failed: list):
+    """Lists of (path, image) to translate together: up to `size` consecutive files of one shape,
+    dtype and 2D format (a NIfTI volume, or any file alone in its shape, goes on its own). Files
+    that cannot be read are reported and skipped here."""
+    from .errors import InputError
+
+    pending: list = []
+    for i, path in enumerate(files):
+        try:
+            img = read_image(path)
+        except InputError as exc:
+            if len(files) == 1:
+                raise
+            failed.append(path)
+            print(f"im2im: error: {exc}", file=sys.stderr)
+            continue
+        d = img.data
+        plain_2d = img.format != "nifti" and (d.ndim == 2 or (d.ndim == 3 and d.shape[-1] in (3, 4)))
+        key = (d.shape, d.dtype, img.format) if plain_2d else (i,)  # stacks and volumes go alone
+        if pending and (key != pending[0][2] or len(pending) >= size):
+            yield [(p, m) for p, m, _ in pending]
+            pending = []
+        pending.append((path, img, key))
+    if pending:
+        yield [(p, m) for p, m, _ in pending]
+
+
+def _translate_group(group, tr, args, opts, out_dir) -> None:
+    """Same-shaped 2D images in one call (batched on the model), each with its own intensity window."""
     import numpy as np
+
+    from .inference import validate_image
+
+    stack = np.stack([validate_image(img.data) for _, img in group])
+    spacing = tuple(args.spacing) if args.spacing else None
+    out = tr.translate(stack, spacing=spacing, resample=not args.no_resample, window="slice",
+                       batch_size=len(group), **opts)
+    if isinstance(out, dict):
+        out = out["image"]
+    for (path, img), o in zip(group, out):
+        _write_outputs(path, img, o, args, False, out_dir)
+
+
+def _translate_one(path, img, tr, args, opts, many, out_dir) -> None:
+    """Translate one input file and write its output(s) into out_dir."""
     from tqdm import tqdm
 
-    from .errors import InputError
     from .inference import validate_image
-    from .io import read_image, slices_to_volume, suffix, volume_to_slices, write_image
+    from .io import volume_to_slices
 
-    img = read_image(path)
     data = img.data
     spacing = tuple(args.spacing) if args.spacing else None
     if img.format == "nifti" and data.ndim == 3:
@@ -110,6 +163,16 @@ def _translate_one(path, tr, args, opts, many, out_dir) -> None:
         out = tr.translate(data, progress=progress, spacing=spacing, resample=not args.no_resample, **opts)
     if isinstance(out, dict):
         out = out["image"]
+    _write_outputs(path, img, out, args, many, out_dir)
+
+
+def _write_outputs(path, img, out, args, many, out_dir) -> None:
+    """Write one input's output(s) next to each other in out_dir, named as the input."""
+    import numpy as np
+
+    from .errors import InputError
+    from .io import slices_to_volume, suffix, write_image
+
     stem, ext = path.name[: -len(suffix(path))], suffix(path)
     outs = [(f"{stem}_sample{k}{ext}", o) for k, o in enumerate(out)] if many else [(stem + ext, out)]
     for name, o in outs:
@@ -266,6 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--target", default=None, help="multi-domain models (stargan): the target domain name")
     t.add_argument("--n-samples", type=int, default=None,
                    help="multimodal models (munit): write K outputs per input, NAME_sample0..K-1")
+    t.add_argument("--batch-size", type=int, default=8,
+                   help="same-sized 2D images translated together (each keeps its own intensity window)")
     t.add_argument("--seed", type=int, default=None, help="multimodal models: seed of the random styles")
     t.add_argument("--style-from", default=None, help="multimodal models: take the style from this reference image")
     t.set_defaults(func=_translate)

@@ -262,8 +262,11 @@ class Translator:
                   out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   precision: str | None = None, norm_stats: str = "exact", batch_size: int = 4,
                   progress: Callable[[int, int], Any] | None = None, cancel=None, spacing=None,
-                  resample: bool = True, axes: str | None = None, **opts):
+                  resample: bool = True, axes: str | None = None, window: str = "stack", **opts):
         """Translate a numpy image or stack.
+
+        `window`: "stack" (default) normalises the whole input with one intensity window; "slice"
+        gives each 2D slice its own, as if it were translated alone (a batch of separate images).
 
         `axes` names the input's axes when the default rule (the last two axes are Y, X, plus a
         last colour axis of 3 or 4 entries; anything before is a stack) is not what you mean:
@@ -305,8 +308,16 @@ class Translator:
         slices, layout = to_slices(arr, cin, rgb)
         opts = self._reference_images(opts, cout, rgb)
         opts = {k: _per_slice(v, layout["lead"]) for k, v in opts.items()}
-        lo, hi = self.intensity.window(slices)
-        x = torch.from_numpy(Intensity.normalise(slices, lo, hi))
+        if window not in ("stack", "slice"):
+            raise InputError(f"window must be 'stack' or 'slice', got {window!r}")
+        wins = [self.intensity.window(s) for s in slices] if window == "slice" else None
+        if wins is None:
+            lo, hi = self.intensity.window(slices)
+            x = torch.from_numpy(Intensity.normalise(slices, lo, hi))
+        else:
+            (lo, _), (_, hi) = min(wins), max(wins, key=lambda w: w[1])  # for messages
+            x = torch.from_numpy(np.stack([Intensity.normalise(s, *w) for s, w in zip(slices, wins)]))
+        del slices  # large images: one float copy of the input at a time
         size = tuple(x.shape[-2:])
         grid = self.model_grid(size, spacing, len(layout["lead"]) + 2) if resample else None
         if grid is not None:
@@ -326,7 +337,9 @@ class Translator:
             if not torch.isfinite(res["image"]).all():
                 raise NonFiniteOutput(f"{self.name}: the model produced NaN/Inf for this input (intensity window "
                                       f"{lo:g}..{hi:g}); check the input's values and the checkpoint's weights")
-            y = Intensity.denormalise(res["image"].numpy(), lo, hi)
+            y = res.pop("image").numpy()  # the float output is freed once denormalised
+            y = Intensity.denormalise(y, lo, hi) if wins is None else np.stack(
+                [Intensity.denormalise(v, *w) for v, w in zip(y, wins)])
             img_out = from_slices(cast_like(y, dtype), layout)
             if keep is not None and img_out.shape == arr.shape:  # known pixels come back bit-identical
                 img_out = np.where(_spatial_mask(keep, layout, arr), arr.astype(img_out.dtype), img_out)

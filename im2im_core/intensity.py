@@ -48,8 +48,11 @@ class Intensity:
     @staticmethod
     def normalise(image: np.ndarray, lo: float, hi: float) -> np.ndarray:
         """Raw values -> float32 in [-1, 1], clipped."""
-        if _f32_safe(lo, hi):
-            out = (image.astype(np.float32) - lo) * (2.0 / (hi - lo)) - 1.0
+        if _f32_safe(lo, hi):  # one new array, updated in place (large images: no temporaries)
+            out = image.astype(np.float32, copy=True)
+            out -= np.float32(lo)
+            out *= np.float32(2.0 / (hi - lo))
+            out -= np.float32(1.0)
         else:  # tiny or huge windows overflow float32 (and near 1e308, float64) arithmetic: scale first
             s = max(abs(lo), abs(hi), 1e-300)
             out = ((image.astype(np.float64) / s - lo / s) * (2.0 / (hi / s - lo / s)) - 1.0).astype(np.float32)
@@ -59,7 +62,11 @@ class Intensity:
     def denormalise(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
         """[-1, 1] -> raw float values in the window."""
         if _f32_safe(lo, hi):
-            return (np.asarray(y, dtype=np.float32) + 1.0) * ((hi - lo) / 2.0) + lo
+            out = np.array(y, dtype=np.float32, copy=True)
+            out += np.float32(1.0)
+            out *= np.float32((hi - lo) / 2.0)
+            out += np.float32(lo)
+            return out
         s = max(abs(lo), abs(hi), 1e-300)
         with np.errstate(over="ignore"):  # a result beyond float64 saturates (cast_like clips it)
             return ((np.asarray(y, dtype=np.float64) + 1.0) * ((hi / s - lo / s) / 2.0) + lo / s) * s
@@ -75,8 +82,9 @@ def cast_like(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype.kind in "ui":
         info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+        v = np.rint(values)
+        return np.clip(v, info.min, info.max, out=v).astype(dtype)
     if dtype == np.bool_:
         return values > 0.5
     info = np.finfo(dtype)  # the input's float range bounds the output (no overflow to inf)
-    return np.clip(values, info.min, info.max).astype(dtype)
+    return np.clip(values, info.min, info.max).astype(dtype, copy=False)

@@ -1,6 +1,7 @@
 """Large images: the default (streamed, exact) path against one whole-image pass of the same model.
 
 Run:  python -m training.benchmarks.large_images [--sizes 1024 2048 4096] [--models resnet9 cyclegan_t1w_t2w]
+      python -m training.benchmarks.large_images --zarr 8192 [--models cyclegan_t1w_t2w]
 
 For every model and size, one fresh process runs the whole image in one `model(x)` call (the
 reference, where it fits in memory) and another runs `Translator.translate` with its defaults
@@ -72,6 +73,48 @@ def run_case(name: str, side: int, mode: str, precision: str, out: str) -> dict:
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
+def make_zarr(path: str, side: int) -> None:
+    """A uint16 OME-Zarr test image of side x side, written a band of chunk rows at a time."""
+    from im2im_core.chunked import create_ome_zarr
+
+    axes = [{"name": "y", "type": "space", "unit": "millimeter"}, {"name": "x", "type": "space", "unit": "millimeter"}]
+    arr = create_ome_zarr(path, (side, side), np.uint16, (1024, 1024), axes, (1.0, 1.0))
+    g = np.random.default_rng(0)
+    xx = np.arange(side) / side
+    for r0 in range(0, side, 1024):
+        yy = (np.arange(r0, min(side, r0 + 1024)) / side)[:, None]
+        band = 0.5 + 0.3 * np.sin(23 * xx + 5 * yy ** 2) * np.cos(17 * yy) + 0.05 * g.standard_normal((len(yy), side))
+        arr[r0:r0 + len(yy)] = (np.clip(band, 0, 1) * 60000).astype(np.uint16)
+
+
+def run_zarr_case(name: str, src: str, dst: str, precision: str) -> dict:
+    from im2im_core.chunked import translate_zarr
+
+    tr = translator(name, precision)
+    t0 = time.perf_counter()
+    translate_zarr(tr, src, dst, tr.directions()[0] if len(tr.directions()) > 1 else None)
+    return {"seconds": time.perf_counter() - t0, "peak_rss_mb": peak_rss_mb()}
+
+
+def zarr_table(models, side: int, precision: str) -> None:
+    print(f"\nOME-Zarr {side}² uint16 (chunks 1024²) -> OME-Zarr, `translate_zarr` in a fresh process:\n")
+    print("| model | time | peak RSS |")
+    print("|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = str(Path(tmp) / "in.zarr")
+        subprocess.run([sys.executable, "-m", "training.benchmarks.large_images", "--make-zarr", src, str(side)], check=True)
+        for name in models:
+            dst = str(Path(tmp) / f"{name}.zarr")
+            p = subprocess.run([sys.executable, "-m", "training.benchmarks.large_images", "--precision", precision,
+                                "--zarr-case", name, src, dst], capture_output=True, text=True)
+            if p.returncode:
+                print(p.stderr[-2000:], file=sys.stderr)
+                print(f"| {name} | failed | |")
+                continue
+            r = json.loads(p.stdout.strip().splitlines()[-1])
+            print(f"| {name} | {r['seconds']:.1f} s | {r['peak_rss_mb']:.0f} MB |", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
@@ -79,8 +122,20 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", default="auto", choices=("auto", "bf16", "fp32"))
     ap.add_argument("--no-whole", nargs="*", type=int, default=[], metavar="SIZE",
                     help="sizes at which the whole-image reference is skipped (too large for memory)")
+    ap.add_argument("--zarr", type=int, metavar="SIDE", help="only the OME-Zarr case, at this side")
     ap.add_argument("--case", nargs=4, metavar=("MODEL", "SIZE", "MODE", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--make-zarr", nargs=2, metavar=("PATH", "SIDE"), help=argparse.SUPPRESS)
+    ap.add_argument("--zarr-case", nargs=3, metavar=("MODEL", "SRC", "DST"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.make_zarr:
+        make_zarr(args.make_zarr[0], int(args.make_zarr[1]))
+        return 0
+    if args.zarr_case:
+        print(json.dumps(run_zarr_case(*args.zarr_case, args.precision)))
+        return 0
+    if args.zarr:
+        zarr_table(args.models if args.models != list(MODELS) else ["cyclegan_t1w_t2w"], args.zarr, args.precision)
+        return 0
     if args.case:
         name, side, mode, out = args.case
         print(json.dumps(run_case(name, int(side), mode, args.precision, out)))
