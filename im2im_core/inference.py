@@ -25,7 +25,7 @@ from .intensity import Intensity, cast_like
 from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
 from .resample import in_plane, resize, target_shape
 from . import chunked, stream
-from .tiling import n_tiles, run_padded, run_seamless, run_streamed, used_norms
+from .tiling import MIN_SIDE, n_tiles, pad_to_multiple, run_padded, run_seamless, run_streamed, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_TILE = 384  # measured fastest on CPU for ResNet-9 at 1024^2 (256: 6.0 s, 384: 5.5 s, 512: 6.2 s)
@@ -206,8 +206,12 @@ class Translator:
                         if j in graphs:  # traced again per slice: options may differ between slices
                             gm = graphs[j] if n == 1 else stream.trace(model, lambda t, o=_batch_opts(sopts, sl[0], n):
                                                                        model.inference_forward(t, direction, **o))
-                            xi = x[i:i + 1].to(self.device, dtype=in_dtype).contiguous(memory_format=fmt)
-                            parts.append(run_streamed(gm, xi, mult, on_tile=tick, cancel=cancel))
+                            xi = x[i:i + 1]  # cast band by band as the first layer reads it
+                            if xi.shape[-2] % mult or xi.shape[-1] % mult or min(xi.shape[-2:]) < MIN_SIDE:
+                                xi = pad_to_multiple(xi, mult, MIN_SIDE)
+                            src = stream.Source(xi, in_dtype, self.device, fmt)
+                            parts.append(run_streamed(gm, src, mult, on_tile=tick, cancel=cancel,
+                                                      size=tuple(x.shape[-2:])))
                             continue
                         parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))

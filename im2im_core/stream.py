@@ -125,15 +125,18 @@ class Moments:
 
 
 class Source(Act):
-    """A tensor already in memory (the input)."""
+    """A tensor already in memory (the input), cast to `dtype` and moved to `device` a band at a
+    time (so a float32 input does not need a second, converted copy)."""
 
-    def __init__(self, t: torch.Tensor):
+    def __init__(self, t: torch.Tensor, dtype: torch.dtype | None = None, device=None,
+                 memory_format=torch.contiguous_format):
         self.t = t
         _, self.c, self.h, self.w = t.shape
-        self.dtype = t.dtype
+        self.dtype = t.dtype if dtype is None else dtype
+        self.device, self.memory_format = device, memory_format
 
     def read(self, r0, r1):
-        return self.t[:, :, r0:r1]
+        return self.t[:, :, r0:r1].to(self.device, self.dtype).contiguous(memory_format=self.memory_format)
 
 
 class Stored(Act):

@@ -26,6 +26,10 @@ Inference (`Translator.translate` options):
   leading axis of K outputs;
 - `style_from=ref`: the style of a reference image of the output domain (normalised with the
   checkpoint's Intensity window computed on the reference, like any input).
+With `intensity_prior` (not in the paper; nets/prior.py, as for UNIT) each decoder output is a
+base image plus G(c, s): the input itself within a domain, the quantile mapping q of the source's
+foreground histogram onto the target's across domains; the decoders' last layers start at zero.
+
 Every norm is tile-aware (instance norms in the content encoder and AdaIN, layer norms in the
 decoder, see `GlobalLayerNorm2d`) and the style is a global vector computed once, so tiled
 inference is seamless.
@@ -40,6 +44,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder
+from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -82,6 +87,9 @@ class MUNITConfig(ModelConfig):
     lambda_cyc: float = 0.0
     lr: float = 1e-4  # 0 takes TrainConfig.optim.lr
     weight_decay: float = 1e-4
+    #: "match"/"invert": outputs are a base image (the input, or its quantile mapping from the other
+    #: domain) plus G(c, s); see the module docstring
+    intensity_prior: str = "none"
 
 
 class MUNITAutoEncoder(nn.Module):
@@ -93,12 +101,20 @@ class MUNITAutoEncoder(nn.Module):
         self.enc_style = StyleEncoder(channels, c.dim, c.n_style_down, c.style_dim, c.activation, c.pad_type)
         self.dec = StyleDecoder(self.enc_content.out_channels, channels, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
                                 "layer", c.activation, c.pad_type)
+        #: q from the other domain into this one (with an intensity prior)
+        self.prior = QuantileMap(c.intensity_prior == "invert") if c.intensity_prior != "none" else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.enc_content(x), self.enc_style(x)
 
-    def decode(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        return self.dec(content, style)
+    def decode(self, content: torch.Tensor, style: torch.Tensor, source: torch.Tensor | None = None,
+               own: bool = True) -> torch.Tensor:
+        """G(c, s); with a prior plus the base image of `source`: itself (`own`: an image of this
+        domain) or its mapping q into this domain."""
+        y = self.dec(content, style)
+        if self.prior is None or source is None:
+            return y
+        return y + (source if own else self.prior(source))
 
 
 @register("munit")
@@ -120,15 +136,26 @@ class MUNIT(Im2ImModel):
             raise ConfigError(f"munit: need style_dim >= 1 and n_style_down >= 2, got {c.style_dim}, {c.n_style_down}")
         if min(c.lambda_gan, c.lambda_x, c.lambda_c, c.lambda_s, c.lambda_cyc) < 0:
             raise ConfigError("munit: loss weights must be >= 0")
+        if c.intensity_prior not in PRIORS:
+            raise ConfigError(f"munit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
         # inits of the reference code: kaiming for the auto-encoders, N(0, 0.02) for the discriminators
         self.gen_a = kaiming_init(MUNITAutoEncoder(c.in_channels, c))
         self.gen_b = kaiming_init(MUNITAutoEncoder(c.out_channels, c))
+        if c.intensity_prior != "none":  # the residual starts at zero: the model starts as the mapping
+            zero_last_conv(self.gen_a.dec)
+            zero_last_conv(self.gen_b.dec)
         self.dis_a = init_weights(MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, "none"))
         self.dis_b = init_weights(MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, "none"))
         self.gan = GANLoss(c.gan_mode)
 
     def size_multiple(self) -> int:
         return 2 ** self.config.n_down
+
+    q_ab = property(lambda self: self.gen_b.prior, doc="q from A into B (None without a prior).")
+    q_ba = property(lambda self: self.gen_a.prior, doc="q from B into A (None without a prior).")
+
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("q_ab", "A", "B"), ("q_ba", "B", "A")])
 
     def _pair(self, direction: str) -> tuple[MUNITAutoEncoder, MUNITAutoEncoder]:
         """(source, target) auto-encoders of a direction."""
@@ -155,7 +182,7 @@ class MUNIT(Im2ImModel):
         content = src.enc_content(x)
         if style is None:
             style = torch.zeros(1, self.config.style_dim, device=x.device)
-        return dst.decode(content, style.to(device=x.device, dtype=x.dtype).expand(x.shape[0], -1))
+        return dst.decode(content, style.to(device=x.device, dtype=x.dtype).expand(x.shape[0], -1), x, own=False)
 
     # ---- training --------------------------------------------------------------------------------
     def configure_optimizers(self, train_cfg) -> dict:
@@ -179,8 +206,9 @@ class MUNIT(Im2ImModel):
         self.set_requires_grad([self.dis_a, self.dis_b], False)
         c_a, s_a_prime = self.gen_a.encode(x_a)
         c_b, s_b_prime = self.gen_b.encode(x_b)
-        x_a_rec, x_b_rec = self.gen_a.decode(c_a, s_a_prime), self.gen_b.decode(c_b, s_b_prime)
-        x_ba, x_ab = self.gen_a.decode(c_b, s_a), self.gen_b.decode(c_a, s_b)  # cross-domain translations
+        x_a_rec, x_b_rec = self.gen_a.decode(c_a, s_a_prime, x_a), self.gen_b.decode(c_b, s_b_prime, x_b)
+        # cross-domain translations
+        x_ba, x_ab = self.gen_a.decode(c_b, s_a, x_b, own=False), self.gen_b.decode(c_a, s_b, x_a, own=False)
         c_b_rec, s_a_rec = self.gen_a.encode(x_ba)
         c_a_rec, s_b_rec = self.gen_b.encode(x_ab)
         terms = {
@@ -191,8 +219,8 @@ class MUNIT(Im2ImModel):
             "recon_s_a": c.lambda_s * l1(s_a_rec, s_a), "recon_s_b": c.lambda_s * l1(s_b_rec, s_b),
         }
         if c.lambda_cyc > 0:
-            terms["cyc_a"] = c.lambda_cyc * l1(self.gen_a.decode(c_a_rec, s_a_prime), x_a)
-            terms["cyc_b"] = c.lambda_cyc * l1(self.gen_b.decode(c_b_rec, s_b_prime), x_b)
+            terms["cyc_a"] = c.lambda_cyc * l1(self.gen_a.decode(c_a_rec, s_a_prime, x_ab, own=False), x_a)
+            terms["cyc_b"] = c.lambda_cyc * l1(self.gen_b.decode(c_b_rec, s_b_prime, x_ba, own=False), x_b)
         g_total = sum(terms.values())
         self.optimize("gen", g_total)
         self.set_requires_grad([self.dis_a, self.dis_b], True)
@@ -211,5 +239,8 @@ class MUNIT(Im2ImModel):
         c_b, s_b = self.gen_b.encode(x_b)
         g = torch.Generator().manual_seed(0)
         z = torch.randn(1, self.config.style_dim, generator=g).to(x_a.device)
-        return {"real_A": x_a, "rec_A": self.gen_a.decode(c_a, s_a), "fake_B_random": self.gen_b.decode(c_a, z.expand(len(x_a), -1)),
-                "real_B": x_b, "rec_B": self.gen_b.decode(c_b, s_b), "fake_A_random": self.gen_a.decode(c_b, z.expand(len(x_b), -1))}
+        za, zb = z.expand(len(x_a), -1), z.expand(len(x_b), -1)
+        return {"real_A": x_a, "rec_A": self.gen_a.decode(c_a, s_a, x_a),
+                "fake_B_random": self.gen_b.decode(c_a, za, x_a, own=False),
+                "real_B": x_b, "rec_B": self.gen_b.decode(c_b, s_b, x_b),
+                "fake_A_random": self.gen_a.decode(c_b, zb, x_b, own=False)}

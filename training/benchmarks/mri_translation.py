@@ -41,7 +41,8 @@ DIRECTIONS = ("T1w->T2w", "T2w->T1w")
 ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in tb.CONTRASTS for b in tb.CONTRASTS if a != b)
 BATCH = {"stargan": 4}
 SHIP_NAMES = {"pix2pix": ("pix2pix_t1w_t2w", "pix2pix_t2w_t1w"), "cycle_gan": ("cyclegan_t1w_t2w",),
-              "attention_cycle_gan": ("attention_t1w_t2w",), "unit": ("unit_t1w_t2w",), "stargan": ("stargan_mri",)}
+              "attention_cycle_gan": ("attention_t1w_t2w",), "unit": ("unit_t1w_t2w",), "stargan": ("stargan_mri",),
+              "munit": ("munit_t1w_t2w",)}
 RESULTS = Path(__file__).resolve().parent / "results" / "mri_translation"
 BASELINES = ("identity", "histogram matching", "brain histogram matching", "global quantile mapping",
              "lookup-table oracle (paired)")
