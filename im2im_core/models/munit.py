@@ -90,6 +90,8 @@ class MUNITConfig(ModelConfig):
     #: "match"/"invert": outputs are a base image (the input, or its quantile mapping from the other
     #: domain) plus G(c, s); see the module docstring
     intensity_prior: str = "none"
+    #: L1 pull of each translation (random style) towards q(x); needs intensity_prior
+    lambda_prior: float = 0.0
 
 
 class MUNITAutoEncoder(nn.Module):
@@ -138,6 +140,8 @@ class MUNIT(Im2ImModel):
             raise ConfigError("munit: loss weights must be >= 0")
         if c.intensity_prior not in PRIORS:
             raise ConfigError(f"munit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        if c.lambda_prior < 0 or (c.lambda_prior > 0 and c.intensity_prior == "none"):
+            raise ConfigError("munit: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
         # inits of the reference code: kaiming for the auto-encoders, N(0, 0.02) for the discriminators
         self.gen_a = kaiming_init(MUNITAutoEncoder(c.in_channels, c))
         self.gen_b = kaiming_init(MUNITAutoEncoder(c.out_channels, c))
@@ -221,6 +225,9 @@ class MUNIT(Im2ImModel):
         if c.lambda_cyc > 0:
             terms["cyc_a"] = c.lambda_cyc * l1(self.gen_a.decode(c_a_rec, s_a_prime, x_ab, own=False), x_a)
             terms["cyc_b"] = c.lambda_cyc * l1(self.gen_b.decode(c_b_rec, s_b_prime, x_ba, own=False), x_b)
+        if c.lambda_prior > 0:
+            terms["prior_ab"] = c.lambda_prior * l1(x_ab, self.q_ab(x_a))
+            terms["prior_ba"] = c.lambda_prior * l1(x_ba, self.q_ba(x_b))
         g_total = sum(terms.values())
         self.optimize("gen", g_total)
         self.set_requires_grad([self.dis_a, self.dis_b], True)
