@@ -22,7 +22,7 @@ import torch
 
 from . import stream
 from .errors import InputError, NonFiniteOutput
-from .intensity import Intensity, cast_like
+from .intensity import Intensity, cast_like, sample_step
 from .tiling import MIN_SIDE
 
 SPATIAL = ("y", "x")
@@ -84,8 +84,7 @@ def window(intensity: Intensity, arr, band_rows: int) -> tuple[float, float]:
     percentile window the sample is the same strided one `Intensity.window` takes in memory."""
     if intensity.mode != "percentile":
         return intensity.window(np.empty(0, dtype=arr.dtype))
-    n = int(np.prod(arr.shape))
-    step = n // 4_000_000 + 1 if n > 4_000_000 else 1
+    step = sample_step(int(np.prod(arr.shape)))
     parts, offset = [], 0
     for idx in np.ndindex(*arr.shape[:-2]):  # C order, as ravel
         for r0 in range(0, arr.shape[-2], band_rows):
@@ -295,7 +294,4 @@ def _dask_window(intensity: Intensity, arr) -> tuple[float, float]:
     """The window `Intensity.window` gives the computed array (the same strided sample)."""
     if intensity.mode != "percentile":
         return intensity.window(np.empty(0, dtype=arr.dtype))
-    n = int(np.prod(arr.shape))
-    step = n // 4_000_000 + 1 if n > 4_000_000 else 1
-    sample = np.asarray(arr.ravel()[::step].compute())
-    return intensity.window(sample)
+    return intensity.window(np.asarray(arr.ravel()[:: sample_step(int(np.prod(arr.shape)))].compute()))

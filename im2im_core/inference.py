@@ -206,12 +206,9 @@ class Translator:
                         if j in graphs:  # traced again per slice: options may differ between slices
                             gm = graphs[j] if n == 1 else stream.trace(model, lambda t, o=_batch_opts(sopts, sl[0], n):
                                                                        model.inference_forward(t, direction, **o))
-                            xi = x[i:i + 1]  # cast band by band as the first layer reads it
-                            if xi.shape[-2] % mult or xi.shape[-1] % mult or min(xi.shape[-2:]) < MIN_SIDE:
-                                xi = pad_to_multiple(xi, mult, MIN_SIDE)
-                            src = stream.Source(xi, in_dtype, self.device, fmt)
-                            parts.append(run_streamed(gm, src, mult, on_tile=tick, cancel=cancel,
-                                                      size=tuple(x.shape[-2:])))
+                            # cast band by band as the first layer reads it: no converted copy of the image
+                            src = stream.Source(pad_to_multiple(x[i:i + 1], mult, MIN_SIDE), in_dtype, self.device, fmt)
+                            parts.append(run_streamed(gm, src, tuple(x.shape[-2:]), on_tile=tick, cancel=cancel))
                             continue
                         parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))

@@ -36,9 +36,7 @@ class Intensity:
             return float(self.low), float(self.high)
         if self.mode == "dtype":
             return _DTYPE_RANGES.get(image.dtype, (0.0, 1.0))
-        sample = image.ravel()
-        if sample.size > 4_000_000:  # percentiles of a strided sample are stable and bound the cost
-            sample = sample[:: sample.size // 4_000_000 + 1]
+        sample = image.ravel()[:: sample_step(image.size)]
         lo, hi = np.percentile(sample, [self.low, self.high])
         lo, hi = float(lo), float(hi)
         if hi <= lo:  # a constant image: any window that contains it (1.0 wide, or wider for huge values)
@@ -70,6 +68,12 @@ class Intensity:
         s = max(abs(lo), abs(hi), 1e-300)
         with np.errstate(over="ignore"):  # a result beyond float64 saturates (cast_like clips it)
             return ((np.asarray(y, dtype=np.float64) + 1.0) * ((hi / s - lo / s) / 2.0) + lo / s) * s
+
+
+def sample_step(n: int) -> int:
+    """Stride of the sample `Intensity.window` takes of n values (C order): percentiles of a strided
+    sample of at most 4M values are stable and bound the cost. Out-of-core readers use it too."""
+    return n // 4_000_000 + 1 if n > 4_000_000 else 1
 
 
 def _f32_safe(lo: float, hi: float) -> bool:

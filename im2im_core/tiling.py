@@ -94,21 +94,16 @@ def run_padded(fn: Fn, x: torch.Tensor, multiple: int) -> dict[str, torch.Tensor
     return res
 
 
-def run_streamed(gm, x, multiple: int, on_tile=None, cancel=None, size=None) -> dict[str, torch.Tensor]:
+def run_streamed(gm, src, size: tuple[int, int], on_tile=None, cancel=None) -> dict[str, torch.Tensor]:
     """One image through a traced graph, layer by layer over row strips (im2im_core.stream): exact
-    whole-image statistics in one pass; outputs as float32 CPU tensors cropped like run_padded.
-    `x`: a (1, C, H, W) tensor (padded here), or a stream.Act already padded, with the unpadded
-    `size`."""
+    whole-image statistics in one pass. `src` is the padded input (a stream.Act), `size` its
+    unpadded (H, W); outputs come back as float32 CPU tensors cropped like run_padded's."""
     from .stream import stream
 
-    if isinstance(x, torch.Tensor):
-        size = tuple(x.shape[-2:])
-        x = pad_to_multiple(x, multiple, MIN_SIDE)
     h, w = size
-    out = stream(gm, x, tick=on_tile, cancel=cancel)
     res = {}
-    for k, v in out.items():
-        s = v.shape[-1] // x.w if hasattr(x, "w") else v.shape[-1] // x.shape[-1]
+    for k, v in stream(gm, src, tick=on_tile, cancel=cancel).items():
+        s = v.shape[-1] // src.w
         res[k] = v[..., : h * s, : w * s]
     return res
 
