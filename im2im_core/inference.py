@@ -208,8 +208,11 @@ class Translator:
                                                                        model.inference_forward(t, direction, **o))
                             # cast band by band as the first layer reads it: no converted copy of the image
                             src = stream.Source(pad_to_multiple(x[i:i + 1], mult, MIN_SIDE), in_dtype, self.device, fmt)
-                            parts.append(run_streamed(gm, src, tuple(x.shape[-2:]), on_tile=tick, cancel=cancel))
-                            continue
+                            try:
+                                parts.append(run_streamed(gm, src, tuple(x.shape[-2:]), on_tile=tick, cancel=cancel))
+                                continue
+                            except stream.Unsupported:  # a layer the tracer passed but the executor lacks
+                                graphs.clear()
                         parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
                 else:

@@ -6,9 +6,10 @@ norm layer). Here the network is traced once (torch.fx) and its graph is run nod
 the whole image instead: a convolution reads the strips of its input that its output strip
 needs (a halo of kernel - 1 rows) and writes its output; a norm takes the statistics its input
 gathered while it was written; pointwise layers (activations, norms with known statistics,
-padding, nearest up-sampling, additions, concatenations) are evaluated lazily on the strips their
-consumer reads. Every convolution output row is computed once, so the cost is close to one
-whole-image pass, and the result equals whole-image inference up to floating-point order.
+padding, up-sampling, pixel shuffle, additions, concatenations) are evaluated lazily on
+the strips their consumer reads. Every convolution output row is computed once, so the cost is
+close to one whole-image pass, and the result equals whole-image inference up to floating-point
+order.
 
 Memory is bounded by the strip size and a RAM budget for stored activations; beyond the budget
 they go to temporary files (read back with plain file I/O, so they do not count as resident
@@ -42,7 +43,8 @@ class Unsupported(Exception):
 POINTWISE_MODULES = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Identity, nn.ELU, nn.GELU, nn.SiLU,
                      nn.Hardtanh, nn.PReLU, nn.Dropout, nn.BatchNorm2d)
 PAD_MODULES = {nn.ReflectionPad2d: "reflect", nn.ReplicationPad2d: "replicate", nn.ZeroPad2d: "zeros"}
-LEAVES = (GlobalInstanceNorm2d, nn.Conv2d, nn.ConvTranspose2d, nn.Upsample, nn.ConstantPad2d, *PAD_MODULES,
+LEAVES = (GlobalInstanceNorm2d, nn.Conv2d, nn.ConvTranspose2d, nn.Upsample, nn.PixelShuffle, nn.ConstantPad2d,
+          *PAD_MODULES,
           *POINTWISE_MODULES)
 POINTWISE_FUNCTIONS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, torch.add,
                        torch.sub, torch.mul, torch.tanh, torch.sigmoid, torch.relu, F.relu, F.leaky_relu,
@@ -277,19 +279,47 @@ def read_rows(src: Act, r0: int, r1: int, mode: str) -> torch.Tensor:
     return out
 
 
-class Upsampled(Act):
-    """Nearest up-sampling by an integer factor."""
+class Shuffled(Act):
+    """Pixel shuffle by an integer factor: (C*s*s, H, W) -> (C, H*s, W*s)."""
 
     def __init__(self, src: Act, s: int):
+        if src.c % (s * s):
+            raise Unsupported("pixel shuffle of channels not divisible by the factor squared")
         self.src, self.s = src, s
-        self.c, self.dtype, self.h, self.w = src.c, src.dtype, src.h * s, src.w * s
+        self.c, self.dtype, self.h, self.w = src.c // (s * s), src.dtype, src.h * s, src.w * s
 
     def read(self, r0, r1):
         s = self.s
         lo = r0 // s
-        x = self.src.read(lo, (r1 - 1) // s + 1)
-        x = x.repeat_interleave(s, dim=2)[:, :, r0 - lo * s: r1 - lo * s]
-        return x.repeat_interleave(s, dim=3)
+        x = F.pixel_shuffle(self.src.read(lo, (r1 - 1) // s + 1), s)
+        return x[:, :, r0 - lo * s: r1 - lo * s]
+
+
+class Interpolated(Act):
+    """F.interpolate by an integer factor (nearest, bilinear or bicubic, align_corners=False): a
+    band of input rows with a 2-row halo, clamped at the borders as the kernel clamps, gives the
+    same output rows as the whole image."""
+
+    def __init__(self, src: Act, s: int, mode: str):
+        self.src, self.s, self.mode = src, s, mode
+        self.halo = 0 if mode == "nearest" else 2
+        self.c, self.dtype, self.h, self.w = src.c, src.dtype, src.h * s, src.w * s
+
+    def read(self, r0, r1):
+        s = self.s
+        lo = r0 // s - self.halo
+        x = read_rows(self.src, lo, (r1 - 1) // s + 1 + self.halo, "replicate")
+        y = F.interpolate(x, scale_factor=s, mode=self.mode, align_corners=None if self.mode == "nearest" else False)
+        return y[:, :, r0 - lo * s: r1 - lo * s]
+
+
+def _interpolated(src, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                  recompute_scale_factor=None, antialias=False) -> Interpolated:
+    s = scale_factor
+    if (size is not None or s is None or isinstance(s, (tuple, list)) or float(s) != int(s) or s < 1 or antialias
+            or align_corners or mode not in ("nearest", "bilinear", "bicubic")):
+        raise Unsupported("interpolation other than by an integer factor (nearest, bilinear, bicubic)")
+    return Interpolated(src, int(s), mode)
 
 
 # ---- the executor -----------------------------------------------------------------------------
@@ -442,10 +472,9 @@ def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs):
         if isinstance(m, nn.ConstantPad2d) and m.value == 0:
             return Padded(src, tuple(m.padding), "zeros")
         if isinstance(m, nn.Upsample):
-            s = m.scale_factor
-            if m.mode != "nearest" or m.size is not None or s is None or float(s) != int(s):
-                raise Unsupported("only nearest up-sampling by an integer factor streams")
-            return Upsampled(src, int(s))
+            return _interpolated(src, m.size, m.scale_factor, m.mode, m.align_corners)
+        if isinstance(m, nn.PixelShuffle):
+            return Shuffled(src, m.upscale_factor)
         if isinstance(m, nn.Dropout) and m.training:
             raise Unsupported("dropout in training mode")
         if isinstance(m, nn.BatchNorm2d) and (m.training or not m.track_running_stats):
@@ -465,6 +494,8 @@ def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs):
             out = _pointwise_call(lambda ps: torch.cat(ps, 1), (list(parts),), {})
             out.c = sum(p.c for p in parts)
             return out
+        if f is F.interpolate and isinstance(args[0], Act):
+            return _interpolated(*args, **kwargs)
         if f in POINTWISE_FUNCTIONS or getattr(f, "stream_pointwise", False):
             return _pointwise_call(f, args, kwargs)
         raise Unsupported(f"function {getattr(f, '__name__', f)}")

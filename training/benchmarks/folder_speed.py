@@ -23,7 +23,7 @@ def make_folder(folder: Path, n: int) -> None:
     import imageio.v3 as iio
     from skimage import data
 
-    photos = [data.camera(), data.coins(), data.moon(), data.page(), data.text(), data.brick()]
+    photos = [data.camera(), data.coins(), data.moon(), data.brick(), data.grass(), data.gravel()]  # all >= 256²
     g = np.random.default_rng(0)
     folder.mkdir(parents=True)
     for i in range(n):
