@@ -29,7 +29,9 @@ def _translate(args) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the output folder {out_dir}: {exc.strerror or exc}") from None
-    opts = dict(direction=args.direction, tile=args.tile, overlap=args.overlap, norm_stats=args.norm_stats)
+    opts = dict(direction=args.direction, overlap=args.overlap, norm_stats=args.norm_stats)
+    if args.tile is not None:
+        opts["tile"] = args.tile
     opts.update(_family_options(args, read_image))
     many = "n_samples" in opts
     failed = []
@@ -315,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", help="image files or folders (PNG/JPEG/TIFF/NIfTI)")
     t.add_argument("-o", "--output", required=True, help="output folder (same file names and formats)")
     t.add_argument("--direction", default=None, help="AtoB, BtoA or domain names such as T1w->T2w")
-    t.add_argument("--tile", type=int, default=384, help="largest tile side in pixels (memory bound)")
+    t.add_argument("--tile", type=int, default=None,
+                   help="largest side run in one pass; larger images are streamed (default 1024)")
     t.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
     t.add_argument("--norm-stats", default="exact", choices=("thumbnail", "exact"),
                    help="instance-norm statistics for tiled images")

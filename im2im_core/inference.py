@@ -23,12 +23,13 @@ import torch
 from .errors import CheckpointError, InputError, NonFiniteOutput
 from .intensity import Intensity, cast_like
 from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
+from .nets.packed import pack
 from .resample import in_plane, resize, target_shape
 from . import chunked, stream
 from .tiling import MIN_SIDE, n_tiles, pad_to_multiple, run_padded, run_seamless, run_streamed, used_norms
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-DEFAULT_TILE = 384  # measured fastest on CPU for ResNet-9 at 1024^2 (256: 6.0 s, 384: 5.5 s, 512: 6.2 s)
+DEFAULT_TILE = 1024  # up to this side one whole-image pass (exact, fastest); larger images stream (stream.py)
 DEFAULT_OVERLAP = 32
 
 
@@ -116,9 +117,11 @@ class Translator:
         """(module, input dtype, context): bf16 weights for conv-only families on CPU, else autocast."""
         if dtype is torch.bfloat16 and self.device.type == "cpu" and self.model.pure_bf16:
             if self._bf16_model is None:
-                self._bf16_model = copy.deepcopy(self.model).to(torch.bfloat16).eval()
+                self._bf16_model = pack(copy.deepcopy(self.model).to(torch.bfloat16, memory_format=torch.channels_last).eval())
             return self._bf16_model, torch.bfloat16, contextlib.nullcontext()
         ctx = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        if self.device.type == "cpu":  # weights in oneDNN's layout, reordered once (nets/packed.py)
+            pack(self.model)
         return self.model, torch.float32, ctx
 
     # ---- description -----------------------------------------------------------------
@@ -160,7 +163,7 @@ class Translator:
         samples = self.model.resolve_samples(direction, opts, self.device)
         n, _, h, w = x.shape
         big = (h > tile or w > tile) and self.model.tileable
-        fmt = torch.channels_last if big or self.device.type == "cuda" else torch.contiguous_format
+        fmt = torch.channels_last
         units = len(samples) * -(-n // batch_size)
         model, in_dtype, autocast = self._runner(dtype)
         graphs = {}

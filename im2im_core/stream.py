@@ -31,6 +31,7 @@ from torch import fx, nn
 
 from .errors import Cancelled
 from .nets.norm import GlobalInstanceNorm2d
+from .nets.packed import PackedConv2d, PackedConvTranspose2d
 
 STRIP_BYTES = 16 << 20  # input + output bytes of one strip
 RAM_BYTES = 256 << 20  # stored activations beyond this go to temporary files
@@ -117,10 +118,20 @@ class Moments:
         self.n = 0
 
     def add(self, t: torch.Tensor) -> None:
-        """One strip: float32 sums within it (a strip is small), float64 across strips."""
-        self.s += t.sum(dim=(0, 2, 3), dtype=torch.float32).double().cpu()
-        self.ss += torch.linalg.vector_norm(t, dim=(0, 2, 3), dtype=torch.float32).double().cpu() ** 2
-        self.n += t.shape[0] * t.shape[2] * t.shape[3]
+        """One strip: float32 mean and variance within it (batch norm's own statistics kernel, ~10x
+        faster than two reductions on channels_last bf16), float64 sums across strips."""
+        n = t.shape[0] * t.shape[2] * t.shape[3]
+        if n > 1:
+            mean = torch.zeros(t.shape[1], dtype=torch.float32, device=t.device)
+            var = torch.ones_like(mean)
+            F.batch_norm(t, mean, var, None, None, True, 1.0, 1e-5)  # running stats := this strip's
+            mean, var = mean.double().cpu(), var.double().cpu() * (n - 1) / n
+            self.s += mean * n
+            self.ss += (var + mean * mean) * n
+        else:
+            self.s += t.sum(dim=(0, 2, 3), dtype=torch.float32).double().cpu()
+            self.ss += torch.linalg.vector_norm(t, dim=(0, 2, 3), dtype=torch.float32).double().cpu() ** 2
+        self.n += n
 
     def value(self):
         return self.s, self.ss, self.n
@@ -372,7 +383,10 @@ def conv2d(ctx: Context, m: nn.Conv2d, src: Act, moments: bool = True) -> Stored
         if pw:
             with _no_autocast(x):
                 x = F.pad(x, (pw, pw, 0, 0), mode="constant" if mode == "zeros" else mode)
-        out.write(o0, F.conv2d(x, m.weight, m.bias, (sh, sw), 0, (dh, dw), m.groups))
+        if isinstance(m, PackedConv2d):
+            out.write(o0, m(x, padding=(0, 0)))
+        else:
+            out.write(o0, F.conv2d(x, m.weight, m.bias, (sh, sw), 0, (dh, dw), m.groups))
     out.finish()
     return out
 
@@ -393,7 +407,11 @@ def conv_transpose2d(ctx: Context, m: nn.ConvTranspose2d, src: Act, moments: boo
         i1 = min(src.h, (u1 - 1) // sh + 1)
         band = None
         if i0 < i1:
-            y = F.conv_transpose2d(src.read(i0, i1), m.weight, None, (sh, sw), (0, pw), (0, opw), m.groups, (dh, dw))
+            x = src.read(i0, i1)
+            if isinstance(m, PackedConvTranspose2d):
+                y = m(x, padding=(0, pw), output_padding=(0, opw), bias=False)
+            else:
+                y = F.conv_transpose2d(x, m.weight, None, (sh, sw), (0, pw), (0, opw), m.groups, (dh, dw))
             band = torch.zeros(y.shape[0], y.shape[1], u1 - u0, y.shape[3], dtype=y.dtype, device=y.device)
             a, b = max(u0, i0 * sh), min(u1, i0 * sh + y.shape[2])
             if a < b:

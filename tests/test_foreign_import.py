@@ -1,9 +1,8 @@
 """Import of pytorch-CycleGAN-and-pix2pix generators, checked against an independent reference.
 
-`_ref_resnet` / `_ref_unet` below restate junyanz's layouts from their published description
+`training.benchmarks.reference_nets` restates junyanz's layouts from their published description
 (not from our nets), so a key or wiring mistake in `im2im_core.nets` would show here.
 """
-import functools
 import pickle
 
 import numpy as np
@@ -14,44 +13,7 @@ from torch import nn
 import im2im_core
 from im2im_core.errors import CheckpointError
 from im2im_core.nets import ResnetGenerator, UnetGenerator
-
-
-def _norm(kind):
-    if kind == "instance":
-        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False), True
-    if kind == "batch":
-        return functools.partial(nn.BatchNorm2d, affine=True), False
-    return (lambda c: nn.Identity()), False
-
-
-class _RefBlock(nn.Module):
-    def __init__(self, dim, norm, dropout):
-        super().__init__()
-        N, bias = _norm(norm)
-        seq = [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), N(dim), nn.ReLU(True)]
-        seq += [nn.Dropout(0.5)] if dropout else []
-        seq += [nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, bias=bias), N(dim)]
-        self.conv_block = nn.Sequential(*seq)
-
-    def forward(self, x):
-        return x + self.conv_block(x)
-
-
-class _RefResnet(nn.Module):
-    def __init__(self, cin, cout, norm="instance", blocks=9, dropout=False, ngf=64):
-        super().__init__()
-        N, bias = _norm(norm)
-        m = [nn.ReflectionPad2d(3), nn.Conv2d(cin, ngf, 7, bias=bias), N(ngf), nn.ReLU(True),
-             nn.Conv2d(ngf, 2 * ngf, 3, 2, 1, bias=bias), N(2 * ngf), nn.ReLU(True),
-             nn.Conv2d(2 * ngf, 4 * ngf, 3, 2, 1, bias=bias), N(4 * ngf), nn.ReLU(True)]
-        m += [_RefBlock(4 * ngf, norm, dropout) for _ in range(blocks)]
-        m += [nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1, bias=bias), N(2 * ngf), nn.ReLU(True),
-              nn.ConvTranspose2d(2 * ngf, ngf, 3, 2, 1, output_padding=1, bias=bias), N(ngf), nn.ReLU(True),
-              nn.ReflectionPad2d(3), nn.Conv2d(ngf, cout, 7), nn.Tanh()]
-        self.model = nn.Sequential(*m)
-
-    def forward(self, x):
-        return self.model(x)
+from training.benchmarks import reference_nets as ref_nets
 
 
 def _count(m):
@@ -62,14 +24,14 @@ def test_reference_parameter_counts():
     assert _count(ResnetGenerator(3, 3, n_blocks=9)) == 11_378_179
     assert _count(ResnetGenerator(3, 3, n_blocks=6)) == 7_837_699
     assert _count(UnetGenerator(3, 3, 8, norm="batch")) == 54_413_955
-    assert _count(_RefResnet(3, 3)) == 11_378_179
+    assert _count(ref_nets.ResnetGenerator(3, 3)) == 11_378_179
 
 
 @pytest.mark.parametrize("norm,blocks,dropout", [("instance", 9, False), ("instance", 6, True),
                                                  ("batch", 6, False), ("none", 6, False)])
 def test_junyanz_resnet_state_dict_imports_and_matches(tmp_path, norm, blocks, dropout):
     torch.manual_seed(0)
-    ref = _RefResnet(3, 3, norm, blocks, dropout, ngf=16).eval()
+    ref = ref_nets.ResnetGenerator(3, 3, norm, blocks, dropout, ngf=16).eval()
     sd = ref.state_dict()
     if norm == "instance":  # old torch versions saved these for InstanceNorm; they must be dropped
         sd["model.2.running_mean"] = torch.zeros(16)
@@ -94,7 +56,11 @@ def test_junyanz_resnet_state_dict_imports_and_matches(tmp_path, norm, blocks, d
 
 def test_junyanz_unet256_imports(tmp_path):
     torch.manual_seed(0)
-    src = UnetGenerator(3, 3, 8, norm="batch").eval()
+    src = ref_nets.UnetGenerator(3, 3, 8, norm="batch").eval()
+    for m in src.modules():  # non-trivial running statistics
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
     keys = list(src.state_dict())
     assert "model.model.1.model.3.model.1.weight" in keys  # nesting as in their files
     path = tmp_path / "latest_net_G.pth"
@@ -102,10 +68,10 @@ def test_junyanz_unet256_imports(tmp_path):
     tr = im2im_core.load(path, device="cpu", precision="fp32")
     g = tr.model.config.generator
     assert (g.arch, g.num_downs, g.norm, g.ngf) == ("unet", 8, "batch", 64)
-    assert _count(tr.model) == 54_413_955
+    assert _count(tr.model) == _count(src) == 54_413_955
     x = torch.rand(1, 3, 256, 256) * 2 - 1
     with torch.no_grad():
-        assert torch.allclose(tr.model.inference_forward(x, "AtoB"), src(x), atol=1e-5)
+        assert torch.allclose(tr.model.inference_forward(x, "AtoB"), src(x.clone()), atol=1e-5)
 
 
 def test_unknown_architecture_names_what_is_missing(tmp_path):

@@ -6,6 +6,7 @@ whole image instead of the current tile; the tiler uses it to make tiled inferen
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
@@ -44,8 +45,18 @@ class GlobalInstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.tiler_hooks(x)
         if self.fixed_stats is None:
-            return super().forward(x)
+            if x.dim() != 4 or self.track_running_stats:
+                return super().forward(x)
+            # the same statistics without instance_norm's reshape, which copies a channels_last
+            # input (6x slower): batch statistics of one image are its instance statistics
+            if x.shape[0] == 1:
+                return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+            return F.group_norm(x, x.shape[1], self.weight, self.bias, self.eps)
         mean, var = self.fixed_stats
+        if x.dim() == 4:  # one fused pass, statistics kept in float32 for bf16 inputs
+            f32 = torch.float32 if x.dtype in (torch.bfloat16, torch.float16) else x.dtype
+            w, b = (None, None) if not self.affine else (self.weight.to(f32), self.bias.to(f32))
+            return F.batch_norm(x, mean.to(x.device, f32), var.to(x.device, f32), w, b, False, 0.0, self.eps)
         shape = (1, -1, 1, 1)
         y = (x - mean.to(x.dtype).view(shape)) * torch.rsqrt(var.to(x.dtype).view(shape) + self.eps)
         if self.affine:
