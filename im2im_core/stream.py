@@ -180,7 +180,7 @@ class Stored(Act):
             return
         hwc = t[0].permute(1, 2, 0).contiguous().cpu()
         self.file.seek(r0 * self.row_bytes())
-        self.file.write(_bits(hwc).numpy().tobytes())
+        self.file.write(memoryview(_bits(hwc).numpy()))  # no copy: the buffer itself
 
     def finish(self) -> None:
         if self.moments is not None:

@@ -8,9 +8,10 @@ Run:  python -m training.benchmarks.inference_speed [--nets resnet9 unet256] [--
 `.pth` import and calls `Translator.translate` on a uint8 RGB image, pre- and post-processing
 included. onnxruntime runs the official net exported to ONNX in fp32 with 2 threads and all graph
 optimisations. The physical limit is the net's convolution FLOPs divided by the best bf16
-channels_last convolution throughput measured in this run. Each case runs in its own process;
-times are the best of N runs after a warm-up (on shared machines the median drifts by up to 2x
-within minutes; it is printed in the log lines), and the ratios compare cases of the same run.
+channels_last convolution throughput, measured in our case's own process right after its runs.
+Each case runs in its own process; times are the best of N runs after a warm-up (on shared
+machines the median drifts by up to 2x within minutes; it is printed in the log lines), and the
+ratios compare cases of the same run.
 """
 from __future__ import annotations
 
@@ -104,33 +105,39 @@ def run_case(net: str, side: int, variant: str, repeats: int, device: str, out: 
         seconds = timed(lambda: tr.translate(img), repeats, sync)
         y = tr.translate(img, out_dtype="float32") / 255
     np.save(out, np.asarray(y, np.float32))
-    return {"seconds": seconds[0], "median": seconds[1], "peak_rss_mb": peak_rss_mb()}
+    rss = peak_rss_mb()
+    # the convolution peak in this same process, right after the timed runs: the machine's speed
+    # drifts over minutes, so a peak taken elsewhere would not bound these times
+    return {"seconds": seconds[0], "median": seconds[1], "peak_rss_mb": rss, "peak_tflops": conv_peak(),
+            "flops": net_flops(net, side)}
 
 
-def run_peak(nets, sides) -> dict:
-    """Best bf16 channels_last conv throughput (TFLOP/s) over shapes like the nets' own, and each
-    net's conv FLOPs per image size (counted on the meta device: no compute)."""
+def conv_peak() -> float:
+    """Best bf16 channels_last convolution throughput (TFLOP/s) over layers like the nets' own."""
+    import torch
+
+    best = 0.0
+    shapes = ((256, 256, 3, 1, 64), (256, 256, 3, 1, 128), (128, 128, 3, 1, 128), (64, 64, 7, 1, 256),
+              (128, 256, 4, 2, 256), (256, 512, 4, 2, 128), (512, 512, 4, 2, 64))  # ResNet-9 and U-Net layers
+    with torch.inference_mode():
+        for cin, cout, k, stride, hw in shapes:
+            conv = torch.nn.Conv2d(cin, cout, k, stride, padding=k // 2 if stride == 1 else 1, bias=False).to(
+                torch.bfloat16, memory_format=torch.channels_last)
+            x = torch.randn(1, cin, hw, hw).to(torch.bfloat16, memory_format=torch.channels_last)
+            flops = 2 * cin * cout * k * k * conv(x).shape[-1] ** 2
+            best = max(best, flops / timed(lambda: conv(x), 5)[0] / 1e12)
+    return best
+
+
+def net_flops(net: str, side: int) -> int:
+    """The net's convolution FLOPs at this size, counted on the meta device (no compute)."""
     import torch
 
     from training.benchmarks.reference_nets import conv_flops
 
-    torch.set_num_threads(THREADS)
-    best = 0.0
-    for cin, cout, k, hw in ((256, 256, 3, 64), (256, 256, 3, 128), (128, 128, 3, 128), (64, 64, 7, 256)):
-        conv = torch.nn.Conv2d(cin, cout, k, padding=k // 2, bias=False).to(torch.bfloat16,
-                                                                          memory_format=torch.channels_last)
-        x = torch.randn(1, cin, hw, hw).to(torch.bfloat16, memory_format=torch.channels_last)
-        flops = 2 * cin * cout * k * k * hw * hw
-        with torch.inference_mode():
-            s = timed(lambda: conv(x), 5)[0]
-        best = max(best, flops / s / 1e12)
-    flops = {}
-    for net in nets:
-        with torch.device("meta"):
-            m = build(net)
-        for side in sides:
-            flops[f"{net}_{side}"] = conv_flops(m, torch.empty(1, 3, side, side, device="meta"))
-    return {"peak_tflops": best, "flops": flops}
+    with torch.device("meta"):
+        m = build(net)
+    return conv_flops(m, torch.empty(1, 3, side, side, device="meta"))
 
 
 def peak_rss_mb() -> float:
@@ -154,12 +161,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--repeats", type=int, default=10, help="runs per case at 256² (a third of it above)")
     ap.add_argument("--case", nargs=3, metavar=("NET", "SIDE", "VARIANT"), help=argparse.SUPPRESS)
-    ap.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.peak:
-        print(json.dumps(run_peak(args.nets, args.sides)))
-        return 0
     if args.case:
         net, side, variant = args.case
         print(json.dumps(run_case(net, int(side), variant, args.repeats, args.device, args.out)))
@@ -172,8 +175,6 @@ def main(argv=None) -> int:
             raise SystemExit(f"{' '.join(extra)} failed:\n{res.stderr[-3000:]}")
         return json.loads(res.stdout.strip().splitlines()[-1])
 
-    peak = child("--peak", "--nets", *args.nets, "--sides", *map(str, args.sides))
-    print(f"convolution peak (bf16, channels_last): {peak['peak_tflops']:.2f} TFLOP/s", flush=True)
     res, outs = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for net in args.nets:
@@ -187,11 +188,12 @@ def main(argv=None) -> int:
                     outs[net, side, v] = np.load(out)
                     r = res[net, side, v]
                     print(f"  {net:8s} {side:5d}² {v:14s} best {r['seconds']:8.3f} s  median {r['median']:8.3f} s  "
-                          f"peak RSS {r['peak_rss_mb']:6.0f} MB", flush=True)
+                          f"peak RSS {r['peak_rss_mb']:6.0f} MB  conv peak {r['peak_tflops']:.2f} TFLOP/s", flush=True)
     import torch
 
-    print(f"\ntorch {torch.__version__}, {platform.machine()}, {THREADS} threads, device {args.device}; "
-          f"convolution peak {peak['peak_tflops']:.2f} TFLOP/s (bf16, channels_last)\n")
+    print(f"\ntorch {torch.__version__}, {platform.machine()}, {THREADS} threads, device {args.device}; best of N "
+          f"runs; the physical limit is the net's conv FLOPs over the bf16 channels_last conv peak measured in "
+          f"our case's own process\n")
     print("| case | official fp32 | official bf16 + channels_last | onnxruntime fp32 | ours | ours vs bf16 | "
           "ours vs onnxruntime | ours vs the physical limit | ours fp32 | PSNR ours / fp32 official | peak RSS ours |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -205,8 +207,10 @@ def main(argv=None) -> int:
     for net in args.nets:
         for side in args.sides:
             k = (net, side, "ours")
-            limit = peak["flops"][f"{net}_{side}"] / (peak["peak_tflops"] * 1e12)
-            frac = f"{100 * limit / res[k]['seconds']:.0f}%" if k in res else "-"
+            frac = "-"
+            if k in res:
+                limit = res[k]["flops"] / (res[k]["peak_tflops"] * 1e12)
+                frac = f"{100 * limit / res[k]['seconds']:.0f}% (peak {res[k]['peak_tflops']:.2f} TFLOP/s)"
             ref = (net, side, "official_fp32")
             q = f"{psnr(outs[k], outs[ref]):.1f} dB" if k in outs and ref in outs else "-"
             rss = f"{res[k]['peak_rss_mb']:.0f} MB" if k in res else "-"
