@@ -112,6 +112,7 @@ class Translator:
         self.precision = precision
         self.model.to(device=device, memory_format=torch.channels_last)
         self._bf16_model = None
+        self._packed = False
 
     def _runner(self, dtype):
         """(module, input dtype, context): bf16 weights for conv-only families on CPU, else autocast."""
@@ -120,8 +121,9 @@ class Translator:
                 self._bf16_model = pack(copy.deepcopy(self.model).to(torch.bfloat16, memory_format=torch.channels_last).eval())
             return self._bf16_model, torch.bfloat16, contextlib.nullcontext()
         ctx = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
-        if self.device.type == "cpu":  # weights in oneDNN's layout, reordered once (nets/packed.py)
+        if self.device.type == "cpu" and not self._packed:  # weights in oneDNN's layout (nets/packed.py)
             pack(self.model)
+            self._packed = True
         return self.model, torch.float32, ctx
 
     # ---- description -----------------------------------------------------------------

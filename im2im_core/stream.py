@@ -45,8 +45,7 @@ POINTWISE_MODULES = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.Identity, nn
                      nn.Hardtanh, nn.PReLU, nn.Dropout, nn.BatchNorm2d)
 PAD_MODULES = {nn.ReflectionPad2d: "reflect", nn.ReplicationPad2d: "replicate", nn.ZeroPad2d: "zeros"}
 LEAVES = (GlobalInstanceNorm2d, nn.Conv2d, nn.ConvTranspose2d, nn.Upsample, nn.PixelShuffle, nn.ConstantPad2d,
-          *PAD_MODULES,
-          *POINTWISE_MODULES)
+          *PAD_MODULES, *POINTWISE_MODULES)
 POINTWISE_FUNCTIONS = {operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, torch.add,
                        torch.sub, torch.mul, torch.tanh, torch.sigmoid, torch.relu, F.relu, F.leaky_relu,
                        torch.clamp, torch.where, torch.lerp}
