@@ -20,6 +20,7 @@ from im2im_core.engine.trainer import Trainer, train_from_config
 from im2im_core.errors import ConfigError, InputError
 from im2im_core.models import build, config_from_dict, list_models
 from im2im_core.models.stargan import StarGAN, StarGANConfig
+from im2im_core.nets.prior import QuantileMap
 
 DOMAINS = ("T1w", "T2w", "PD")
 TINY = dict(domains=DOMAINS, dim=8, n_res=2, ndf=8, d_layers=4)
@@ -293,3 +294,92 @@ def test_train_from_config_mni_three_contrasts(tmp_path):
     assert sorted(counts.values()) == sorted(len(g) for g in groups), (counts, [len(g) for g in groups])
     two = mni.split_slices(tis["brain"])
     assert "groups" not in two  # the two-domain split is unchanged
+
+
+# ---- intensity prior (not in the paper) ------------------------------------------------------------
+PRIOR = dict(intensity_prior="match", invert_pairs=("T1w:T2w", "T1w:PD"))
+#: (outer, inner) tissue levels: T1w's order flips in T2w and PD, T2w and PD share an order
+TISSUE = {"T1w": (0.8, 0.0), "T2w": (-0.2, 0.9), "PD": (0.3, 0.6)}
+
+
+def tissue(n, domain, seed=0):
+    """Discs of one domain's outer tissue with a core of its inner tissue, on background -1."""
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.arange(32), torch.arange(32), indexing="ij")
+    out = torch.full((n, 1, 32, 32), -1.0)
+    for i in range(n):
+        cy, cx = (int(v) for v in torch.randint(12, 20, (2,), generator=g))
+        r2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        out[i, 0][r2 <= 100] = TISSUE[domain][0]
+        out[i, 0][r2 <= 25] = TISSUE[domain][1]
+    return out
+
+
+def test_intensity_prior_starts_as_the_fitted_mappings_and_round_trips(tmp_path):
+    """Untrained, the model is q_{s->t}: T1w's bright shape becomes T2w's dark one (inverted pair),
+    T2w -> PD keeps the order (matched pair); a checkpoint keeps the fitted knots and the directions."""
+    model = tiny_model(**PRIOR)
+    ds = MultiDomainArrays({name: tissue(8, name)[:, 0].numpy() for name in DOMAINS})  # same discs in each
+    model.prepare_data(ds)
+    assert model.directions() == ["T1w->T2w", "T1w->PD", "T2w->T1w", "T2w->PD", "PD->T1w", "PD->T2w"]
+    assert model.prior.maps["T1w_to_T2w"].invert and not model.prior.maps["T2w_to_PD"].invert
+    images = {name: torch.stack([ds[8 * k + i]["image"] for i in range(8)]) for k, name in enumerate(DOMAINS)}
+
+    def level(name, t):
+        """Domain `name`'s windowed level of tissue t (0 outer, 1 inner): windowing keeps the order."""
+        rank = 1 + sorted(TISSUE[name]).index(TISSUE[name][t])
+        return float(images[name].unique()[rank])
+
+    x = images["T1w"]
+    with torch.no_grad():
+        y = {d: model.eval().inference_forward(x, d, **model.resolve_samples(d, {}, "cpu")[0])
+             for d in ("T1w->T2w", "T1w->PD")}
+    for d, y_d in y.items():  # each tissue gets the target domain's level of that tissue
+        dst = d.split("->")[1]
+        for t in (0, 1):
+            assert abs(float(y_d[x == level("T1w", t)].median()) - level(dst, t)) < 0.05, (d, t)
+        assert float(y_d[x == -1].max()) == -1.0  # background stays background
+    x, y = x[:2], y["T1w->T2w"][:2]
+    path = checkpoint.save(tmp_path / "prior.safetensors", model)
+    tr = im2im_core.load(path, device="cpu", precision="fp32")
+    assert tr.directions() == model.directions()
+    got = tr.forward_tensor(x, direction="T1w->T2w", precision="fp32")[0]["image"]
+    torch.testing.assert_close(got, y, rtol=0, atol=1e-5)
+    img = ((x[0, 0].numpy() + 1) * 127.5).astype(np.uint8)
+    np.testing.assert_array_equal(tr.translate(img), tr.translate(img, direction="T1w->T2w"))  # the first pair
+    with pytest.raises(InputError, match="per source domain.*'S->T'"):
+        tr.translate(img, direction="to_T2w")
+    with pytest.raises(InputError, match="to itself"):
+        tr.translate(img, direction="T2w->T2w")
+    with pytest.raises(InputError, match=r"\['target'\] not supported"):
+        tr.translate(img, target="T2w")
+
+
+def test_intensity_prior_config_errors_and_training_step():
+    with pytest.raises(ConfigError, match="invert_pairs entry 'T1w:FLAIR'"):
+        tiny_model(intensity_prior="match", invert_pairs=("T1w:FLAIR",))
+    with pytest.raises(ConfigError, match="need intensity_prior"):
+        tiny_model(lambda_prior=1.0)
+    with pytest.raises(ConfigError, match="intensity_prior 'inverse' unknown"):
+        tiny_model(intensity_prior="inverse")
+    model = tiny_model(**PRIOR, n_critic=1, lambda_prior=1.0, lambda_id=1.0)
+    model.prepare_data(MultiDomainArrays({name: tissue(4, name)[:, 0].numpy() for name in DOMAINS}))
+    knots = model.prior.maps["PD_to_T1w"].src.clone()
+    out = model.train_step(batch(), 0)
+    assert {"G_rec", "G_prior", "G_id", "D_gp"} <= set(out) and all(np.isfinite(v) for v in out.values())
+    assert torch.equal(model.prior.maps["PD_to_T1w"].src, knots)  # buffers: fixed while training
+    assert "G.decoder" in "".join(n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0)
+
+
+def test_intensity_prior_trains_with_ema_and_exports_the_mappings(tmp_path):
+    ds = MultiDomainArrays({name: tissue(6, name)[:, 0].numpy() for name in DOMAINS})
+    torch.manual_seed(0)
+    model = build(StarGANConfig(**TINY, **PRIOR, n_critic=1))
+    tcfg = TrainConfig(iterations=3, batch_size=3, out_dir=str(tmp_path / "run"), sample_every=2, save_every=0,
+                       ema=0.9, progress=False, tensorboard=False, optim=OptimConfig(lr_policy="constant"))
+    res = Trainer(model, ds, tcfg).fit()
+    assert res["status"] == "completed"
+    tr = im2im_core.load(res["export"], device="cpu", precision="fp32")
+    assert tr.directions()[0] == "T1w->T2w"
+    for key, q in model.prior.maps.items():
+        assert torch.equal(tr.model.prior.maps[key].dst, q.dst) and not torch.equal(q.dst, QuantileMap(False).dst)

@@ -440,6 +440,13 @@ class MultiDomainDataset(TranslationDataset):
         (x,) = self.augment([self._image(loc)])
         return {"image": x, "label": torch.tensor(label, dtype=torch.int64)}
 
+    def pixels(self, domain: str, limit: int = 256) -> torch.Tensor:
+        """The pixels of up to `limit` of a domain's images, un-augmented, on the model's scale
+        (intensity priors)."""
+        label = self.domains.index(str(domain))
+        locs = [loc for lab, loc in self.items if lab == label][:limit]
+        return torch.cat([self._image(loc).reshape(-1) for loc in locs]) if locs else torch.empty(0)
+
     def counts(self) -> dict[str, int]:
         """Images per domain."""
         out = dict.fromkeys(self.domains, 0)

@@ -175,5 +175,9 @@ class MultiDomainVolumeCrops(MultiDomainDataset):
         self.spacing = tuple(spacing) if spacing is not None else None
         self.description = description or f"{crop}px crops of {len(names)} domains"
 
+    def pixels(self, domain: str, limit: int = 0) -> torch.Tensor:
+        """Every voxel of a domain's volumes, un-augmented (intensity priors)."""
+        return self.samplers[self.domains.index(str(domain))].pixels("A")
+
     def _image(self, label) -> torch.Tensor:
         return self.samplers[label].random_crop("A").expand(self.channels[0], -1, -1).contiguous()

@@ -389,7 +389,9 @@ class Trainer:
         decay = self.ema_decay(self.step)
         for name, ema in self.ema.items():
             live = getattr(self.model, name)
-            torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - decay)
+            params = list(ema.parameters())
+            if params:  # a buffers-only module (a fitted intensity mapping) has none
+                torch._foreach_lerp_(params, list(live.parameters()), 1.0 - decay)
             for eb, lb in zip(ema.buffers(), live.buffers()):
                 eb.copy_(lb)
 

@@ -23,6 +23,11 @@ Losses (paper Eq. 1-7, WGAN-GP form of Eq. 8):
   L_D = -E[D_src(x)] + E[D_src(G(x, c))] + lambda_gp E[(||grad D_src(x_hat)||_2 - 1)^2]
         + lambda_cls E[-log D_cls(c'|x)]                      (c': the real image's domain)
   L_G = -E[D_src(G(x, c))] + lambda_cls E[-log D_cls(c|G(x, c))] + lambda_rec E[||x - G(G(x, c), c')||_1]
+Optional, not in the paper (`intensity_prior`, nets/prior.py, as for CycleGAN and UNIT): the output is
+q_{s->t}(x) + G(x, c), with q the quantile mapping of the source domain's foreground histogram onto the
+target's (inverted for the pairs in `invert_pairs`, or for all with "invert"), fitted on the training
+pixels, and G's last conv starting at zero; `lambda_prior` pulls each translation towards q. The
+mapping depends on the source domain, so such a model translates along named directions "S->T".
 Optional, not in the paper (default 0): lambda_id * E[||G(x, c') - x||_1], CycleGAN's identity term
 (translating to the image's own domain returns it). It pulls G towards copying its input: on the
 MNI benchmark that helps between similar contrasts and hurts inverted ones (README, StarGAN).
@@ -47,6 +52,7 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss, gradient_penalty, l1
 from ..nets.discriminators import AuxClassifierDiscriminator
 from ..nets.encoders import Conv2dBlock, ConvDecoder, res_blocks
+from ..nets.prior import PRIORS, QuantileMap, zero_last_conv
 from .base import Im2ImModel, ModelConfig, register
 
 ANY_TARGET = "to_target"  # the direction whose target domain comes from the `target` option
@@ -70,6 +76,11 @@ class StarGANConfig(ModelConfig):
     lambda_id: float = 0.0  # not in the paper (0 = its objective): ||G(x, c_org) - x||_1, as CycleGAN's identity term
     skips: bool = False  # not in the paper: U-Net-style encoder->decoder skips, projected per target domain
     n_critic: int = 5  # D updates per G update
+    #: not in the paper: "match"/"invert" makes outputs q_{s->t}(x) + G(x, c) (see the module docstring)
+    intensity_prior: str = "none"
+    #: with intensity_prior "match": unordered pairs "S:T" whose contrast flips (their q is inverted)
+    invert_pairs: tuple = ()
+    lambda_prior: float = 0.0  # L1 pull of each translation towards q_{s->t}(x); needs intensity_prior
     lr: float = 1e-4  # paper's Adam step for G and D; 0 takes TrainConfig.optim.lr
 
 
@@ -116,6 +127,41 @@ class StarGANGenerator(nn.Module):
         return stages[-1](h)
 
 
+class PairPriors(nn.Module):
+    """q_{s->t} for every ordered pair of distinct domains (`maps["S_to_T"]`), identity for s == t."""
+
+    def __init__(self, domains: list[str], prior: str, invert_pairs):
+        super().__init__()
+        flips = set()
+        for pair in invert_pairs:
+            names = [n.strip() for n in str(pair).split(":")]
+            if len(names) != 2 or any(n not in domains for n in names) or names[0] == names[1]:
+                raise ConfigError(f"stargan: invert_pairs entry {pair!r} must be 'S:T' with two of the domains {domains}")
+            flips.add(frozenset(names))
+        self.domains = domains
+        self.maps = nn.ModuleDict({f"{s}_to_{t}": QuantileMap(prior == "invert" or frozenset((s, t)) in flips)
+                                   for s in domains for t in domains if s != t})
+
+    def map(self, s: int, t: int):
+        """q from domain index s to t (a pointwise module, or None for s == t)."""
+        return None if s == t else self.maps[f"{self.domains[s]}_to_{self.domains[t]}"]
+
+    def forward(self, x: torch.Tensor, src: torch.Tensor, trg: torch.Tensor) -> torch.Tensor:
+        """q_{src[i]->trg[i]}(x[i]) per item."""
+        rows = []
+        for i, (s, t) in enumerate(zip(src.tolist(), trg.tolist())):
+            q = self.map(s, t)
+            rows.append(x[i:i + 1] if q is None else q(x[i:i + 1]))
+        return torch.cat(rows)
+
+    @torch.no_grad()
+    def fit(self, pixels: dict) -> None:
+        """`pixels`: domain name -> 1D tensor of its training pixels on the [-1, 1] scale."""
+        for key, q in self.maps.items():
+            s, t = key.split("_to_")
+            q.fit(pixels[s], pixels[t])
+
+
 @register("stargan")
 class StarGAN(Im2ImModel):
     """N domains, one conditional generator `G`, one discriminator `D` (critic + classifier)."""
@@ -135,9 +181,20 @@ class StarGAN(Im2ImModel):
         if c.in_channels != c.out_channels:
             raise ConfigError(f"stargan: one generator maps every domain to every other, so in_channels "
                               f"({c.in_channels}) must equal out_channels ({c.out_channels})")
-        if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp, c.lambda_id) < 0:
-            raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp, lambda_id >= 0")
+        if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp, c.lambda_id, c.lambda_prior) < 0:
+            raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp, lambda_id, "
+                              "lambda_prior >= 0")
+        if c.intensity_prior not in PRIORS:
+            raise ConfigError(f"stargan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        if c.intensity_prior == "none" and (c.lambda_prior > 0 or c.invert_pairs):
+            raise ConfigError("stargan: lambda_prior and invert_pairs need intensity_prior 'match' or 'invert'")
         self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm, c.skips)
+        self.prior = None
+        if c.intensity_prior != "none":
+            self.prior = PairPriors(doms, c.intensity_prior, c.invert_pairs)
+            zero_last_conv(self.G.decoder)  # the residual starts at zero: the model starts as the mappings
+            self.inference_options = frozenset()  # the direction names the source domain; no bare target
+            self.generator_names = ("G", "prior")  # exports keep the fitted mappings
         self.D = AuxClassifierDiscriminator(c.in_channels, len(doms), c.ndf, c.d_layers, src_layers=c.d_src_layers)
         self.wgan = GANLoss("wgangp")
 
@@ -147,7 +204,10 @@ class StarGAN(Im2ImModel):
         return [str(d) for d in self.config.domains]
 
     def directions(self) -> list[str]:
-        """One direction: to the domain named by the `target` option."""
+        """One direction, to the domain named by the `target` option; with an intensity prior every
+        "S->T" (the mapping depends on the source)."""
+        if self.prior is not None:
+            return [f"{s}->{t}" for s in self.domain_names for t in self.domain_names if s != t]
         return [ANY_TARGET]
 
     def _domain(self, name, what: str) -> int:
@@ -157,7 +217,19 @@ class StarGAN(Im2ImModel):
         return names.index(str(name))
 
     def resolve_direction(self, direction: str | None) -> str:
-        """None -> "to_target" (pass target=...); "S->T", "to_T" or "T" -> "to_T"."""
+        """None -> "to_target" (pass target=...); "S->T", "to_T" or "T" -> "to_T". With an intensity
+        prior: None -> the first pair, and only "S->T"."""
+        if self.prior is not None:
+            d = self.directions()[0] if direction is None else str(direction).replace(" ", "")
+            if "->" not in d:
+                raise InputError(f"this stargan model maps intensities per source domain (intensity prior): give "
+                                 f"a direction 'S->T', one of {self.directions()}; got {direction!r}")
+            src, dst = d.split("->", 1)
+            self._domain(src, "source domain")
+            self._domain(dst, f"direction {direction!r}: target domain")
+            if src == dst:
+                raise InputError(f"direction {direction!r} translates a domain to itself; use one of {self.directions()}")
+            return d
         if direction is None or direction == ANY_TARGET:
             return ANY_TARGET
         d = str(direction).strip()
@@ -182,6 +254,8 @@ class StarGAN(Im2ImModel):
             if not isinstance(target, str):
                 raise InputError(f"target must be a domain name (one of {self.domain_names}), got {target!r}")
             idx = self._domain(target, "target")
+        if self.prior is not None:
+            return [{"target_index": self._domain(direction.split("->")[1], "target")}]
         if direction == ANY_TARGET:
             if target is None:
                 raise InputError(f"stargan needs a target domain: pass target=<name> (one of {self.domain_names}) "
@@ -199,7 +273,21 @@ class StarGAN(Im2ImModel):
                                  "or a direction such as 'T1w->T2w'")
             target_index = self._domain(direction[3:], "target")
         labels = torch.full((x.shape[0],), int(target_index), dtype=torch.int64, device=x.device)
-        return self.G(x, labels)
+        if self.prior is None:
+            return self.G(x, labels)
+        q = self.prior.map(self._domain(direction.split("->")[0], "source domain"), int(target_index))
+        return (x if q is None else q(x)) + self.G(x, labels)
+
+    def translate_labels(self, x: torch.Tensor, src: torch.Tensor, trg: torch.Tensor) -> torch.Tensor:
+        """G(x, trg), plus q_{src->trg}(x) with an intensity prior (training and visuals)."""
+        y = self.G(x, trg)
+        return y if self.prior is None else self.prior(x, src, trg) + y
+
+    def prepare_data(self, dataset) -> None:
+        """Fit the pair mappings on each domain's training pixels (with an intensity prior)."""
+        if self.prior is None:
+            return
+        self.prior.fit({n: dataset.pixels(n) for n in self.domain_names})
 
     # ---- training ------------------------------------------------------------------------------
     def configure_optimizers(self, train_cfg) -> dict:
@@ -216,7 +304,7 @@ class StarGAN(Im2ImModel):
         self.set_requires_grad(self.D, True)
         src_real, cls_real = self.D(x)
         with torch.no_grad():
-            fake = self.G(x, c_trg)
+            fake = self.translate_labels(x, c_org, c_trg)
         src_fake, _ = self.D(fake)
         d = {"D_real": self.wgan(src_real, True), "D_fake": self.wgan(src_fake, False),
              "D_cls": c.lambda_cls * F.cross_entropy(cls_real.float(), c_org),
@@ -228,14 +316,18 @@ class StarGAN(Im2ImModel):
             return out
         # ---- generator: fool the critic, be classified as the target, reconstruct the input
         self.set_requires_grad(self.D, False)
-        fake = self.G(x, c_trg)
+        fake = self.translate_labels(x, c_org, c_trg)
         src_fake, cls_fake = self.D(fake)
-        rec = self.G(fake, c_org)
+        rec = self.translate_labels(fake, c_trg, c_org)
         g = {"G_fake": self.wgan(src_fake, True, for_discriminator=False),
              "G_cls": c.lambda_cls * F.cross_entropy(cls_fake.float(), c_trg),
              "G_rec": c.lambda_rec * l1(rec, x)}
         if c.lambda_id > 0:
-            g["G_id"] = c.lambda_id * l1(self.G(x, c_org), x)
+            g["G_id"] = c.lambda_id * l1(self.translate_labels(x, c_org, c_org), x)
+        if c.lambda_prior > 0:
+            with torch.no_grad():
+                base = self.prior(x, c_org, c_trg)
+            g["G_prior"] = c.lambda_prior * l1(fake, base)
         self.optimize("G", sum(g.values()))
         self.set_requires_grad(self.D, True)
         out.update({k: float(v.detach()) for k, v in g.items()})
@@ -244,8 +336,8 @@ class StarGAN(Im2ImModel):
     @torch.no_grad()
     def visuals(self, batch: dict) -> dict[str, torch.Tensor]:
         """The real images and their translation to every domain."""
-        x = batch["image"]
+        x, src = batch["image"], batch["label"].long()
         vis = {"real": x}
         for i, name in enumerate(self.domain_names):
-            vis[f"to_{name}"] = self.G(x, torch.full((x.shape[0],), i, dtype=torch.int64, device=x.device))
+            vis[f"to_{name}"] = self.translate_labels(x, src, torch.full_like(src, i))
         return vis
