@@ -419,8 +419,10 @@ class Trainer:
             raise NonFiniteLoss(f"at iteration {self.step + 1}: {exc}") from None
         self.dist.sync_buffers(self.model)
         self.last_lr = self._lr()
-        for sched in self.schedulers.values():
-            sched.step()
+        with warnings.catch_warnings():  # an optimizer that steps every k-th iteration (n_critic) has not yet
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+            for sched in self.schedulers.values():
+                sched.step()
         self._ema_update()
         self.step += 1
         self._last_batch = batch

@@ -47,6 +47,12 @@ Inference (`Translator.translate` options; AtoB = G_Y(E^c_X(x), a)):
 - `style_from=ref`: a = mu of E^a of a reference image of the output domain (attribute transfer).
 Every norm is tile-aware (instance norms, and layer norms in the decoder), and the attribute is one
 global vector per call, so tiled inference is seamless.
+
+With `intensity_prior` (not in the paper; nets/prior.py, as for MUNIT) each generator output is a
+base image plus G(c, a): the input itself for self-reconstruction, the quantile mapping q of the
+source's foreground histogram onto the target's across domains (`nets["q_X"]`, `nets["q_Y"]`); the
+generators' last convs start at zero, and `lambda_prior` pulls random-attribute translations
+towards q.
 """
 from __future__ import annotations
 
@@ -61,6 +67,7 @@ from ..losses import GANLoss, l1
 from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEncoder, StyleEncoder, pad_layer,
                              res_blocks)
 from ..nets.norm import norm_layer
+from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -91,9 +98,12 @@ class DRITConfig(ModelConfig):
     lr: float = 1e-4  # 0 takes TrainConfig.optim.lr
     content_lr_scale: float = 0.4
     weight_decay: float = 1e-4
+    #: not in the paper: "match"/"invert" makes outputs a base image plus G(c, a) (module docstring)
+    intensity_prior: str = "none"
+    lambda_prior: float = 0.0  # L1 pull of random-attribute translations towards q(x); needs intensity_prior
 
 
-LOSS_WEIGHTS = ("lambda_adv", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl")
+LOSS_WEIGHTS = ("lambda_adv", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl", "lambda_prior")
 
 
 def tile_code(a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -225,6 +235,10 @@ class DRIT(Im2ImModel):
                               f"n_dec_res >= 0; got {c.n_res}, {c.n_down}, {c.n_dec_res}")
         if min(getattr(c, k) for k in LOSS_WEIGHTS) < 0 or c.content_lr_scale <= 0:
             raise ConfigError(f"drit: loss weights {LOSS_WEIGHTS} must be >= 0 and content_lr_scale > 0")
+        if c.intensity_prior not in PRIORS:
+            raise ConfigError(f"drit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        if c.lambda_prior > 0 and c.intensity_prior == "none":
+            raise ConfigError("drit: lambda_prior needs intensity_prior 'match' or 'invert'")
         latent = c.dim * 2 ** c.n_down
         enc_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in Ec_X and Ec_Y
         gen_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in G_X and G_Y
@@ -242,6 +256,11 @@ class DRIT(Im2ImModel):
             "Ea_X": AttrEncoder(cx, c.dim, c.n_attr_down, c.attr_dim, c.pad_type),
             "Ea_Y": AttrEncoder(cy, c.dim, c.n_attr_down, c.attr_dim, c.pad_type),
             "G_X": generator(cx), "G_Y": generator(cy)})
+        if c.intensity_prior != "none":  # q_X maps Y into X, q_Y maps X into Y; the residuals start at zero
+            self.nets.update({"q_X": QuantileMap(c.intensity_prior == "invert"),
+                              "q_Y": QuantileMap(c.intensity_prior == "invert")})
+            zero_last_conv(self.nets["G_X"].out)
+            zero_last_conv(self.nets["G_Y"].out)
         # discriminators: N(0, 0.02) init, as the authors' code (GANs train worse from PyTorch's default)
         self.D_X = init_weights(MultiScaleDiscriminator(cx, c.ndf, c.d_layers, c.n_scales, "none"))
         self.D_Y = init_weights(MultiScaleDiscriminator(cy, c.ndf, c.d_layers, c.n_scales, "none"))
@@ -255,12 +274,27 @@ class DRIT(Im2ImModel):
     G_X = property(lambda self: self.nets["G_X"], doc="Generator of X (A).")
     G_Y = property(lambda self: self.nets["G_Y"], doc="Generator of Y (B).")
 
+    q_X = property(lambda self: self.nets["q_X"] if "q_X" in self.nets else None, doc="q from Y into X (or None).")
+    q_Y = property(lambda self: self.nets["q_Y"] if "q_Y" in self.nets else None, doc="q from X into Y (or None).")
+
     def size_multiple(self) -> int:
         return 2 ** self.config.n_down
 
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("q_Y", "A", "B"), ("q_X", "B", "A")])
+
+    def gen(self, dom: str, content, attr, source=None, own: bool = True) -> torch.Tensor:
+        """G_dom(c, a); with a prior plus the base image of `source`: itself (`own`: an image of domain
+        `dom`) or its mapping q into `dom`."""
+        y = self.nets[f"G_{dom}"](content, attr)
+        q = self.nets[f"q_{dom}"] if f"q_{dom}" in self.nets else None
+        if q is None or source is None:
+            return y
+        return y + (source if own else q(source))
+
     def _nets(self, direction: str):
-        """(source content encoder, target attribute encoder, target generator)."""
-        return (self.Ec_X, self.Ea_Y, self.G_Y) if direction == "AtoB" else (self.Ec_Y, self.Ea_X, self.G_X)
+        """(source content encoder, target attribute encoder, target domain)."""
+        return (self.Ec_X, self.Ea_Y, "Y") if direction == "AtoB" else (self.Ec_Y, self.Ea_X, "X")
 
     # ---- inference -------------------------------------------------------------------------------
     def resolve_samples(self, direction, opts, device):
@@ -280,10 +314,10 @@ class DRIT(Im2ImModel):
         return enc(ref.to(device=param.device, dtype=param.dtype))[0].float()
 
     def inference_forward(self, x, direction, attr: torch.Tensor | None = None):
-        enc_c, _, gen = self._nets(direction)
+        enc_c, _, dom = self._nets(direction)
         if attr is None:
             attr = torch.zeros(1, self.config.attr_dim, device=x.device)
-        return gen(enc_c(x), attr.to(device=x.device, dtype=x.dtype).expand(x.shape[0], -1))
+        return self.gen(dom, enc_c(x), attr.to(device=x.device, dtype=x.dtype).expand(x.shape[0], -1), x, own=False)
 
     # ---- training --------------------------------------------------------------------------------
     def configure_optimizers(self, train_cfg) -> dict:
@@ -313,15 +347,15 @@ class DRIT(Im2ImModel):
         c_x, c_y = self.Ec_X(x), self.Ec_Y(y)
         (mu_x, lv_x), (mu_y, lv_y) = self.Ea_X(x), self.Ea_Y(y)
         a_x, a_y = self.sample(mu_x, lv_x), self.sample(mu_y, lv_y)
-        u, v = self.G_X(c_y, a_x), self.G_Y(c_x, a_y)  # first translation: attributes swapped
-        x_rec, y_rec = self.G_X(c_x, a_x), self.G_Y(c_y, a_y)  # self-reconstruction
+        u, v = self.gen("X", c_y, a_x, y, False), self.gen("Y", c_x, a_y, x, False)  # first translation: swapped
+        x_rec, y_rec = self.gen("X", c_x, a_x, x), self.gen("Y", c_y, a_y, y)  # self-reconstruction
         z_x = torch.randn(y.shape[0], c.attr_dim, device=y.device)
         z_y = torch.randn(x.shape[0], c.attr_dim, device=x.device)
-        x_rand, y_rand = self.G_X(c_y, z_x), self.G_Y(c_x, z_y)  # random attributes
+        x_rand, y_rand = self.gen("X", c_y, z_x, y, False), self.gen("Y", c_x, z_y, x, False)  # random attributes
         # second translation: swap back
         c_u, c_v = self.Ec_X(u), self.Ec_Y(v)
         a_u, a_v = self.sample(*self.Ea_X(u)), self.sample(*self.Ea_Y(v))
-        x_cc, y_cc = self.G_X(c_v, a_u), self.G_Y(c_u, a_v)
+        x_cc, y_cc = self.gen("X", c_v, a_u, v, False), self.gen("Y", c_u, a_v, u, False)
         # latent regression through the attribute encoders, which it does not update
         self.set_requires_grad([self.Ea_X, self.Ea_Y], False)
         z_x_hat, z_y_hat = self.Ea_X(x_rand)[0], self.Ea_Y(y_rand)[0]
@@ -337,6 +371,9 @@ class DRIT(Im2ImModel):
             "lr_X": c.lambda_lr * l1(z_x_hat, z_x), "lr_Y": c.lambda_lr * l1(z_y_hat, z_y),
             "kl_X": c.lambda_kl * kl_to_prior(mu_x, lv_x), "kl_Y": c.lambda_kl * kl_to_prior(mu_y, lv_y),
         }
+        if c.lambda_prior > 0:
+            terms["prior_X"] = c.lambda_prior * l1(x_rand, self.q_X(y).detach())
+            terms["prior_Y"] = c.lambda_prior * l1(y_rand, self.q_Y(x).detach())
         g_total = sum(terms.values())
         self.optimize("gen", g_total)
         self.set_requires_grad(dis, True)
@@ -364,7 +401,9 @@ class DRIT(Im2ImModel):
         n = min(len(x), len(y))
         g = torch.Generator().manual_seed(0)
         z = torch.randn(1, self.config.attr_dim, generator=g).to(x.device)
-        return {"real_A": x[:n], "rec_A": self.G_X(c_x, mu_x)[:n], "fake_B": self.G_Y(c_x[:n], mu_y[:n]),
-                "fake_B_random": self.G_Y(c_x, z.expand(len(x), -1))[:n],
-                "real_B": y[:n], "rec_B": self.G_Y(c_y, mu_y)[:n], "fake_A": self.G_X(c_y[:n], mu_x[:n]),
-                "fake_A_random": self.G_X(c_y, z.expand(len(y), -1))[:n]}
+        return {"real_A": x[:n], "rec_A": self.gen("X", c_x, mu_x, x)[:n],
+                "fake_B": self.gen("Y", c_x[:n], mu_y[:n], x[:n], False),
+                "fake_B_random": self.gen("Y", c_x, z.expand(len(x), -1), x, False)[:n],
+                "real_B": y[:n], "rec_B": self.gen("Y", c_y, mu_y, y)[:n],
+                "fake_A": self.gen("X", c_y[:n], mu_x[:n], y[:n], False),
+                "fake_A_random": self.gen("X", c_y, z.expand(len(y), -1), y, False)[:n]}
