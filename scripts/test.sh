@@ -30,6 +30,11 @@ for a in "$@"; do
 done
 args=("$@")
 [ "$has_path" -eq 1 ] || args=(tests "$@")
+# Tests run one torch thread each (tests/conftest.py), so one pytest-xdist worker per core, at most
+# 4 (memory), whole modules per worker (module fixtures load once); PYTEST_WORKERS=0 runs serially.
+workers="${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
+[ "$workers" -gt 4 ] && workers=4
+[ "$workers" -gt 1 ] && args=(-n "$workers" --dist loadscope "${args[@]}")
 
 printf '\n==> [test] python -m pytest %s\n' "${args[*]}"
 set +e

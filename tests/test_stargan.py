@@ -153,7 +153,7 @@ def test_critic_head_depth_is_the_last_layer_by_default_and_can_be_local():
 def test_tiny_run_losses_fall_and_label_selects_domain(skips, seed=0):
     """n_critic=1 and 5x the paper's lr keep the run short; everything else is the paper's."""
     model = tiny_model(seed=seed, n_critic=1, lr=5e-4, skips=skips)
-    hist = [model.train_step(batch(4, seed=1000 * seed + s), s) for s in range(400)]
+    hist = [model.train_step(batch(4, seed=1000 * seed + s), s) for s in range(250)]
     for key, factor in (("G_rec", 0.5), ("D_cls", 0.3)):
         first = statistics.mean(h[key] for h in hist[:20])
         last = statistics.mean(h[key] for h in hist[-20:])
