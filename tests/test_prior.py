@@ -188,3 +188,33 @@ def test_drit_prior_starts_at_the_mapping_attributes_move_it_and_survives_the_ch
         build(config_from_dict("drit", {"intensity_prior": "x"}))
     with pytest.raises(ConfigError, match="lambda_prior"):
         build(config_from_dict("drit", {"lambda_prior": 1.0}))
+
+
+def test_augmented_cycle_gan_prior_starts_at_the_mapping_and_codes_move_it(tmp_path):
+    """Augmented CycleGAN with a prior: untrained, every code gives q(x); after a few steps the
+    residual depends on the code; the export keeps the mappings."""
+    t1, t2 = _volumes(7)
+    cfg = {"ngf": 8, "n_res": 1, "nef": 8, "n_enc_down": 2, "ndf": 8, "d_layers": 2, "ndf_z": 8, "z_dim": 4,
+           "intensity_prior": "invert", "lambda_prior": 1.0}
+    model = build(config_from_dict("augmented_cycle_gan", cfg))
+    data = VolumeCrops([t1], [t2], crop=32, length=8)
+    Trainer(model, data, TrainConfig(iterations=1, bf16=False, ema=0, out_dir=str(tmp_path)))
+    x = torch.from_numpy(t1[3:5, None])
+    z1, z2 = torch.randn(1, 4, generator=torch.Generator().manual_seed(1)), torch.zeros(1, 4)
+    with torch.no_grad():
+        y = model.inference_forward(x, "AtoB", z1)
+        assert torch.equal(y, model.q_AB.mapping(x)) and not torch.allclose(y, x, atol=0.1)
+    model.train()
+    for i in range(3):
+        out = model.train_step({k: v[None] for k, v in data[i].items()}, i)
+    assert out["prior_AB"] > 0 and out["prior_BA"] > 0
+    model.eval()
+    with torch.no_grad():
+        d = (model.inference_forward(x, "AtoB", z1) - model.inference_forward(x, "AtoB", z2)).abs().mean()
+        assert d > 1e-5
+        loaded = load_model(save(tmp_path / "a.safetensors", model))[0].eval()
+        assert torch.allclose(model.inference_forward(x, "BtoA", z1), loaded.inference_forward(x, "BtoA", z1), atol=1e-5)
+    with pytest.raises(ConfigError, match="intensity_prior"):
+        build(config_from_dict("augmented_cycle_gan", {"intensity_prior": "x"}))
+    with pytest.raises(ConfigError, match="lambda_prior"):
+        build(config_from_dict("augmented_cycle_gan", {"lambda_prior": 1.0}))

@@ -41,6 +41,10 @@ Inference (`Translator.translate` options; AtoB shown, BtoA mirrors it with E_A(
   domain); the reference is resized to the input's size when they differ. E's global pooling is a
   `GlobalInstanceNorm2d`, so tiled inference pools over the whole image (one z for all tiles).
 Every instance norm (CIN included) is tile-aware, so tiled inference is seamless.
+
+With `intensity_prior` (not in the paper; nets/prior.py, as for CycleGAN) each generator's output is
+q(x) + G(x, z), q the quantile mapping of the source's foreground histogram onto the target's,
+with G's last conv starting at zero; `lambda_prior` pulls the prior-code translations towards q.
 """
 from __future__ import annotations
 
@@ -55,6 +59,7 @@ from ..losses import GANLoss, l1
 from ..nets.discriminators import NLayerDiscriminator
 from ..nets.encoders import pad_layer
 from ..nets.norm import GlobalInstanceNorm2d
+from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -129,7 +134,8 @@ class CINResnetGenerator(nn.Module):
     """G(x, z): conv7 -> n_down stride-2 convs (channels doubling) -> n_res residual blocks ->
     n_down (nearest x2, conv3, channels halving) -> conv7 -> tanh; CIN(z) after every conv but the last."""
 
-    def __init__(self, in_ch: int, out_ch: int, ngf: int, n_down: int, n_res: int, z_dim: int, pad_type: str):
+    def __init__(self, in_ch: int, out_ch: int, ngf: int, n_down: int, n_res: int, z_dim: int, pad_type: str,
+                 prior: str = "none"):
         super().__init__()
         self.z_dim = z_dim
         blocks: list[nn.Module] = [CINConv(in_ch, ngf, 7, 1, z_dim, pad_type)]
@@ -143,12 +149,17 @@ class CINResnetGenerator(nn.Module):
             ch //= 2
         self.blocks = nn.ModuleList(blocks)
         self.out = nn.Sequential(pad_layer(pad_type, 3), nn.Conv2d(ch, out_ch, 7), nn.Tanh())
+        #: with an intensity prior: the fixed mapping q the network adds its output to (zero at the start)
+        self.prior = QuantileMap(prior == "invert") if prior != "none" else None
+        if self.prior is not None:
+            zero_last_conv(self.out)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """x (N, in_ch, H, W), z (N, z_dim) -> (N, out_ch, H, W)."""
+        h = x
         for b in self.blocks:
-            x = b(x) if isinstance(b, nn.Upsample) else b(x, z)
-        return self.out(x)
+            h = b(h) if isinstance(b, nn.Upsample) else b(h, z)
+        return self.out(h) if self.prior is None else self.prior(x) + self.out(h)
 
 
 class PairEncoder(nn.Module):
@@ -215,9 +226,12 @@ class AugmentedCycleGANConfig(ModelConfig):
     lambda_z_a: float = 1.0  # latent cycle z_a -> a~ -> E_A(a~, b)
     lambda_z_b: float = 1.0  # latent cycle z_b -> b~ -> E_B(a, b~)
     lr: float = 0.0  # 0 keeps TrainConfig.optim.lr (the paper: 2e-4)
+    #: not in the paper: "match"/"invert" makes each output q(x) + G(x, z) (module docstring)
+    intensity_prior: str = "none"
+    lambda_prior: float = 0.0  # L1 pull of the prior-code translations towards q(x); needs intensity_prior
 
 
-LOSS_WEIGHTS = ("lambda_gan", "lambda_gan_z", "lambda_A", "lambda_B", "lambda_z_a", "lambda_z_b")
+LOSS_WEIGHTS = ("lambda_gan", "lambda_gan_z", "lambda_A", "lambda_B", "lambda_z_a", "lambda_z_b", "lambda_prior")
 
 
 @register("augmented_cycle_gan")
@@ -242,9 +256,14 @@ class AugmentedCycleGAN(Im2ImModel):
             raise ConfigError("augmented_cycle_gan: n_down, n_res and n_enc_down must be >= 0")
         if min(getattr(c, k) for k in LOSS_WEIGHTS) < 0:
             raise ConfigError(f"augmented_cycle_gan: loss weights {LOSS_WEIGHTS} must be >= 0")
+        if c.intensity_prior not in PRIORS:
+            raise ConfigError(f"augmented_cycle_gan: intensity_prior {c.intensity_prior!r} unknown; use one of "
+                              f"{', '.join(PRIORS)}")
+        if c.lambda_prior > 0 and c.intensity_prior == "none":
+            raise ConfigError("augmented_cycle_gan: lambda_prior needs intensity_prior 'match' or 'invert'")
         ca, cb = c.in_channels, c.out_channels
-        self.G_AB = CINResnetGenerator(ca, cb, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type)
-        self.G_BA = CINResnetGenerator(cb, ca, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type)
+        self.G_AB = CINResnetGenerator(ca, cb, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type, c.intensity_prior)
+        self.G_BA = CINResnetGenerator(cb, ca, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type, c.intensity_prior)
         self.E_A = PairEncoder(ca, cb, c.nef, c.n_enc_down, c.z_dim)
         self.E_B = PairEncoder(ca, cb, c.nef, c.n_enc_down, c.z_dim)
         # image discriminators: the CycleGAN code's N(0, 0.02) init (GANs train worse from PyTorch's
@@ -258,6 +277,12 @@ class AugmentedCycleGAN(Im2ImModel):
 
     def size_multiple(self) -> int:
         return 2 ** self.config.n_down
+
+    q_AB = property(lambda self: self.G_AB.prior, doc="q from A into B (None without a prior).")
+    q_BA = property(lambda self: self.G_BA.prior, doc="q from B into A (None without a prior).")
+
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("q_AB", "A", "B"), ("q_BA", "B", "A")])
 
     # ---- inference -------------------------------------------------------------------------------
     def resolve_samples(self, direction, opts, device):
@@ -319,6 +344,9 @@ class AugmentedCycleGAN(Im2ImModel):
             "cyc_A": c.lambda_A * l1(rec_a, a), "cyc_B": c.lambda_B * l1(rec_b, b),
             "cyc_Za": c.lambda_z_a * l1(z_a_rec, z_a), "cyc_Zb": c.lambda_z_b * l1(z_b_rec, z_b),
         }
+        if c.lambda_prior > 0:
+            terms["prior_AB"] = c.lambda_prior * l1(fake_b, self.q_AB(a).detach())
+            terms["prior_BA"] = c.lambda_prior * l1(fake_a, self.q_BA(b).detach())
         g_total = sum(terms.values())
         self.optimize("gen", g_total)
         self.set_requires_grad(dis, True)

@@ -271,7 +271,7 @@ class StarGAN(Im2ImModel):
             if direction == ANY_TARGET:
                 raise InputError(f"stargan needs a target domain (one of {self.domain_names}); pass target=... "
                                  "or a direction such as 'T1w->T2w'")
-            target_index = self._domain(direction[3:], "target")
+            target_index = self._domain(direction.split("->")[-1] if "->" in direction else direction[3:], "target")
         labels = torch.full((x.shape[0],), int(target_index), dtype=torch.int64, device=x.device)
         if self.prior is None:
             return self.G(x, labels)
