@@ -31,6 +31,8 @@ from .tiling import MIN_SIDE, n_tiles, pad_to_multiple, run_padded, run_seamless
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_TILE = 1024  # up to this side one whole-image pass (exact, fastest); larger images stream (stream.py)
 DEFAULT_OVERLAP = 32
+#: a model the executor cannot stream runs whole images up to this many tiles' pixels
+WHOLE_PASS_TILES = 4
 
 
 def shipped_models() -> dict[str, Path]:
@@ -179,12 +181,17 @@ class Translator:
                     units = len(samples) * n * stream.n_steps(graphs[0])
                 except stream.Unsupported:
                     graphs = {}
-                if not graphs:
+                if not graphs and h * w <= WHOLE_PASS_TILES * tile * tile:
+                    # not streamable: while the image is a few tiles, one whole-image pass per image
+                    # beats a tiled pass per norm (StarGAN at 2048²: 10x)
+                    big, batch_size, passes = False, 1, 0
+                    units = len(samples) * n
+                if big and not graphs:
                     with torch.inference_mode():
                         probe = x[:1].to(self.device).contiguous(memory_format=fmt)
                         passes += len(used_norms(lambda t: self.model.inference_forward(t, direction, **samples[0]),
                                                  probe, self.model, mult))
-            if not graphs:
+            if big and not graphs:
                 units = len(samples) * n * n_tiles(h, w, tile, overlap, mult) * passes
             if self.device.type == "cpu":
                 pin_malloc_for_large_images()

@@ -162,3 +162,24 @@ def test_shipped_unit_streams_exactly_where_thumbnails_fail():
     whole = tr.translate(img, "T1w->T2w", tile=1024, out_dtype="float32", resample=False)
     tiled = tr.translate(img, "T1w->T2w", tile=256, out_dtype="float32", resample=False)
     assert psnr(whole, tiled) >= 60
+
+
+def test_unstreamable_model_runs_whole_images_up_to_four_tiles():
+    """StarGAN's label map (expanded to the image's size) does not stream. Up to four tiles' pixels
+    the image runs in one whole pass (the same output as an untiled call); above, tiles with a
+    pass per norm, still close to it."""
+    cfg = {"domains": ["T1w", "T2w", "PD"], "dim": 8, "n_res": 1, "ndf": 8, "d_layers": 3,
+           "intensity_prior": "match", "invert_pairs": ["T1w:T2w"]}
+    tr = _translator("stargan", cfg)
+    with pytest.raises(stream.Unsupported):
+        stream.trace(tr.model, lambda t: tr.model.inference_forward(t, "T2w->T1w"))
+    img = _image(320, 3).astype(np.float32)
+    whole = tr.translate(img, "T2w->T1w", tile=512, out_dtype="float32")
+    ticks = []
+    np.testing.assert_array_equal(tr.translate(img, "T2w->T1w", tile=160, out_dtype="float32",
+                                               progress=lambda i, n: ticks.append((i, n))), whole)
+    assert ticks == [(1, 1)]  # one unit: the whole image
+    ticks.clear()
+    tiled = tr.translate(img, "T2w->T1w", tile=128, out_dtype="float32", progress=lambda i, n: ticks.append((i, n)))
+    assert len(ticks) > 4 and ticks[-1][0] == ticks[-1][1]
+    assert psnr(whole, tiled) >= 30
