@@ -103,21 +103,29 @@ def test_spacing_aware_inference_agrees_between_1mm_and_other_pixel_sizes(native
             assert good > bad + 5.0, (good, bad)
 
 
+#: multimodal models -> the diversity (mean pairwise L1 on [0, 1]) their samples must exceed: a model
+#: that ignored its code would give exactly 0. Measured on these slices when written: MUNIT
+#: 4e-4 / 4e-4; the benchmark (whole volumes): MUNIT 6e-4 / 5e-4, DRIT 1.2e-4 / 4.8e-5. Their codes
+#: barely change the output (README, Limits).
+MULTIMODAL = {"munit_t1w_t2w": 1e-4, "drit_t1w_t2w": 1e-5}
+
+
+@pytest.mark.parametrize("name", list(MULTIMODAL))
 @pytest.mark.parametrize("direction", ["T1w->T2w", "T2w->T1w"])
-def test_shipped_munit_samples_differ_and_each_clears_the_floor(native, direction):
-    """The multimodal model: K styles give K different outputs (diversity > 0), and every one of
-    them clears the 0.80 floor and the identity / plain histogram baselines by 0.2."""
+def test_shipped_multimodal_samples_differ_and_each_clears_the_floor(native, name, direction):
+    """A multimodal model: K codes give K different outputs (diversity > 0), and every one of them
+    clears the 0.80 floor and the identity / plain histogram baselines by 0.2."""
     from training.benchmarks import translation_baselines as tb
 
     data, pick = native
     src, dst = direction.split("->")
     x, gt = data["stack"][src][pick], data["stack"][dst][pick]
-    tr = im2im_core.load("munit_t1w_t2w", device="cpu")
+    tr = im2im_core.load(name, device="cpu")
     preds = tr.translate(x, direction=direction, n_samples=3, seed=0, out_dtype="float32", spacing=(1.0, 1.0, 1.0))
     assert preds.shape == (3, *x.shape)
     diversity = np.mean([np.abs(preds[a] - preds[b]).mean() for a in range(3) for b in range(a)])
-    assert diversity > 1e-4
+    assert diversity > MULTIMODAL[name]
     floor = max(0.80, _ssim(x, gt) + 0.2, _ssim(tb.plain_hist(data)(x, direction), gt) + 0.2)
     scores = [_ssim(p, gt) for p in preds]
-    print(f"munit {direction}: SSIM per style {np.round(scores, 3)}, diversity {diversity:.4f}")
+    print(f"{name} {direction}: SSIM per sample {np.round(scores, 3)}, diversity {diversity:.2e}")
     assert min(scores) >= floor, (scores, floor)

@@ -42,7 +42,7 @@ ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in tb.CONTRASTS for b in tb.CONTRASTS i
 BATCH = {"stargan": 4}
 SHIP_NAMES = {"pix2pix": ("pix2pix_t1w_t2w", "pix2pix_t2w_t1w"), "cycle_gan": ("cyclegan_t1w_t2w",),
               "attention_cycle_gan": ("attention_t1w_t2w",), "unit": ("unit_t1w_t2w",), "stargan": ("stargan_mri",),
-              "munit": ("munit_t1w_t2w",)}
+              "munit": ("munit_t1w_t2w",), "drit": ("drit_t1w_t2w",), "augmented_cycle_gan": ("augcgan_t1w_t2w",)}
 RESULTS = Path(__file__).resolve().parent / "results" / "mri_translation"
 BASELINES = ("identity", "histogram matching", "brain histogram matching", "global quantile mapping",
              "lookup-table oracle (paired)")
