@@ -184,7 +184,7 @@ class Translator:
                 if not graphs and h * w <= WHOLE_PASS_TILES * tile * tile:
                     # not streamable: while the image is a few tiles, one whole-image pass per image
                     # beats a tiled pass per norm (StarGAN at 2048²: 10x)
-                    big, batch_size, passes = False, 1, 0
+                    big, batch_size = False, 1
                     units = len(samples) * n
                 if big and not graphs:
                     with torch.inference_mode():

@@ -158,63 +158,44 @@ def test_munit_prior_starts_at_the_mapping_and_styles_move_it_after_training(tmp
         build(config_from_dict("munit", {"lambda_prior": 1.0}))
 
 
-def test_drit_prior_starts_at_the_mapping_attributes_move_it_and_survives_the_checkpoint(tmp_path):
-    """DRIT with a prior: untrained, every attribute gives q(x) and self-reconstruction is exact;
-    after a few steps the residual depends on the attribute; the export keeps the mappings."""
-    t1, t2 = _volumes(6)
-    cfg = {"dim": 8, "n_res": 1, "n_dec_res": 1, "n_attr_down": 2, "ndf": 8, "d_layers": 2, "n_scales": 1,
-           "ndf_content": 16, "intensity_prior": "invert", "lambda_prior": 1.0}
-    model = build(config_from_dict("drit", cfg))
+MULTIMODAL = {  # family -> (tiny config, code size, q from A into B, prior loss terms, seed, min code effect)
+    "drit": ({"dim": 8, "n_res": 1, "n_dec_res": 1, "n_attr_down": 2, "ndf": 8, "d_layers": 2, "n_scales": 1,
+              "ndf_content": 16}, 8, "q_Y", ("prior_X", "prior_Y"), 6, 1e-4),
+    "augmented_cycle_gan": ({"ngf": 8, "n_res": 1, "nef": 8, "n_enc_down": 2, "ndf": 8, "d_layers": 2, "ndf_z": 8,
+                             "z_dim": 4}, 4, "q_AB", ("prior_AB", "prior_BA"), 7, 1e-5),
+}
+
+
+@pytest.mark.parametrize("family", list(MULTIMODAL))
+def test_multimodal_prior_starts_at_the_mapping_codes_move_it_and_survives_the_checkpoint(tmp_path, family):
+    """DRIT and Augmented CycleGAN with a prior: untrained, every code gives q(x) (and DRIT's
+    self-reconstruction is exact); after a few steps the residual depends on the code and the
+    pull towards q is active; the export keeps the mappings."""
+    cfg, dim, q_name, terms, seed, effect = MULTIMODAL[family]
+    t1, t2 = _volumes(seed)
+    model = build(config_from_dict(family, {**cfg, "intensity_prior": "invert", "lambda_prior": 1.0}))
     data = VolumeCrops([t1], [t2], crop=32, length=8)
     Trainer(model, data, TrainConfig(iterations=1, bf16=False, ema=0, out_dir=str(tmp_path)))
     x = torch.from_numpy(t1[3:5, None])
-    a1, a2 = torch.randn(1, 8, generator=torch.Generator().manual_seed(1)), torch.zeros(1, 8)
+    c1, c2 = torch.randn(1, dim, generator=torch.Generator().manual_seed(1)), torch.zeros(1, dim)
     with torch.no_grad():
-        y = model.inference_forward(x, "AtoB", a1)
-        assert torch.equal(y, model.q_Y.mapping(x)) and not torch.allclose(y, x, atol=0.1)
-        assert torch.equal(model.visuals({"A": x, "B": x})["rec_A"], x)
+        y = model.inference_forward(x, "AtoB", c1)
+        assert torch.equal(y, getattr(model, q_name).mapping(x)) and not torch.allclose(y, x, atol=0.1)
+        if family == "drit":
+            assert torch.equal(model.visuals({"A": x, "B": x})["rec_A"], x)
     model.train()
     for i in range(3):
         out = model.train_step({k: v[None] for k, v in data[i].items()}, i)
-    assert out["prior_X"] > 0 and out["prior_Y"] > 0
+    assert all(out[t] > 0 for t in terms)
     model.eval()
     with torch.no_grad():
-        d = (model.inference_forward(x, "AtoB", a1) - model.inference_forward(x, "AtoB", a2)).abs().mean()
-        assert d > 1e-4
-        loaded = load_model(save(tmp_path / "d.safetensors", model))[0].eval()
-        assert torch.allclose(model.inference_forward(x, "BtoA", a1), loaded.inference_forward(x, "BtoA", a1), atol=1e-5)
-    assert loaded.Ec_X.shared is loaded.Ec_Y.shared  # still tied
+        d = (model.inference_forward(x, "AtoB", c1) - model.inference_forward(x, "AtoB", c2)).abs().mean()
+        assert d > effect
+        loaded = load_model(save(tmp_path / "m.safetensors", model))[0].eval()
+        assert torch.allclose(model.inference_forward(x, "BtoA", c1), loaded.inference_forward(x, "BtoA", c1), atol=1e-5)
+    if family == "drit":
+        assert loaded.Ec_X.shared is loaded.Ec_Y.shared  # still tied
     with pytest.raises(ConfigError, match="intensity_prior"):
-        build(config_from_dict("drit", {"intensity_prior": "x"}))
+        build(config_from_dict(family, {"intensity_prior": "x"}))
     with pytest.raises(ConfigError, match="lambda_prior"):
-        build(config_from_dict("drit", {"lambda_prior": 1.0}))
-
-
-def test_augmented_cycle_gan_prior_starts_at_the_mapping_and_codes_move_it(tmp_path):
-    """Augmented CycleGAN with a prior: untrained, every code gives q(x); after a few steps the
-    residual depends on the code; the export keeps the mappings."""
-    t1, t2 = _volumes(7)
-    cfg = {"ngf": 8, "n_res": 1, "nef": 8, "n_enc_down": 2, "ndf": 8, "d_layers": 2, "ndf_z": 8, "z_dim": 4,
-           "intensity_prior": "invert", "lambda_prior": 1.0}
-    model = build(config_from_dict("augmented_cycle_gan", cfg))
-    data = VolumeCrops([t1], [t2], crop=32, length=8)
-    Trainer(model, data, TrainConfig(iterations=1, bf16=False, ema=0, out_dir=str(tmp_path)))
-    x = torch.from_numpy(t1[3:5, None])
-    z1, z2 = torch.randn(1, 4, generator=torch.Generator().manual_seed(1)), torch.zeros(1, 4)
-    with torch.no_grad():
-        y = model.inference_forward(x, "AtoB", z1)
-        assert torch.equal(y, model.q_AB.mapping(x)) and not torch.allclose(y, x, atol=0.1)
-    model.train()
-    for i in range(3):
-        out = model.train_step({k: v[None] for k, v in data[i].items()}, i)
-    assert out["prior_AB"] > 0 and out["prior_BA"] > 0
-    model.eval()
-    with torch.no_grad():
-        d = (model.inference_forward(x, "AtoB", z1) - model.inference_forward(x, "AtoB", z2)).abs().mean()
-        assert d > 1e-5
-        loaded = load_model(save(tmp_path / "a.safetensors", model))[0].eval()
-        assert torch.allclose(model.inference_forward(x, "BtoA", z1), loaded.inference_forward(x, "BtoA", z1), atol=1e-5)
-    with pytest.raises(ConfigError, match="intensity_prior"):
-        build(config_from_dict("augmented_cycle_gan", {"intensity_prior": "x"}))
-    with pytest.raises(ConfigError, match="lambda_prior"):
-        build(config_from_dict("augmented_cycle_gan", {"lambda_prior": 1.0}))
+        build(config_from_dict(family, {"lambda_prior": 1.0}))
