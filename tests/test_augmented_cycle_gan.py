@@ -157,9 +157,10 @@ def test_tiled_reference_latent_is_one_code_and_bf16_runs(ckpt):
     try:
         for stats in ("thumbnail", "exact"):
             codes.clear()
-            y = tr.translate(img, tile=32, overlap=8, norm_stats=stats, style_from=ref)
+            # tiles of 24: more than the four tiles' pixels an unstreamable model runs in one pass
+            y = tr.translate(img, tile=24, overlap=8, norm_stats=stats, style_from=ref)
             assert y.shape == img.shape and np.isfinite(y).all()
-            assert len(codes) >= 4, stats  # the 2x2 tiles (after the statistics passes)
+            assert len(codes) >= 4, stats  # the tiles (after the statistics passes)
             for z in codes[-4:]:
                 torch.testing.assert_close(z, codes[-1], rtol=0, atol=0)
     finally:
