@@ -287,7 +287,7 @@ class DRIT(Im2ImModel):
         """G_dom(c, a); with a prior plus the base image of `source`: itself (`own`: an image of domain
         `dom`) or its mapping q into `dom`."""
         y = self.nets[f"G_{dom}"](content, attr)
-        q = self.nets[f"q_{dom}"] if f"q_{dom}" in self.nets else None
+        q = getattr(self, f"q_{dom}")
         if q is None or source is None:
             return y
         return y + (source if own else q(source))
