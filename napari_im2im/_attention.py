@@ -24,6 +24,13 @@ def is_attention_model(translator) -> bool:
     return "return_attention" in translator.model.inference_options
 
 
+def attention_families() -> set[str]:
+    """Registered families whose models return masks (attention CycleGAN, Council-GAN, ACL-GAN)."""
+    from im2im_core.models import family_class, list_models
+
+    return {f for f in list_models() if "return_attention" in family_class(f).inference_options}
+
+
 def compose(x: np.ndarray, y: np.ndarray, a: np.ndarray, threshold: float = 0.0, rgb: bool = False):
     """(foreground a*G(x), background (1-a)*x) in float32 from the input x, the model's blended
     output y = a*G(x) + (1-a)*x and the attention a; attention below `threshold` counts as 0.
@@ -65,7 +72,7 @@ def attention_layers(data, layer_meta: dict, model, direction: str | None = None
     tr = get_translator(model, device)
     if not is_attention_model(tr):
         raise InputError(f"model {tr.name!r} (family {tr.family}) has no attention masks; "
-                         "choose an attention_cycle_gan model")
+                         f"choose a model of {', '.join(sorted(attention_families()))}")
     direction = tr.model.resolve_direction(direction)
     t0 = time.perf_counter()
     out = yield from stream(

@@ -24,8 +24,12 @@ class AttentionWidget(ModelJobWidget):
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
         self.layer_combo = LayerCombo(napari_viewer, ("image",))
-        self.model = ModelPicker(families={"attention_cycle_gan"})
-        self.info = QLabel("choose an attention_cycle_gan model")
+        from ._attention import attention_families
+
+        families = attention_families()
+        self.hint = f"choose a model of {', '.join(sorted(families))}"
+        self.model = ModelPicker(families=families)
+        self.info = QLabel(self.hint)
         self.info.setWordWrap(True)
         self.direction = QComboBox()
         self.threshold = _slider(10)
@@ -65,7 +69,7 @@ class AttentionWidget(ModelJobWidget):
             self.direction.addItem(d["direction_labels"][canon], canon)
         ok = self._can_run = is_attention_model(translator)
         self.info.setText(f"{d['family']} · domains {', '.join(map(str, d['domains']))}" +
-                          ("" if ok else " · no attention masks: choose an attention_cycle_gan model"))
+                          ("" if ok else f" · no attention masks: {self.hint}"))
         if not ok:
             self.say(f"{translator.name} ({d['family']}) has no attention masks", "warning")
 
@@ -79,7 +83,7 @@ class AttentionWidget(ModelJobWidget):
         data, meta = selected_image(self.layer_combo, layer)
         spec = self.model.spec()
         if spec is None:
-            self.say("choose an attention_cycle_gan model first", "error")
+            self.say(f"{self.hint} first", "error")
             return False
         direction, tile, device, thr = (self.direction.currentData(), self.tile.value(), self.device.currentText(),
                                         self.threshold_value)

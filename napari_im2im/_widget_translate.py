@@ -1,7 +1,7 @@
 """Translate dock widget: image layer + model in, a translated layer out (calls `translate_layer`).
 
 The options follow the loaded model: directions named by domain, a style seed and a sample count
-for multimodal families, a target domain for multi-domain ones.
+for multimodal families, a target domain for multi-domain ones, a council member for Council-GAN.
 """
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ class TranslateWidget(ModelJobWidget):
         self.samples = QSpinBox()
         self.samples.setRange(1, 16)
         self.target = QComboBox()
+        self.member = QSpinBox()  # Council-GAN: which council member translates
         self.tile = tile_spin()
         self.device = device_combo()
         for label, w in (("image", self.layer_combo), ("model", self.model), ("", self.info),
                          ("direction", self.direction), ("style seed", self.seed), ("samples", self.samples),
-                         ("target", self.target), ("tile", self.tile), ("device", self.device)):
+                         ("target", self.target), ("council member", self.member), ("tile", self.tile), ("device", self.device)):
             self.form.addRow(label, w)
         self._show_options(set())
         self.model.changed.connect(self.load_model)
@@ -57,12 +58,13 @@ class TranslateWidget(ModelJobWidget):
             self.direction.addItem(d["direction_labels"][canon], canon)
         self.target.clear()
         self.target.addItems([str(x) for x in d["domains"]])
+        self.member.setRange(0, max(int(getattr(translator.model.config, "members", 1)) - 1, 0))
         self._show_options(d["options"])
         self.status.setText(f"loaded {translator.name}")
 
     def _show_options(self, options: set) -> None:
         rows = {self.seed: any(o in options for o in SEED_OPTIONS), self.samples: "n_samples" in options,
-                self.target: any(o in options for o in TARGET_OPTIONS)}
+                self.target: any(o in options for o in TARGET_OPTIONS), self.member: "member" in options}
         for w, visible in rows.items():
             self.form.setRowVisible(w, visible)
 
@@ -80,6 +82,8 @@ class TranslateWidget(ModelJobWidget):
         for name in TARGET_OPTIONS:
             if name in accepted:
                 opts[name] = self.target.currentText()
+        if "member" in accepted:
+            opts["member"] = self.member.value()
         return opts
 
     # ---- run ----------------------------------------------------------------------------------

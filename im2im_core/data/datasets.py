@@ -28,14 +28,14 @@ from .transforms import Augment
 
 IMG_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 NIFTI_EXTS = (".nii", ".nii.gz")
-KINDS = ("unaligned", "aligned", "nifti", "mni")
+KINDS = ("unaligned", "aligned", "nifti", "mni", "lesions")
 
 
 @dataclass
 class DataConfig:
     """The `data:` section of a training config (see `build_dataset`)."""
 
-    kind: str = "unaligned"  # unaligned | aligned | nifti | mni
+    kind: str = "unaligned"  # unaligned | aligned | nifti | mni | lesions (data/lesions.py)
     #: multi-domain families (StarGAN), kind unaligned: one image folder per domain, in label order
     dirs: tuple = ()
     #: junyanz layout: root/<phase>A + root/<phase>B (unaligned), root/<phase> with A|B images (aligned)
@@ -542,7 +542,20 @@ def build_dataset(cfg: DataConfig, channels=(1, 1), domains=None) -> Translation
         files_A = list_files(_need(dir_A, "dir_A", cfg.kind), "domain A", NIFTI_EXTS)
         files_B = list_files(_need(dir_B, "dir_B", cfg.kind), "domain B", NIFTI_EXTS)
         return NiftiSlices(files_A, files_B, cfg.axis, cfg.paired, cfg.min_foreground, **kw)
+    if cfg.kind == "lesions":
+        return lesion_dataset(kw)
     return mni_dataset(cfg, **kw)
+
+
+def lesion_dataset(kw: dict) -> ArrayPairs:
+    """2 mm MNI152 T1 slices with synthetic lesions (A) and disjoint lesion-free slices (B)."""
+    from .lesions import lesion_data
+
+    d = lesion_data()
+    ds = ArrayPairs(d["A"], d["B"], description=f"MNI152 T1 2 mm axial: {len(d['A'])} slices with synthetic lesions "
+                    f"(A), {len(d['B'])} lesion-free (B)", **kw)
+    ds.spacing = d["spacing"]
+    return ds
 
 
 def _multi_domain_dataset(cfg: DataConfig, domains: tuple, kw: dict) -> MultiDomainDataset:

@@ -41,7 +41,9 @@ class TrainConfig:
     #: torch.compile each network (in place, so checkpoints keep their keys): faster steps after a
     #: compile of about a minute, worth it for long runs (training/benchmarks/training_speed.py)
     compile: bool = False
-    channels_last: bool = False  # channels_last memory format for weights and batches
+    #: channels_last memory format for weights and batches: with bf16 it is 1.6x faster per CycleGAN
+    #: step on CPU (training/benchmarks/training_speed.py)
+    channels_last: bool = True
     device: str = "auto"
     log_every: int = 10
     sample_every: int = 100  # 0 disables the PNG grids

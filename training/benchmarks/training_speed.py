@@ -44,10 +44,12 @@ def settings(with_compile: bool, bf16: bool) -> dict:
     out = {"fp32 eager": dict(bf16=False, cl=False, compile=False, fused=False),
            "fp32 + fused Adam": dict(bf16=False, cl=False, compile=False, fused=True)}
     if bf16:
-        out["bf16 autocast + fused Adam (trainer default)"] = dict(bf16=True, cl=False, compile=False, fused=True)
-        out["bf16 + fused + channels_last"] = dict(bf16=True, cl=True, compile=False, fused=True)
+        out["bf16 autocast + fused Adam"] = dict(bf16=True, cl=False, compile=False, fused=True)
+        out["bf16 + fused + channels_last (trainer default)"] = dict(bf16=True, cl=True, compile=False, fused=True)
         if with_compile:
-            out["bf16 + fused + torch.compile (train.compile)"] = dict(bf16=True, cl=False, compile=True, fused=True)
+            out["bf16 + fused + torch.compile"] = dict(bf16=True, cl=False, compile=True, fused=True)
+            out["bf16 + fused + channels_last + torch.compile (cycle_gan_mni.yaml)"] = dict(
+                bf16=True, cl=True, compile=True, fused=True)
     return out
 
 
