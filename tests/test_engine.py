@@ -327,9 +327,11 @@ def test_cli_trains_three_iterations_end_to_end(tmp_path, folders):
 
 def test_example_configs_parse():
     """The shipped example configs are valid (the data itself is not needed to parse them)."""
-    for name in ("cycle_gan_mni.yaml", "pix2pix_folders.yaml"):
+    names = sorted(p.name for p in (ROOT / "training" / "configs").glob("*.yaml"))
+    assert {"cycle_gan_mni.yaml", "pix2pix_folders.yaml", "acl_gan_lesions.yaml"} <= set(names)
+    for name in names:
         model_cfg, data_cfg, train_cfg = parse_config(ROOT / "training" / "configs" / name)
-        assert train_cfg.iterations > 0 and data_cfg.kind in ("mni", "aligned")
+        assert train_cfg.iterations > 0 and data_cfg.kind in ("mni", "aligned", "lesions")
 
 
 # ---- schedule and data order ------------------------------------------------------------------------

@@ -70,7 +70,8 @@ def lesion_data(seed: int = 0, variants: int = 4) -> dict:
     """Train/val/test arrays of the benchmark (deterministic for a seed).
 
     "A": (N, H, W) training slices with lesions (`variants` lesion draws per slice of every other
-    training slice), "B": the remaining training slices, lesion-free. For "val" and "test": a dict of
+    training slice), "B": the remaining training slices, lesion-free; "index": the axial slice numbers
+    of "A", "B", "val" and "test". For "val" and "test": a dict of
     "image" (with lesions), "truth" (the same slices without), "mask" and "delta" (signed lesion
     contrast), "brain"."""
     vols = volumes_2mm()
@@ -82,7 +83,9 @@ def lesion_data(seed: int = 0, variants: int = 4) -> dict:
     rng = np.random.default_rng(seed)
     a_idx, b_idx = np.arange(0, len(t1), 2), np.arange(1, len(t1), 2)
     A = np.stack([add_lesions(t1[i], wm[i], rng)[0] for i in a_idx for _ in range(variants)])
-    out = {"A": A, "B": t1[b_idx].copy(), "spacing": (SPACING, SPACING)}
+    kept = train[keep]
+    out = {"A": A, "B": t1[b_idx].copy(), "spacing": (SPACING, SPACING),
+           "index": {"A": kept[a_idx], "B": kept[b_idx], "val": split["val"], "test": split["test"]}}
     for name in ("val", "test"):
         x, wmx, br = (_stack(vols[k], split[name]) for k in ("t1", "wm", "brain"))
         drawn = [add_lesions(x[i], wmx[i], rng) for i in range(len(x))]

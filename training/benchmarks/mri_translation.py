@@ -34,7 +34,8 @@ from .common import command_line, mean_metrics, ship, slice_metrics, write_json
 from . import translation_baselines as tb
 
 FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit", "augmented_cycle_gan", "drit",
-            "bicycle_gan")
+            "bicycle_gan", "council_gan", "acl_gan")
+ONE_WAY = ("council_gan",)  # translates T1w->T2w only
 MULTIMODAL = ("munit", "augmented_cycle_gan", "drit", "bicycle_gan")
 PAIRED = ("pix2pix", "bicycle_gan")
 DIRECTIONS = ("T1w->T2w", "T2w->T1w")
@@ -42,7 +43,8 @@ ALL_DIRECTIONS = tuple(f"{a}->{b}" for a in tb.CONTRASTS for b in tb.CONTRASTS i
 BATCH = {"stargan": 4}
 SHIP_NAMES = {"pix2pix": ("pix2pix_t1w_t2w", "pix2pix_t2w_t1w"), "cycle_gan": ("cyclegan_t1w_t2w",),
               "attention_cycle_gan": ("attention_t1w_t2w",), "unit": ("unit_t1w_t2w",), "stargan": ("stargan_mri",),
-              "munit": ("munit_t1w_t2w",), "drit": ("drit_t1w_t2w",), "augmented_cycle_gan": ("augcgan_t1w_t2w",)}
+              "munit": ("munit_t1w_t2w",), "drit": ("drit_t1w_t2w",), "augmented_cycle_gan": ("augcgan_t1w_t2w",),
+              "bicycle_gan": ("bicyclegan_t1w_t2w", "bicyclegan_t2w_t1w")}
 RESULTS = Path(__file__).resolve().parent / "results" / "mri_translation"
 BASELINES = ("identity", "histogram matching", "brain histogram matching", "global quantile mapping",
              "lookup-table oracle (paired)")
@@ -64,6 +66,8 @@ def model_config(family: str) -> dict:
         "drit": {"dim": 32, "n_res": 4, "ndf": 32, "d_layers": 3, "n_scales": 2, "ndf_content": 128},
         "bicycle_gan": {"ngf": 32, "num_downs": 7, "nef": 32, "ndf": 32},
         "stargan": {"dim": 32, "n_res": 6, "ndf": 32, "d_layers": 6},
+        "council_gan": {"members": 4, "dim": 24, "n_res": 3, "ndf": 32},
+        "acl_gan": {"dim": 32, "n_res": 4, "ndf": 32},
     }
     if family not in cfgs:
         raise SystemExit(f"unknown family {family!r}; choose from {FAMILIES}")
@@ -190,11 +194,12 @@ def report(results: Path = RESULTS) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t, v = r["metrics"]["test"], r["metrics"]["val"]
-        a, b = t["T1w->T2w"], t["T2w->T1w"]
+        a, b = t["T1w->T2w"], t.get("T2w->T1w")
         syn = t.get("T1w-synthetic->T2w", {}).get("ssim", float("nan"))
-        lines.append(f"| {r['name']} | {a['ssim']:.3f} | {a['psnr']:.2f} dB | {a['ssim_mask']:.3f} | {b['ssim']:.3f} | "
-                     f"{b['psnr']:.2f} dB | {b['ssim_mask']:.3f} | {syn:.3f} | {v['T1w->T2w']['ssim']:.3f} / "
-                     f"{v['T2w->T1w']['ssim']:.3f} | {r.get('iterations', '-')} |")
+        back = (f"{b['ssim']:.3f} | {b['psnr']:.2f} dB | {b['ssim_mask']:.3f}" if b else "- (one-way) | - | -")
+        val_back = f"{v['T2w->T1w']['ssim']:.3f}" if "T2w->T1w" in v else "-"
+        lines.append(f"| {r['name']} | {a['ssim']:.3f} | {a['psnr']:.2f} dB | {a['ssim_mask']:.3f} | {back} | "
+                     f"{syn:.3f} | {v['T1w->T2w']['ssim']:.3f} / {val_back} | {r.get('iterations', '-')} |")
     multi = [r for r in rows if "metrics_all" in r]
     if multi:
         lines += ["", "All six directions between T1w, T2w and PD (test slab; SSIM / PSNR):", "",
@@ -258,7 +263,7 @@ def main(argv=None) -> int:
         if fam in MULTIMODAL:
             metrics = evaluate_multimodal(exports, data, args.samples)
         else:
-            metrics = evaluate(model_translate(exports, data), data)
+            metrics = evaluate(model_translate(exports, data), data, DIRECTIONS[:1] if fam in ONE_WAY else DIRECTIONS)
         result = {"name": fam, "metrics": metrics, "iterations": iters, "settings": list(settings), "command": cmd,
                   "exports": [str(p) for p in exports], "multimodal": fam in MULTIMODAL}
         if args.trained_with:
