@@ -191,7 +191,7 @@ def _write_outputs(path, img, out, args, many, out_dir) -> None:
 
 
 def _family_options(args, read_image) -> dict:
-    """--target / --n-samples / --seed / --style-from as Translator options (only those given; a
+    """--target / --n-samples / --seed / --style-from / --member as Translator options (only those given; a
     family that does not take one answers with an error naming it)."""
     from .errors import InputError
 
@@ -209,6 +209,8 @@ def _family_options(args, read_image) -> dict:
         if not ref.is_file():
             raise InputError(f"--style-from {ref}: no such file")
         opts["style_from"] = read_image(ref).data
+    if args.member is not None:
+        opts["member"] = args.member
     return opts
 
 
@@ -336,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="same-sized 2D images translated together (each keeps its own intensity window)")
     t.add_argument("--seed", type=int, default=None, help="multimodal models: seed of the random styles")
     t.add_argument("--style-from", default=None, help="multimodal models: take the style from this reference image")
+    t.add_argument("--member", type=int, default=None, help="council_gan: the council member that translates")
     t.set_defaults(func=_translate)
 
     i = sub.add_parser("info", help="print family, domains, config and provenance of a checkpoint")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 RECON, ATTENTION, INPAINT, SR = "mri_recon_1dgauss", "attention_t1w_t2w", "inpaint_mri", "sr_x2_mri"
+LESIONS = "acl_gan_lesions"  # lesion removal without a cycle (2 mm slices)
 TRANSLATORS = ("pix2pix_t1w_t2w", "cyclegan_t1w_t2w", "unit_t1w_t2w")  # those trained at 1 mm are shown
 
 
@@ -130,7 +131,25 @@ def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -
                         ("T2w ground truth", t2[0])]))
         layers["attention"] = att
 
-    if _available(INPAINT) or _available(SR):  # 4. inpainting and super-resolution
+    if _available(LESIONS):  # 4. lesion removal on held-out 2 mm slices with synthetic lesions
+        from .data.lesions import SPACING, lesion_data
+
+        test = lesion_data()["test"]
+        k = np.linspace(0, len(test["image"]) - 1, n).round().astype(int)
+        x, truth = test["image"][k], test["truth"][k]
+        res = load(LESIONS, device="auto").translate(x, return_attention=True, out_dtype="float32",
+                                                     spacing=(1.0, SPACING, SPACING))
+        for name, pred in (("identity (input)", x), (LESIONS, res["image"])):
+            v = [_metrics(p, g, h) for p, g, h in zip(pred, truth, test["mask"][k])]
+            rows.append(("Lesion removal (PSNR in lesions)", name, float(np.mean([d["PSNR in region"] for d in v])),
+                         float(np.mean([d["SSIM"] for d in v]))))
+        panels.append(("Lesion removal (ACL-GAN, 2 mm)",
+                       [("T1 with lesions", x[0]), ("lesion mask (truth)", test["mask"][k][0].astype(float)),
+                        ("model's mask", res["attention"][0]), ("lesions removed", res["image"][0]),
+                        ("lesion-free truth", truth[0])]))
+        layers.update({"T1 with lesions": x, "lesions removed": res["image"]})
+
+    if _available(INPAINT) or _available(SR):  # 5. inpainting and super-resolution
         gt, _ = _slices("template", 128, n)
         row_panels = []
         if _available(INPAINT):

@@ -223,3 +223,19 @@ def test_tiny_run_learns_to_remove_the_disc(family):
     after = measure()
     assert before[0] > 0.5 and before[1] > 0.1, before
     assert after[0] < 0.5 and after[1] < 0.08, (before, after)
+
+
+def test_cli_member_and_its_errors(exports, tmp_path, capsys):
+    from PIL import Image
+
+    from im2im_core.cli import main as cli_main
+
+    img = np.random.default_rng(2).integers(0, 255, (32, 32), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "in.png")
+    args = ["translate", str(exports["council_gan"]), str(tmp_path / "in.png"), "-o", str(tmp_path / "out")]
+    assert cli_main(args + ["--member", "1"]) == 0
+    want = im2im_core.load(exports["council_gan"], device="cpu").translate(img, member=1)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "in.png")), want)
+    capsys.readouterr()
+    assert cli_main(args + ["--member", "7"]) == 2
+    assert "member must be an integer in [0, 1]" in capsys.readouterr().err
