@@ -149,8 +149,15 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     # keep the pixel size: random crops when every sample is large enough, else resize up to it
     small = min(min(x.shape[-3:-1] if rgb else x.shape[-2:]) for x in a_list + b_list) < image_size
     augment = Augment(load_size=image_size if small else 0, crop_size=image_size, flip=True)
-    data = ArrayPairs(a_list, b_list, paired=paired, channels=(channels, channels), augment=augment,
-                      description=f"napari layers: {meta_a.get('name')} -> {domains[1]}")
+    desc = f"napari layers: {meta_a.get('name')} -> {domains[1]}"
+    if getattr(model, "multi_domain", False):  # StarGAN: the two layers are two labelled domains
+        from im2im_core.data.datasets import MultiDomainArrays
+
+        data = MultiDomainArrays({str(domains[0]): a_list, str(domains[1]): b_list}, channels=(channels, channels),
+                                 augment=augment, description=desc)
+    else:
+        data = ArrayPairs(a_list, b_list, paired=paired, channels=(channels, channels), augment=augment,
+                          description=desc)
     out_dir = Path(out_dir).expanduser()
     cfg = TrainConfig(iterations=int(iterations), device=device, out_dir=str(out_dir), seed=int(seed),
                       log_every=max(1, min(10, iterations)), sample_every=0, save_every=0,
