@@ -239,3 +239,18 @@ def test_cli_member_and_its_errors(exports, tmp_path, capsys):
     capsys.readouterr()
     assert cli_main(args + ["--member", "7"]) == 2
     assert "member must be an integer in [0, 1]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_with_an_intensity_prior_the_untrained_model_is_the_mapping_and_exports_keep_it(family, tmp_path):
+    model = tiny(family, intensity_prior="invert").eval()
+    q = model.prior if family == "council_gan" else model.q_ab
+    q.dst.copy_(q.dst.flip(0) ** 3)  # a fitted mapping, not the default line
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(model.inference_forward(x, "AtoB", style=torch.randn(1, 8)), q(x))
+    path = checkpoint.save(tmp_path / "p.safetensors", model, Intensity("fixed", 0.0, 1.0), {})
+    img = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    want = (q(torch.from_numpy(img * 2 - 1)[None, None])[0, 0].numpy() + 1) / 2
+    got = im2im_core.load(path, device="cpu", precision="fp32").translate(img, out_dtype="float32")
+    np.testing.assert_allclose(got, want, atol=1e-5)

@@ -26,8 +26,9 @@ LSGAN summed over 3 scales:
 Deviations, named: the generated images are detached for the D update (the reference is not, then
 zeroes those gradients); the identity term uses z = 0, since there is no style encoder here (the
 reference encodes the image's own style); the style code is 8-d as in the reference, the
-generators smaller (dim 32). With `intensity_prior` (not in the paper) unmasked pixels of a
-translation between domains take the quantile mapping q(x) instead of x (nets/prior.py).
+generators smaller (dim 32). With `intensity_prior` (not in the paper) a translation between
+domains is q(x) + m * G(x, z), with q the quantile mapping of nets/prior.py and G starting at zero,
+and one within a domain x + m * G(x, z).
 
 Inference: AtoB uses G_ST, BtoA G_TS, with z = 0 unless `seed` / `n_samples=K` draw codes;
 `return_attention=True` adds the mask.
@@ -94,11 +95,11 @@ class ACLGAN(Im2ImModel):
         if c.intensity_prior not in PRIORS:
             raise ConfigError(f"acl_gan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
         ch, gen = c.in_channels, (c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim)
-        self.G_ST, self.G_TS = MaskedStyleGenerator(ch, *gen), MaskedStyleGenerator(ch, *gen)
+        prior = c.intensity_prior != "none"
+        self.G_ST, self.G_TS = (MaskedStyleGenerator(ch, *gen, residual=prior) for _ in range(2))
         self.D_A, self.D_B = (init_weights(MultiScaleDiscriminator(ch, c.ndf, c.d_layers, c.n_scales, "none"))
                               for _ in range(2))
         self.D_2 = init_weights(MultiScaleDiscriminator(2 * ch, c.ndf, c.d_layers, c.n_scales, "none"))
-        prior = c.intensity_prior != "none"
         self.q_ab = QuantileMap(c.intensity_prior == "invert") if prior else None
         self.q_ba = QuantileMap(c.intensity_prior == "invert") if prior else None
         if prior:
@@ -135,6 +136,12 @@ class ACLGAN(Im2ImModel):
         dis = [*self.D_A.parameters(), *self.D_B.parameters(), *self.D_2.parameters()]
         return {"gen": torch.optim.Adam(gens, **kw), "dis": torch.optim.Adam(dis, **kw)}
 
+    @staticmethod
+    def same(gen, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """A generator applied to an image of its own output domain: the unblended image (the
+        reference's identity term), or with an intensity prior the residual blend x + m * G(x, z)."""
+        return gen(x, z)[0] if gen.residual else gen.raw(x, z)[0]
+
     def adv(self, preds, real: bool, for_discriminator: bool = True) -> torch.Tensor:
         return sum(self.gan(p, real, for_discriminator) for p in preds)
 
@@ -170,7 +177,7 @@ class ACLGAN(Im2ImModel):
                                      + self.adv(self.D_B(x_bar), True, False)),
             "G_acl": c.lambda_acl * (self.adv(self.D_2(pair(x_hat)), True, False)
                                      + self.adv(self.D_2(pair(x_tilde)), False, False)),
-            "identity": c.lambda_identity * (l1(self.G_TS.raw(x, z0)[0], x) + l1(self.G_ST.raw(x_b, z0)[0], x_b)),
+            "identity": c.lambda_identity * (l1(self.same(self.G_TS, x, z0), x) + l1(self.same(self.G_ST, x_b, z0), x_b)),
             "focus": c.lambda_focus / 3 * (self.focus(m_bar) + self.focus(m_hat) + self.focus(m_tilde)),
         }
         total = sum(terms.values())

@@ -22,8 +22,8 @@ betas (0.5, 0.999), weight decay 1e-4 (one Adam over all members equals one per 
 Deviations, named: one mask (the reference blends three masks in turn); C_i sees every other
 member once per step (the reference draws 4 colleagues, with repeats); the style code is 8-d
 (reference 64) and the generator smaller (dim 32, 4 residual blocks); with `intensity_prior`
-(not in the paper) the unmasked pixels take the quantile mapping q(x) instead of x (nets/prior.py),
-for translations between contrasts.
+(not in the paper) the output is q(x) + m * G(x, s), with q the quantile mapping of nets/prior.py
+and G starting at zero, for translations between contrasts.
 
 Inference: `member=i` picks a member (default 0) with s = 0; `seed` / `n_samples=K` draw K codes and,
 without `member`, sample k comes from member k mod members; `return_attention=True` adds the mask.
@@ -96,7 +96,8 @@ class CouncilGAN(Im2ImModel):
             raise ConfigError(f"council_gan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
         ch = c.in_channels
         self.gens = nn.ModuleList(MaskedStyleGenerator(ch, c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
-                                                       c.mask_sharpness) for _ in range(c.members))
+                                                       c.mask_sharpness, residual=c.intensity_prior != "none")
+                                  for _ in range(c.members))
         self.dis = nn.ModuleList(init_weights(MultiScaleDiscriminator(ch, c.ndf, c.d_layers, c.n_scales, "none"))
                                  for _ in range(c.members))
         self.council = nn.ModuleList(init_weights(MultiScaleDiscriminator(2 * ch, c.ndf, c.d_layers, c.n_scales, "none"))

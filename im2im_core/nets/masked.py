@@ -4,6 +4,9 @@ A MUNIT content encoder and AdaIN decoder (the noise z sets the AdaIN parameters
 has one channel more than the image: after its tanh, that channel t becomes the mask
 m = (t + 1) / 2 (ACL-GAN), or m = (tanh(sharpness * t) + 1) / 2 with a sharpness > 0 (Council-GAN: 10), and the output is m * G(x, z) + (1 - m) * base, where base is
 the input itself or, for a translation between contrasts, a fixed intensity mapping of it.
+With `residual=True` (used with such a mapping) the image channels are a correction instead:
+the output is base + m * G(x, z), and the decoder's last layer starts at zero, so an untrained
+generator returns the base exactly.
 """
 from __future__ import annotations
 
@@ -11,17 +14,20 @@ import torch
 from torch import nn
 
 from .encoders import ConvEncoder, StyleDecoder, kaiming_init
+from .prior import zero_last_conv
 
 
 class MaskedStyleGenerator(nn.Module):
     def __init__(self, channels: int, dim: int = 32, n_down: int = 2, n_res: int = 4, style_dim: int = 8,
-                 mlp_dim: int = 128, sharpness: float = 0.0, pad_type: str = "reflect"):
+                 mlp_dim: int = 128, sharpness: float = 0.0, residual: bool = False, pad_type: str = "reflect"):
         super().__init__()
-        self.style_dim, self.sharpness = style_dim, float(sharpness)
+        self.style_dim, self.sharpness, self.residual = style_dim, float(sharpness), bool(residual)
         self.enc = ConvEncoder(channels, dim, n_down, n_res, "instance", "relu", pad_type)
         self.dec = StyleDecoder(self.enc.out_channels, channels + 1, n_down, n_res, style_dim, mlp_dim, "layer",
                                 "relu", pad_type)
         kaiming_init(self)
+        if self.residual:
+            zero_last_conv(self.dec)
 
     def raw(self, x: torch.Tensor, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(generated image before blending, mask in [0, 1])."""
@@ -32,10 +38,10 @@ class MaskedStyleGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor, base: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(m * G(x, z) + (1 - m) * base, m); base defaults to x."""
+        """(m * G(x, z) + (1 - m) * base, m), or (base + m * G(x, z), m) when residual; base defaults to x."""
         y, m = self.raw(x, z)
         base = x if base is None else base
-        return base + m * (y - base), m
+        return (base + m * y if self.residual else base + m * (y - base)), m
 
 
 def mask_binary(m: torch.Tensor, center: float = 0.5, eps: float = 0.01) -> torch.Tensor:

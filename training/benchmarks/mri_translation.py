@@ -67,7 +67,7 @@ def model_config(family: str) -> dict:
         "bicycle_gan": {"ngf": 32, "num_downs": 7, "nef": 32, "ndf": 32},
         "stargan": {"dim": 32, "n_res": 6, "ndf": 32, "d_layers": 6},
         "council_gan": {"members": 4, "dim": 24, "n_res": 3, "ndf": 32},
-        "acl_gan": {"dim": 32, "n_res": 4, "ndf": 32},
+        "acl_gan": {"dim": 32, "n_res": 4, "ndf": 32, "n_scales": 2},  # 3 scales need 192 px crops
     }
     if family not in cfgs:
         raise SystemExit(f"unknown family {family!r}; choose from {FAMILIES}")
