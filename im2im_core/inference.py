@@ -33,9 +33,6 @@ DEFAULT_TILE = 1024  # up to this side one whole-image pass (exact, fastest); la
 DEFAULT_OVERLAP = 32
 #: a model the executor cannot stream runs whole images up to this many tiles' pixels
 WHOLE_PASS_TILES = 4
-#: beyond that it runs tiled, one pass per norm, with at least this overlap (within tile / 2): at
-#: 32 px, less than a 6-block ResNet's receptive field, seams cost StarGAN ~10 dB
-SEAMLESS_OVERLAP = 128
 
 
 def shipped_models() -> dict[str, Path]:
@@ -167,7 +164,6 @@ class Translator:
         cancel = _cancel_fn(cancel)
         dtype = self._dtype(precision)
         mult = self.model.size_multiple()
-        wide = max(overlap, min(SEAMLESS_OVERLAP, tile // 2 - mult))  # the tiled pass-per-norm path's overlap
         samples = self.model.resolve_samples(direction, opts, self.device)
         n, _, h, w = x.shape
         big = (h > tile or w > tile) and self.model.tileable
@@ -196,7 +192,7 @@ class Translator:
                         passes += len(used_norms(lambda t: self.model.inference_forward(t, direction, **samples[0]),
                                                  probe, self.model, mult))
             if big and not graphs:
-                units = len(samples) * n * n_tiles(h, w, tile, wide, mult) * passes
+                units = len(samples) * n * n_tiles(h, w, tile, overlap, mult) * passes
             if self.device.type == "cpu":
                 pin_malloc_for_large_images()
         done = [0]
@@ -229,7 +225,7 @@ class Translator:
                                 continue
                             except stream.Unsupported:  # a layer the tracer passed but the executor lacks
                                 graphs.clear()
-                        parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=wide,
+                        parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
                 else:
                     for i in range(0, n, batch_size):
