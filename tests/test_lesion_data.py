@@ -48,3 +48,18 @@ def test_training_never_sees_a_held_out_slice(data):
     assert min(abs(a - b) for a in train for b in held) >= 3  # the guard (2 slices) lies between
     assert not {t.tobytes() for t in data["B"]} & {t.tobytes() for t in data["test"]["truth"]}
     assert lesions.volumes_2mm()["t1"].shape == tuple(-(-s // 2) for s in (197, 233, 189))
+
+
+def test_report_reprints_every_committed_result():
+    """`--report` rebuilds the README's table from the committed JSONs, one row per result."""
+    import json
+
+    from training.benchmarks import lesion_removal as lr
+
+    files = sorted(lr.RESULTS.glob("*.json"))
+    assert {f.stem for f in files} >= {"identity", "cycle_gan", "council_gan", "acl_gan"}
+    text = lr.report()
+    for f in files:
+        r = json.loads(f.read_text())
+        t = r["metrics"]["test"]
+        assert f"| {r['name']} | {t['ssim_mask']:.3f} | {t['psnr_mask']:.2f} dB |" in text
