@@ -254,3 +254,16 @@ def test_with_an_intensity_prior_the_untrained_model_is_the_mapping_and_exports_
     want = (q(torch.from_numpy(img * 2 - 1)[None, None])[0, 0].numpy() + 1) / 2
     got = im2im_core.load(path, device="cpu", precision="fp32").translate(img, out_dtype="float32")
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_demo_shows_lesion_removal_once_a_lesion_model_exists(exports, tmp_path, monkeypatch):
+    from im2im_core import demo
+
+    path = str(exports["acl_gan"])
+    monkeypatch.setattr(demo, "LESIONS", path)
+    monkeypatch.setattr(demo, "_available", lambda name: name == path)
+    out = demo.run_demo(tmp_path, quick=True)
+    rows = [r for r in out["rows"] if r[0].startswith("Lesion removal")]
+    assert [r[1] for r in rows] == ["identity (input)", path]
+    assert all(np.isfinite(r[2]) and 0 < r[3] <= 1 for r in rows)
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
