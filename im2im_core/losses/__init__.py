@@ -32,6 +32,12 @@ class GANLoss(nn.Module):
         return -pred.mean()
 
 
+def multiscale_gan(gan: GANLoss, preds: list, real: bool, for_discriminator: bool = True) -> torch.Tensor:
+    """A GAN loss summed over a multi-scale discriminator's outputs (Council-GAN's and ACL-GAN's
+    reference code sum; MUNIT's averages)."""
+    return sum(gan(p, real, for_discriminator) for p in preds)
+
+
 def gradient_penalty(netD: nn.Module, real: torch.Tensor, fake: torch.Tensor, weight: float = 10.0,
                      output_index: int | None = None) -> torch.Tensor:
     """WGAN-GP (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on random interpolates."""

@@ -40,11 +40,11 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from ..losses import GANLoss, l1
+from ..losses import GANLoss, l1, multiscale_gan
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
 from ..nets.prior import PRIORS, QuantileMap, fit_priors
-from .base import Im2ImModel, ModelConfig, register
+from .base import Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 from .pix2pix import init_weights
 
@@ -83,9 +83,7 @@ class ACLGAN(Im2ImModel):
     def __init__(self, config: ACLGANConfig):
         super().__init__(config)
         c = config
-        if c.in_channels != c.out_channels:
-            raise ConfigError(f"acl_gan blends its output with the input, so in_channels ({c.in_channels}) must equal "
-                              f"out_channels ({c.out_channels})")
+        require_blendable("acl_gan", c)
         if min(c.lambda_gan, c.lambda_acl, c.lambda_identity, c.lambda_focus, c.focus_delta, c.alpha) < 0:
             raise ConfigError("acl_gan: loss weights, focus_delta and alpha must be >= 0")
         if not 0 <= c.mask_low <= c.mask_high <= 1:
@@ -143,7 +141,7 @@ class ACLGAN(Im2ImModel):
         return gen(x, z)[0] if gen.residual else gen.raw(x, z)[0]
 
     def adv(self, preds, real: bool, for_discriminator: bool = True) -> torch.Tensor:
-        return sum(self.gan(p, real, for_discriminator) for p in preds)
+        return multiscale_gan(self.gan, preds, real, for_discriminator)
 
     def focus(self, m: torch.Tensor) -> torch.Tensor:
         c = self.config

@@ -29,7 +29,7 @@ from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..nets.encoders import Conv2dBlock, ResBlock
 from ..nets.prior import PriorResidual, fit_priors, with_prior
-from .base import Im2ImModel, ModelConfig, register
+from .base import Im2ImModel, ModelConfig, register, require_blendable
 
 
 @dataclass
@@ -80,9 +80,7 @@ class AttentionCycleGAN(Im2ImModel):
     def __init__(self, config: AttentionCycleGANConfig):
         super().__init__(config)
         c = config
-        if c.in_channels != c.out_channels:
-            raise ConfigError(f"attention_cycle_gan blends output with input, so in_channels ({c.in_channels}) "
-                              f"must equal out_channels ({c.out_channels})")
+        require_blendable("attention_cycle_gan", c)
         if not 0.0 <= c.attention_threshold < 1.0:
             raise ConfigError(f"attention_threshold must be in [0, 1), got {c.attention_threshold}")
         ch = c.in_channels

@@ -76,6 +76,13 @@ def check_sizes(cfg, where: str) -> None:
             raise ConfigError(f"config{where}.{f.name} must be in [{low}, {high}], got {v}")
 
 
+def require_blendable(family: str, cfg) -> None:
+    """Families that blend their output with the input need as many output channels as input ones."""
+    if cfg.in_channels != cfg.out_channels:
+        raise ConfigError(f"{family} blends its output with the input, so in_channels ({cfg.in_channels}) must "
+                          f"equal out_channels ({cfg.out_channels})")
+
+
 def config_from_dict(family: str, data: dict):
     cfg = from_dict(family_class(family).Config, data, where=f"[{family}]")
     check_sizes(cfg, f"[{family}]")

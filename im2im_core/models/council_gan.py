@@ -36,11 +36,11 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from ..losses import GANLoss
+from ..losses import GANLoss, multiscale_gan
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_tv
 from ..nets.prior import PRIORS, QuantileMap, fit_priors
-from .base import Im2ImModel, ModelConfig, register
+from .base import Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 from .pix2pix import init_weights
 
@@ -83,9 +83,7 @@ class CouncilGAN(Im2ImModel):
     def __init__(self, config: CouncilGANConfig):
         super().__init__(config)
         c = config
-        if c.in_channels != c.out_channels:
-            raise ConfigError(f"council_gan blends its output with the input, so in_channels ({c.in_channels}) must "
-                              f"equal out_channels ({c.out_channels})")
+        require_blendable("council_gan", c)
         if c.members < 2:
             raise ConfigError(f"council_gan needs a council of at least 2 members, got members={c.members}")
         if min(c.lambda_gan, c.lambda_council, c.lambda_binary, c.lambda_size, c.lambda_tv) < 0:
@@ -153,8 +151,7 @@ class CouncilGAN(Im2ImModel):
                 "council": torch.optim.Adam(self.council.parameters(), **kw)}
 
     def adv(self, preds, real: bool, for_discriminator: bool = True) -> torch.Tensor:
-        """LSGAN loss summed over the discriminator's scales (as the reference)."""
-        return sum(self.gan(p, real, for_discriminator) for p in preds)
+        return multiscale_gan(self.gan, preds, real, for_discriminator)
 
     def match_weights(self) -> torch.Tensor:
         """w_i = mean GAN term / mean council term over the last HISTORY G steps (no gradient)."""
