@@ -472,3 +472,39 @@ def test_translate_on_the_mni_sample_as_it_opens_gives_t2_contrast(make_napari_v
     assert mean["csf"] > mean["gm"] > mean["wm"], mean
     before = {t: float(src.data[m].mean()) for t, m in pure.items()}
     assert before["csf"] < before["gm"] < before["wm"]
+
+
+def test_council_member_in_translate_and_both_mask_families_in_attention(make_napari_viewer, qtbot, tmp_path, notes):
+    """Translate offers a council member for Council-GAN and runs the chosen member; the Attention
+    widget lists Council-GAN and ACL-GAN models and shows their masks."""
+    from im2im_core import load
+    from napari_im2im._widget_attention import AttentionWidget
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    x = _stack(1)[0]
+    viewer.add_image(x, name="slice")
+    council = tiny_checkpoint(tmp_path, "council_gan", domains=("lesions", "clean"))
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, council)
+    assert w.form.isRowVisible(w.member) and w.member.maximum() == 3
+    w.member.setValue(2)
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers[f"slice [{w.direction.currentText()}]"]
+    assert out.metadata["im2im"]["options"]["member"] == 2
+    want = load(council, device="cpu").translate(x, member=2, seed=w.seed.value())
+    np.testing.assert_allclose(out.data, want, atol=1e-3)
+    _load(qtbot, w, tiny_checkpoint(tmp_path, "munit", domains=("T1w", "T2w")))
+    assert not w.form.isRowVisible(w.member)
+    from napari_im2im._attention import attention_families
+
+    assert {"council_gan", "acl_gan", "attention_cycle_gan"} <= attention_families()
+    a = AttentionWidget(viewer)
+    assert "acl_gan" in a.hint and "council_gan" in a.hint
+    _load(qtbot, a, tiny_checkpoint(tmp_path, "acl_gan", domains=("lesions", "clean")))
+    assert a.run_button.isEnabled() and a.run(viewer.layers["slice"])
+    _wait_idle(qtbot, a)
+    mask = viewer.layers["slice [attention]"].data
+    assert mask.shape == x.shape and 0 <= mask.min() and mask.max() <= 1
+    assert not [m for m in notes if m[0] == "error"]
