@@ -267,3 +267,15 @@ def test_demo_shows_lesion_removal_once_a_lesion_model_exists(exports, tmp_path,
     assert [r[1] for r in rows] == ["identity (input)", path]
     assert all(np.isfinite(r[2]) and 0 < r[3] <= 1 for r in rows)
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_residual_output_starts_as_the_input_whatever_the_mask(family):
+    """`residual=True`: x + m * G(x, z) with G starting at zero, so the untrained model returns x
+    although its mask is open."""
+    model = tiny(family, residual=True).eval()
+    x = torch.rand(2, 1, 32, 32) * 2 - 1
+    with torch.no_grad():
+        res = model.inference_forward(x, "AtoB", style=torch.randn(1, 8), return_attention=True)
+    assert float(res["attention"].mean()) > 0.1
+    torch.testing.assert_close(res["image"], x)

@@ -71,6 +71,9 @@ class ACLGANConfig(ModelConfig):
     lr: float = 1e-4
     weight_decay: float = 1e-4
     intensity_prior: str = "none"
+    #: output x + m * G(x, z) with G starting at zero (not in the paper), instead of m * G + (1 - m) * x:
+    #: an open mask then costs nothing at the start (always on with intensity_prior)
+    residual: bool = False
 
 
 @register("acl_gan")
@@ -94,7 +97,7 @@ class ACLGAN(Im2ImModel):
             raise ConfigError(f"acl_gan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
         ch, gen = c.in_channels, (c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim)
         prior = c.intensity_prior != "none"
-        self.G_ST, self.G_TS = (MaskedStyleGenerator(ch, *gen, residual=prior) for _ in range(2))
+        self.G_ST, self.G_TS = (MaskedStyleGenerator(ch, *gen, residual=prior or c.residual) for _ in range(2))
         self.D_A, self.D_B = (init_weights(MultiScaleDiscriminator(ch, c.ndf, c.d_layers, c.n_scales, "none"))
                               for _ in range(2))
         self.D_2 = init_weights(MultiScaleDiscriminator(2 * ch, c.ndf, c.d_layers, c.n_scales, "none"))

@@ -71,6 +71,9 @@ class CouncilGANConfig(ModelConfig):
     lr: float = 1e-4  # 0 takes TrainConfig.optim.lr
     weight_decay: float = 1e-4
     intensity_prior: str = "none"
+    #: output x + m * G(x, z) with G starting at zero (not in the paper), instead of m * G + (1 - m) * x:
+    #: an open mask then costs nothing at the start (always on with intensity_prior)
+    residual: bool = False
 
 
 @register("council_gan")
@@ -94,7 +97,7 @@ class CouncilGAN(Im2ImModel):
             raise ConfigError(f"council_gan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
         ch = c.in_channels
         self.gens = nn.ModuleList(MaskedStyleGenerator(ch, c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
-                                                       c.mask_sharpness, residual=c.intensity_prior != "none")
+                                                       c.mask_sharpness, residual=c.residual or c.intensity_prior != "none")
                                   for _ in range(c.members))
         self.dis = nn.ModuleList(init_weights(MultiScaleDiscriminator(ch, c.ndf, c.d_layers, c.n_scales, "none"))
                                  for _ in range(c.members))
