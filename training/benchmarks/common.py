@@ -42,6 +42,11 @@ def command_line(module: str, argv=None) -> str:
     return "python -m " + " ".join(shlex.quote(a) for a in [module, *args])
 
 
+def config_overrides(sets: list[str]) -> tuple[str, ...]:
+    """`--set` values as config overrides; a bare KEY=VALUE means model.KEY=VALUE."""
+    return tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}" for s in sets)
+
+
 def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None = None) -> Path:
     """Re-save a trained export as a shipped checkpoint (fp16 when fp32 would top 4 MB) with its
     metrics and command."""

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import command_line, mean_metrics, ship, slice_metrics, write_json
+from .common import command_line, config_overrides, mean_metrics, ship, slice_metrics, write_json
 
 FAMILIES = ("cycle_gan", "council_gan", "acl_gan")
 RESULTS = Path(__file__).resolve().parent / "results" / "lesion_removal"
@@ -138,8 +138,7 @@ def main(argv=None) -> int:
     if args.baselines:
         metrics = {w: evaluate(lambda x: x, None, data[w]) for w in ("val", "test")}
         write_json(results / "identity.json", {"name": "identity", "metrics": metrics, "command": cmd})
-    settings = tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}"
-                     for s in args.set)
+    settings = config_overrides(args.set)
     for fam in filter(None, args.families.split(",")):
         export = Path(args.export) if args.export else train_family(fam, args.iterations, Path(args.runs), args.seed,
                                                                     settings)

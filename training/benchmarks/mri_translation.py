@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import command_line, mean_metrics, ship, slice_metrics, write_json
+from .common import command_line, config_overrides, mean_metrics, ship, slice_metrics, write_json
 from . import translation_baselines as tb
 
 FAMILIES = ("pix2pix", "cycle_gan", "attention_cycle_gan", "unit", "stargan", "munit", "augmented_cycle_gan", "drit",
@@ -252,8 +252,7 @@ def main(argv=None) -> int:
         for name, (m, m_all) in baselines(data).items():
             write_json(results / f"{slug(name)}.json", {"name": name, "metrics": m, "metrics_all": m_all, "command": cmd})
             print(name, json.dumps({d: round(v["ssim"], 3) for d, v in m["test"].items()}), flush=True)
-    settings = tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}"
-                     for s in args.set)
+    settings = config_overrides(args.set)
     for fam in filter(None, args.families.split(",")):
         exports = [Path(p) for p in args.export] or train_family(fam, args.iterations, Path(args.runs), args.seed,
                                                                  args.ema, settings)
