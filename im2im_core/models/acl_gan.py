@@ -43,7 +43,7 @@ from ..errors import ConfigError
 from ..losses import GANLoss, l1, multiscale_gan
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
-from ..nets.prior import PRIORS, QuantileMap, fit_priors
+from ..nets.prior import check_prior, QuantileMap, fit_priors
 from .base import Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 from .pix2pix import init_weights
@@ -93,8 +93,7 @@ class ACLGAN(Im2ImModel):
             raise ConfigError(f"acl_gan: need 0 <= mask_low <= mask_high <= 1, got {c.mask_low}, {c.mask_high}")
         if c.g_every < 1:
             raise ConfigError(f"acl_gan: g_every must be >= 1, got {c.g_every}")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"acl_gan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        check_prior("acl_gan", c.intensity_prior)
         ch, gen = c.in_channels, (c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim)
         prior = c.intensity_prior != "none"
         self.G_ST, self.G_TS = (MaskedStyleGenerator(ch, *gen, residual=prior or c.residual) for _ in range(2))

@@ -59,7 +59,7 @@ from ..losses import GANLoss, l1
 from ..nets.discriminators import NLayerDiscriminator
 from ..nets.encoders import pad_layer
 from ..nets.norm import GlobalInstanceNorm2d
-from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
+from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -256,11 +256,7 @@ class AugmentedCycleGAN(Im2ImModel):
             raise ConfigError("augmented_cycle_gan: n_down, n_res and n_enc_down must be >= 0")
         if min(getattr(c, k) for k in LOSS_WEIGHTS) < 0:
             raise ConfigError(f"augmented_cycle_gan: loss weights {LOSS_WEIGHTS} must be >= 0")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"augmented_cycle_gan: intensity_prior {c.intensity_prior!r} unknown; use one of "
-                              f"{', '.join(PRIORS)}")
-        if c.lambda_prior > 0 and c.intensity_prior == "none":
-            raise ConfigError("augmented_cycle_gan: lambda_prior needs intensity_prior 'match' or 'invert'")
+        check_prior("augmented_cycle_gan", c.intensity_prior, c.lambda_prior)
         ca, cb = c.in_channels, c.out_channels
         self.G_AB = CINResnetGenerator(ca, cb, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type, c.intensity_prior)
         self.G_BA = CINResnetGenerator(cb, ca, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type, c.intensity_prior)

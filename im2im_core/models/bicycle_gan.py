@@ -22,6 +22,9 @@ trained by the cVAE-GAN terms. LSGAN, per-scale GAN losses summed, Adam lr 2e-4,
 halves of each batch, both passes here see the whole batch (so batch size 1 works); D2's real
 images are the batch's B.
 
+With `intensity_prior` (not in the paper; nets/prior.py, as for the unpaired families) G outputs
+q(A) + U-Net(A, z), q being the quantile mapping of A's foreground histogram onto B's.
+
 Inference (`Translator.translate` options):
 - nothing: z = 0, the prior's mean (deterministic, and what exports compute);
 - `seed=s`: one z drawn from N(0, I) with that seed; `n_samples=K` (seed 0 unless given): K codes
@@ -41,6 +44,7 @@ from ..losses import GANLoss, kl_gaussian, l1
 from ..nets import GeneratorConfig, build_generator
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.norm import conv_bias, norm_layer
+from ..nets.prior import QuantileMap, check_prior, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -67,6 +71,8 @@ class BicycleGANConfig(ModelConfig):
     lambda_l1: float = 10.0
     lambda_kl: float = 0.01
     lambda_latent: float = 0.5
+    #: "match"/"invert": G adds its output to a fixed quantile mapping q(A) (nets/prior.py), not in the paper
+    intensity_prior: str = "none"
 
 
 class ResDownBlock(nn.Module):
@@ -115,17 +121,21 @@ class LatentEncoder(nn.Module):
 
 
 class LatentUnet(nn.Module):
-    """G(A, z): a U-Net on concat(A, z tiled over the image) (the paper's add_to_input)."""
+    """G(A, z): a U-Net on concat(A, z tiled over the image) (the paper's add_to_input); with a prior,
+    q(A) + U-Net(...), the U-Net's last conv starting at zero."""
 
-    def __init__(self, in_ch: int, out_ch: int, nz: int, cfg: GeneratorConfig):
+    def __init__(self, in_ch: int, out_ch: int, nz: int, cfg: GeneratorConfig, prior: str = "none"):
         super().__init__()
         self.nz = nz
         self.unet = build_generator(cfg, in_ch + nz, out_ch)
+        #: with an intensity prior: the fixed mapping q the U-Net adds its output to
+        self.prior = QuantileMap(prior == "invert") if prior != "none" else None
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """x (N, C, H, W), z (N, nz) -> (N, out, H, W)."""
         z = z.to(dtype=x.dtype, device=x.device)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        return self.unet(torch.cat([x, z], 1))
+        y = self.unet(torch.cat([x, z], 1))
+        return y if self.prior is None else self.prior(x) + y
 
 
 @register("bicycle_gan")
@@ -148,8 +158,11 @@ class BicycleGAN(Im2ImModel):
             raise ConfigError(f"bicycle_gan: nz must be >= 1, got {c.nz}")
         if min(c.lambda_gan, c.lambda_gan2, c.lambda_l1, c.lambda_kl, c.lambda_latent) < 0:
             raise ConfigError("bicycle_gan: loss weights must be >= 0")
+        check_prior("bicycle_gan", c.intensity_prior)
         gcfg = GeneratorConfig(arch="unet", num_downs=c.num_downs, ngf=c.ngf, norm=c.norm)
-        self.netG = init_weights(LatentUnet(c.in_channels, c.out_channels, c.nz, gcfg))
+        self.netG = init_weights(LatentUnet(c.in_channels, c.out_channels, c.nz, gcfg, c.intensity_prior))
+        if self.netG.prior is not None:
+            zero_last_conv(self.netG.unet)  # the model starts as the mapping q
         self.netE = init_weights(LatentEncoder(c.out_channels, c.nz, c.nef, c.e_blocks, c.norm))
         self.netD = init_weights(MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, c.d_norm))
         self.netD2 = None if c.shared_d else init_weights(
@@ -158,6 +171,11 @@ class BicycleGAN(Im2ImModel):
 
     def directions(self):
         return ["AtoB"]
+
+    q = property(lambda self: self.netG.prior, doc="q from A into B (None without a prior).")
+
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("q", "A", "B")])
 
     def size_multiple(self) -> int:
         return 2 ** self.config.num_downs

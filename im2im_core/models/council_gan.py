@@ -39,7 +39,7 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss, multiscale_gan
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_tv
-from ..nets.prior import PRIORS, QuantileMap, fit_priors
+from ..nets.prior import check_prior, QuantileMap, fit_priors
 from .base import Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 from .pix2pix import init_weights
@@ -93,8 +93,7 @@ class CouncilGAN(Im2ImModel):
             raise ConfigError("council_gan: loss weights must be >= 0")
         if not 0 <= c.less_noise <= 1:
             raise ConfigError(f"council_gan: less_noise must be in [0, 1], got {c.less_noise}")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"council_gan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        check_prior("council_gan", c.intensity_prior)
         ch = c.in_channels
         self.gens = nn.ModuleList(MaskedStyleGenerator(ch, c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
                                                        c.mask_sharpness, residual=c.residual or c.intensity_prior != "none")

@@ -12,7 +12,7 @@ from ..engine.pool import ImagePool
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
-from ..nets.prior import fit_priors, with_prior
+from ..nets.prior import check_prior, fit_priors, with_prior
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import adam, init_weights
 
@@ -45,8 +45,7 @@ class CycleGAN(Im2ImModel):
         c = config
         if min(c.lambda_A, c.lambda_B, c.lambda_identity) < 0:
             raise ConfigError("cycle_gan: lambda_A, lambda_B and lambda_identity must be >= 0")
-        if c.lambda_prior < 0 or (c.lambda_prior > 0 and c.intensity_prior == "none"):
-            raise ConfigError("cycle_gan: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
+        check_prior("cycle_gan", c.intensity_prior, c.lambda_prior)
         if c.lambda_identity > 0 and c.in_channels != c.out_channels:
             raise ConfigError(f"cycle_gan: identity loss needs in_channels == out_channels (got {c.in_channels} and "
                               f"{c.out_channels}); set lambda_identity=0")

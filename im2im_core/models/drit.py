@@ -67,7 +67,7 @@ from ..losses import GANLoss, l1
 from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEncoder, StyleEncoder, pad_layer,
                              res_blocks)
 from ..nets.norm import norm_layer
-from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
+from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -235,10 +235,7 @@ class DRIT(Im2ImModel):
                               f"n_dec_res >= 0; got {c.n_res}, {c.n_down}, {c.n_dec_res}")
         if min(getattr(c, k) for k in LOSS_WEIGHTS) < 0 or c.content_lr_scale <= 0:
             raise ConfigError(f"drit: loss weights {LOSS_WEIGHTS} must be >= 0 and content_lr_scale > 0")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"drit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
-        if c.lambda_prior > 0 and c.intensity_prior == "none":
-            raise ConfigError("drit: lambda_prior needs intensity_prior 'match' or 'invert'")
+        check_prior("drit", c.intensity_prior, c.lambda_prior)
         latent = c.dim * 2 ** c.n_down
         enc_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in Ec_X and Ec_Y
         gen_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in G_X and G_Y

@@ -44,7 +44,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder, kaiming_init
-from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
+from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
 from .pix2pix import init_weights
@@ -124,10 +124,7 @@ class MUNIT(Im2ImModel):
             raise ConfigError(f"munit: need style_dim >= 1 and n_style_down >= 2, got {c.style_dim}, {c.n_style_down}")
         if min(c.lambda_gan, c.lambda_x, c.lambda_c, c.lambda_s, c.lambda_cyc) < 0:
             raise ConfigError("munit: loss weights must be >= 0")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"munit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
-        if c.lambda_prior < 0 or (c.lambda_prior > 0 and c.intensity_prior == "none"):
-            raise ConfigError("munit: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
+        check_prior("munit", c.intensity_prior, c.lambda_prior)
         # inits of the reference code: kaiming for the auto-encoders, N(0, 0.02) for the discriminators
         self.gen_a = kaiming_init(MUNITAutoEncoder(c.in_channels, c))
         self.gen_b = kaiming_init(MUNITAutoEncoder(c.out_channels, c))

@@ -52,7 +52,7 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss, gradient_penalty, l1
 from ..nets.discriminators import AuxClassifierDiscriminator
 from ..nets.encoders import Conv2dBlock, ConvDecoder, res_blocks
-from ..nets.prior import PRIORS, QuantileMap, zero_last_conv
+from ..nets.prior import check_prior, QuantileMap, zero_last_conv
 from .base import Im2ImModel, ModelConfig, register
 
 ANY_TARGET = "to_target"  # the direction whose target domain comes from the `target` option
@@ -184,8 +184,7 @@ class StarGAN(Im2ImModel):
         if c.n_critic < 1 or min(c.lambda_cls, c.lambda_rec, c.lambda_gp, c.lambda_id, c.lambda_prior) < 0:
             raise ConfigError("stargan: n_critic must be >= 1 and lambda_cls, lambda_rec, lambda_gp, lambda_id, "
                               "lambda_prior >= 0")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"stargan: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
+        check_prior("stargan", c.intensity_prior)
         if c.intensity_prior == "none" and (c.lambda_prior > 0 or c.invert_pairs):
             raise ConfigError("stargan: lambda_prior and invert_pairs need intensity_prior 'match' or 'invert'")
         self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm, c.skips)

@@ -40,7 +40,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..losses import GANLoss, kl_unit_variance, l1
-from ..nets.prior import PRIORS, QuantileMap, fit_priors, zero_last_conv
+from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from ..nets.encoders import (ConvDecoder, ConvEncoder, MultiScaleDiscriminator, SharedHeadDecoder,
                              SharedTailEncoder, res_blocks)
 from .base import Im2ImModel, ModelConfig, register
@@ -89,10 +89,7 @@ class UNIT(Im2ImModel):
             raise ConfigError(f"unit: need 1 <= n_shared <= n_res, got n_shared={c.n_shared}, n_res={c.n_res}")
         if c.gan_mode not in ("vanilla", "lsgan"):
             raise ConfigError(f"unit: gan_mode {c.gan_mode!r} unknown; use 'vanilla' (paper) or 'lsgan'")
-        if c.intensity_prior not in PRIORS:
-            raise ConfigError(f"unit: intensity_prior {c.intensity_prior!r} unknown; use one of {', '.join(PRIORS)}")
-        if c.lambda_prior < 0 or (c.lambda_prior > 0 and c.intensity_prior == "none"):
-            raise ConfigError("unit: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
+        check_prior("unit", c.intensity_prior, c.lambda_prior)
         blocks = dict(norm=c.norm, activation=c.activation, pad_type=c.pad_type)
         latent = c.dim * 2 ** c.n_downsample
         n_private = c.n_res - c.n_shared

@@ -76,6 +76,14 @@ class QuantileMap(nn.Module):
         return self.mapping(x)
 
 
+def check_prior(family: str, prior: str, lambda_prior: float = 0.0) -> None:
+    """The config checks every family with an intensity prior shares."""
+    if prior not in PRIORS:
+        raise ConfigError(f"{family}: intensity_prior {prior!r} unknown; use one of {', '.join(PRIORS)}")
+    if lambda_prior < 0 or (lambda_prior > 0 and prior == "none"):
+        raise ConfigError(f"{family}: lambda_prior must be >= 0 and needs intensity_prior 'match' or 'invert'")
+
+
 def zero_last_conv(net: nn.Module) -> nn.Module:
     """Zero the last convolution of `net`, so a residual branch starts at zero."""
     last = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
