@@ -218,4 +218,5 @@ def stream(call: Callable[[Callable[[int, int], None]], Any], message: str,
     th.join()
     if "error" in box:
         raise box["error"]
+    check_cancel(cancel)  # Cancel during the last tile or slice still means no output
     return box["result"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Callable, Generator, Iterable
 
-from qtpy.QtCore import Signal
+from qtpy.QtCore import QTimer, Signal
 from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
                             QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
@@ -21,6 +22,7 @@ from im2im_core.errors import Cancelled, Im2ImError
 from ._layers import Progress
 
 log = logging.getLogger("napari_im2im")
+SHOW_EVERY = 0.2  # s between progress bar / status line updates
 
 
 def notify(message: str, severity: str = "error") -> None:
@@ -225,6 +227,7 @@ class JobWidget(QWidget):
     """Base dock widget: a form on top, then Run / Cancel, a progress bar and a status line."""
 
     run_text = "Run"
+    cancel_text = "cancelling…"  # the status line while the job winds down
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(parent)
@@ -234,6 +237,11 @@ class JobWidget(QWidget):
         self.messages: list[tuple[str, str]] = []  # (severity, text) of every notification sent
         self.last_result = None
         self._queued = None  # (make_job, on_done, label) to run when the current job ends
+        self._pending: Progress | None = None  # the newest progress event not shown yet
+        self._shown_at = 0.0
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.timeout.connect(self._show_pending)
         outer = QVBoxLayout(self)
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -303,6 +311,8 @@ class JobWidget(QWidget):
             self.say(describe_error(exc), "error")
             return False
         self._on_done = on_done
+        self._pending, self._shown_at = None, 0.0
+        self.progress.setFormat("%p%")
         self.progress.setRange(0, 0)  # busy indicator until the first event
         self.status.setText(f"{label}…")
         self.worker = create_worker(_drive, job, _start_thread=False)
@@ -314,27 +324,46 @@ class JobWidget(QWidget):
         return True
 
     def cancel(self) -> None:
-        if self._cancel is not None:
+        if self._cancel is not None and self.worker is not None:
             self._cancel.set()
-            self.status.setText("cancelling…")
+            self.status.setText(self.cancel_text)
 
     @if_alive
     def _on_progress(self, ev) -> None:
+        """Hand the event to `on_event`; the bar and the status line follow at most every
+        SHOW_EVERY seconds (each repaint costs the GUI thread milliseconds; a fast job sends
+        hundreds of events), and the last event always shows."""
         if not isinstance(ev, Progress):
             return
+        self.on_event(ev)
+        self._pending = ev
+        if time.monotonic() - self._shown_at >= SHOW_EVERY or ev.done >= ev.total:
+            self._show_pending()
+        elif not self._flush.isActive():
+            self._flush.start(int(SHOW_EVERY * 1000))
+
+    @if_alive
+    def _show_pending(self) -> None:
+        ev, self._pending = self._pending, None
+        if ev is None:
+            return
+        self._shown_at = time.monotonic()
         total = max(int(ev.total), 1)
         self.progress.setRange(0, total)
         self.progress.setValue(min(int(ev.done), total))
         if ev.message:
             self.status.setText(f"{ev.message} ({ev.done}/{ev.total})" if ev.total > 1 else ev.message)
-        self.on_event(ev)
 
     def on_event(self, ev: Progress) -> None:
         """Hook for widgets that show more than a progress bar (e.g. a loss plot)."""
 
     @if_alive
     def _on_returned(self, value) -> None:
+        self._flush.stop()
+        self._show_pending()
         kind, payload = value
+        if kind == "error":
+            self.progress.setFormat("cancelled at %v / %m" if isinstance(payload, Cancelled) else "failed")
         if kind == "ok":
             self.last_result = payload
             try:

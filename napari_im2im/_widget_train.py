@@ -1,5 +1,6 @@
 """Train dock widget (calls `train_job`): domains from layers or folders, a live loss plot and a
-preview layer; Stop keeps the last checkpoint; one click loads it into the Translate widget."""
+live preview in the dock (the final preview becomes a layer); Stop keeps the last checkpoint; one
+click loads it into the Translate widget."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -8,7 +9,9 @@ from pathlib import Path
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
                             QWidget)
 
+from ._loss_plot import LossPlot
 from ._qt_common import JobWidget, LayerCombo, device_combo
+from ._thumbnail import Thumbnail
 
 FOLDER = "(folder)"
 
@@ -55,6 +58,7 @@ class DomainPicker(QWidget):
 
 class TrainWidget(JobWidget):
     run_text = "Train"
+    cancel_text = "stopping after this iteration, then saving the checkpoint…"
 
     def __init__(self, napari_viewer, parent=None):
         super().__init__(napari_viewer, parent)
@@ -95,6 +99,8 @@ class TrainWidget(JobWidget):
         self.family.currentTextChanged.connect(lambda f: self.paired.setChecked(f == "pix2pix"))
         self.plot = LossPlot()
         self.extra.addWidget(self.plot)
+        self.preview = Thumbnail()
+        self.extra.addWidget(self.preview)
         self.load_button = QPushButton("Load in Translate")
         self.load_button.setEnabled(False)
         self.load_button.clicked.connect(self.load_in_translate)
@@ -119,22 +125,23 @@ class TrainWidget(JobWidget):
                   preview_every=self.preview_every.value())
         self._meta_a = meta_a
         self.plot.reset()
+        self.preview.clear_image()
         self.load_button.setEnabled(False)
         return self.start(lambda cancel: train_job(a, b, cancel=cancel, **kw), self._done, "training")
 
     def on_event(self, ev) -> None:
-        from ._train import preview_layer
-
         losses = ev.extra.get("losses")
         if losses:
             self.plot.add(ev.done, losses)
         if ev.extra.get("preview") is not None:
-            self.show_layers([preview_layer(ev.extra["preview"], self._meta_a)])
+            self.preview.show_array(ev.extra["preview"])
 
     def _done(self, layers) -> None:
         self.show_layers(layers)
         prov = layers[0][1]["metadata"]["im2im"]
         self.checkpoint = prov["checkpoint_path"]
+        if prov["status"] == "stopped":
+            self.progress.setFormat("stopped at %v / %m")
         self.plot.draw_now()
         self.load_button.setEnabled(True)
         self.say(f"{prov['status']} after {prov['iterations_done']} iterations ({prov['seconds']:.0f} s): "
@@ -159,56 +166,3 @@ class TrainWidget(JobWidget):
         if layer is not None:
             widget.layer_combo.set_layer(layer)
         return widget
-
-
-class LossPlot(QWidget):
-    """A small matplotlib canvas of the losses against the iteration (redrawn at most ~4x/s)."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        import time
-
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self._time = time.monotonic
-        self.fig = Figure(figsize=(3.2, 2.0), dpi=90, tight_layout=True)
-        self.canvas = FigureCanvasQTAgg(self.fig)
-        self.canvas.setMinimumHeight(170)
-        self.ax = self.fig.add_subplot(111)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.canvas)
-        self.reset()
-
-    def reset(self) -> None:
-        self.steps: list[int] = []
-        self.values: dict[str, list[float]] = {}
-        self._last = 0.0
-        self.ax.clear()
-        self.ax.set_xlabel("iteration", fontsize=8)
-        self.ax.set_ylabel("loss", fontsize=8)
-        self.ax.tick_params(labelsize=7)
-        self.canvas.draw_idle()
-
-    def add(self, step: int, losses: dict) -> None:
-        self.steps.append(step)
-        for k, v in losses.items():
-            self.values.setdefault(k, [float("nan")] * (len(self.steps) - 1)).append(float(v))
-        for k in self.values:
-            if len(self.values[k]) < len(self.steps):
-                self.values[k].append(float("nan"))
-        if self._time() - self._last > 0.25:
-            self.draw_now()
-
-    def draw_now(self) -> None:
-        self._last = self._time()
-        self.ax.clear()
-        for k, v in self.values.items():
-            self.ax.plot(self.steps, v, label=k, linewidth=1)
-        if self.values:
-            self.ax.legend(fontsize=6, ncol=2, loc="upper right")
-        self.ax.set_xlabel("iteration", fontsize=8)
-        self.ax.set_ylabel("loss", fontsize=8)
-        self.ax.tick_params(labelsize=7)
-        self.canvas.draw_idle()
