@@ -56,6 +56,13 @@ def resolve_checkpoint(name_or_path) -> Path:
     raise CheckpointError(f"checkpoint {name_or_path} not found (not a file, nor a shipped model: {names})")
 
 
+def checkpoint_name(path) -> str:
+    """A checkpoint's display name: its stem, or its run folder's name for a run's export
+    (every run writes `model.safetensors`, so "model" would name them all)."""
+    path = Path(path)
+    return path.parent.name if path.stem == "model" and path.parent.name else path.stem
+
+
 def load(name_or_path, device: str = "auto", precision: str = "auto", **foreign_kw) -> "Translator":
     """Open one of our `.safetensors` checkpoints, a shipped model by name, or a foreign `.pth`."""
     from .checkpoint import load_model
@@ -70,7 +77,7 @@ def load(name_or_path, device: str = "auto", precision: str = "auto", **foreign_
     else:
         raise CheckpointError(f"{path.name}: unknown checkpoint type {path.suffix!r}; expected .safetensors "
                               f"or a PyTorch state_dict ({', '.join(FOREIGN_SUFFIXES)})")
-    return Translator(model, meta, dev, precision=precision, name=path.stem)
+    return Translator(model, meta, dev, precision=precision, name=checkpoint_name(path))
 
 
 def _cancel_fn(cancel) -> Callable[[], bool] | None:

@@ -63,10 +63,20 @@ def layer_names(source: str) -> dict[str, str]:
     return {k: f"{source} [{k}]" for k in ("translated", "attention", "foreground", "background")}
 
 
+def auto_threshold(a: np.ndarray) -> float:
+    """Otsu's threshold of the attention values: it splits the attended region from the rest
+    whatever the model's range (a fixed 0.1 tinted most of the slice for masks that never reach 0.5)."""
+    from skimage.filters import threshold_otsu
+
+    a = np.asarray(a, np.float32)
+    return float(threshold_otsu(a)) if float(a.max()) > float(a.min()) else 0.0
+
+
 def attention_layers(data, layer_meta: dict, model, direction: str | None = None, *, tile: int = 512,
-                     device: str = "auto", threshold: float = 0.0,
+                     device: str = "auto", threshold: float | None = 0.0,
                      cancel=None) -> Generator[Progress, None, list[tuple]]:
-    """Yield Progress; return the translation, the attention overlay, foreground and background."""
+    """Yield Progress; return the translation, the attention overlay, foreground and background.
+    `threshold=None` picks Otsu's threshold of this attention map (stored in the provenance)."""
     arr, meta = check_image(data, layer_meta)
     yield Progress(0, 1, "loading model")
     tr = get_translator(model, device)
@@ -82,6 +92,8 @@ def attention_layers(data, layer_meta: dict, model, direction: str | None = None
     seconds = time.perf_counter() - t0
     g, a = out["image"], np.clip(np.asarray(out["attention"], np.float32), 0, 1)
     rgb_out = g.ndim > a.ndim
+    if threshold is None:
+        threshold = auto_threshold(a)
     fg, bg = compose(arr, g, a, threshold, rgb_out)
     prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "threshold": threshold},
                       seconds)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import os
 import queue
 import sys
 import threading
@@ -180,6 +181,17 @@ def avoid_llvm_clash() -> None:
             "LLVM would crash next to it")
 
 
+def background_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux: threads are tasks with their own nice
+    value), so that on a busy machine the GUI thread gets a core before a training or inference
+    thread does. Elsewhere, or when not permitted, nothing changes."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+    except (AttributeError, OSError):
+        pass
+
+
 def check_cancel(cancel) -> None:
     """Raise Cancelled when the caller's Event (or callable) says stop."""
     if cancel is None:
@@ -200,6 +212,7 @@ def stream(call: Callable[[Callable[[int, int], None]], Any], message: str,
     box: dict[str, Any] = {}
 
     def target():
+        background_priority()
         try:
             box["result"] = call(lambda d, t: q.put((int(d), int(t), None)))
         except BaseException as exc:  # noqa: BLE001 - handed back to the generator's caller

@@ -16,8 +16,8 @@ CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.pth *.pt *.ckpt *.bin)"
 DEVICES = ("auto", "cpu", "cuda")
 #: families the Translate widget cannot run (they need a mask or k-space: the Reconstruct widget's)
 NOT_TRANSLATABLE = frozenset({"mri_recon", "inpaint"})
-#: the Translate widget's first choice when it ships: the T1w -> T2w model that scores best (docs/benchmarks.md)
-DEFAULT_TRANSLATE_MODEL = "pix2pix_t1w_t2w"
+#: the Translate widget's first choice: UNIT, among the best T1w -> T2w models at 1 mm (docs/benchmarks.md)
+DEFAULT_TRANSLATE_MODEL = "unit_t1w_t2w"
 
 _CACHE: dict[tuple, object] = {}
 _LOCK = threading.Lock()

@@ -308,6 +308,9 @@ class JobWidget(QWidget):
         try:
             job = make_job(self._cancel)
         except Exception as exc:  # noqa: BLE001 - a bad option value, reported, never raised
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("failed")
             self.say(describe_error(exc), "error")
             return False
         self._on_done = on_done
@@ -383,8 +386,9 @@ class JobWidget(QWidget):
     def _on_finished(self) -> None:
         self.worker = None
         self._set_busy(False)
-        if self.progress.maximum() == 0:
+        if self.progress.maximum() == 0:  # no progress event came: leave the busy look
             self.progress.setRange(0, 1)
+            self.progress.setValue(0)
         queued, self._queued = self._queued, None
         if queued is not None:
             self.start(*queued)

@@ -19,8 +19,10 @@ from typing import Generator
 import numpy as np
 
 from im2im_core.errors import InputError
+from im2im_core.inference import checkpoint_name
 
-from ._layers import Progress, avoid_llvm_clash, check_image, file_hash, output_kwargs, provenance
+from ._layers import (Progress, avoid_llvm_clash, background_priority, check_image, file_hash, output_kwargs,
+                      provenance)
 
 WIDGET = "train"
 CAPACITIES = ("tiny", "small", "full")
@@ -191,6 +193,7 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     trainer = Trainer(model, data, cfg, data.intensity, data.description, callback=callback, should_stop=stop)
 
     def target():
+        background_priority()
         try:
             box["result"] = trainer.fit()
         except BaseException as exc:  # noqa: BLE001 - handed back to the generator's caller
@@ -213,7 +216,7 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     preview = safe_preview()
     if preview is None:  # show the A slice itself so the checkpoint still has a layer to carry it
         preview = np.asarray(sample, np.float32)
-    prov = provenance(WIDGET, {"name": export.stem, "path": str(export), "family": family,
+    prov = provenance(WIDGET, {"name": checkpoint_name(export), "path": str(export), "family": family,
                                "sha256": file_hash(export)},
                       {"family": family, "capacity": capacity, "image_size": image_size, "iterations": iterations,
                        "paired": paired}, seconds, status=res["status"], iterations_done=res["iterations"],

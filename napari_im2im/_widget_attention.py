@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import QComboBox, QLabel, QSlider
+from qtpy.QtWidgets import QCheckBox, QComboBox, QLabel, QSlider
 
 from ._qt_common import LayerCombo, ModelJobWidget, ModelPicker, device_combo, selected_image, tile_spin
 
@@ -34,13 +34,16 @@ class AttentionWidget(ModelJobWidget):
         self.direction = QComboBox()
         self.threshold = _slider(10)
         self.threshold_label = QLabel()
+        self.auto = QCheckBox("automatic (Otsu) on each run")
+        self.auto.setChecked(True)
+        self.auto.setToolTip("set the threshold from each attention map; moving the slider turns it off")
         self.opacity = _slider(60)
         self.colormap = QComboBox()
         self.colormap.addItems(COLORMAPS)
         self.tile = tile_spin()
         self.device = device_combo()
         for label, w in (("image", self.layer_combo), ("model", self.model), ("", self.info),
-                         ("direction", self.direction), ("threshold", self.threshold), ("", self.threshold_label),
+                         ("direction", self.direction), ("threshold", self.threshold), ("", self.threshold_label), ("", self.auto),
                          ("overlay opacity", self.opacity), ("colormap", self.colormap),
                          ("tile", self.tile), ("device", self.device)):
             self.form.addRow(label, w)
@@ -48,6 +51,7 @@ class AttentionWidget(ModelJobWidget):
         self._arrays = None  # (x, y, a, rgb) of the last run, for live re-composition
         self._names = None
         self.threshold.valueChanged.connect(self._restyle)
+        self.threshold.sliderMoved.connect(lambda *_: self.auto.setChecked(False))
         self.opacity.valueChanged.connect(self._restyle)
         self.colormap.currentTextChanged.connect(self._restyle)
         self.model.changed.connect(self.load_model)
@@ -85,8 +89,8 @@ class AttentionWidget(ModelJobWidget):
         if spec is None:
             self.say(f"{self.hint} first", "error")
             return False
-        direction, tile, device, thr = (self.direction.currentData(), self.tile.value(), self.device.currentText(),
-                                        self.threshold_value)
+        direction, tile, device = self.direction.currentData(), self.tile.value(), self.device.currentText()
+        thr = None if self.auto.isChecked() else self.threshold_value
         self._source = (data, meta)
         return self.start(lambda cancel: attention_layers(data, meta, spec, direction, tile=tile, device=device,
                                                           threshold=thr, cancel=cancel), self._done, "attention")
@@ -97,6 +101,10 @@ class AttentionWidget(ModelJobWidget):
         shown = self.show_layers(layers)
         data, meta = self._source
         y, a = layers[0][0], layers[3][0]
+        if self.auto.isChecked():  # show the threshold the run chose (restyled below, once)
+            self.threshold.blockSignals(True)
+            self.threshold.setValue(round(100 * layers[3][1]["metadata"]["im2im"]["options"]["threshold"]))
+            self.threshold.blockSignals(False)
         self._arrays = (np.asarray(data), y, a, bool(layers[0][1].get("rgb")))
         self._names = layer_names(meta["name"])
         self._restyle()

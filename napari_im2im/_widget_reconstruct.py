@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox,
-                            QStackedWidget, QWidget)
+from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QPushButton,
+                            QSizePolicy, QSpinBox, QStackedWidget, QWidget)
 
 from im2im_core.errors import InputError
 
@@ -75,7 +75,15 @@ class ReconstructWidget(JobWidget):
         self.label.setRange(0, 2**31 - 1)
         self.label.setSpecialValueText("any")
         self.inpaint_model = ModelPicker(none_text="(none: biharmonic)", families={"inpaint"})
-        for label, w in (("holes", self.holes_combo), ("label", self.label), ("model", self.inpaint_model)):
+        draw = QWidget()
+        row = QHBoxLayout(draw)
+        row.setContentsMargins(0, 0, 0, 0)
+        for kind in ("labels", "shapes"):
+            b = QPushButton(f"new {kind} layer")
+            b.setToolTip(f"a {kind.capitalize()} layer on the image's grid (same scale, units and axes) to draw the holes in")
+            b.clicked.connect(lambda _=False, k=kind: self.new_holes_layer(k))
+            row.addWidget(b)
+        for label, w in (("holes", self.holes_combo), ("", draw), ("label", self.label), ("model", self.inpaint_model)):
             f.addRow(label, w)
         # Super-resolution
         sr = QWidget()
@@ -86,7 +94,8 @@ class ReconstructWidget(JobWidget):
         f.addRow("", QLabel("output pixels are smaller by the model's factor,\nso the result overlays the input"))
         for page in (mri, inp, sr):
             self.pages.addWidget(page)
-        self.mode.currentIndexChanged.connect(self.pages.setCurrentIndex)
+        self.mode.currentIndexChanged.connect(self._show_page)
+        self._show_page(0)
         self.tile = tile_spin()
         self.device = device_combo()
         self.form.addRow("tile", self.tile)
@@ -94,6 +103,39 @@ class ReconstructWidget(JobWidget):
         self.metrics = QLabel("")
         self.metrics.setWordWrap(True)
         self.extra.addWidget(self.metrics)
+
+    def _show_page(self, index: int) -> None:
+        """Only the current page counts for the size, so short pages leave no gap."""
+        for i in range(self.pages.count()):
+            policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
+            self.pages.widget(i).setSizePolicy(policy, policy)
+        self.pages.setCurrentIndex(index)
+        self.pages.adjustSize()
+        self.adjustSize()
+
+    def new_holes_layer(self, kind: str = "labels"):
+        """Add an empty Labels or Shapes layer lying on the chosen image (its scale, translate,
+        units and axis labels, so napari sees consistent units) and pick it as the holes."""
+        from ._layers import layer_meta
+
+        image = self.layer_combo.layer()
+        if image is None:
+            self.say("choose the image to inpaint first", "error")
+            return None
+        meta = layer_meta(image)
+        n = len(meta["scale"])
+        spatial = image.data.shape[:n]
+        kw = {k: tuple(meta[k]) for k in ("scale", "translate", "axis_labels", "units")}
+        name = f"{image.name} holes"
+        if kind == "labels":
+            layer = self.viewer.add_labels(np.zeros(spatial, np.uint8), name=name, **kw)
+            layer.brush_size = max(3, min(spatial[-2:]) // 20)
+            layer.mode = "paint"
+        else:
+            layer = self.viewer.add_shapes(name=name, ndim=n, **kw)
+            layer.mode = "add_rectangle"
+        self.holes_combo.set_layer(layer)
+        return layer
 
     def set_mode(self, mode: str) -> None:
         self.mode.setCurrentIndex(MODES.index(mode))

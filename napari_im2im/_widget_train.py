@@ -7,7 +7,7 @@ import datetime as _dt
 from pathlib import Path
 
 from qtpy.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton, QSpinBox,
-                            QWidget)
+                            QVBoxLayout, QWidget)
 
 from ._loss_plot import LossPlot
 from ._qt_common import JobWidget, LayerCombo, device_combo
@@ -17,25 +17,33 @@ FOLDER = "(folder)"
 
 
 class DomainPicker(QWidget):
-    """An image layer, or (when '(folder)' is chosen) a folder of images."""
+    """An image layer, or (when '(folder)' is chosen) a folder of images: the folder row shows only
+    then, on its own line, so the path is readable."""
 
     def __init__(self, viewer, parent=None):
         super().__init__(parent)
         self.layers = LayerCombo(viewer, ("image",), none_text=FOLDER)
         self.folder = QLineEdit()
-        self.folder.setPlaceholderText("folder of images")
+        self.folder.setPlaceholderText("folder of training images")
         browse = QPushButton("…")
         browse.setFixedWidth(28)
         browse.clicked.connect(self._browse)
-        row = QHBoxLayout(self)
+        self.folder_row = QWidget()
+        row = QHBoxLayout(self.folder_row)
         row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.layers, 2)
-        row.addWidget(self.folder, 2)
+        row.addWidget(self.folder, 1)
         row.addWidget(browse)
-        self.layers.currentTextChanged.connect(lambda t: self.folder.setEnabled(t == FOLDER))
-        self.folder.setEnabled(self.layers.currentText() == FOLDER)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.layers)
+        col.addWidget(self.folder_row)
+        self.layers.currentTextChanged.connect(self._folder_shown)
         if self.layers.count() > 1:
             self.layers.setCurrentIndex(1)
+        self._folder_shown(self.layers.currentText())
+
+    def _folder_shown(self, text: str) -> None:
+        self.folder_row.setVisible(text == FOLDER)
 
     def _browse(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Folder of training images", str(Path.home()))

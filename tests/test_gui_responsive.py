@@ -70,3 +70,38 @@ def test_training_keeps_the_event_loop_responsive(make_napari_viewer, qtbot, tmp
     assert w.plot.paints > 5 and w.preview.shown_shape == (96, 96)  # both really painted while it trained
     assert len(gaps) > 100  # the run lasted long enough to measure
     assert p99 <= P99_MS and worst <= MAX_MS, f"p99 {p99:.1f} ms, max {worst:.1f} ms"
+
+
+def test_stop_acts_within_an_iteration_of_what_the_user_saw(make_napari_viewer, qtbot, tmp_path):
+    """Stop clicked (on the GUI thread) when the widget shows iteration 30 ends the run at most
+    two iterations later, and the bar says where it stopped."""
+    from napari_im2im._widget_train import TrainWidget
+
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(_stack(2, 64, 1), name="A")
+    viewer.add_image(-_stack(2, 64, 2), name="B")
+    w = TrainWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.domain_a.layers.setCurrentText("A")
+    w.domain_b.layers.setCurrentText("B")
+    w.family.setCurrentText("cycle_gan")
+    w.capacity.setCurrentText("tiny")
+    w.size.setValue(32)
+    w.iterations.setValue(100_000)
+    w.out_dir.setText(str(tmp_path))
+    clicked = {}
+
+    def click_stop(ev):  # queued to the GUI thread, as a click would be
+        if ev.done >= 30 and not clicked:
+            clicked["at"], clicked["t"] = ev.done, time.perf_counter()
+            w.cancel_button.click()
+
+    assert w.run()
+    w.worker.yielded.connect(click_stop)
+    qtbot.waitUntil(lambda: not w.busy, timeout=120_000)
+    seconds = time.perf_counter() - clicked["t"]
+    prov = viewer.layers["A [training preview]"].metadata["im2im"]
+    print(f"Stop at iteration {clicked['at']}: stopped at {prov['iterations_done']} after {seconds:.2f} s")
+    assert prov["status"] == "stopped" and clicked["at"] <= prov["iterations_done"] <= clicked["at"] + 2
+    assert w.progress.text() == f"stopped at {prov['iterations_done']} / 100000"
+    assert w.run_button.isEnabled() and not w.cancel_button.isEnabled()

@@ -178,6 +178,32 @@ def test_cancel_stops_a_stack_within_a_slice(make_napari_viewer, qtbot, ckpts, n
     assert w.run_button.isEnabled() and not w.cancel_button.isEnabled()
 
 
+def test_cancel_on_the_last_slice_adds_nothing_and_the_bar_says_so(make_napari_viewer, qtbot, ckpts, notes):
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(3), name="short")
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, ckpts["generator"])
+
+    def cancel_on_last(ev):  # the worker thread, after the last slice was computed
+        if ev.total == 3 and ev.done == 3:
+            w._cancel.set()
+
+    assert w.run()
+    w.worker.yielded.connect(cancel_on_last, Qt.ConnectionType.DirectConnection)
+    _wait_idle(qtbot, w)
+    assert "short [T1w -> T2w]" not in viewer.layers
+    assert w.messages[-1] == ("info", "cancelled: no output was added")
+    assert w.progress.text().startswith("cancelled at")
+    w.run(layer=viewer.add_image(np.zeros((2, 2, 2, 16, 16), np.float32), name="5d"))
+    _wait_idle(qtbot, w)
+    assert w.progress.text() == "failed" and notes[-1][0] == "error"
+    assert w.run()  # a good run afterwards shows percent again
+    _wait_idle(qtbot, w)
+    assert w.progress.text() == "100%" and "short [T1w -> T2w]" in viewer.layers
+
+
 def test_invalid_layers_give_notifications_not_exceptions(make_napari_viewer, qtbot, ckpts, notes):
     from napari_im2im._widget_reconstruct import ReconstructWidget
     from napari_im2im._widget_translate import TranslateWidget
@@ -225,8 +251,16 @@ def test_attention_overlay_threshold_and_compositions(make_napari_viewer, qtbot,
     assert a.min() >= 0 and a.max() <= 1
     y = viewer.layers["horse [translated]"].data
     fg, bg = viewer.layers["horse [foreground]"].data, viewer.layers["horse [background]"].data
-    np.testing.assert_allclose(fg + bg, y, rtol=1e-4, atol=1e-4)  # a*G(x) + (1-a)*x = y
-    w.threshold.setValue(int(round(float(np.median(a)) * 100)))  # live: no re-run
+    from skimage.filters import threshold_otsu
+
+    keep = a >= w.threshold_value
+    assert 0 < keep.mean() < 1
+    np.testing.assert_allclose((fg + bg)[keep], y[keep], rtol=1e-4, atol=1e-4)  # a*G(x) + (1-a)*x = y
+    assert (fg[~keep] == 0).all() and np.allclose(bg[~keep], x[~keep], atol=1e-5)  # weak attention counts as 0
+
+    assert w.auto.isChecked() and w.threshold_value == pytest.approx(round(100 * threshold_otsu(a)) / 100)
+    assert att.contrast_limits[0] == pytest.approx(w.threshold_value)  # the run's own threshold, on the slider
+    w.threshold.setValue(int(round(float(np.percentile(a, 90)) * 100)))  # live: no re-run
     assert att.contrast_limits[0] == pytest.approx(w.threshold_value)
     assert (viewer.layers["horse [foreground]"].data == 0).sum() > (fg == 0).sum()
     w.opacity.setValue(30)
@@ -313,6 +347,33 @@ def test_inpaint_from_shapes_and_labels_and_super_resolution(make_napari_viewer,
     assert not [n for n in notes if n[0] == "error"]
 
 
+def test_holes_layers_match_the_image_and_pages_fit_their_mode(make_napari_viewer, qtbot, notes):
+    from napari_im2im._widget_reconstruct import MODES, ReconstructWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(3), name="scan", scale=(2.0, 0.5, 0.5), translate=(1.0, 2.0, 3.0),
+                     units=("mm", "mm", "mm"), axis_labels=("z", "y", "x"))
+    w = ReconstructWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    heights = {}
+    for mode in MODES:
+        w.set_mode(mode)
+        heights[mode] = w.pages.sizeHint().height()
+    assert heights["Inpaint"] < heights["MRI reconstruction"] and heights["Super-resolution"] < heights["Inpaint"]
+    w.set_mode("Inpaint")
+    for kind in ("labels", "shapes"):
+        layer = w.new_holes_layer(kind)
+        assert w.holes_combo.layer() is layer and layer.name.startswith("scan holes")
+        np.testing.assert_allclose(layer.scale, (2.0, 0.5, 0.5))
+        np.testing.assert_allclose(layer.translate, (1.0, 2.0, 3.0))
+        assert [str(u) for u in layer.units] == ["millimeter"] * 3 and tuple(layer.axis_labels) == ("z", "y", "x")
+    # napari draws with units only when all layers agree (else: "Inconsistent units across layers")
+    assert [str(u) for u in viewer.layers.extent.units] == ["millimeter"] * 3
+    assert viewer.layers["scan holes"].data.shape == (3, 64, 64)
+    viewer.add_labels(np.zeros((3, 64, 64), np.uint8), name="plain")  # napari's own default: pixel units
+    assert viewer.layers.extent.units is None
+
+
 def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, notes):
     from napari_im2im._widget_train import TrainWidget
 
@@ -348,7 +409,24 @@ def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, not
     out = viewer.layers["T1 [T1 -> T2]"]
     assert out.data.shape == (4, 64, 64)
     assert out.metadata["im2im"]["checkpoint_path"] == w.checkpoint
+    run_name = os.path.basename(os.path.dirname(w.checkpoint))  # cycle_gan-<date>, not "model"
+    assert tw.translator.name == run_name and tw.messages[-1][1].endswith(f"with {run_name}")
     assert not [n for n in notes if n[0] == "error"]
+
+
+def test_train_folder_field_shows_only_for_folders_and_fits_its_text(make_napari_viewer, qtbot):
+    from napari_im2im._widget_train import FOLDER, TrainWidget
+
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(_stack(2), name="A")
+    w = TrainWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    pick = w.domain_a
+    assert pick.layers.currentText() == "A" and not pick.folder_row.isVisible()
+    pick.layers.setCurrentText(FOLDER)
+    qtbot.waitUntil(pick.folder.isVisible)
+    text = pick.folder.placeholderText()
+    assert pick.folder.width() > pick.folder.fontMetrics().horizontalAdvance(text), (pick.folder.width(), text)
 
 
 def test_train_stop_keeps_the_last_checkpoint(make_napari_viewer, qtbot, tmp_path, notes):
