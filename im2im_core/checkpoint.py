@@ -126,6 +126,8 @@ def read_metadata(path) -> dict[str, Any]:
             meta[key] = json.loads(raw[key])
     except (KeyError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path}: metadata entry {exc} is missing or not valid JSON") from None
+    except RecursionError:  # "[[[[...]]]]" nested beyond the parser's depth
+        raise CheckpointError(f"{path}: metadata is nested too deeply to be a checkpoint's") from None
     meta["spacing"] = _spacing(raw.get("spacing"), path)
     return meta
 
@@ -136,7 +138,7 @@ def _spacing(raw, path):
         return None
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         value = raw
     if value is None:
         return None
@@ -198,7 +200,7 @@ def load_model(path, device="cpu"):
         aliases = json.loads(meta.get("aliases", "{}"))
         if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
             raise ValueError("not a mapping of names")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path}: metadata 'aliases' is not valid ({exc})") from None
     try:
         cfg = config_from_dict(meta["family"], meta["config"])

@@ -53,6 +53,9 @@ def _unwrap(obj) -> dict:
             obj = obj[key]
     if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
         raise CheckpointError("the file holds no state_dict of tensors")
+    if not all(isinstance(k, str) for k in obj):
+        raise CheckpointError("the file's state_dict has keys that are not names (e.g. "
+                              f"{next(k for k in obj if not isinstance(k, str))!r}); a state_dict maps parameter names to tensors")
     return {re.sub(r"^module\.", "", k): v for k, v in obj.items()}
 
 

@@ -196,3 +196,24 @@ def test_a_pth_with_200k_block_keys_is_refused_before_building(tmp_path):
         im2im_core.load(path, device="cpu")
     assert time.perf_counter() - t0 < 60
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 1_000_000  # KiB
+
+
+@pytest.mark.parametrize("key", ["provenance", "config"])
+def test_deeply_nested_metadata_is_a_checkpoint_error_in_load_and_info(tmp_path, tiny_generator_ckpt, key, capsys):
+    from im2im_core.cli import main
+    from im2im_core.errors import CheckpointError
+
+    path = _rewritten(tmp_path, tiny_generator_ckpt, meta_edit=lambda m: m.update({key: "[" * 100_000 + "]" * 100_000}))
+    with pytest.raises(CheckpointError, match="nested too deeply"):
+        im2im_core.load(path)
+    assert main(["info", str(path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nested too deeply" in err[0] and "Traceback" not in err[0]
+
+
+def test_a_pth_whose_keys_are_not_names_is_refused(tmp_path):
+    from im2im_core.errors import CheckpointError
+
+    torch.save({0: torch.zeros(3)}, tmp_path / "intkey.pth")
+    with pytest.raises(CheckpointError, match="not names"):
+        im2im_core.load(tmp_path / "intkey.pth", device="cpu")
