@@ -304,7 +304,7 @@ def _sample(args) -> int:
 def _demo(args) -> int:
     from .demo import run_demo
 
-    run_demo(out_dir=args.out, gui=args.gui, quick=args.quick)
+    run_demo(out_dir=args.out, quick=args.quick)
     return 0
 
 
@@ -366,9 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("-o", "--output", required=True, help=".nii.gz for volumes, .png/.tif for camera")
     sm.set_defaults(func=_sample)
 
-    d = sub.add_parser("demo", help="run the end-to-end demo on shipped models and packaged data")
+    d = sub.add_parser("demo", help="run the end-to-end demo on shipped models and packaged data "
+                       "(`python -m napari_im2im` shows it in napari)")
     d.add_argument("--out", default="im2im_demo_out", help="output folder for the figure and metrics")
-    d.add_argument("--gui", action="store_true", help="open napari with the results")
     d.add_argument("--quick", action="store_true", help="fewer slices (for tests)")
     d.set_defaults(func=_demo)
     return p

@@ -71,8 +71,9 @@ def _available(name: str) -> bool:
     return name in shipped_models()
 
 
-def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -> dict:
-    """Run every available shipped model; returns {"figure", "table", "csv", "rows"}."""
+def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
+    """Run every available shipped model; returns {"figure", "table", "csv", "rows", "layers"}
+    ("layers": name -> array, what `python -m napari_im2im` shows in napari)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,19 +212,4 @@ def run_demo(out_dir="im2im_demo_out", gui: bool = False, quick: bool = False) -
     print("\n".join(lines))
     print(f"\nfigure:  {figure.resolve()}\ntable:   {table.resolve()}\ncsv:     {(out / 'metrics.csv').resolve()}"
           f"\n({time.time() - t0:.0f} s; metrics on [0, 1] images with data_range=1)")
-    if gui:
-        _open_napari(layers)
-    return {"figure": figure, "table": table, "csv": out / "metrics.csv", "rows": rows}
-
-
-def _open_napari(layers: dict) -> None:
-    """Show the results as layers with the plugin's widgets docked (needs a display)."""
-    import napari
-
-    viewer = napari.Viewer(title="napari-im2im demo")
-    for name, data in layers.items():
-        viewer.add_image(data, name=name, colormap="magma" if name == "attention" else "gray", blending="additive"
-                         if name == "attention" else "translucent", visible=name in ("T1w", "attention"))
-    for widget in ("Translate", "Attention masks", "Reconstruct / Inpaint", "Train"):
-        viewer.window.add_plugin_dock_widget("napari-im2im", widget)
-    napari.run()
+    return {"figure": figure, "table": table, "csv": out / "metrics.csv", "rows": rows, "layers": layers}

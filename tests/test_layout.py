@@ -22,6 +22,37 @@ def test_core_never_imports_napari_or_qt():
     assert "im2im_core.models.generator" in mods  # the registry really imported the families
 
 
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the im2im_core/napari_im2im modules a source file imports (relative ones resolved)."""
+    import ast
+
+    pkg = path.relative_to(ROOT).with_suffix("").parts[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = list(pkg[: len(pkg) - node.level + 1]) if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            out.add(mod)
+            out |= {f"{mod}.{a.name}" for a in node.names}  # "from . import x" names a module too
+    return {m for m in out if m.split(".")[0] in ("im2im_core", "napari_im2im", "napari", "qtpy")}
+
+
+def test_import_directions_models_never_import_engine_and_families_never_import_each_other():
+    models = ROOT / "im2im_core" / "models"
+    families = {f"im2im_core.models.{p.stem}" for p in models.glob("*.py") if "@register(" in p.read_text()}
+    assert len(families) >= 15  # the check sees the families
+    for path in models.glob("*.py"):
+        mods = _imports(path)
+        own = f"im2im_core.models.{path.stem}"
+        assert not {m for m in mods if m.startswith("im2im_core.engine")}, f"{path.name} imports the engine"
+        assert not (mods & families) - {own}, f"{path.name} imports another family: {sorted((mods & families) - {own})}"
+    for path in (ROOT / "im2im_core").rglob("*.py"):
+        bad = {m for m in _imports(path) if m.split(".")[0] in ("napari_im2im", "napari", "qtpy")}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
 def test_cli_help_does_not_import_torch():
     mods = _modules_after("from im2im_core.cli import build_parser\nbuild_parser().format_help()")
     assert "torch" not in mods and "numpy" not in mods

@@ -586,3 +586,17 @@ def test_council_member_in_translate_and_both_mask_families_in_attention(make_na
     mask = viewer.layers["slice [attention]"].data
     assert mask.shape == x.shape and 0 <= mask.min() and mask.max() <= 1
     assert not [m for m in notes if m[0] == "error"]
+
+
+def test_the_demo_opens_in_napari_with_the_widgets_docked(make_napari_viewer, qtbot, tmp_path):
+    from im2im_core.demo import run_demo
+    from napari_im2im.__main__ import show
+
+    layers = run_demo(out_dir=tmp_path, quick=True)["layers"]
+    viewer = show(layers, make_napari_viewer())
+    assert [ly.name for ly in viewer.layers] == list(layers) and "T1w" in layers
+    docked = set(viewer.window.dock_widgets)
+    assert {"Translate", "Attention masks", "Reconstruct / Inpaint", "Train"} <= {n.split(" (")[0] for n in docked}, docked
+    for w in viewer.window.dock_widgets.values():  # the widgets load their default models: let them finish
+        if hasattr(w, "busy"):
+            _wait_idle(qtbot, w)

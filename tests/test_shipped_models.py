@@ -9,7 +9,7 @@ from im2im_core.inference import shipped_models
 
 EXPECTED = ("mri_recon_1dgauss", "mri_recon_poisson2d", "inpaint_mri", "sr_x2_mri", "sr_x4_mri",
             "pix2pix_t1w_t2w", "pix2pix_t2w_t1w", "cyclegan_t1w_t2w", "unit_t1w_t2w", "attention_t1w_t2w",
-            "munit_t1w_t2w")
+            "munit_t1w_t2w", "bicyclegan_t1w_t2w", "bicyclegan_t2w_t1w")
 
 
 @pytest.fixture(scope="module")

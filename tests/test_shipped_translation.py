@@ -107,11 +107,14 @@ def test_spacing_aware_inference_agrees_between_1mm_and_other_pixel_sizes(native
 #: that ignored its code would give exactly 0. Measured on these slices when written: MUNIT
 #: 4e-4 / 4e-4; the benchmark (whole volumes): MUNIT 6e-4 / 5e-4, DRIT 1.2e-4 / 4.8e-5 (their codes
 #: barely change the output, README Limits), Augmented CycleGAN 7.2e-3 / 1.05e-2.
-MULTIMODAL = {"munit_t1w_t2w": 1e-4, "drit_t1w_t2w": 1e-5, "augcgan_t1w_t2w": 1e-3}
+MULTIMODAL = {"munit_t1w_t2w": 1e-4, "drit_t1w_t2w": 1e-5, "augcgan_t1w_t2w": 1e-3,
+              "bicyclegan_t1w_t2w": 1e-4, "bicyclegan_t2w_t1w": 1e-4}  # BicycleGAN: 7e-4 / 5e-4 in the benchmark
+#: BicycleGAN is paired: one model per direction
+ONE_WAY = {"bicyclegan_t1w_t2w": "T1w->T2w", "bicyclegan_t2w_t1w": "T2w->T1w"}
+CASES = [(n, d) for n in MULTIMODAL for d in ("T1w->T2w", "T2w->T1w") if ONE_WAY.get(n, d) == d]
 
 
-@pytest.mark.parametrize("name", list(MULTIMODAL))
-@pytest.mark.parametrize("direction", ["T1w->T2w", "T2w->T1w"])
+@pytest.mark.parametrize("name, direction", CASES)
 def test_shipped_multimodal_samples_differ_and_each_clears_the_floor(native, name, direction):
     """A multimodal model: K codes give K different outputs (diversity > 0), and every one of them
     clears the 0.80 floor and the identity / plain histogram baselines by 0.2."""
@@ -121,7 +124,7 @@ def test_shipped_multimodal_samples_differ_and_each_clears_the_floor(native, nam
     src, dst = direction.split("->")
     x, gt = data["stack"][src][pick], data["stack"][dst][pick]
     tr = im2im_core.load(name, device="cpu")
-    preds = tr.translate(x, direction=direction, n_samples=3, seed=0, out_dtype="float32", spacing=(1.0, 1.0, 1.0))
+    preds = tr.translate(x, direction=None if name in ONE_WAY else direction, n_samples=3, seed=0, out_dtype="float32", spacing=(1.0, 1.0, 1.0))
     assert preds.shape == (3, *x.shape)
     diversity = np.mean([np.abs(preds[a] - preds[b]).mean() for a in range(3) for b in range(a)])
     assert diversity > MULTIMODAL[name]

@@ -44,9 +44,9 @@ from ..losses import GANLoss, l1, multiscale_gan
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
 from ..nets.prior import check_prior, QuantileMap, fit_priors
+from ..nets.init import init_weights
 from .base import Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
-from .pix2pix import init_weights
 
 
 @dataclass

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from ..engine.pool import ImagePool
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..nets.encoders import Conv2dBlock, ResBlock
 from ..nets.prior import PriorResidual, fit_priors, with_prior
+from ._pool import ImagePool
 from .base import Im2ImModel, ModelConfig, register, require_blendable
 
 

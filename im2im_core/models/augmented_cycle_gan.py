@@ -60,9 +60,9 @@ from ..nets.discriminators import NLayerDiscriminator
 from ..nets.encoders import pad_layer
 from ..nets.norm import GlobalInstanceNorm2d
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
+from ..nets.init import init_weights
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
-from .pix2pix import init_weights
 
 
 class GlobalMeanPool(GlobalInstanceNorm2d):

@@ -45,9 +45,9 @@ from ..nets import GeneratorConfig, build_generator
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.norm import conv_bias, norm_layer
 from ..nets.prior import QuantileMap, check_prior, fit_priors, zero_last_conv
+from ..nets.init import init_weights
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
-from .pix2pix import init_weights
 
 
 @dataclass

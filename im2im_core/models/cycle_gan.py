@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..engine.pool import ImagePool
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..nets.prior import check_prior, fit_priors, with_prior
+from ..nets.init import init_weights
+from ._pool import ImagePool
 from .base import Im2ImModel, ModelConfig, register
-from .pix2pix import adam, init_weights
 
 
 @dataclass
@@ -73,8 +73,8 @@ class CycleGAN(Im2ImModel):
         """One Adam over both generators, one over both discriminators, and the fake pools."""
         self.pools = {"fake_B": ImagePool(train_cfg.pool_size), "fake_A": ImagePool(train_cfg.pool_size)}
         self.optimizers = {
-            "G": adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()), train_cfg),
-            "D": adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()), train_cfg),
+            "G": self.adam(itertools.chain(self.netG_A.parameters(), self.netG_B.parameters()), train_cfg),
+            "D": self.adam(itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()), train_cfg),
         }
         return self.optimizers
 

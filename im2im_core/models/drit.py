@@ -68,9 +68,9 @@ from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEnc
                              res_blocks)
 from ..nets.norm import norm_layer
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
+from ..nets.init import init_weights
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
-from .pix2pix import init_weights
 
 
 @dataclass

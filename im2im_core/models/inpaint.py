@@ -41,6 +41,7 @@ from ..losses import GANLoss
 from ..nets import DiscriminatorConfig, build_discriminator
 from ..nets.gated import GatedGenerator
 from ..tiling import pad_to_multiple
+from ._masks import coerce_mask
 from .base import Im2ImModel, ModelConfig, register
 
 
@@ -56,37 +57,6 @@ def push_pull_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     coarse = push_pull_fill(xs / ws.clamp_min(1e-6), (ws > 0).to(x.dtype))
     up = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=False)
     return x * known + up * (1 - known)
-
-
-def coerce_mask(mask, x: torch.Tensor, label=None, name: str = "mask") -> torch.Tensor:
-    """A user mask (numpy/torch, bool or labels) as a bool tensor (1|N, 1, H, W) matching x, or a clear error."""
-    n, _, h, w = x.shape
-    if torch.is_tensor(mask):
-        t = mask.detach().to(x.device)
-    else:
-        arr = np.asarray(mask)
-        if arr.dtype.kind not in "biuf":
-            raise InputError(f"{name} must be a boolean or integer (labels) array, got dtype {arr.dtype}")
-        cast = {"b": np.bool_, "i": np.int64, "u": np.int64, "f": np.float64}[arr.dtype.kind]
-        t = torch.from_numpy(np.array(arr, dtype=cast)).to(x.device)  # a copy: torch needs writable memory
-    if t.is_complex():
-        raise InputError(f"{name} must be a boolean or integer (labels) array, got a complex tensor")
-    shape = tuple(t.shape)
-    hole = t != 0 if label is None else t == label
-    if label is not None and not bool(hole.any()):
-        present = torch.unique(t)[:10].tolist()
-        raise InputError(f"label {label!r} does not occur in the {name} (values present: {present})")
-    if hole.dim() == 2:
-        hole = hole[None, None]
-    elif hole.dim() == 3 and hole.shape[0] in (1, n):
-        hole = hole[:, None]
-    elif not (hole.dim() == 4 and hole.shape[0] in (1, n) and hole.shape[1] == 1):
-        raise InputError(f"{name} has shape {shape}; expected (H, W), ({n}, H, W) or ({n}, 1, H, W) "
-                         f"with H, W = {h}, {w}")
-    if tuple(hole.shape[-2:]) != (h, w):
-        raise InputError(f"{name} has shape {shape} but the image is {h} x {w}; the mask must cover the "
-                         f"whole image (tiled inference does not slice masks: run untiled)")
-    return hole
 
 
 PREFILLS = ("biharmonic", "push_pull", "zero")
@@ -275,4 +245,4 @@ class _InpaintExport(nn.Module):
         return torch.where(hole, self.model.fill(x, hole).to(x.dtype), x)
 
 
-__all__ = ["PREFILLS", "Inpaint", "InpaintConfig", "biharmonic_fill", "coerce_mask", "push_pull_fill"]
+__all__ = ["PREFILLS", "Inpaint", "InpaintConfig", "biharmonic_fill", "push_pull_fill"]

@@ -69,7 +69,7 @@ from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
 from .base import Im2ImModel, ModelConfig, register
-from .inpaint import coerce_mask
+from ._masks import coerce_mask
 
 MASK_POLICIES = ("per_batch", "fixed")
 

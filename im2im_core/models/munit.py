@@ -43,11 +43,11 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
-from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder, kaiming_init
+from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder
+from ..nets.init import init_weights, kaiming_init
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
 from .base import Im2ImModel, ModelConfig, register
-from .pix2pix import init_weights
 
 
 @dataclass

@@ -10,28 +10,8 @@ from torch import nn
 from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
+from ..nets.init import init_weights
 from .base import Im2ImModel, ModelConfig, register
-
-
-def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
-    """junyanz "normal" init: conv weights N(0, gain), norm weights N(1, gain), biases 0 (GANs
-    train markedly worse from PyTorch's default init)."""
-    for m in net.modules():
-        name = m.__class__.__name__
-        if hasattr(m, "weight") and m.weight is not None and ("Conv" in name or "Linear" in name):
-            nn.init.normal_(m.weight, 0.0, gain)
-            if getattr(m, "bias", None) is not None:
-                nn.init.zeros_(m.bias)
-        elif "BatchNorm2d" in name and m.weight is not None:
-            nn.init.normal_(m.weight, 1.0, gain)
-            nn.init.zeros_(m.bias)
-    return net
-
-
-def adam(params, train_cfg) -> torch.optim.Adam:
-    """Adam with the betas/lr/weight decay of a TrainConfig's `optim` section."""
-    o = train_cfg.optim
-    return torch.optim.Adam(params, lr=o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
 
 
 @dataclass
@@ -82,7 +62,7 @@ class Pix2Pix(Im2ImModel):
     # ---- training --------------------------------------------------------------------
     def configure_optimizers(self, train_cfg):
         """Adam for G and for D (no image pool: junyanz pix2pix uses pool_size 0)."""
-        self.optimizers = {"G": adam(self.netG.parameters(), train_cfg), "D": adam(self.netD.parameters(), train_cfg)}
+        self.optimizers = {"G": self.adam(self.netG.parameters(), train_cfg), "D": self.adam(self.netD.parameters(), train_cfg)}
         return self.optimizers
 
     def train_step(self, batch, step):

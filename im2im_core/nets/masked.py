@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .encoders import ConvEncoder, StyleDecoder, kaiming_init
+from .encoders import ConvEncoder, StyleDecoder
+from .init import kaiming_init
 from .prior import zero_last_conv
 
 
