@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -345,11 +344,9 @@ class Translator:
         grid = self.model_grid(size, spacing, len(layout["lead"]) + 2) if resample else None
         if grid is not None:
             x = resize(x, grid).clamp_(-1.0, 1.0)
-        t0 = time.perf_counter()
         results = self.forward_tensor(x, direction, tile=tile, overlap=overlap, precision=precision,
                                       norm_stats=norm_stats, batch_size=batch_size, progress=progress,
                                       cancel=cancel, **opts)
-        self.last_seconds = time.perf_counter() - t0
         dtype = np.dtype(out_dtype) if out_dtype is not None else arr.dtype
         images, extras = [], {}
         keep = self.model.unchanged_pixels(opts)
