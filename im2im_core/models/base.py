@@ -1,4 +1,5 @@
-"""The small interface every family implements, and the registry that maps names to classes.
+"""The small interface every family implements (the registry that maps names to classes is
+`_registry.py`; `register` is re-exported here for the families).
 
 A family is one module in this package: a config dataclass, the networks it builds, its
 training step and `inference_forward`. The engine, the Translator, the CLI and the napari
@@ -12,50 +13,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..config import from_dict, to_dict
+from ..config import to_dict
 from ..errors import ConfigError, InputError
-
-_REGISTRY: dict[str, type["Im2ImModel"]] = {}
-
-
-def register(name: str):
-    """Class decorator: make a family buildable by name."""
-
-    def deco(cls):
-        cls.family = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def family_class(name: str) -> type["Im2ImModel"]:
-    from . import _import_families
-
-    _import_families()
-    if name not in _REGISTRY:
-        raise ConfigError(f"model family {name!r} unknown; registered: {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
-
-
-def list_models() -> list[str]:
-    """Names of every registered family."""
-    from . import _import_families
-
-    _import_families()
-    return sorted(_REGISTRY)
-
-
-def build(config) -> "Im2ImModel":
-    """Instantiate the family whose config class `config` is."""
-    from . import _import_families
-
-    _import_families()
-    for cls in _REGISTRY.values():
-        if type(config) is cls.Config:
-            return cls(config)
-    raise ConfigError(f"no registered family takes a {type(config).__name__}")
-
+from ._registry import register  # noqa: F401 - the families' decorator, next to the class they subclass
 
 #: config fields that are layer widths or counts of layers: a width must be >= 1, a count >= 0
 WIDTHS = ("ngf", "ndf", "dim", "nf", "nef", "mlp_dim", "attention_ngf", "ndf_z", "ndf_content", "in_channels",
@@ -81,12 +41,6 @@ def require_blendable(family: str, cfg) -> None:
     if cfg.in_channels != cfg.out_channels:
         raise ConfigError(f"{family} blends its output with the input, so in_channels ({cfg.in_channels}) must "
                           f"equal out_channels ({cfg.out_channels})")
-
-
-def config_from_dict(family: str, data: dict):
-    cfg = from_dict(family_class(family).Config, data, where=f"[{family}]")
-    check_sizes(cfg, f"[{family}]")
-    return cfg
 
 
 @dataclass
