@@ -351,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export a checkpoint to TorchScript, torch.export or safetensors")
     e.add_argument("checkpoint")
     e.add_argument("-o", "--output", required=True)
-    e.add_argument("--format", default="torchscript", choices=("torchscript", "export", "safetensors"))
+    e.add_argument("--format", default="torchscript", choices=("torchscript", "export", "onnx", "safetensors"))
     e.add_argument("--direction", default=None)
     e.add_argument("--size", type=int, default=256, help="example input side used for tracing")
     e.set_defaults(func=_export)

@@ -1,4 +1,4 @@
-"""Export a checkpoint for deployment: TorchScript, torch.export, or our safetensors format.
+"""Export a checkpoint for deployment: TorchScript, torch.export, ONNX, or our safetensors format.
 
 The exported module maps a normalised (N, C, H, W) tensor in [-1, 1] to the translated tensor,
 exactly what `Translator.forward_tensor` computes (fp32, untiled).
@@ -39,4 +39,24 @@ def export(checkpoint, output, fmt: str = "torchscript", direction: str | None =
         except Exception:  # some layers only export at the traced size
             ep = torch.export.export(module, (example,))
         return atomic_write(out, lambda tmp: torch.export.save(ep, tmp))
-    raise InputError(f"export format {fmt!r} unknown; use torchscript, export or safetensors")
+    if fmt == "onnx":
+        return atomic_write(out, lambda tmp: _onnx(module, example, tmp))
+    raise InputError(f"export format {fmt!r} unknown; use torchscript, export, onnx or safetensors")
+
+
+def _onnx(module, example, path) -> None:
+    """ONNX (opset 17) with free batch, height and width; input "image", output "output"."""
+    import warnings
+
+    try:
+        import onnx  # noqa: F401 - the exporter needs it
+    except ImportError:
+        raise InputError("ONNX export needs the onnx package: pip install 'napari-im2im[onnx]'") from None
+    axes = {0: "batch", 2: "height", 3: "width"}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter's deprecation and trace notes
+        try:
+            torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=17, input_names=["image"],
+                              output_names=["output"], dynamic_axes={"image": axes, "output": axes})
+        except torch.onnx.errors.OnnxExporterError as exc:
+            raise InputError(f"this model does not export to ONNX ({exc})") from None

@@ -206,3 +206,25 @@ def test_tiling_with_models_whose_direction_uses_some_nets(tmp_path):
         out = tr.translate(img, "BtoA", tile=48, overlap=8, norm_stats=mode, progress=lambda d, t: seen.append((d, t)))
         assert out.shape == img.shape
         assert seen[-1][0] == seen[-1][1]  # progress reaches its total
+
+
+@pytest.mark.parametrize("name, tol", [("pix2pix_t1w_t2w", 1e-4), ("cyclegan_t1w_t2w", 1e-2)])
+def test_onnx_export_runs_in_onnxruntime_like_the_model(tmp_path, name, tol):
+    """`im2im export --format onnx`: onnxruntime gives the model's output on another batch and
+    size (free axes) within `tol` on [-1, 1]; the intensity prior's mapping is a lookup table
+    there (nets/prior._table_map), which blurs the mapping's jumps by up to ~0.005."""
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+
+    from im2im_core.cli import main
+
+    out = tmp_path / f"{name}.onnx"
+    assert main(["export", name, "--format", "onnx", "-o", str(out)]) == 0
+    tr = im2im_core.load(name, device="cpu", precision="fp32")
+    module = tr.model.float().eval().export_module("AtoB").eval()
+    x = torch.zeros(2, 1, 96, 160).uniform_(-1, 1, generator=torch.Generator().manual_seed(0))
+    y = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        ref = module(x).numpy()
+    assert y.shape == ref.shape and np.abs(y - ref).max() < tol
+    assert not list(tmp_path.glob("*.tmp*"))  # written atomically
