@@ -193,7 +193,8 @@ def load_model(path, device="cpu"):
 
     from .config import from_dict
     from .errors import ConfigError
-    from .models import build, config_from_dict
+    from .models import build, config_from_dict, family_class
+    from .models._registry import renamed_keys
 
     meta = read_metadata(path)
     try:
@@ -203,7 +204,8 @@ def load_model(path, device="cpu"):
     except (ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path}: metadata 'aliases' is not valid ({exc})") from None
     try:
-        cfg = config_from_dict(meta["family"], meta["config"])
+        family = meta["family"]  # files written before a loss weight's rename read silently
+        cfg = config_from_dict(family, renamed_keys(family, family_class(family).Config, meta["config"], warn=False))
         intensity = from_dict(Intensity, meta["intensity"])
         _check_size_before_building(path, cfg, len(aliases))
         model = build(cfg)

@@ -23,7 +23,7 @@ from shapes import shapes
 
 TINY = dict(dim=8, n_res=1, n_dec_res=1, n_attr_down=2, ndf=8, d_layers=2, n_scales=1, ndf_content=16)
 TERMS = ("adv_X", "adv_Y", "content_adv", "cc_X", "cc_Y", "rec_X", "rec_Y", "lr_X", "lr_Y", "kl_X", "kl_Y")
-WEIGHTS = ("lambda_adv", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl")
+WEIGHTS = ("lambda_gan", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl")
 
 
 def tiny_model(seed=0, **kw) -> DRIT:
@@ -46,7 +46,7 @@ def test_registered_config_round_trip_defaults_shared_layers_and_bad_configs():
     cfg = DRITConfig(**TINY, lambda_kl=0.1, domains=("T1w", "T2w"))
     assert config_from_dict("drit", json.loads(json.dumps(to_dict(cfg)))) == cfg
     d = DRITConfig()
-    assert (d.attr_dim, d.lambda_cc, d.lambda_rec, d.lambda_lr, d.lambda_kl, d.lambda_content, d.lambda_adv) == \
+    assert (d.attr_dim, d.lambda_cc, d.lambda_rec, d.lambda_lr, d.lambda_kl, d.lambda_content, d.lambda_gan) == \
         (8, 10.0, 10.0, 10.0, 0.01, 1.0, 1.0)
     for bad in (dict(gan_mode="hinge"), dict(lambda_cc=-1.0), dict(attr_dim=0), dict(n_res=0),
                 dict(content_lr_scale=0.0)):

@@ -446,3 +446,24 @@ def test_resume_survives_a_damaged_newest_checkpoint_and_says_when_there_is_noth
     with pytest.warns(UserWarning, match="nothing to train"):
         res = later.fit(resume=True)
     assert res["iterations"] == 3
+
+
+def test_old_loss_weight_names_still_read_with_a_warning_and_shipped_checkpoints_load_silently():
+    """One name for the adversarial weight (lambda_gan); the old keys map onto it."""
+    import warnings
+
+    import im2im_core
+    from im2im_core.errors import ConfigError
+    from im2im_core.models import config_from_dict
+
+    for family, old in (("drit", "lambda_adv"), ("inpaint", "adv_weight"), ("mri_recon", "adv_weight"),
+                        ("super_resolution", "adversarial_weight")):
+        with pytest.warns(DeprecationWarning, match=f"'{old}' is now called 'lambda_gan'"):
+            cfg = config_from_dict(family, {old: 0.25})
+        assert cfg.lambda_gan == 0.25
+        with pytest.raises(ConfigError, match="old name"):
+            config_from_dict(family, {old: 0.25, "lambda_gan": 0.5})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for name in ("inpaint_mri", "mri_recon_1dgauss", "sr_x2_mri"):  # written with the old keys
+            assert im2im_core.load(name, device="cpu").model.config.lambda_gan >= 0

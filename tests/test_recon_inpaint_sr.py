@@ -338,7 +338,7 @@ def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices):
     from skimage.restoration import inpaint_biharmonic
 
     x = torch.from_numpy(mni_slice[8:56, 8:56] * 2 - 1)[None, None].float()
-    cfg = InpaintConfig(ngf=16, n_down=2, dilations=(2, 4), adv_weight=0.0, hole_kind="mixed", hole_ratio=(0.2, 0.4),
+    cfg = InpaintConfig(ngf=16, n_down=2, dilations=(2, 4), lambda_gan=0.0, hole_kind="mixed", hole_ratio=(0.2, 0.4),
                         discriminator=DiscriminatorConfig(n_layers=2, ndf=8, norm="none", spectral=True))
     torch.manual_seed(0)
     model, logs = _train(build(cfg), {"A": train_slices[..., 8:56, 8:56]}, steps=200, lr=1e-3)
@@ -406,8 +406,8 @@ def test_sr_short_run_beats_bicubic(mni_slice, train_slices):
 
 
 def test_sr_adversarial_variant_trains():
-    """adversarial_weight > 0 builds a D and trains it (SRGAN mode)."""
-    model, logs = _train(build(_tiny_sr_config(2, adversarial_weight=1e-3)), {"A": _gray_image(32)}, steps=2)
+    """lambda_gan > 0 builds a D and trains it (SRGAN mode)."""
+    model, logs = _train(build(_tiny_sr_config(2, lambda_gan=1e-3)), {"A": _gray_image(32)}, steps=2)
     assert set(model.optimizers) == {"G", "D"} and all(np.isfinite(v) for v in logs[-1].values())
     with pytest.raises(ConfigError, match="scale"):
         build(SuperResolutionConfig(scale=3))

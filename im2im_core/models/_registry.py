@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 from ..errors import ConfigError
 
@@ -62,6 +63,25 @@ def config_from_dict(family: str, data: dict):
     from ..config import from_dict
     from .base import check_sizes
 
-    cfg = from_dict(family_class(family).Config, data, where=f"[{family}]")
+    config_cls = family_class(family).Config
+    data = renamed_keys(family, config_cls, data)
+    cfg = from_dict(config_cls, data, where=f"[{family}]")
     check_sizes(cfg, f"[{family}]")
     return cfg
+
+
+def renamed_keys(family: str, config_cls, data, warn: bool = True):
+    """`data` with the config's old key names (its RENAMED map) replaced by the current ones; a
+    DeprecationWarning names each (`warn=False` for checkpoints written before the rename)."""
+    renamed = getattr(config_cls, "RENAMED", {})
+    if not isinstance(data, dict) or not renamed.keys() & data.keys():
+        return data
+    data = dict(data)
+    for old, new in renamed.items():
+        if old in data:
+            if new in data:
+                raise ConfigError(f"[{family}] sets both {old!r} and {new!r}; {old!r} is the old name of {new!r}")
+            data[new] = data.pop(old)
+            if warn:
+                warnings.warn(f"[{family}] {old!r} is now called {new!r}", DeprecationWarning, stacklevel=3)
+    return data

@@ -34,7 +34,7 @@ Losses (paper Sec. 3; z_a = mu + sigma * eps drawn from q while training):
                 i.e. domain-indistinguishable content (BCE, as the authors' code) (lambda_content = 1)
   domain adv.   D_X judges x against u and the random-attribute G_X(c_y, z), D_Y likewise; the
                 two fake terms are averaged (the authors' code keeps a second discriminator per
-                domain for the random-attribute images)                         (lambda_adv = 1)
+                domain for the random-attribute images)                         (lambda_gan = 1)
 Defaults are the paper's weights; GAN loss "vanilla" (BCE, the paper's) or "lsgan"; Adam lr 1e-4,
 betas (0.5, 0.999) (TrainConfig.optim), weight decay 1e-4; D^c at `content_lr_scale` = 0.4 of the lr
 (the authors' code steps the content discriminator at lr / 2.5). Per-scale GAN losses are averaged;
@@ -57,6 +57,7 @@ towards q.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +78,9 @@ from .base import Im2ImModel, ModelConfig, register
 class DRITConfig(ModelConfig):
     """Domain X is "A" (in_channels), domain Y is "B" (out_channels)."""
 
+    #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
+    RENAMED: ClassVar[dict] = {"lambda_adv": "lambda_gan"}
+
     dim: int = 64  # first conv width of the content and attribute encoders
     n_down: int = 2  # content encoder downsamplings (generator upsamplings)
     n_res: int = 4  # content encoder residual blocks; the last one is shared between domains
@@ -89,7 +93,7 @@ class DRITConfig(ModelConfig):
     n_scales: int = 3
     ndf_content: int = 256  # content discriminator width
     gan_mode: str = "vanilla"
-    lambda_adv: float = 1.0
+    lambda_gan: float = 1.0
     lambda_content: float = 1.0
     lambda_cc: float = 10.0
     lambda_rec: float = 10.0
@@ -103,7 +107,7 @@ class DRITConfig(ModelConfig):
     lambda_prior: float = 0.0  # L1 pull of random-attribute translations towards q(x); needs intensity_prior
 
 
-LOSS_WEIGHTS = ("lambda_adv", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl", "lambda_prior")
+LOSS_WEIGHTS = ("lambda_gan", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl", "lambda_prior")
 
 
 def tile_code(a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -359,8 +363,8 @@ class DRIT(Im2ImModel):
         self.set_requires_grad([self.Ea_X, self.Ea_Y], True)
         half = torch.full((1, 1), 0.5, device=x.device)
         terms = {
-            "adv_X": c.lambda_adv * 0.5 * (self.adv(self.D_X(u), True, False) + self.adv(self.D_X(x_rand), True, False)),
-            "adv_Y": c.lambda_adv * 0.5 * (self.adv(self.D_Y(v), True, False) + self.adv(self.D_Y(y_rand), True, False)),
+            "adv_X": c.lambda_gan * 0.5 * (self.adv(self.D_X(u), True, False) + self.adv(self.D_X(x_rand), True, False)),
+            "adv_Y": c.lambda_gan * 0.5 * (self.adv(self.D_Y(v), True, False) + self.adv(self.D_Y(y_rand), True, False)),
             "content_adv": c.lambda_content * sum(
                 F.binary_cross_entropy_with_logits(lg.float(), half.expand_as(lg)) for lg in (self.D_c(c_x), self.D_c(c_y))),
             "cc_X": c.lambda_cc * l1(x_cc, x), "cc_Y": c.lambda_cc * l1(y_cc, y),
@@ -378,7 +382,7 @@ class DRIT(Im2ImModel):
                                                    + self.adv(self.D_X(x_rand.detach()), False))
         d_y = self.adv(self.D_Y(y), True) + 0.5 * (self.adv(self.D_Y(v.detach()), False)
                                                    + self.adv(self.D_Y(y_rand.detach()), False))
-        self.optimize("dis", c.lambda_adv * (d_x + d_y))
+        self.optimize("dis", c.lambda_gan * (d_x + d_y))
         lg_x, lg_y = self.D_c(c_x.detach()), self.D_c(c_y.detach())
         d_c = (F.binary_cross_entropy_with_logits(lg_x.float(), torch.ones_like(lg_x, dtype=torch.float32))
                + F.binary_cross_entropy_with_logits(lg_y.float(), torch.zeros_like(lg_y, dtype=torch.float32)))

@@ -10,8 +10,8 @@ free-form holes (`im2im_core.data.holes.random_hole_mask`, one mask per image, a
 * Discriminator: SN-PatchGAN, i.e. `NLayerDiscriminator(spectral=True)` without normalisation,
   on the completed image concatenated with the mask, trained with the hinge loss.
 * Generator loss: ``l1_hole_weight * mean(|G - x| * m) + l1_valid_weight * mean(|G - x| * (1 - m))
-  + adv_weight * (-D(completed))``. Defaults 6 / 1 follow the hole/valid weighting of Liu et al.
-  (partial convolutions, ECCV 2018); ``adv_weight`` 0.1 keeps training L1-led and stable on small
+  + lambda_gan * (-D(completed))``. Defaults 6 / 1 follow the hole/valid weighting of Liu et al.
+  (partial convolutions, ECCV 2018); ``lambda_gan`` 0.1 keeps training L1-led and stable on small
   microscopy/MRI sets (DeepFill v2 used 1 with its own, larger-magnitude L1 normalisation).
 
 Inference: ``inference_forward(x, direction, mask=..., label=None)``. `mask` is a boolean
@@ -29,6 +29,7 @@ happens inside, so the mask always matches the image exactly).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -76,6 +77,9 @@ def biharmonic_fill(x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 class InpaintConfig(ModelConfig):
     """Gated generator, SN-PatchGAN and the on-the-fly hole distribution."""
 
+    #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
+    RENAMED: ClassVar[dict] = {"adv_weight": "lambda_gan"}
+
     ngf: int = 32
     n_down: int = 2
     dilations: tuple = (2, 4, 8, 16)
@@ -86,7 +90,7 @@ class InpaintConfig(ModelConfig):
     hole_seed: int = 0
     l1_hole_weight: float = 6.0
     l1_valid_weight: float = 1.0
-    adv_weight: float = 0.1
+    lambda_gan: float = 0.1
     #: the generator predicts a correction to the hole-filled input instead of the whole image,
     #: so known context passes through from the first step and training spends itself on the holes
     residual: bool = True
@@ -216,7 +220,7 @@ class Inpaint(Im2ImModel):
         err = (raw - x).abs()
         l1_hole, l1_valid = (err * m).mean(), (err * (1 - m)).mean()
         adv = self.gan(self.netD(torch.cat([done, m], 1)), True, for_discriminator=False)
-        loss_g = c.l1_hole_weight * l1_hole + c.l1_valid_weight * l1_valid + c.adv_weight * adv
+        loss_g = c.l1_hole_weight * l1_hole + c.l1_valid_weight * l1_valid + c.lambda_gan * adv
         self.optimize("G", loss_g)
         self.set_requires_grad(self.netD, True)
         return {"D": loss_d.item(), "G": loss_g.item(), "G_l1_hole": l1_hole.item(),

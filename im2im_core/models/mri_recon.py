@@ -16,7 +16,7 @@ Generator loss (weights in the config; DAGAN's are alpha=15, beta=0.1, gamma=0.0
 * ``freq_weight`` (beta) = 0.1 x ``losses.frequency_mse``. With the orthonormal FFT this equals the
   image-domain MSE exactly (Parseval); DAGAN's version (MSE of unnormalised |FFT| magnitudes)
   differed. It is kept at DAGAN's weight for parity and is a small extra pixel term here.
-* ``adv_weight`` = 0.1 x the GAN loss (``gan_mode``, DAGAN: vanilla cross-entropy). Our squared
+* ``lambda_gan`` = 0.1 x the GAN loss (``gan_mode``, DAGAN: vanilla cross-entropy). Our squared
   NMSE is about 10x smaller than DAGAN's root NMSE, so adv 1 -> 0.1 keeps DAGAN's balance of a
   small adversarial term next to the pixel loss.
 * ``fm_weight`` (gamma) = 1 x discriminator feature matching (``losses.feature_matching``, L1 on
@@ -58,6 +58,7 @@ DC coefficient, which every mask samples, so simulating in the normalised scale 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -78,6 +79,9 @@ MASK_POLICIES = ("per_batch", "fixed")
 class MRIReconConfig(ModelConfig):
     """DAGAN networks, loss weights and the training undersampling distribution."""
 
+    #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
+    RENAMED: ClassVar[dict] = {"adv_weight": "lambda_gan"}
+
     generator: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(arch="unet", num_downs=8, ngf=64, norm="batch"))
     discriminator: DiscriminatorConfig = field(
@@ -90,7 +94,7 @@ class MRIReconConfig(ModelConfig):
     mask_policy: str = "per_batch"
     mask_seed: int = 0
     gan_mode: str = "vanilla"
-    adv_weight: float = 0.1
+    lambda_gan: float = 0.1
     nmse_weight: float = 15.0
     freq_weight: float = 0.1
     fm_weight: float = 1.0
@@ -291,7 +295,7 @@ class MRIRecon(Im2ImModel):
         adv = self.gan(logits, True, for_discriminator=False)
         l_nmse, l_freq = nmse(fake, real), frequency_mse(fake, real)
         l_fm = feature_matching(feats_fake, feats_real)
-        loss_g = c.adv_weight * adv + c.nmse_weight * l_nmse + c.freq_weight * l_freq + c.fm_weight * l_fm
+        loss_g = c.lambda_gan * adv + c.nmse_weight * l_nmse + c.freq_weight * l_freq + c.fm_weight * l_fm
         self.optimize("G", loss_g)
         self.set_requires_grad(self.netD, True)
         return {"D": loss_d.item(), "G": loss_g.item(), "G_adv": adv.item(), "G_nmse": l_nmse.item(),

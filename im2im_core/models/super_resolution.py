@@ -11,7 +11,7 @@ With ``upsample_skip=True`` (default) the network predicts a residual on top of 
 upsampling of the input (global residual learning, Kim et al. VDSR, CVPR 2016) and its last
 conv starts at zero, so an untrained model equals bicubic and training only has to add detail.
 
-Loss: ``content_loss`` ("l1" or "mse") between SR and HR. ``adversarial_weight`` = 0 (default)
+Loss: ``content_loss`` ("l1" or "mse") between SR and HR. ``lambda_gan`` = 0 (default)
 is SRResNet; > 0 builds a PatchGAN (``discriminator``, ``gan_mode``) and adds the adversarial term
 (SRGAN used 1e-3 next to a VGG loss; values around 1e-3 - 5e-3 suit the L1 content loss here).
 
@@ -23,6 +23,7 @@ layer that sees whole images), so the Translator's tiling works: ``tileable = Tr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +43,9 @@ CONTENT_LOSSES = ("l1", "mse")
 class SuperResolutionConfig(ModelConfig):
     """SRResNet width/depth, scale, degradation and the optional SRGAN term."""
 
+    #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
+    RENAMED: ClassVar[dict] = {"adversarial_weight": "lambda_gan"}
+
     scale: int = 4
     n_blocks: int = 16
     nf: int = 64
@@ -49,7 +53,7 @@ class SuperResolutionConfig(ModelConfig):
     upsample_skip: bool = True
     downsample: str = "bicubic"
     content_loss: str = "l1"
-    adversarial_weight: float = 0.0
+    lambda_gan: float = 0.0
     gan_mode: str = "vanilla"
     discriminator: DiscriminatorConfig = field(
         default_factory=lambda: DiscriminatorConfig(n_layers=3, ndf=64, norm="batch"))
@@ -117,7 +121,7 @@ class SuperResolution(Im2ImModel):
         self.scale_factor = int(config.scale)
         self.netG = SRResNet(config.in_channels, config.out_channels, config.scale, config.nf, config.n_blocks,
                              config.batch_norm, config.upsample_skip)
-        if config.adversarial_weight > 0:
+        if config.lambda_gan > 0:
             self.netD = build_discriminator(config.discriminator, config.out_channels)
             self.gan = GANLoss(config.gan_mode)
 
@@ -130,8 +134,8 @@ class SuperResolution(Im2ImModel):
             raise ConfigError(f"downsample {c.downsample!r} unknown; use one of {DOWNSAMPLERS}")
         if c.content_loss not in CONTENT_LOSSES:
             raise ConfigError(f"content_loss {c.content_loss!r} unknown; use one of {CONTENT_LOSSES}")
-        if c.adversarial_weight < 0:
-            raise ConfigError(f"adversarial_weight must be >= 0, got {c.adversarial_weight}")
+        if c.lambda_gan < 0:
+            raise ConfigError(f"lambda_gan must be >= 0, got {c.lambda_gan}")
         if c.gan_mode not in GAN_MODES:
             raise ConfigError(f"gan_mode {c.gan_mode!r} unknown; use one of {GAN_MODES}")
 
@@ -184,7 +188,7 @@ class SuperResolution(Im2ImModel):
             adv = self.gan(self.netD(sr), True, for_discriminator=False)
             logs["D"] = loss_d.item()
         content = self.content(sr, hr)
-        loss_g = content + self.config.adversarial_weight * adv
+        loss_g = content + self.config.lambda_gan * adv
         self.optimize("G", loss_g)
         if hasattr(self, "netD"):
             self.set_requires_grad(self.netD, True)

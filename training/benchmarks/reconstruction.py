@@ -140,7 +140,7 @@ def run_inpaint(args, data, out, cmd):
 
     model = "inpaint_mri"
     if args.train:
-        cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), adv_weight=args.inpaint_adv)
+        cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv)
         model = train(cfg, data, args.iterations, out, "inpaint_mri", 2, args.lr or 5e-4,
                       Intensity("percentile", 0.0, 99.5))
     tr = im2im_core.load(model, device="cpu", precision="fp32")
