@@ -279,3 +279,18 @@ def test_residual_output_starts_as_the_input_whatever_the_mask(family):
         res = model.inference_forward(x, "AtoB", style=torch.randn(1, 8), return_attention=True)
     assert float(res["attention"].mean()) > 0.1
     torch.testing.assert_close(res["image"], x)
+
+
+def test_acl_mask_size_term_can_count_the_foreground_only():
+    """mask_region='foreground': a mask that covers only the black background no longer meets the
+    [0.3, 0.5] mean-mask range for free."""
+    from im2im_core.nets.masked import mask_outside
+
+    x = -torch.ones(1, 1, 8, 8)
+    x[..., :, 4:] = 0.5  # right half is foreground
+    m = torch.zeros(1, 1, 8, 8)
+    m[..., :, :3] = 1.0  # the mask covers background only: 3/8 of all pixels
+    assert mask_outside(m, 0.3, 0.5) == 0  # the paper's all-pixel mean is in range
+    assert mask_outside(m, 0.3, 0.5, x > -0.999) == pytest.approx(32 * 0.3 ** 2)  # foreground mean 0
+    with pytest.raises(ConfigError, match="mask_region"):
+        build(config_from_dict("acl_gan", {"mask_region": "brain"}))

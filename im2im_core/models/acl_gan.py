@@ -42,9 +42,9 @@ import torch
 from ..errors import ConfigError
 from ..losses import GANLoss, l1, multiscale_gan
 from ..nets.encoders import MultiScaleDiscriminator
-from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
-from ..nets.prior import check_prior, QuantileMap, fit_priors
 from ..nets.init import init_weights
+from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
+from ..nets.prior import BACKGROUND, QuantileMap, check_prior, fit_priors
 from .base import Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 
@@ -66,6 +66,10 @@ class ACLGANConfig(ModelConfig):
     focus_delta: float = 1e-3
     mask_low: float = 0.3
     mask_high: float = 0.5
+    #: where the mean mask is measured: "all" pixels (the paper), or the input's "foreground" (not
+    #: background at -1): with half of an MR slice black, an all-pixel mean is met by masking the
+    #: background alone
+    mask_region: str = "all"
     alpha: float = 1.0  # noise scale of the direct reconstruction x_hat
     g_every: int = 2  # generator update every this many iterations
     lr: float = 1e-4
@@ -89,6 +93,8 @@ class ACLGAN(Im2ImModel):
         require_blendable("acl_gan", c)
         if min(c.lambda_gan, c.lambda_acl, c.lambda_identity, c.lambda_focus, c.focus_delta, c.alpha) < 0:
             raise ConfigError("acl_gan: loss weights, focus_delta and alpha must be >= 0")
+        if c.mask_region not in ("all", "foreground"):
+            raise ConfigError(f"acl_gan: mask_region must be 'all' or 'foreground', got {c.mask_region!r}")
         if not 0 <= c.mask_low <= c.mask_high <= 1:
             raise ConfigError(f"acl_gan: need 0 <= mask_low <= mask_high <= 1, got {c.mask_low}, {c.mask_high}")
         if c.g_every < 1:
@@ -145,9 +151,11 @@ class ACLGAN(Im2ImModel):
     def adv(self, preds, real: bool, for_discriminator: bool = True) -> torch.Tensor:
         return multiscale_gan(self.gan, preds, real, for_discriminator)
 
-    def focus(self, m: torch.Tensor) -> torch.Tensor:
+    def focus(self, m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Focus loss of a mask computed for the images x (their foreground bounds the size term)."""
         c = self.config
-        return c.focus_delta * mask_outside(m, c.mask_low, c.mask_high) + mask_binary(m)
+        where = (x > BACKGROUND).amax(1, keepdim=True) if c.mask_region == "foreground" else None
+        return c.focus_delta * mask_outside(m, c.mask_low, c.mask_high, where) + mask_binary(m)
 
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
         c = self.config
@@ -178,7 +186,7 @@ class ACLGAN(Im2ImModel):
             "G_acl": c.lambda_acl * (self.adv(self.D_2(pair(x_hat)), True, False)
                                      + self.adv(self.D_2(pair(x_tilde)), False, False)),
             "identity": c.lambda_identity * (l1(self.same(self.G_TS, x, z0), x) + l1(self.same(self.G_ST, x_b, z0), x_b)),
-            "focus": c.lambda_focus / 3 * (self.focus(m_bar) + self.focus(m_hat) + self.focus(m_tilde)),
+            "focus": c.lambda_focus / 3 * (self.focus(m_bar, x) + self.focus(m_hat, x) + self.focus(m_tilde, x)),
         }
         total = sum(terms.values())
         self.optimize("gen", total)

@@ -56,11 +56,17 @@ def mask_tv(m: torch.Tensor) -> torch.Tensor:
     return ((m[..., 1:, :] - m[..., :-1, :]).abs().sum() + (m[..., 1:] - m[..., :-1]).abs().sum()) / m.numel()
 
 
-def mask_outside(m: torch.Tensor, low: float, high: float) -> torch.Tensor:
+def mask_outside(m: torch.Tensor, low: float, high: float, where: torch.Tensor | None = None) -> torch.Tensor:
     """How far the mean mask lies outside [low, high], squared, times the number of mask elements
-    (ACL-GAN's size term, which therefore grows with batch and image size)."""
-    mean = m.float().mean()
-    return m.numel() * (torch.relu(mean - high) ** 2 + torch.relu(low - mean) ** 2)
+    (ACL-GAN's size term, which therefore grows with batch and image size). With `where` (a bool
+    tensor like m), the mean and the count are taken over those elements only."""
+    if where is None:
+        mean, count = m.float().mean(), m.numel()
+    else:
+        w = where.to(torch.float32).expand_as(m)
+        count = w.sum().clamp_min(1.0)
+        mean = (m.float() * w).sum() / count
+    return count * (torch.relu(mean - high) ** 2 + torch.relu(low - mean) ** 2)
 
 
 __all__ = ["MaskedStyleGenerator", "mask_binary", "mask_outside", "mask_tv"]
