@@ -37,3 +37,21 @@ def tiny_checkpoint(folder, family: str = "generator", *, channels: int = 1, dom
     checkpoint.save(path, model, Intensity("percentile", 0.5, 99.5), {"iterations": 0, "note": "random init (tests)"},
                     spacing=spacing)
     return path
+
+
+def train_widget(viewer, a: str, b: str, out_dir, *, iterations: int, size: int = 32, preview_every: int = 0,
+                 family: str = "cycle_gan", capacity: str = "tiny"):
+    """A docked Train widget set up to train `family` from layer `a` to layer `b` (not started)."""
+    from ._widget_train import TrainWidget
+
+    w = TrainWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.domain_a.layers.setCurrentText(a)
+    w.domain_b.layers.setCurrentText(b)
+    w.family.setCurrentText(family)
+    w.capacity.setCurrentText(capacity)
+    w.size.setValue(size)
+    w.iterations.setValue(iterations)
+    w.preview_every.setValue(preview_every)
+    w.out_dir.setText(str(out_dir))
+    return w

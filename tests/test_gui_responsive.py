@@ -17,6 +17,8 @@ if os.environ.get("IM2IM_SKIP_GUI_TESTS"):
 
 from qtpy.QtCore import QTimer  # noqa: E402
 
+from napari_im2im._testing import train_widget  # noqa: E402
+
 P99_MS, MAX_MS = 50.0, 150.0
 # the gaps include the OS's scheduling: with other test workers on the same cores they measure
 # those workers, so scripts/test.sh runs these tests alone, after the parallel run
@@ -50,21 +52,10 @@ def event_loop_gaps(qtbot, widget, message: str) -> tuple[np.ndarray, np.ndarray
 
 
 def test_training_keeps_the_event_loop_responsive(make_napari_viewer, qtbot, tmp_path):
-    from napari_im2im._widget_train import TrainWidget
-
     viewer = make_napari_viewer(show=True)
     viewer.add_image(_stack(4, 96, 1), name="A")
     viewer.add_image(-_stack(4, 96, 2), name="B")
-    w = TrainWidget(viewer)
-    viewer.window.add_dock_widget(w)
-    w.domain_a.layers.setCurrentText("A")
-    w.domain_b.layers.setCurrentText("B")
-    w.family.setCurrentText("cycle_gan")
-    w.capacity.setCurrentText("tiny")
-    w.size.setValue(32)
-    w.iterations.setValue(300)
-    w.preview_every.setValue(10)
-    w.out_dir.setText(str(tmp_path))
+    w = train_widget(viewer, "A", "B", tmp_path, iterations=300, preview_every=10)
     gaps, whole = event_loop_gaps(qtbot, w, "training")
     p99, worst = np.percentile(gaps, 99), gaps.max()
     print(f"during training: {len(gaps)} ticks, median {np.median(gaps):.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms;"
@@ -78,20 +69,10 @@ def test_training_keeps_the_event_loop_responsive(make_napari_viewer, qtbot, tmp
 def test_stop_acts_within_an_iteration_of_what_the_user_saw(make_napari_viewer, qtbot, tmp_path):
     """Stop clicked (on the GUI thread) when the widget shows iteration 30 ends the run at most
     two iterations later, and the bar says where it stopped."""
-    from napari_im2im._widget_train import TrainWidget
-
     viewer = make_napari_viewer(show=True)
     viewer.add_image(_stack(2, 64, 1), name="A")
     viewer.add_image(-_stack(2, 64, 2), name="B")
-    w = TrainWidget(viewer)
-    viewer.window.add_dock_widget(w)
-    w.domain_a.layers.setCurrentText("A")
-    w.domain_b.layers.setCurrentText("B")
-    w.family.setCurrentText("cycle_gan")
-    w.capacity.setCurrentText("tiny")
-    w.size.setValue(32)
-    w.iterations.setValue(100_000)
-    w.out_dir.setText(str(tmp_path))
+    w = train_widget(viewer, "A", "B", tmp_path, iterations=100_000)
     clicked = {}
 
     def click_stop(ev):  # queued to the GUI thread, as a click would be

@@ -375,21 +375,12 @@ def test_holes_layers_match_the_image_and_pages_fit_their_mode(make_napari_viewe
 
 
 def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, notes):
-    from napari_im2im._widget_train import TrainWidget
+    from napari_im2im._testing import train_widget
 
     viewer = make_napari_viewer()
     viewer.add_image(_stack(4, seed=1), name="T1", scale=(1.0, 0.7, 0.7))
     viewer.add_image(-_stack(4, seed=2), name="T2")
-    w = TrainWidget(viewer)
-    viewer.window.add_dock_widget(w)
-    w.domain_a.layers.setCurrentText("T1")
-    w.domain_b.layers.setCurrentText("T2")
-    w.family.setCurrentText("cycle_gan")
-    w.capacity.setCurrentText("tiny")
-    w.size.setValue(32)
-    w.iterations.setValue(12)
-    w.preview_every.setValue(4)
-    w.out_dir.setText(str(tmp_path))
+    w = train_widget(viewer, "T1", "T2", tmp_path, iterations=12, preview_every=4)
     assert w.run()
     _wait_idle(qtbot, w, 120_000)
     assert w.checkpoint and os.path.isfile(w.checkpoint), w.messages[-3:]
@@ -430,18 +421,12 @@ def test_train_folder_field_shows_only_for_folders_and_fits_its_text(make_napari
 
 
 def test_train_stop_keeps_the_last_checkpoint(make_napari_viewer, qtbot, tmp_path, notes):
-    from napari_im2im._widget_train import TrainWidget
+    from napari_im2im._testing import train_widget
 
     viewer = make_napari_viewer()
     viewer.add_image(_stack(2)[0], name="A")
     viewer.add_image(_stack(2, seed=3)[1], name="B")
-    w = TrainWidget(viewer)
-    w.domain_a.layers.setCurrentText("A")
-    w.domain_b.layers.setCurrentText("B")
-    w.family.setCurrentText("cycle_gan")
-    w.size.setValue(32)
-    w.iterations.setValue(100_000)
-    w.out_dir.setText(str(tmp_path))
+    w = train_widget(viewer, "A", "B", tmp_path, iterations=100_000, preview_every=25)
     assert w.run()
 
     def stop_after_two(ev):
