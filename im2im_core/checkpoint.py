@@ -193,8 +193,7 @@ def load_model(path, device="cpu"):
 
     from .config import from_dict
     from .errors import ConfigError
-    from .models import build, config_from_dict, family_class
-    from .models._registry import renamed_keys
+    from .models import build, config_from_dict
 
     meta = read_metadata(path)
     try:
@@ -204,8 +203,8 @@ def load_model(path, device="cpu"):
     except (ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path}: metadata 'aliases' is not valid ({exc})") from None
     try:
-        family = meta["family"]  # files written before a loss weight's rename read silently
-        cfg = config_from_dict(family, renamed_keys(family, family_class(family).Config, meta["config"], warn=False))
+        # files written before a loss weight's rename read silently
+        cfg = config_from_dict(meta["family"], meta["config"], warn_renamed=False)
         intensity = from_dict(Intensity, meta["intensity"])
         _check_size_before_building(path, cfg, len(aliases))
         model = build(cfg)

@@ -58,13 +58,15 @@ def build(config):
     raise ConfigError(f"no registered family takes a {type(config).__name__}")
 
 
-def config_from_dict(family: str, data: dict):
-    """A family's typed config from a plain dict, its sizes checked."""
+def config_from_dict(family: str, data: dict, warn_renamed: bool = True):
+    """A family's typed config from a plain dict, its sizes checked. Renamed keys are read under
+    their new names, with a DeprecationWarning unless `warn_renamed=False` (checkpoints written
+    before the rename)."""
     from ..config import from_dict
     from .base import check_sizes
 
     config_cls = family_class(family).Config
-    data = renamed_keys(family, config_cls, data)
+    data = renamed_keys(family, config_cls, data, warn_renamed)
     cfg = from_dict(config_cls, data, where=f"[{family}]")
     check_sizes(cfg, f"[{family}]")
     return cfg
@@ -72,7 +74,7 @@ def config_from_dict(family: str, data: dict):
 
 def renamed_keys(family: str, config_cls, data, warn: bool = True):
     """`data` with the config's old key names (its RENAMED map) replaced by the current ones; a
-    DeprecationWarning names each (`warn=False` for checkpoints written before the rename)."""
+    DeprecationWarning names each unless `warn=False`."""
     renamed = getattr(config_cls, "RENAMED", {})
     if not isinstance(data, dict) or not renamed.keys() & data.keys():
         return data

@@ -151,10 +151,9 @@ class ACLGAN(Im2ImModel):
     def adv(self, preds, real: bool, for_discriminator: bool = True) -> torch.Tensor:
         return multiscale_gan(self.gan, preds, real, for_discriminator)
 
-    def focus(self, m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """Focus loss of a mask computed for the images x (their foreground bounds the size term)."""
+    def focus(self, m: torch.Tensor, where: torch.Tensor | None) -> torch.Tensor:
+        """Focus loss of a mask; `where` (or all pixels when None) bounds the size term."""
         c = self.config
-        where = (x > BACKGROUND).amax(1, keepdim=True) if c.mask_region == "foreground" else None
         return c.focus_delta * mask_outside(m, c.mask_low, c.mask_high, where) + mask_binary(m)
 
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
@@ -180,13 +179,15 @@ class ACLGAN(Im2ImModel):
         discs = [self.D_A, self.D_B, self.D_2]
         self.set_requires_grad(discs, False)
         z0 = torch.zeros(1, sd, device=x.device)
+        # the masks all lie on x's geometry: its foreground bounds their size terms
+        region = (x > BACKGROUND).amax(1, keepdim=True) if c.mask_region == "foreground" else None
         terms = {
             "G_gan": c.lambda_gan * (0.5 * (self.adv(self.D_A(x_hat), True, False) + self.adv(self.D_A(x_tilde), True, False))
                                      + self.adv(self.D_B(x_bar), True, False)),
             "G_acl": c.lambda_acl * (self.adv(self.D_2(pair(x_hat)), True, False)
                                      + self.adv(self.D_2(pair(x_tilde)), False, False)),
             "identity": c.lambda_identity * (l1(self.same(self.G_TS, x, z0), x) + l1(self.same(self.G_ST, x_b, z0), x_b)),
-            "focus": c.lambda_focus / 3 * (self.focus(m_bar, x) + self.focus(m_hat, x) + self.focus(m_tilde, x)),
+            "focus": c.lambda_focus / 3 * sum(self.focus(m, region) for m in (m_bar, m_hat, m_tilde)),
         }
         total = sum(terms.values())
         self.optimize("gen", total)
