@@ -268,7 +268,7 @@ def _export(args) -> int:
 
 
 def _train(args) -> int:
-    from .engine.trainer import train_from_config
+    from .engine.config import train_from_config
 
     train_from_config(args.config, args.overrides)
     return 0

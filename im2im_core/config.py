@@ -58,22 +58,3 @@ def parse_scalar(raw: str):
     import yaml
 
     return yaml.safe_load(raw) if raw.strip() else ""
-
-
-def override(cfg, assignments: list[str]):
-    """Apply `key=value` / `a.b=value` overrides (values parsed by `parse_scalar`)."""
-    data = to_dict(cfg)
-    for item in assignments:
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form key=value")
-        key, raw = item.split("=", 1)
-        node = data
-        parts = key.strip().split(".")
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                raise ConfigError(f"override {key!r}: {p!r} is not a config section")
-            node = node[p]
-        if parts[-1] not in node:
-            raise ConfigError(f"override {key!r}: unknown key {parts[-1]!r}; known: {sorted(node)}")
-        node[parts[-1]] = parse_scalar(raw)
-    return from_dict(type(cfg), data)

@@ -19,7 +19,7 @@ def tiny_checkpoint(folder, family: str = "generator", *, channels: int = 1, dom
     from im2im_core.intensity import Intensity
     from im2im_core.models import build
 
-    from ._train import build_model, shrink
+    from ._train import model_config
 
     torch.manual_seed(0)
     if family == "generator":
@@ -30,9 +30,8 @@ def tiny_checkpoint(folder, family: str = "generator", *, channels: int = 1, dom
                                   generator=GeneratorConfig(ngf=8, n_blocks=1))
         model = build(dataclasses.replace(cfg, **overrides))
     else:
-        model = build_model(family, "tiny", 64, channels, domains or ("A", "B"))
-        if overrides:
-            model = build(shrink(dataclasses.replace(model.config, **overrides), "tiny", 64))
+        cfg = model_config(family, "tiny", 64, channels, domains or ("A", "B"))
+        model = build(dataclasses.replace(cfg, **overrides).preset("tiny", 64))
     path = Path(folder) / f"{name or 'tiny_' + family}.safetensors"
     checkpoint.save(path, model, Intensity("percentile", 0.5, 99.5), {"iterations": 0, "note": "random init (tests)"},
                     spacing=spacing)

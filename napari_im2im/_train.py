@@ -9,7 +9,6 @@ the Translate widget.
 from __future__ import annotations
 
 import dataclasses
-import math
 import queue
 import threading
 import time
@@ -26,8 +25,6 @@ from ._layers import (Progress, avoid_llvm_clash, background_priority, check_ima
 
 WIDGET = "train"
 CAPACITIES = ("tiny", "small", "full")
-_WIDTH = {"ngf", "ndf", "nf", "dim", "attention_ngf"}
-_DEPTH = {"n_blocks", "n_res"}
 MAX_SLICES = 256
 
 
@@ -39,39 +36,18 @@ def trainable_families() -> list[str]:
     return [n for n in list_models() if family_class(n).train_step is not Im2ImModel.train_step]
 
 
-def shrink(cfg, capacity: str, image_size: int):
-    """A copy of a (nested) model config made tiny/small for quick runs; 'full' keeps it."""
-    if capacity == "full":
-        return cfg
-    width, depth = (8, 1) if capacity == "tiny" else (32, 3)
-    changes = {}
-    for f in dataclasses.fields(cfg):
-        v = getattr(cfg, f.name)
-        if dataclasses.is_dataclass(v):
-            changes[f.name] = shrink(v, capacity, image_size)
-        elif f.name in _WIDTH and isinstance(v, int):
-            changes[f.name] = min(v, width)
-        elif f.name in _DEPTH and isinstance(v, int):
-            changes[f.name] = max(min(v, depth), getattr(cfg, "n_shared", 0) or 0)
-        elif f.name == "num_downs" and isinstance(v, int):
-            changes[f.name] = max(2, min(v, int(math.log2(max(image_size, 8))) - 2))
-        elif f.name == "n_scales" and isinstance(v, int) and capacity == "tiny":
-            changes[f.name] = 1
-    return dataclasses.replace(cfg, **changes)
+def model_config(family: str, capacity: str = "tiny", image_size: int = 64, channels: int = 1,
+                 domains=("A", "B")):
+    """The config of a fresh `family` model, sized by the family's own `preset`, with domain names
+    and channels."""
+    from im2im_core.models import family_class
 
-
-def build_model(family: str, capacity: str = "tiny", image_size: int = 64, channels: int = 1,
-                domains=("A", "B")):
-    """A fresh model of `family` sized for `capacity`, with domain names and channels."""
-    from im2im_core.models import build, family_class
-
-    cls = family_class(family)
-    base = cls.Config()
+    base = family_class(family).Config()
     kw = {"domains": tuple(domains)} if "domains" in {f.name for f in dataclasses.fields(base)} else {}
     for name in ("in_channels", "out_channels"):
         if hasattr(base, name):
             kw[name] = channels
-    return build(shrink(dataclasses.replace(base, **kw), capacity, image_size))
+    return dataclasses.replace(base, **kw).preset(capacity, image_size)
 
 
 def slices_of(data, meta: dict, limit: int = MAX_SLICES) -> np.ndarray:
@@ -129,10 +105,11 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     Returns [(preview, kwargs, "image")]: the final preview on the first A slice, whose
     metadata["im2im"]["checkpoint_path"] is the exported inference checkpoint.
     """
+    from im2im_core.config import to_dict
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.data.transforms import Augment
-    from im2im_core.engine.config import TrainConfig
-    from im2im_core.engine.trainer import Trainer
+    from im2im_core.engine.config import build_trainer
+    from im2im_core.models import family_class
 
     avoid_llvm_clash()
     meta_a = dict(meta_a or {"name": "A"})
@@ -144,15 +121,11 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     if image_size < 16 or image_size % 4:
         raise InputError(f"image size must be a multiple of 4 and >= 16, got {image_size}")
     yield Progress(0, iterations, "building model")
-    model = build_model(family, capacity, image_size, channels, domains)
-    m = model.size_multiple()
-    if image_size % m:
-        raise InputError(f"{family} ({capacity}) needs an image size that is a multiple of {m}")
     # keep the pixel size: random crops when every sample is large enough, else resize up to it
     small = min(min(x.shape[-3:-1] if rgb else x.shape[-2:]) for x in a_list + b_list) < image_size
     augment = Augment(load_size=image_size if small else 0, crop_size=image_size, flip=True)
     desc = f"napari layers: {meta_a.get('name')} -> {domains[1]}"
-    if getattr(model, "multi_domain", False):  # StarGAN: the two layers are two labelled domains
+    if getattr(family_class(family), "multi_domain", False):  # StarGAN: the two layers are two labelled domains
         from im2im_core.data.datasets import MultiDomainArrays
 
         data = MultiDomainArrays({str(domains[0]): a_list, str(domains[1]): b_list}, channels=(channels, channels),
@@ -161,9 +134,11 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
         data = ArrayPairs(a_list, b_list, paired=paired, channels=(channels, channels), augment=augment,
                           description=desc)
     out_dir = Path(out_dir).expanduser()
-    cfg = TrainConfig(iterations=int(iterations), device=device, out_dir=str(out_dir), seed=int(seed),
-                      log_every=max(1, min(10, iterations)), sample_every=0, save_every=0,
-                      tensorboard=False, progress=False)
+    # the run is configured as a YAML run is (the data are the layers above, not a data section)
+    run = {"model": {"family": family, **to_dict(model_config(family, capacity, image_size, channels, domains))},
+           "train": {"iterations": int(iterations), "device": device, "out_dir": str(out_dir), "seed": int(seed),
+                     "log_every": max(1, min(10, iterations)), "sample_every": 0, "save_every": 0,
+                     "tensorboard": False, "progress": False}}
     q: queue.SimpleQueue = queue.SimpleQueue()
     box: dict = {}
     first = a_list[0]
@@ -190,7 +165,8 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
         q.put(Progress(step, iterations, "training", extra))
 
     stop = (lambda: cancel.is_set()) if hasattr(cancel, "is_set") else (cancel or (lambda: False))
-    trainer = Trainer(model, data, cfg, data.intensity, data.description, callback=callback, should_stop=stop)
+    trainer = build_trainer(run, dataset=data, callback=callback, should_stop=stop)
+    model = trainer.model
 
     def target():
         background_priority()

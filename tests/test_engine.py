@@ -18,12 +18,11 @@ from im2im_core.data.datasets import (AlignedCombined, ArrayPairs, DataConfig, N
                                       list_files)
 from im2im_core.data.transforms import Augment
 from im2im_core.engine import checkpointing as ck
-from im2im_core.engine.config import TrainConfig
-from im2im_core.engine.trainer import (Trainer, build_trainer, lr_lambda, parse_config, sample_indices,
-                                       seed_everything, train_from_config)
+from im2im_core.engine.config import TrainConfig, build_trainer, parse_config, train_from_config
+from im2im_core.engine.trainer import Trainer, lr_lambda, sample_indices, seed_everything
 from im2im_core.errors import CheckpointError, ConfigError, InputError, NonFiniteLoss
 from im2im_core.intensity import Intensity
-from im2im_core.models import build, config_from_dict
+from im2im_core.models import build, config_from_dict, family_class, list_models
 
 torch.set_num_threads(1)  # 2 shared cores: more threads only oversubscribe
 
@@ -467,3 +466,16 @@ def test_old_loss_weight_names_still_read_with_a_warning_and_shipped_checkpoints
         warnings.simplefilter("error", DeprecationWarning)
         for name in ("inpaint_mri", "mri_recon_1dgauss", "sr_x2_mri"):  # written with the old keys
             assert im2im_core.load(name, device="cpu").model.config.lambda_gan >= 0
+
+
+@pytest.mark.parametrize("family", list_models())
+def test_every_family_sizes_itself_for_quick_runs(family):
+    """`preset` (what the Train widget's capacity uses) turns each family's own size knobs: tiny <
+    small <= full, tiny under a million weights; "full" is the config itself."""
+    cfg = family_class(family).Config()
+    assert cfg.preset("full", 64) == cfg
+    n = {cap: sum(p.numel() for p in build(cfg.preset(cap, 64)).parameters()) for cap in ("tiny", "small")}
+    full = sum(p.numel() for p in build(cfg).parameters())
+    assert n["tiny"] < n["small"] <= full and n["tiny"] < 1_000_000, (n, full)
+    with pytest.raises(ConfigError, match="capacity 'huge' unknown"):
+        cfg.preset("huge", 64)

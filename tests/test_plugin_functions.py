@@ -326,7 +326,7 @@ def test_sample_data():
 
 def test_train_job_streams_losses_and_stop_keeps_checkpoint(tmp_path):
     from im2im_core import load
-    from napari_im2im._train import shrink, train_job, trainable_families
+    from napari_im2im._train import model_config, train_job, trainable_families
 
     assert {"cycle_gan", "pix2pix", "attention_cycle_gan"} <= set(trainable_families())
     assert "generator" not in trainable_families()
@@ -353,9 +353,7 @@ def test_train_job_streams_losses_and_stop_keeps_checkpoint(tmp_path):
     assert prev.shape == (48, 48) and kw["scale"] == (0.3, 0.3)
     tr = load(prov["checkpoint_path"], device="cpu")
     assert tr.family == "cycle_gan" and tr.meta["provenance"]["iterations"] == prov["iterations_done"]
-    from im2im_core.models.cycle_gan import CycleGANConfig
-
-    tiny = shrink(CycleGANConfig(), "tiny", 64)
+    tiny = model_config("cycle_gan", "tiny", 64)
     assert tiny.generator.ngf == 8 and tiny.generator.n_blocks == 1 and tiny.discriminator.ndf == 8
 
 

@@ -1,5 +1,4 @@
-"""The one training loop for every family, and `train_from_config` behind `im2im train` and
-`python -m training`.
+"""The one training loop for every family (configs become Trainers in `engine.config`).
 
 Reproducibility: before each iteration every RNG (python, numpy, torch) is reseeded from
 (seed, iteration, rank), and the data order is a pure function of (seed, epoch), so a run resumed
@@ -10,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
 import math
 import random
-import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -22,16 +19,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..config import from_dict, parse_scalar, to_dict
+from ..config import to_dict
 from ..errors import CheckpointError, ConfigError, InputError, NonFiniteLoss
 from ..intensity import Intensity
 from . import checkpointing as ckpt
 from .config import TrainConfig, validate_train_config
 from .distributed import DistContext, init_distributed
+from .logging import RunLog, visual_grid
 from ..device import bf16_supported
-
-SECTIONS = ("model", "data", "train")
-
 
 # ---- randomness and data order ------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
@@ -101,129 +96,6 @@ def fuse_adam(optimizers: dict) -> dict:
             group["fused"], group["foreach"] = True, False
         opt._step_supports_amp_scaling = True
     return optimizers
-
-
-# ---- logging -----------------------------------------------------------------------------------
-class RunLog:
-    """losses.csv (window means), TensorBoard scalars/images and the final loss_curves.png; rank 0 only."""
-
-    def __init__(self, out_dir: Path, start_step: int, tensorboard: bool = True):
-        self.out_dir = out_dir
-        self.csv_path = out_dir / "losses.csv"
-        self.fields: list[str] | None = None
-        self.window: dict[str, list[float]] = {}
-        self.t0 = time.perf_counter()
-        self._keep_rows_upto(start_step)
-        self.tb = None
-        if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.tb = SummaryWriter(log_dir=str(out_dir / "tb"), purge_step=start_step or None)
-            except ImportError:  # tensorboard is optional at runtime; the CSV still records everything
-                self.tb = None
-
-    def _keep_rows_upto(self, step: int) -> None:
-        """On resume, drop rows a crashed run logged after the checkpoint (they get redone)."""
-        if not self.csv_path.is_file():
-            return
-        if step == 0:
-            self.csv_path.unlink()
-            return
-        with open(self.csv_path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            self.fields = reader.fieldnames
-            rows = [r for r in reader if r.get("step", "").isdigit() and int(r["step"]) <= step]
-        with open(self.csv_path, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.fields)
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def add(self, losses: dict[str, float]) -> None:
-        """Accumulate one iteration's losses into the current window."""
-        for k, v in losses.items():
-            self.window.setdefault(k, []).append(float(v))
-
-    def flush(self, step: int, lr: float) -> dict[str, float]:
-        """Write one row of the means since the last row; returns them."""
-        means = {k: sum(v) / len(v) for k, v in self.window.items() if v}
-        self.window = {}
-        if not means:
-            return means
-        row = {"step": step, "elapsed_s": round(time.perf_counter() - self.t0, 3), "lr": lr, **means}
-        new = self.fields is None
-        if new:
-            self.fields = list(row)
-        with open(self.csv_path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.fields, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
-        if self.tb is not None:
-            for k, v in means.items():
-                self.tb.add_scalar(f"loss/{k}", v, step)
-            self.tb.add_scalar("lr", lr, step)
-        return means
-
-    def image(self, step: int, grid: np.ndarray) -> Path:
-        """Save a samples/step_XXXXXX.png grid (and log it to TensorBoard)."""
-        from PIL import Image
-
-        path = self.out_dir / "samples" / f"step_{step:06d}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(grid).save(path)
-        if self.tb is not None:
-            self.tb.add_image("samples", grid, step, dataformats="HWC")
-        return path
-
-    def close(self) -> None:
-        """Plot loss_curves.png from the CSV and close TensorBoard."""
-        if self.tb is not None:
-            self.tb.close()
-        if self.csv_path.is_file():
-            plot_losses(self.csv_path, self.out_dir / "loss_curves.png")
-
-
-def plot_losses(csv_path: Path, png_path: Path) -> Path | None:
-    """One small panel per loss column against the iteration (matplotlib Agg, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    with open(csv_path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return None
-    names = [k for k in rows[0] if k not in ("step", "elapsed_s", "lr")]
-    steps = [int(r["step"]) for r in rows]
-    cols = min(3, len(names)) or 1
-    nrows = -(-len(names) // cols) or 1
-    fig = Figure(figsize=(4 * cols, 2.6 * nrows), dpi=100)
-    FigureCanvasAgg(fig)
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(nrows, cols, i + 1)
-        ax.plot(steps, [float(r[name]) if r.get(name) not in (None, "") else float("nan") for r in rows])
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("iteration", fontsize=8)
-        ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    fig.savefig(png_path)
-    return png_path
-
-
-def visual_grid(visuals: dict[str, torch.Tensor], max_rows: int = 4, pad: int = 2) -> np.ndarray:
-    """uint8 RGB grid: one row per sample, one column per visual (gray shown as RGB)."""
-    tiles = {k: v.detach().float().cpu()[:max_rows] for k, v in visuals.items()}
-    h = max(t.shape[-2] for t in tiles.values())
-    w = max(t.shape[-1] for t in tiles.values())
-    n = min(t.shape[0] for t in tiles.values())
-    grid = np.full((n * (h + pad) + pad, len(tiles) * (w + pad) + pad, 3), 255, np.uint8)
-    for c, t in enumerate(tiles.values()):
-        t = t[:, :3] if t.shape[1] >= 3 else t[:, :1].expand(-1, 3, -1, -1)
-        img = ((t.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        for r in range(n):
-            y, x = pad + r * (h + pad), pad + c * (w + pad)
-            grid[y:y + img.shape[1], x:x + img.shape[2]] = img[r]
-    return grid
 
 
 # ---- checks before training ----------------------------------------------------------------------
@@ -494,92 +366,3 @@ class Trainer:
     def _lr(self) -> float:
         """Current lr of the first optimizer, for the log."""
         return float(next(iter(self.model.optimizers.values())).param_groups[0]["lr"])
-
-
-# ---- from a config file ---------------------------------------------------------------------------
-def _read_config(path_or_dict) -> dict:
-    """The raw {model, data, train} mapping from a YAML path or a dict (copied)."""
-    import yaml
-
-    if isinstance(path_or_dict, dict):
-        return copy.deepcopy(path_or_dict)
-    path = Path(path_or_dict).expanduser()
-    if not path.is_file():
-        raise ConfigError(f"config file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping with sections {list(SECTIONS)}")
-    return data
-
-
-def apply_overrides(raw: dict, overrides) -> dict:
-    """Apply `section.key[.sub]=value` strings (values parsed by `parse_scalar`) to a raw config mapping."""
-    for item in overrides or ():
-        if "=" not in item:
-            raise ConfigError(f"override {item!r} is not of the form section.key=value (e.g. train.iterations=100)")
-        key, value = item.split("=", 1)
-        parts = key.strip().split(".")
-        if parts[0] not in SECTIONS or len(parts) < 2:
-            raise ConfigError(f"override {key!r} must start with one of {list(SECTIONS)} and name a key, "
-                              "e.g. train.iterations=100")
-        node = raw
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {key!r}: {p!r} is not a config section")
-        node[parts[-1]] = parse_scalar(value)
-    return raw
-
-
-def parse_config(path_or_dict, overrides=()):
-    """Validate a full config: returns (model config, DataConfig, TrainConfig); errors name the key."""
-    from ..data.datasets import DataConfig
-    from ..models import config_from_dict
-
-    raw = apply_overrides(_read_config(path_or_dict), overrides)
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"config: unknown section(s) {unknown}; use {list(SECTIONS)}")
-    model = dict(raw.get("model") or {})
-    if "family" not in model:
-        raise ConfigError("config[model]: 'family' is required (e.g. cycle_gan, pix2pix)")
-    family = model.pop("family")
-    try:
-        model_cfg = config_from_dict(family, model)
-        data_cfg = from_dict(DataConfig, raw.get("data") or {}, "[data]")
-        train_cfg = validate_train_config(from_dict(TrainConfig, raw.get("train") or {}, "[train]"))
-    except TypeError as exc:  # a value of the wrong type reached a dataclass or a comparison
-        raise ConfigError(f"config: a value has the wrong type ({exc})") from None
-    return model_cfg, data_cfg, train_cfg
-
-
-def build_trainer(path_or_dict, overrides=(), **hooks) -> Trainer:
-    """Parse, build the model and dataset, and check them together -- all before training."""
-    from ..data.datasets import build_dataset
-    from ..models import build
-
-    model_cfg, data_cfg, train_cfg = parse_config(path_or_dict, overrides)
-    seed_everything(train_cfg.seed)  # identical initial weights on every rank and every run
-    model = build(model_cfg)
-    domains = model.config.domains if getattr(model, "multi_domain", False) else None
-    dataset = build_dataset(data_cfg, channels=model.channels("AtoB"), domains=domains)
-    trainer = Trainer(model, dataset, train_cfg, dataset.intensity, dataset.description, **hooks)
-    trainer.full_config = {"model": {"family": model.family, **to_dict(model_cfg)}, "data": to_dict(data_cfg),
-                           "train": to_dict(train_cfg)}
-    return trainer
-
-
-def train_from_config(path_or_dict, overrides=(), **hooks) -> Trainer:
-    """`im2im train CONFIG.yaml key=value ...`: validate everything, train, return the Trainer
-    (its `.model`, `.export_path`, `.last_checkpoint`, `.result`)."""
-    import yaml
-
-    trainer = build_trainer(path_or_dict, overrides, **hooks)
-    if trainer.dist.is_main:
-        trainer.out_dir.mkdir(parents=True, exist_ok=True)
-        (trainer.out_dir / "config.yaml").write_text(yaml.safe_dump(trainer.full_config, sort_keys=False))
-    trainer.result = trainer.fit()
-    return trainer

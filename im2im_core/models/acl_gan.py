@@ -36,6 +36,7 @@ Inference: AtoB uses G_ST, BtoA G_TS, with z = 0 unless `seed` / `n_samples=K` d
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -45,12 +46,13 @@ from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.init import init_weights
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
 from ..nets.prior import BACKGROUND, QuantileMap, check_prior, fit_priors
-from .base import Im2ImModel, ModelConfig, register, require_blendable
+from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 
 
 @dataclass
 class ACLGANConfig(ModelConfig):
+    SIZES: ClassVar[dict] = {**LATENT_SIZES, "mlp_dim": "width", "d_layers": "depth"}
     dim: int = 32
     n_down: int = 2
     n_res: int = 4

@@ -19,6 +19,7 @@ attention that produced s') for the fake, as in the authors' code.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -29,12 +30,13 @@ from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, bu
 from ..nets.encoders import Conv2dBlock, ResBlock
 from ..nets.prior import PriorResidual, fit_priors, with_prior
 from ._pool import ImagePool
-from .base import Im2ImModel, ModelConfig, register, require_blendable
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register, require_blendable
 
 
 @dataclass
 class AttentionCycleGANConfig(ModelConfig):
     """Both domains share `in_channels` (the blend a*G(x) + (1-a)*x needs equal channels)."""
+    SIZES: ClassVar[dict] = {**NESTED_SIZES, "attention_ngf": "width"}
 
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)  # 9-block ResNet, ngf 64
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)  # 70x70 PatchGAN

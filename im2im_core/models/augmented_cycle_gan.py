@@ -49,6 +49,7 @@ with G's last conv starting at zero; `lambda_prior` pulls the prior-code transla
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -206,6 +207,7 @@ class LatentDiscriminator(nn.Module):
 @dataclass
 class AugmentedCycleGANConfig(ModelConfig):
     """Domain A has in_channels, domain B out_channels."""
+    SIZES: ClassVar[dict] = {"ngf": "width", "nef": "width", "n_res": "depth", "ndf": "width", "ndf_z": "width"}
 
     z_dim: int = 16  # latent size of each domain
     ngf: int = 32  # generator's first conv width

@@ -23,6 +23,13 @@ WIDTHS = ("ngf", "ndf", "dim", "nf", "nef", "mlp_dim", "attention_ngf", "ndf_z",
 COUNTS = ("n_blocks", "n_layers", "n_res", "n_downsample", "n_scales", "d_layers", "n_dec_res", "n_attr_down")
 
 
+#: `ModelConfig.SIZES` of the families built from a nested generator and discriminator config
+NESTED_SIZES = {"generator.ngf": "width", "generator.n_blocks": "depth", "generator.num_downs": "levels",
+                "discriminator.ndf": "width"}
+#: ... and of the encoder/decoder families (UNIT, MUNIT, DRIT, Council-GAN, ACL-GAN)
+LATENT_SIZES = {"dim": "width", "n_res": "depth", "ndf": "width", "n_scales": "scales"}
+
+
 def check_sizes(cfg, where: str) -> None:
     import dataclasses
 
@@ -50,6 +57,37 @@ class ModelConfig:
     in_channels: int = 1
     out_channels: int = 1
     domains: tuple = ("A", "B")
+
+    #: the size knobs `preset` turns, by dotted field name: "width" (channels), "depth" (block
+    #: counts), "levels" (U-Net downsamplings, also capped by the crop size), "scales"
+    #: (discriminator scales, 1 when tiny). Each family lists its own.
+    SIZES: ClassVar[dict] = {}
+    #: capacity -> (largest width, largest depth)
+    CAPACITIES: ClassVar[dict] = {"tiny": (8, 1), "small": (32, 3)}
+
+    def preset(self, capacity: str = "full", size: int = 256):
+        """A copy sized for quick runs: "tiny" and "small" cap the `SIZES` knobs; "full" keeps the
+        paper's sizes. `size` is the training crop's side, which bounds a U-Net's depth."""
+        import math
+
+        from ..config import from_dict
+
+        if capacity == "full":
+            return self
+        if capacity not in self.CAPACITIES:
+            raise ConfigError(f"capacity {capacity!r} unknown; use one of {['full', *self.CAPACITIES]}")
+        width, depth = self.CAPACITIES[capacity]
+        cap = {"width": lambda v: min(v, width), "depth": lambda v: min(v, depth),
+               "levels": lambda v: max(2, min(v, int(math.log2(max(size, 8))) - 2)),
+               "scales": lambda v: 1 if capacity == "tiny" else v}
+        data = to_dict(self)
+        for key, kind in self.SIZES.items():
+            *parents, name = key.split(".")
+            node = data
+            for p in parents:
+                node = node[p]
+            node[name] = cap[kind](node[name])
+        return from_dict(type(self), data)
 
 
 class Im2ImModel(nn.Module):

@@ -35,6 +35,7 @@ Inference (`Translator.translate` options):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -53,6 +54,8 @@ from .base import Im2ImModel, ModelConfig, register
 @dataclass
 class BicycleGANConfig(ModelConfig):
     """A is the input (in_channels), B the output (out_channels); one direction, AtoB."""
+    SIZES: ClassVar[dict] = {"ngf": "width", "num_downs": "levels", "nef": "width", "e_blocks": "depth", "ndf": "width",
+                            "n_scales": "scales"}
 
     nz: int = 8  # latent code length
     ngf: int = 64

@@ -31,6 +31,7 @@ without `member`, sample k comes from member k mod members; `return_attention=Tr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -41,7 +42,7 @@ from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_tv
 from ..nets.prior import check_prior, QuantileMap, fit_priors
 from ..nets.init import init_weights
-from .base import Im2ImModel, ModelConfig, register, require_blendable
+from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register, require_blendable
 from .latents import draw_codes
 
 HISTORY = 100  # loss-matching window (the reference's loss_matching_hist_size)
@@ -49,6 +50,7 @@ HISTORY = 100  # loss-matching window (the reference's loss_matching_hist_size)
 
 @dataclass
 class CouncilGANConfig(ModelConfig):
+    SIZES: ClassVar[dict] = {**LATENT_SIZES, "mlp_dim": "width", "d_layers": "depth"}
     members: int = 4
     dim: int = 32
     n_down: int = 2

@@ -3,6 +3,8 @@ LSGAN, cycle consistency (lambda 10), identity loss (0.5 * lambda) and image poo
 junyanz's pytorch-CycleGAN-and-pix2pix (names netG_A: A->B, netD_A: judges domain B)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 import itertools
 from dataclasses import dataclass, field
 
@@ -14,11 +16,12 @@ from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, bu
 from ..nets.prior import check_prior, fit_priors, with_prior
 from ..nets.init import init_weights
 from ._pool import ImagePool
-from .base import Im2ImModel, ModelConfig, register
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register
 
 
 @dataclass
 class CycleGANConfig(ModelConfig):
+    SIZES: ClassVar[dict] = NESTED_SIZES
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     gan_mode: str = "lsgan"

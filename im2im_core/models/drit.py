@@ -71,12 +71,13 @@ from ..nets.norm import norm_layer
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from ..nets.init import init_weights
 from .latents import draw_codes, reference_tensor
-from .base import Im2ImModel, ModelConfig, register
+from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register
 
 
 @dataclass
 class DRITConfig(ModelConfig):
     """Domain X is "A" (in_channels), domain Y is "B" (out_channels)."""
+    SIZES: ClassVar[dict] = {**LATENT_SIZES, "ndf_content": "width"}
 
     #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
     RENAMED: ClassVar[dict] = {"lambda_adv": "lambda_gan"}

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..nets import GeneratorConfig, build_generator
-from .base import Im2ImModel, ModelConfig, register
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register
 
 
 @dataclass
 class GeneratorOnlyConfig(ModelConfig):
+    SIZES: ClassVar[dict] = {k: v for k, v in NESTED_SIZES.items() if k.startswith("generator.")}
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     #: junyanz pix2pix applied dropout at test time; True keeps that behaviour
     dropout_at_test: bool = False

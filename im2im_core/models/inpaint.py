@@ -76,6 +76,7 @@ def biharmonic_fill(x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 @dataclass
 class InpaintConfig(ModelConfig):
     """Gated generator, SN-PatchGAN and the on-the-fly hole distribution."""
+    SIZES: ClassVar[dict] = {"ngf": "width", "discriminator.ndf": "width"}
 
     #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
     RENAMED: ClassVar[dict] = {"adv_weight": "lambda_gan"}

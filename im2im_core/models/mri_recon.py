@@ -69,7 +69,7 @@ from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse
 from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
-from .base import Im2ImModel, ModelConfig, register
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register
 from ._masks import coerce_mask
 
 MASK_POLICIES = ("per_batch", "fixed")
@@ -78,6 +78,7 @@ MASK_POLICIES = ("per_batch", "fixed")
 @dataclass
 class MRIReconConfig(ModelConfig):
     """DAGAN networks, loss weights and the training undersampling distribution."""
+    SIZES: ClassVar[dict] = NESTED_SIZES
 
     #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
     RENAMED: ClassVar[dict] = {"adv_weight": "lambda_gan"}

@@ -37,6 +37,7 @@ inference is seamless.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -47,12 +48,13 @@ from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, 
 from ..nets.init import init_weights, kaiming_init
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from .latents import draw_codes, reference_tensor
-from .base import Im2ImModel, ModelConfig, register
+from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register
 
 
 @dataclass
 class MUNITConfig(ModelConfig):
     """Domain 1 is "A" (in_channels), domain 2 is "B" (out_channels)."""
+    SIZES: ClassVar[dict] = {**LATENT_SIZES, "mlp_dim": "width"}
 
     dim: int = 64  # first conv width of the content and style encoders
     style_dim: int = 8

@@ -3,6 +3,7 @@ discriminator on concat(input, output) and an L1 term (lambda_L1 = 100), as in j
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -11,11 +12,12 @@ from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..nets.init import init_weights
-from .base import Im2ImModel, ModelConfig, register
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register
 
 
 @dataclass
 class Pix2PixConfig(ModelConfig):
+    SIZES: ClassVar[dict] = NESTED_SIZES
     generator: GeneratorConfig = field(
         default_factory=lambda: GeneratorConfig(arch="unet", num_downs=8, norm="batch", dropout=True))
     discriminator: DiscriminatorConfig = field(default_factory=lambda: DiscriminatorConfig(norm="batch"))

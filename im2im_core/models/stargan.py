@@ -43,6 +43,7 @@ Data: `MultiDomainArrays` / `MultiDomainFolders` items {"image", "label"} (`mult
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +62,7 @@ ANY_TARGET = "to_target"  # the direction whose target domain comes from the `ta
 @dataclass
 class StarGANConfig(ModelConfig):
     """`domains`: the N domain names, in label order. in_channels == out_channels (one generator)."""
+    SIZES: ClassVar[dict] = {"dim": "width", "n_res": "depth", "ndf": "width", "d_layers": "depth"}
 
     domains: tuple = ("A", "B", "C")
     dim: int = 64  # generator's first conv width (paper 64)

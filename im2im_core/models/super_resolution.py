@@ -42,6 +42,7 @@ CONTENT_LOSSES = ("l1", "mse")
 @dataclass
 class SuperResolutionConfig(ModelConfig):
     """SRResNet width/depth, scale, degradation and the optional SRGAN term."""
+    SIZES: ClassVar[dict] = {"nf": "width", "n_blocks": "depth", "discriminator.ndf": "width"}
 
     #: old keys still read (with a DeprecationWarning): one name, lambda_gan, for every family
     RENAMED: ClassVar[dict] = {"adversarial_weight": "lambda_gan"}

@@ -33,7 +33,9 @@ junyanz PatchGANs on the image and 2x/4x average-pooled copies, as in the offici
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -43,12 +45,13 @@ from ..losses import GANLoss, kl_unit_variance, l1
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from ..nets.encoders import (ConvDecoder, ConvEncoder, MultiScaleDiscriminator, SharedHeadDecoder,
                              SharedTailEncoder, res_blocks)
-from .base import Im2ImModel, ModelConfig, register
+from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register
 
 
 @dataclass
 class UNITConfig(ModelConfig):
     """Domain 1 is "A" (in_channels), domain 2 is "B" (out_channels)."""
+    SIZES: ClassVar[dict] = LATENT_SIZES
 
     dim: int = 64  # channels of the first conv; the latent has dim * 2**n_downsample channels
     n_downsample: int = 2
@@ -72,6 +75,11 @@ class UNITConfig(ModelConfig):
     #: domain) plus G_i(z); see the module docstring
     intensity_prior: str = "none"
     lambda_prior: float = 0.0  # L1 pull of each translation towards q(x); needs intensity_prior
+
+    def preset(self, capacity: str = "full", size: int = 256):
+        """As every family's, but the shared blocks stay: n_res >= n_shared."""
+        cfg = super().preset(capacity, size)
+        return dataclasses.replace(cfg, n_res=max(cfg.n_res, cfg.n_shared))
 
 
 @register("unit")
