@@ -10,39 +10,12 @@ from pathlib import Path
 
 from .errors import CheckpointError
 from .intensity import Intensity
+from .io import safe_torch_load
 from .nets import GeneratorConfig
 
 FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: junyanz preprocessing: RGB (x/255 - 0.5)/0.5, output (y+1)/2*255
 JUNYANZ_INTENSITY = Intensity(mode="fixed", low=0.0, high=255.0)
-
-
-def safe_torch_load(path) -> dict:
-    """torch.load restricted to tensors and plain containers."""
-    import pickle
-
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist" if not path.exists() else
-                              f"checkpoint {path} is not a regular file")
-    with open(path, "rb") as fh:
-        head = fh.read(9)
-    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
-        raise CheckpointError(f"{path.name} is a .safetensors file with a {path.suffix} name; rename it to "
-                              f"{path.stem}.safetensors")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()
-        detail = next((ln for ln in first if "Unsupported" in ln or "global" in ln.lower()), first[0] if first else "")
-        raise CheckpointError(
-            f"{path.name} refused: it needs arbitrary unpickling, which could run code; only plain "
-            f"state_dicts (tensors in dicts) are loaded. ({detail.strip()})") from None
-    except Exception as exc:
-        raise CheckpointError(f"{path.name} is not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
-    return obj
 
 
 def _unwrap(obj) -> dict:

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-NIFTI_SUFFIXES = (".nii", ".nii.gz")
+from im2im_core.io import NIFTI_SUFFIXES
+
 TIFF_SUFFIXES = (".tif", ".tiff")
-_SPACE_UNITS = {"mm": "mm", "micron": "um", "meter": "m"}
-_TIME_UNITS = {"sec": "s", "msec": "ms", "usec": "us"}
 _LABELS = ("t", "z", "y", "x")
 
 
@@ -47,25 +46,21 @@ def get_reader(path):
 
 def read_nifti(path) -> list[tuple]:
     """One image layer per file, placed in scanner millimetres."""
-    import nibabel as nib
+    from im2im_core.io import read_image
 
     out = []
     for p in path if isinstance(path, (list, tuple)) else [path]:
-        img = nib.load(str(p))
-        orig = "".join(nib.aff2axcodes(img.affine))
-        img = nib.as_closest_canonical(img)
-        data = np.asanyarray(img.dataobj)
+        f = read_image(p, canonical=True)
+        data, affine = f.data, f.meta["affine"]
         while data.ndim > 3 and data.shape[-1] == 1:  # (x, y, z, 1) is a 3D volume
             data = data[..., 0]
         if data.ndim not in (2, 3, 4):
             raise ValueError(f"{Path(p).name}: NIfTI with shape {data.shape} is not 2D, 3D or 4D")
-        space, time = img.header.get_xyzt_units()
-        kw = affine_to_layer_kwargs(img.affine, data.ndim, img.header.get_zooms(),
-                                    _SPACE_UNITS.get(space, "mm"), _TIME_UNITS.get(time, "s"))
-        off_axis = float(np.abs(img.affine[:3, :3] - np.diag(np.diag(img.affine[:3, :3]))).max())
+        kw = affine_to_layer_kwargs(affine, data.ndim, f.meta["zooms"], f.meta["space_unit"], f.meta["time_unit"])
+        off_axis = float(np.abs(affine[:3, :3] - np.diag(np.diag(affine[:3, :3]))).max())
         name = Path(p).name
         kw.update(name=name[:-7] if name.lower().endswith(".nii.gz") else Path(p).stem,
-                  metadata={"nifti": {"path": str(p), "affine": img.affine.tolist(), "orientation": orig,
+                  metadata={"nifti": {"path": str(p), "affine": affine.tolist(), "orientation": f.meta["orientation"],
                                       "shown_as": "RAS+, axes reversed (t, z, y, x)",
                                       "rotation_dropped": off_axis > 1e-6}})
         out.append((np.ascontiguousarray(data.T), kw, "image"))
@@ -84,7 +79,7 @@ def _affine_from_meta(meta: dict, ndim: int) -> tuple[np.ndarray, list[float]]:
 
 def write_image(path: str, data, meta: dict) -> list[str]:
     """npe2 single-layer writer: NIfTI (.nii/.nii.gz) or TIFF (.tif/.tiff) keeping the voxel size."""
-    from im2im_core.checkpoint import atomic_write
+    from im2im_core.io import atomic_write, write_nifti
 
     arr = np.asarray(data)
     if arr.dtype == np.float64:
@@ -95,23 +90,10 @@ def write_image(path: str, data, meta: dict) -> list[str]:
     ndim = arr.ndim - (1 if rgb else 0)
     low = str(path).lower()
     if low.endswith(NIFTI_SUFFIXES):
-        import nibabel as nib
-
         if rgb:
             raise ValueError("RGB layers cannot be saved as NIfTI here; save them as .tif")
         aff, zooms = _affine_from_meta(meta, ndim)
-        img = nib.Nifti1Image(np.ascontiguousarray(arr.T), aff)
-        img.header.set_zooms(tuple(abs(z) for z in zooms))
-        img.header.set_xyzt_units("mm", "sec")
-        sfx = ".nii.gz" if low.endswith(".nii.gz") else ".nii"
-
-        def _write(tmp):
-            import os
-
-            nib.save(img, tmp + sfx)
-            os.replace(tmp + sfx, tmp)
-
-        atomic_write(path, _write)
+        write_nifti(path, np.ascontiguousarray(arr.T), aff, zooms=zooms, units=("mm", "sec"))
         return [str(path)]
     if low.endswith(TIFF_SUFFIXES):
         import tifffile

@@ -68,9 +68,9 @@ def slices_of(data, meta: dict, limit: int = MAX_SLICES) -> np.ndarray:
 
 def folder_images(folder) -> list[np.ndarray]:
     """Every 2D image of a folder (PNG/JPEG/TIFF), read by the library's dataset readers."""
-    from im2im_core.data.datasets import list_files, read_image
+    from im2im_core.io import list_files, read_image
 
-    return [read_image(p) for p in list_files(folder, f"folder {folder}")]
+    return [read_image(p).data for p in list_files(folder, f"folder {folder}")]
 
 
 def _preview(model, direction: str, x: np.ndarray, intensity, device) -> np.ndarray:

@@ -10,6 +10,7 @@ import im2im_core
 from conftest import tiny_generator_model
 from im2im_core import checkpoint
 from im2im_core.errors import CheckpointError
+from im2im_core.io import atomic_write
 
 
 def test_metadata_is_complete(tiny_generator_ckpt):
@@ -76,7 +77,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
         raise OSError("disk full")
 
     with pytest.raises(OSError):
-        checkpoint.atomic_write(target, fail)
+        atomic_write(target, fail)
     assert target.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 

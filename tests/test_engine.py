@@ -14,14 +14,14 @@ import torch
 
 import im2im_core
 from im2im_core.config import from_dict
-from im2im_core.data.datasets import (AlignedCombined, ArrayPairs, DataConfig, NiftiSlices, build_dataset,
-                                      list_files)
+from im2im_core.data.datasets import AlignedCombined, ArrayPairs, DataConfig, NiftiSlices, build_dataset
 from im2im_core.data.transforms import Augment
 from im2im_core.engine import checkpointing as ck
 from im2im_core.engine.config import TrainConfig, build_trainer, parse_config, train_from_config
 from im2im_core.engine.trainer import Trainer, lr_lambda, sample_indices, seed_everything
 from im2im_core.errors import CheckpointError, ConfigError, InputError, NonFiniteLoss
 from im2im_core.intensity import Intensity
+from im2im_core.io import list_files
 from im2im_core.models import build, config_from_dict, family_class, list_models
 
 torch.set_num_threads(1)  # 2 shared cores: more threads only oversubscribe
@@ -119,7 +119,7 @@ def test_checkpoint_contents_and_safe_load(tmp_path):
     assert set(state["optimizers"]) == {"G", "D"} and state["step"] == 3
     assert set(state["rng"]) >= {"python", "numpy", "torch"} and len(state["extra_state"]["fake_B"]["images"]) == 3
     assert json.loads((tmp_path / "checkpoints" / "latest.json").read_text())["checkpoint"] == path.name
-    with pytest.raises(CheckpointError, match="not a loadable training checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pt is not a readable training checkpoint"):
         (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
         ck.load_checkpoint(tmp_path / "junk.pt")
     other = _arrays_trainer(tmp_path / "o", family={**TINY_CYC, "lambda_A": 1.0})
@@ -429,7 +429,7 @@ def test_resume_survives_a_damaged_newest_checkpoint_and_says_when_there_is_noth
     newest = ck.find_latest(d)
     assert newest.name == ck.checkpoint_name(6)
     newest.write_bytes(b"")  # killed mid-write by something that was not our atomic writer
-    with pytest.raises(CheckpointError, match="not a loadable"):
+    with pytest.raises(CheckpointError, match="is not a readable training checkpoint"):
         ck.load_checkpoint(newest)
     again = _arrays_trainer(tmp_path, iterations=6, keep_last=3)
     with pytest.warns(UserWarning, match="resumed from ckpt_00000003"):

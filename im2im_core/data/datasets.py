@@ -24,10 +24,9 @@ from torch.utils.data import Dataset
 
 from ..errors import ConfigError, InputError
 from ..intensity import Intensity
+from ..io import NIFTI_SUFFIXES, list_files, probe_image, read_image
 from .transforms import Augment
 
-IMG_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-NIFTI_EXTS = (".nii", ".nii.gz")
 KINDS = ("unaligned", "aligned", "nifti", "mni", "lesions")
 
 
@@ -65,55 +64,7 @@ class DataConfig:
 # ---- reading and normalising -------------------------------------------------------------
 def _is_nifti(p: Path) -> bool:
     """NIfTI files end in .nii or .nii.gz."""
-    return p.name.lower().endswith(NIFTI_EXTS)
-
-
-def list_files(folder, what: str, exts=IMG_EXTS) -> list[Path]:
-    """Sorted image files of a folder; a missing or empty folder is a clear error."""
-    p = Path(folder).expanduser()
-    if not str(folder):
-        raise ConfigError(f"{what} folder not given")
-    if not p.exists():
-        raise InputError(f"{what} folder {p} does not exist")
-    if not p.is_dir():
-        raise InputError(f"{what} path {p} is not a folder")
-    files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith(".") and f.name.lower().endswith(exts))
-    if not files:
-        raise InputError(f"{what} folder {p} contains no images ({', '.join(exts)})")
-    return files
-
-
-def read_image(path: Path) -> np.ndarray:
-    """Pixels of a PNG/JPEG/BMP (imageio) or TIFF (tifffile, 16-bit and float kept) file."""
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            arr = tifffile.imread(str(path))
-        else:
-            import imageio.v3 as iio
-
-            arr = iio.imread(str(path))
-    except Exception as exc:  # decoders raise many types; the user needs the file name
-        raise InputError(f"cannot read image {path}: {exc}") from None
-    return np.asarray(arr)
-
-
-def probe_image(path: Path) -> None:
-    """Open a file's header (and check PNG/JPEG integrity) without decoding it."""
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            with tifffile.TiffFile(str(path)) as tf:
-                _ = tf.pages[0].shape
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                im.verify()
-    except Exception as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from None
+    return p.name.lower().endswith(NIFTI_SUFFIXES)
 
 
 def to_hwc(arr: np.ndarray, where: str) -> np.ndarray:
@@ -188,7 +139,7 @@ class _FileDataset(TranslationDataset):
 
     def _load(self, path: Path, channels: int) -> torch.Tensor:
         """Read and normalise one file (per-image window)."""
-        return normalise_image(read_image(path), channels, self.intensity, str(path))
+        return normalise_image(read_image(path).data, channels, self.intensity, str(path))
 
     @staticmethod
     def _verify(files) -> None:
@@ -261,7 +212,7 @@ class AlignedCombined(_FileDataset):
 
     def __getitem__(self, index):
         f = self.files[index]
-        hwc = to_hwc(read_image(f), str(f))
+        hwc = to_hwc(read_image(f).data, str(f))
         w = hwc.shape[1]
         if w % 2:
             raise InputError(f"{f}: width {w} is odd; an A|B pair image needs two halves of equal width")
@@ -539,8 +490,8 @@ def build_dataset(cfg: DataConfig, channels=(1, 1), domains=None) -> Translation
     if cfg.kind == "nifti":
         dir_A = cfg.dir_A or (str(root / f"{cfg.phase}A") if root else "")
         dir_B = cfg.dir_B or (str(root / f"{cfg.phase}B") if root else "")
-        files_A = list_files(_need(dir_A, "dir_A", cfg.kind), "domain A", NIFTI_EXTS)
-        files_B = list_files(_need(dir_B, "dir_B", cfg.kind), "domain B", NIFTI_EXTS)
+        files_A = list_files(_need(dir_A, "dir_A", cfg.kind), "domain A", NIFTI_SUFFIXES)
+        files_B = list_files(_need(dir_B, "dir_B", cfg.kind), "domain B", NIFTI_SUFFIXES)
         return NiftiSlices(files_A, files_B, cfg.axis, cfg.paired, cfg.min_foreground, **kw)
     if cfg.kind == "lesions":
         return lesion_dataset(kw)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write
+from ..io import atomic_write, safe_torch_load
 from ..config import to_dict
 from ..errors import CheckpointError
 
@@ -102,13 +102,7 @@ def save_checkpoint(ckpt_dir, state: dict, keep_last: int = 3) -> Path:
 def load_checkpoint(path) -> dict:
     """Read a training checkpoint with torch.load(weights_only=True) and check its format."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"training checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling errors come in many types; name the file
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]  # an empty file gives an empty message
-        raise CheckpointError(f"{path} is not a loadable training checkpoint ({first})") from None
+    state = safe_torch_load(path, "training checkpoint")
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a napari-im2im training checkpoint")
     if state.get("format_version") != FORMAT_VERSION:
