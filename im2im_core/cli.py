@@ -260,6 +260,12 @@ def _models(args) -> int:
 
 
 def _export(args) -> int:
+    if args.format == "bioimageio":
+        from .bmz import export_bioimageio
+
+        out = export_bioimageio(args.checkpoint, args.output, direction=args.direction, sample=args.sample)
+        print(out)
+        return 0
     from .export import export
 
     out = export(args.checkpoint, args.output, fmt=args.format, direction=args.direction, size=args.size)
@@ -348,12 +354,16 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list registered families and shipped checkpoints")
     m.set_defaults(func=_models)
 
-    e = sub.add_parser("export", help="export a checkpoint to TorchScript, torch.export or safetensors")
+    e = sub.add_parser("export", help="export a checkpoint to TorchScript, torch.export, ONNX, a BioImage Model "
+                                      "Zoo package or safetensors")
     e.add_argument("checkpoint")
     e.add_argument("-o", "--output", required=True)
-    e.add_argument("--format", default="torchscript", choices=("torchscript", "export", "onnx", "safetensors"))
+    e.add_argument("--format", default="torchscript",
+                   choices=("torchscript", "export", "onnx", "bioimageio", "safetensors"))
     e.add_argument("--direction", default=None)
     e.add_argument("--size", type=int, default=256, help="example input side used for tracing")
+    e.add_argument("--sample", default=None, help="bioimageio: the package's test image (default: a whole slice "
+                                                  "or image of the input domain made offline)")
     e.set_defaults(func=_export)
 
     tr = sub.add_parser("train", help="train a model from a YAML config (key=value overrides)")

@@ -12,8 +12,10 @@ import torch
 from .errors import InputError
 
 
-def export(checkpoint, output, fmt: str = "torchscript", direction: str | None = None, size: int = 256) -> Path:
-    """Write `output` and return its path; the file reproduces `translate` numerically."""
+def export(checkpoint, output, fmt: str = "torchscript", direction: str | None = None, size: int = 256,
+           wrap=None) -> Path:
+    """Write `output` and return its path; the file reproduces `translate` numerically.
+    `wrap`: a function that wraps the exported module (the BioImage Model Zoo export's input snap)."""
     from .checkpoint import atomic_write, save
     from .inference import load
 
@@ -24,6 +26,8 @@ def export(checkpoint, output, fmt: str = "torchscript", direction: str | None =
         return save(out, model, tr.intensity, tr.meta.get("provenance"))
     direction = model.resolve_direction(direction)
     module = model.export_module(direction).eval()
+    if wrap is not None:
+        module = wrap(module).eval()
     mult = model.size_multiple()
     side = max(mult, size - size % mult)
     cin = model.channels(direction)[0]

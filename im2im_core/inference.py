@@ -263,9 +263,14 @@ class Translator:
             if ref_slices.shape[0] != 1:
                 raise InputError(f"{key} must be one 2D reference image (Y, X) or (Y, X, C), got shape {ref.shape} "
                                  f"({ref_slices.shape[0]} slices)")
-            lo, hi = self.intensity.window(ref_slices)
+            lo, hi = self._window(ref_slices, ref.dtype)
             out[key] = torch.from_numpy(Intensity.normalise(ref_slices, lo, hi))
         return out
+
+    def _window(self, slices: np.ndarray, dtype) -> tuple[float, float]:
+        """The intensity window of float32 `slices` made from an image of `dtype` (a "dtype" window
+        reads the image's own dtype, not the float copy's)."""
+        return self.intensity.window(np.empty(0, dtype) if self.intensity.mode == "dtype" else slices)
 
     @property
     def spacing(self) -> tuple[float, float] | None:
@@ -332,9 +337,9 @@ class Translator:
         opts = {k: _per_slice(v, layout["lead"]) for k, v in opts.items()}
         if window not in ("stack", "slice"):
             raise InputError(f"window must be 'stack' or 'slice', got {window!r}")
-        wins = [self.intensity.window(s) for s in slices] if window == "slice" else None
+        wins = [self._window(s, arr.dtype) for s in slices] if window == "slice" else None
         if wins is None:
-            lo, hi = self.intensity.window(slices)
+            lo, hi = self._window(slices, arr.dtype)
             x = torch.from_numpy(Intensity.normalise(slices, lo, hi))
         else:
             (lo, _), (_, hi) = min(wins), max(wins, key=lambda w: w[1])  # for messages

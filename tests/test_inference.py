@@ -228,3 +228,18 @@ def test_onnx_export_runs_in_onnxruntime_like_the_model(tmp_path, name, tol):
         ref = module(x).numpy()
     assert y.shape == ref.shape and np.abs(y - ref).max() < tol
     assert not list(tmp_path.glob("*.tmp*"))  # written atomically
+
+
+def test_dtype_window_reads_the_input_dtype_not_its_float_copy(tiny_rgb_ckpt):
+    """A "dtype" intensity window maps uint8 0..255 to [-1, 1] and back (it once read the float32
+    working copy and clipped every pixel to the top of [0, 1])."""
+    import torch
+
+    tr = im2im_core.load(tiny_rgb_ckpt, device="cpu", precision="fp32")
+    img = np.random.default_rng(3).integers(0, 256, (40, 48, 3)).astype(np.uint8)
+    x = torch.from_numpy(np.moveaxis(img.astype(np.float32) / 127.5 - 1, -1, 0))[None]
+    with torch.no_grad():
+        ref = (tr.model.export_module("AtoB")(x)[0].permute(1, 2, 0).numpy() + 1) * 127.5
+    out = tr.translate(img, out_dtype=np.float32)
+    assert np.abs(out - ref).max() < 1e-3
+    assert tr.translate(img).dtype == np.uint8 and np.abs(tr.translate(img) - ref).max() <= 0.5 + 1e-3

@@ -84,6 +84,8 @@ class ACLGANConfig(ModelConfig):
 
 @register("acl_gan")
 class ACLGAN(Im2ImModel):
+    paper: ClassVar[tuple] = ("Zhao, Wu, Cao, Guo & Li: Unpaired Image-to-Image Translation using Adversarial Consistency Loss, ECCV 2020",
+                              "https://arxiv.org/abs/2003.04858")
     Config = ACLGANConfig
     generator_names = ("G_ST", "G_TS")
     inference_options = frozenset({"n_samples", "seed", "return_attention"})

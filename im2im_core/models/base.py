@@ -94,6 +94,8 @@ class Im2ImModel(nn.Module):
     """Base class: subclasses set `Config`, build nets in __init__, and override the hooks."""
 
     family: ClassVar[str] = ""
+    #: (citation, URL) of the paper the family implements (cited by exports)
+    paper: ClassVar[tuple] = ("", "")
     Config: ClassVar[type] = ModelConfig
     #: extra keyword options `inference_forward` accepts (anything else is a clear error)
     inference_options: ClassVar[frozenset] = frozenset()

@@ -80,6 +80,8 @@ class CouncilGANConfig(ModelConfig):
 
 @register("council_gan")
 class CouncilGAN(Im2ImModel):
+    paper: ClassVar[tuple] = ("Nizan & Tal: Breaking the Cycle - Colleagues Are All You Need, CVPR 2020",
+                              "https://arxiv.org/abs/1911.10538")
     Config = CouncilGANConfig
     generator_names = ("gens",)
     inference_options = frozenset({"member", "n_samples", "seed", "return_attention"})

@@ -105,6 +105,8 @@ class InpaintConfig(ModelConfig):
 @register("inpaint")
 class Inpaint(Im2ImModel):
     """Fills the masked region; known pixels pass through untouched."""
+    paper: ClassVar[tuple] = ("Yu et al.: Free-Form Image Inpainting with Gated Convolution, ICCV 2019",
+                              "https://arxiv.org/abs/1806.03589")
 
     Config = InpaintConfig
     generator_names = ("netG",)

@@ -154,6 +154,8 @@ def consistent_image(recon01: torch.Tensor, kspace: torch.Tensor, mask, lam=None
 @register("mri_recon")
 class MRIRecon(Im2ImModel):
     """Zero-filled -> reconstructed MRI magnitude image (single direction)."""
+    paper: ClassVar[tuple] = ("Yang et al.: DAGAN: Deep De-Aliasing Generative Adversarial Networks for Fast Compressed Sensing MRI Reconstruction, IEEE TMI 2018",
+                              "https://doi.org/10.1109/TMI.2017.2785879")
 
     Config = MRIReconConfig
     generator_names = ("netG",)

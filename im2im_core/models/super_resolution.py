@@ -110,6 +110,8 @@ class SRResNet(nn.Module):
 @register("super_resolution")
 class SuperResolution(Im2ImModel):
     """Low-res -> scale x high-res; fully convolutional, so tiled inference is seamless."""
+    paper: ClassVar[tuple] = ("Ledig et al.: Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network, CVPR 2017",
+                              "https://arxiv.org/abs/1609.04802")
 
     Config = SuperResolutionConfig
     pure_bf16 = True

@@ -45,8 +45,8 @@ class GlobalInstanceNorm2d(nn.InstanceNorm2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.tiler_hooks(x)
         if self.fixed_stats is None:
-            if x.dim() != 4 or self.track_running_stats or torch.onnx.is_in_onnx_export():
-                return super().forward(x)  # ONNX: InstanceNormalization, whatever the batch
+            if x.dim() != 4 or self.track_running_stats or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+                return super().forward(x)  # exports: InstanceNormalization, whatever the batch
             # the same statistics without instance_norm's reshape, which copies a channels_last
             # input (6x slower): batch statistics of one image are its instance statistics
             if x.shape[0] == 1:
