@@ -128,7 +128,7 @@ def _translate_group(group, tr, args, opts, out_dir) -> None:
     """Same-shaped 2D images in one call (batched on the model), each with its own intensity window."""
     import numpy as np
 
-    from .inference import validate_image
+    from .layout import validate_image
 
     stack = np.stack([validate_image(img.data) for _, img in group])
     spacing = tuple(args.spacing) if args.spacing else None
@@ -144,7 +144,7 @@ def _translate_one(path, img, tr, args, opts, many, out_dir) -> None:
     """Translate one input file and write its output(s) into out_dir."""
     from tqdm import tqdm
 
-    from .inference import validate_image
+    from .layout import validate_image
     from .io import volume_to_slices
 
     data = img.data

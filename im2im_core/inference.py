@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,8 +19,9 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, InputError, NonFiniteOutput
+from .layout import _per_slice, _restore_axes, _spatial_mask, axes_order, from_slices, to_slices, validate_image
 from .intensity import Intensity, cast_like
-from .device import bf16_supported, select_device  # noqa: F401  (re-exported: the public names live here too)
+from .device import bf16_supported, pin_malloc_for_large_images, select_device  # noqa: F401  (re-exported)
 from .nets.packed import pack
 from .resample import in_plane, resize, target_shape
 from . import chunked, stream
@@ -83,27 +83,6 @@ def _cancel_fn(cancel) -> Callable[[], bool] | None:
     if cancel is None:
         return None
     return cancel.is_set if hasattr(cancel, "is_set") else cancel
-
-
-@lru_cache(maxsize=1)
-def pin_malloc_for_large_images() -> bool:
-    """Pin glibc's mmap threshold at 16 MB (once per process; IM2IM_KEEP_MALLOC=1 opts out).
-
-    glibc raises the threshold as tile buffers are freed, after which same-sized buffers come
-    from the heap and fragment it: measured on a 2048^2 ResNet-9 run here, peak RSS 1.54 GB
-    with glibc's default and 0.88 GB pinned, for ~10% more time (tile buffers are mmapped
-    and faulted in again). Only tiled CPU runs call this."""
-    import ctypes
-    import os
-    import sys
-
-    if os.environ.get("IM2IM_KEEP_MALLOC") or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-3, 16 * 1024 * 1024))  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to pin
-        return False
 
 
 class Translator:
@@ -381,25 +360,6 @@ class Translator:
         return out
 
 
-def _spatial_mask(mask, layout: dict, arr: np.ndarray) -> np.ndarray:
-    """A (Y,X) or per-slice (N,Y,X) mask broadcast to the image, colour axis included."""
-    mask = np.asarray(mask).astype(bool)
-    lead = layout["lead"]
-    if mask.ndim > 2 and lead and mask.size == int(np.prod(lead)) * int(np.prod(mask.shape[-2:])):
-        mask = mask.reshape(*lead, *mask.shape[-2:])  # one mask per slice
-    elif mask.ndim > 2:
-        mask = mask.reshape(mask.shape[-2:])  # (1, Y, X) or (1, 1, Y, X)
-    mask = np.broadcast_to(mask, arr.shape[:-1] if layout["rgb"] else arr.shape)
-    return mask[..., None] if layout["rgb"] else mask
-
-
-def _per_slice(value, lead: tuple):
-    """An option array covering a whole stack, e.g. a (Z, Y, X) mask, as (N, Y, X) slices."""
-    if lead and isinstance(value, np.ndarray) and value.ndim == len(lead) + 2 and value.shape[:len(lead)] == lead:
-        return value.reshape(-1, *value.shape[-2:])
-    return value
-
-
 def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
     """Slice per-slice option arrays (leading axis of length n > 1) to the current batch."""
     out = {}
@@ -410,33 +370,7 @@ def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
     return out
 
 
-AXES = "TZCYX"
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-
-
-def axes_order(axes, shape) -> tuple[list[int], bool]:
-    """The permutation that brings `axes` (e.g. "CYX") to (stack..., Y, X[, C]), and whether C is there."""
-    if not isinstance(axes, str) or len(axes) != len(shape) or set(axes) - set(AXES.lower() + AXES) \
-            or len(set(axes.upper())) != len(axes) or not {"Y", "X"} <= set(axes.upper()):
-        raise InputError(f"axes={axes!r} does not describe an image of shape {tuple(shape)}: give one letter per "
-                         f"axis from {AXES} (each once, Y and X required), e.g. 'YX', 'ZYX', 'YXC' or 'CYX'")
-    a = axes.upper()
-    order = [i for i, c in enumerate(a) if c not in "YXC"] + [a.index("Y"), a.index("X")]
-    if "C" in a:
-        order.append(a.index("C"))
-    return order, "C" in a
-
-
-def _restore_axes(out: np.ndarray, perm, lead: int) -> np.ndarray:
-    """Undo `axes_order`'s permutation on an output (after `lead` sample axes; an added colour axis stays last)."""
-    if perm is None:
-        return out
-    n = len(perm)
-    core = out.ndim - lead
-    if core not in (n, n + 1):
-        return out
-    inv = list(np.argsort(perm))
-    return np.transpose(out, list(range(lead)) + [lead + i for i in inv] + ([out.ndim - 1] if core == n + 1 else []))
 
 
 def _is_int(v) -> bool:
@@ -469,71 +403,3 @@ def check_call_args(*, direction, tile, overlap, precision, norm_stats, batch_si
             kind = None
         if kind not in ("u", "i", "f"):
             raise InputError(f"out_dtype must be a numeric dtype such as 'float32' or 'uint16', got {out_dtype!r}")
-
-
-def validate_image(image) -> np.ndarray:
-    """Refuse inputs that cannot be translated, naming the problem."""
-    if image is None:
-        raise InputError("no image given")
-    if isinstance(image, torch.Tensor):
-        image = image.detach().cpu().numpy()
-    arr = np.asarray(image)
-    if arr.size == 0:
-        raise InputError(f"image is empty (shape {arr.shape})")
-    if arr.dtype.kind not in "uif":
-        raise InputError(f"image dtype {arr.dtype} is not supported; use uint8, uint16, int16 or float")
-    if arr.ndim < 2:
-        raise InputError(f"image must be at least 2D (Y, X), got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise InputError(f"image contains {int((~np.isfinite(arr)).sum())} NaN/Inf values; fix or mask them first")
-    return arr
-
-
-def to_slices(arr: np.ndarray, in_channels: int, rgb: bool | None = None):
-    """(N, C, H, W) float32 slices plus what is needed to rebuild the input's layout.
-
-    Rules: the last axis is colour when `rgb=True`, or when `rgb=None` and it has 3 or 4
-    entries; a 4th colour channel is alpha and is kept aside. A grayscale image given to a
-    3-channel model is replicated to RGB; a colour image given to a 1-channel model is an error.
-    """
-    if rgb is None:
-        rgb = arr.ndim >= 3 and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4
-    if rgb and arr.shape[-1] not in (3, 4):
-        raise InputError(f"the colour axis has {arr.shape[-1]} entries; colour images have 3 (RGB) or 4 (RGBA)")
-    spatial_nd = arr.ndim - (1 if rgb else 0)
-    if spatial_nd > 4:
-        raise InputError(f"image has {spatial_nd} spatial/stack axes (shape {arr.shape}); "
-                         "supported are (Y,X), (Z,Y,X) and (T,Z,Y,X), plus an optional colour axis")
-    alpha = None
-    if rgb:
-        if arr.shape[-1] == 4:
-            alpha = arr[..., 3]
-            arr = arr[..., :3]
-        lead = arr.shape[:-3]
-        x = np.moveaxis(arr.reshape(-1, *arr.shape[-3:]), -1, 1)
-        c = 3
-    else:
-        lead = arr.shape[:-2]
-        x = arr.reshape(-1, 1, *arr.shape[-2:])
-        c = 1
-    if c != in_channels:
-        if c == 1 and in_channels == 3:
-            x = np.repeat(x, 3, axis=1)
-        else:
-            raise InputError(f"the model expects {in_channels} channel(s) but the image has {c} "
-                             f"({'colour' if c == 3 else 'grayscale'}); convert it first")
-    big = x.dtype == np.float64 and x.size and np.abs(x).max() > 1e30  # beyond float32: normalise in float64
-    return np.ascontiguousarray(x, dtype=np.float64 if big else np.float32), {"lead": lead, "alpha": alpha, "rgb": rgb}
-
-
-def from_slices(y: np.ndarray, layout: dict, alpha: bool = True) -> np.ndarray:
-    """Inverse of `to_slices` for outputs (N, C, H', W')."""
-    c = y.shape[1]
-    if c == 1:
-        out = y[:, 0].reshape(*layout["lead"], *y.shape[-2:])
-    else:
-        out = np.moveaxis(y, 1, -1).reshape(*layout["lead"], *y.shape[-2:], c)
-        a = layout["alpha"]
-        if alpha and a is not None and c == 3 and a.shape[-2:] == out.shape[-3:-1]:
-            out = np.concatenate([out, a[..., None].astype(out.dtype)], axis=-1)
-    return out

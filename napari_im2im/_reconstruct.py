@@ -60,7 +60,7 @@ def metrics(gt: np.ndarray, pred: np.ndarray, data_range: float) -> dict[str, fl
 
 def _window(translator, image: np.ndarray) -> tuple[float, float]:
     """The raw values the Translator maps to -1 and +1 for this image (as `translate` does)."""
-    from im2im_core.inference import to_slices
+    from im2im_core.layout import to_slices
 
     return translator.intensity.window(to_slices(image, 1, False)[0])
 

@@ -21,3 +21,34 @@ def grey_level_batch(n: int = 2, seed: int = 0) -> dict:
     g = torch.Generator().manual_seed(seed)
     level = torch.rand(n, 1, 1, 1, generator=g) * 0.8 + 0.2
     return {"A": shapes(n, g=g), "B": -shapes(n, g=g) * level}
+
+
+def tiny_family(config_cls, tiny: dict, seed: int = 0, **kw):
+    """A seeded model of a family's `config_cls` with the test file's `tiny` sizes (and `kw` on
+    top), its optimizers configured from the default TrainConfig."""
+    from im2im_core.engine.config import TrainConfig
+    from im2im_core.models import build
+
+    torch.manual_seed(seed)
+    model = build(config_cls(**{**tiny, **kw}))
+    model.optimizers = model.configure_optimizers(TrainConfig())
+    return model
+
+
+def saved_after(model, steps: int, path):
+    """(model, checkpoint path) after `steps` training steps on the grey-level shapes."""
+    from im2im_core import checkpoint
+
+    for s in range(steps):
+        model.train_step(grey_level_batch(seed=s), s)
+    return model, checkpoint.save(path, model)
+
+
+def round_trips(family: str, cfg) -> bool:
+    """The config survives JSON (as in a checkpoint's metadata) and comes back equal."""
+    import json
+
+    from im2im_core.config import to_dict
+    from im2im_core.models import config_from_dict
+
+    return config_from_dict(family, json.loads(json.dumps(to_dict(cfg)))) == cfg

@@ -3,7 +3,6 @@ inference (seeded latents, the latent of a reference pair), tile-aware pooling, 
 
 Tiny shapes (32x32, widths of 8) on CPU with one thread.
 """
-import json
 import statistics
 
 import numpy as np
@@ -11,15 +10,14 @@ import pytest
 import torch
 
 import im2im_core
-from im2im_core import checkpoint
-from im2im_core.config import to_dict
 from im2im_core.engine.config import TrainConfig
 from im2im_core.errors import ConfigError, InputError
 from im2im_core.inference import Translator
-from im2im_core.models import build, config_from_dict, list_models
+from im2im_core.models import build, list_models
 from im2im_core.models.augmented_cycle_gan import AugmentedCycleGAN, AugmentedCycleGANConfig, GlobalMeanPool
 from im2im_core.tiling import _finish_collect
 from shapes import grey_level_batch as batch
+from shapes import round_trips, saved_after, tiny_family
 from shapes import shapes
 
 TINY = dict(z_dim=8, ngf=8, n_res=1, nef=8, ndf=8, d_layers=2, ndf_z=16)
@@ -27,24 +25,18 @@ TERMS = ("GAN_A", "GAN_B", "GAN_Za", "GAN_Zb", "cyc_A", "cyc_B", "cyc_Za", "cyc_
 
 
 def tiny_model(seed=0, **kw) -> AugmentedCycleGAN:
-    torch.manual_seed(seed)
-    model = build(AugmentedCycleGANConfig(**{**TINY, **kw}))
-    model.optimizers = model.configure_optimizers(TrainConfig())
-    return model
+    return tiny_family(AugmentedCycleGANConfig, TINY, seed, **kw)
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    model = tiny_model()
-    for s in range(3):
-        model.train_step(batch(seed=s), s)
-    return model, checkpoint.save(tmp_path_factory.mktemp("augcgan") / "augcgan.safetensors", model)
+    return saved_after(tiny_model(), 3, tmp_path_factory.mktemp("augcgan") / "augcgan.safetensors")
 
 
 def test_registered_config_round_trip_defaults_and_bad_configs():
     assert "augmented_cycle_gan" in list_models()
     cfg = AugmentedCycleGANConfig(**TINY, lambda_z_b=0.5, domains=("T1w", "T2w"))
-    assert config_from_dict("augmented_cycle_gan", json.loads(json.dumps(to_dict(cfg)))) == cfg
+    assert round_trips("augmented_cycle_gan", cfg)
     d = AugmentedCycleGANConfig()
     assert (d.z_dim, d.lambda_A, d.lambda_B, d.lambda_z_a, d.lambda_z_b, d.lambda_gan, d.gan_mode) == \
         (16, 1.0, 1.0, 1.0, 1.0, 1.0, "lsgan")

@@ -3,7 +3,6 @@ sampling and attribute transfer at inference, checkpoints.
 
 Tiny shapes (32x32, widths of 8) on CPU with one thread.
 """
-import json
 import statistics
 
 import numpy as np
@@ -11,14 +10,13 @@ import pytest
 import torch
 
 import im2im_core
-from im2im_core import checkpoint
-from im2im_core.config import to_dict
 from im2im_core.engine.config import TrainConfig
 from im2im_core.errors import ConfigError, InputError
 from im2im_core.inference import Translator
-from im2im_core.models import build, config_from_dict, list_models
+from im2im_core.models import build, list_models
 from im2im_core.models.drit import DRIT, DRITConfig
 from shapes import grey_level_batch as batch
+from shapes import round_trips, saved_after, tiny_family
 from shapes import shapes
 
 TINY = dict(dim=8, n_res=1, n_dec_res=1, n_attr_down=2, ndf=8, d_layers=2, n_scales=1, ndf_content=16)
@@ -27,24 +25,18 @@ WEIGHTS = ("lambda_gan", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr
 
 
 def tiny_model(seed=0, **kw) -> DRIT:
-    torch.manual_seed(seed)
-    model = build(DRITConfig(**{**TINY, **kw}))
-    model.optimizers = model.configure_optimizers(TrainConfig())
-    return model
+    return tiny_family(DRITConfig, TINY, seed, **kw)
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    model = tiny_model()
-    for s in range(3):
-        model.train_step(batch(seed=s), s)
-    return model, checkpoint.save(tmp_path_factory.mktemp("drit") / "drit.safetensors", model)
+    return saved_after(tiny_model(), 3, tmp_path_factory.mktemp("drit") / "drit.safetensors")
 
 
 def test_registered_config_round_trip_defaults_shared_layers_and_bad_configs():
     assert "drit" in list_models()
     cfg = DRITConfig(**TINY, lambda_kl=0.1, domains=("T1w", "T2w"))
-    assert config_from_dict("drit", json.loads(json.dumps(to_dict(cfg)))) == cfg
+    assert round_trips("drit", cfg)
     d = DRITConfig()
     assert (d.attr_dim, d.lambda_cc, d.lambda_rec, d.lambda_lr, d.lambda_kl, d.lambda_content, d.lambda_gan) == \
         (8, 10.0, 10.0, 10.0, 0.01, 1.0, 1.0)

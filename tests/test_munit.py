@@ -3,7 +3,6 @@ styles, reference styles), tile-aware layer norm, checkpoints and the CLI.
 
 Tiny shapes (32x32, widths of 8) on CPU with one thread.
 """
-import json
 import statistics
 
 import numpy as np
@@ -11,41 +10,33 @@ import pytest
 import torch
 
 import im2im_core
-from im2im_core import checkpoint
 from im2im_core.cli import main as cli_main
-from im2im_core.config import to_dict
-from im2im_core.engine.config import TrainConfig
 from im2im_core.errors import ConfigError, InputError
 from im2im_core.losses import l1
-from im2im_core.models import build, config_from_dict, list_models
+from im2im_core.models import list_models
 from im2im_core.models.munit import MUNIT, MUNITConfig
 from im2im_core.nets.norm import GlobalLayerNorm2d
 from im2im_core.tiling import _finish_collect
 from shapes import grey_level_batch as batch
+from shapes import round_trips, saved_after, tiny_family
 
 TINY = dict(dim=8, n_res=2, mlp_dim=32, ndf=8, d_layers=2, n_scales=2)
 TERMS = ("GAN_a", "GAN_b", "recon_x_a", "recon_x_b", "recon_c_a", "recon_c_b", "recon_s_a", "recon_s_b")
 
 
 def tiny_model(seed=0, **kw) -> MUNIT:
-    torch.manual_seed(seed)
-    model = build(MUNITConfig(**{**TINY, **kw}))
-    model.optimizers = model.configure_optimizers(TrainConfig())
-    return model
+    return tiny_family(MUNITConfig, TINY, seed, **kw)
 
 
 @pytest.fixture(scope="module")
 def ckpt(tmp_path_factory):
-    model = tiny_model()
-    for s in range(2):
-        model.train_step(batch(seed=s), s)
-    return model, checkpoint.save(tmp_path_factory.mktemp("munit") / "munit.safetensors", model)
+    return saved_after(tiny_model(), 2, tmp_path_factory.mktemp("munit") / "munit.safetensors")
 
 
 def test_registered_config_round_trip_defaults_and_bad_configs():
     assert "munit" in list_models()
     cfg = MUNITConfig(**TINY, lambda_cyc=10.0, domains=("T1w", "T2w"))
-    assert config_from_dict("munit", json.loads(json.dumps(to_dict(cfg)))) == cfg
+    assert round_trips("munit", cfg)
     d = MUNITConfig()
     assert (d.style_dim, d.lambda_x, d.lambda_c, d.lambda_s, d.gan_mode, d.n_scales, d.lr) == (8, 10.0, 1.0, 1.0, "lsgan", 3, 1e-4)
     for bad in (dict(gan_mode="hinge"), dict(lambda_x=-1.0), dict(style_dim=0)):

@@ -46,20 +46,13 @@ from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.init import init_weights
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_outside
 from ..nets.prior import BACKGROUND, QuantileMap, check_prior, fit_priors
-from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register, require_blendable
+from ._masked import MaskedGANConfig
+from .base import Im2ImModel, register, require_blendable
 from .latents import draw_codes
 
 
 @dataclass
-class ACLGANConfig(ModelConfig):
-    SIZES: ClassVar[dict] = {**LATENT_SIZES, "mlp_dim": "width", "d_layers": "depth"}
-    dim: int = 32
-    n_down: int = 2
-    n_res: int = 4
-    style_dim: int = 8
-    mlp_dim: int = 128
-    ndf: int = 32
-    d_layers: int = 4
+class ACLGANConfig(MaskedGANConfig):
     n_scales: int = 3
     lambda_gan: float = 1.0
     lambda_acl: float = 0.2
@@ -74,18 +67,14 @@ class ACLGANConfig(ModelConfig):
     mask_region: str = "all"
     alpha: float = 1.0  # noise scale of the direct reconstruction x_hat
     g_every: int = 2  # generator update every this many iterations
-    lr: float = 1e-4
-    weight_decay: float = 1e-4
-    intensity_prior: str = "none"
-    #: output x + m * G(x, z) with G starting at zero (not in the paper), instead of m * G + (1 - m) * x:
-    #: an open mask then costs nothing at the start (always on with intensity_prior)
-    residual: bool = False
 
 
 @register("acl_gan")
 class ACLGAN(Im2ImModel):
-    paper: ClassVar[tuple] = ("Zhao, Wu, Cao, Guo & Li: Unpaired Image-to-Image Translation using Adversarial Consistency Loss, ECCV 2020",
-                              "https://arxiv.org/abs/2003.04858")
+    paper: ClassVar[tuple] = (
+        "Zhao, Wu, Cao, Guo & Li: Unpaired Image-to-Image Translation using Adversarial "
+        "Consistency Loss, ECCV 2020",
+        "https://arxiv.org/abs/2003.04858")
     Config = ACLGANConfig
     generator_names = ("G_ST", "G_TS")
     inference_options = frozenset({"n_samples", "seed", "return_attention"})

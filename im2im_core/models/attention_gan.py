@@ -73,8 +73,10 @@ class AttentionNet(nn.Module):
 @register("attention_cycle_gan")
 class AttentionCycleGAN(Im2ImModel):
     """AtoB: A_S(s) * F_ST(s) + (1 - A_S(s)) * s; BtoA with F_TS, A_T."""
-    paper: ClassVar[tuple] = ("Mejjati, Richardt, Tompkin, Cosker & Kim: Unsupervised Attention-guided Image-to-Image Translation, NeurIPS 2018",
-                              "https://arxiv.org/abs/1806.02311")
+    paper: ClassVar[tuple] = (
+        "Mejjati, Richardt, Tompkin, Cosker & Kim: Unsupervised Attention-guided Image-to-Image "
+        "Translation, NeurIPS 2018",
+        "https://arxiv.org/abs/1806.02311")
 
     Config = AttentionCycleGANConfig
     pure_bf16 = True

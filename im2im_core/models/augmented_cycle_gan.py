@@ -240,8 +240,10 @@ LOSS_WEIGHTS = ("lambda_gan", "lambda_gan_z", "lambda_A", "lambda_B", "lambda_z_
 class AugmentedCycleGAN(Im2ImModel):
     """G_AB, G_BA: latent-conditioned generators; E_A, E_B: latent encoders of (a, b) pairs;
     D_A, D_B: image discriminators; D_Za, D_Zb: latent discriminators."""
-    paper: ClassVar[tuple] = ("Almahairi et al.: Augmented CycleGAN: Learning Many-to-Many Mappings from Unpaired Data, ICML 2018",
-                              "https://arxiv.org/abs/1802.10151")
+    paper: ClassVar[tuple] = (
+        "Almahairi et al.: Augmented CycleGAN: Learning Many-to-Many Mappings from Unpaired Data, "
+        "ICML 2018",
+        "https://arxiv.org/abs/1802.10151")
 
     Config = AugmentedCycleGANConfig
     generator_names = ("G_AB", "G_BA", "E_A", "E_B")  # the encoders serve `style_from`

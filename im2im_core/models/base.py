@@ -43,11 +43,18 @@ def check_sizes(cfg, where: str) -> None:
             raise ConfigError(f"config{where}.{f.name} must be in [{low}, {high}], got {v}")
 
 
-def require_blendable(family: str, cfg) -> None:
+def require_blendable(family: str, cfg, why: str = "blends its output with the input") -> None:
     """Families that blend their output with the input need as many output channels as input ones."""
     if cfg.in_channels != cfg.out_channels:
-        raise ConfigError(f"{family} blends its output with the input, so in_channels ({cfg.in_channels}) must "
+        raise ConfigError(f"{family} {why}, so in_channels ({cfg.in_channels}) must "
                           f"equal out_channels ({cfg.out_channels})")
+
+
+def check_choices(cfg, **choices) -> None:
+    """Each named config field must hold one of its allowed values; the error names the field."""
+    for name, allowed in choices.items():
+        if getattr(cfg, name) not in allowed:
+            raise ConfigError(f"{name} {getattr(cfg, name)!r} unknown; use one of {tuple(allowed)}")
 
 
 @dataclass

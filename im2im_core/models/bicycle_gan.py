@@ -144,8 +144,9 @@ class LatentUnet(nn.Module):
 @register("bicycle_gan")
 class BicycleGAN(Im2ImModel):
     """netG: A, z -> B; netE: B -> (mu, logvar); netD (cVAE-GAN pass) and netD2 (cLR-GAN pass)."""
-    paper: ClassVar[tuple] = ("Zhu et al.: Toward Multimodal Image-to-Image Translation, NIPS 2017",
-                              "https://arxiv.org/abs/1711.11586")
+    paper: ClassVar[tuple] = (
+        "Zhu et al.: Toward Multimodal Image-to-Image Translation, NIPS 2017",
+        "https://arxiv.org/abs/1711.11586")
 
     Config = BicycleGANConfig
     generator_names = ("netG", "netE")  # the encoder is kept for style_from

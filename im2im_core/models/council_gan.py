@@ -42,24 +42,17 @@ from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.masked import MaskedStyleGenerator, mask_binary, mask_tv
 from ..nets.prior import check_prior, QuantileMap, fit_priors
 from ..nets.init import init_weights
-from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register, require_blendable
+from ._masked import MaskedGANConfig
+from .base import Im2ImModel, register, require_blendable
 from .latents import draw_codes
 
 HISTORY = 100  # loss-matching window (the reference's loss_matching_hist_size)
 
 
 @dataclass
-class CouncilGANConfig(ModelConfig):
-    SIZES: ClassVar[dict] = {**LATENT_SIZES, "mlp_dim": "width", "d_layers": "depth"}
+class CouncilGANConfig(MaskedGANConfig):
     members: int = 4
-    dim: int = 32
-    n_down: int = 2
-    n_res: int = 4
-    style_dim: int = 8
-    mlp_dim: int = 128
     mask_sharpness: float = 10.0
-    ndf: int = 32
-    d_layers: int = 4
     n_scales: int = 2
     lambda_gan: float = 24.0
     lambda_council: float = 12.0
@@ -70,18 +63,13 @@ class CouncilGANConfig(ModelConfig):
     council_start: int = -1  # iteration; -1: 5% of the run
     focus_start: int = -1  # iteration; -1: 7.5% of the run
     loss_matching: bool = True
-    lr: float = 1e-4  # 0 takes TrainConfig.optim.lr
-    weight_decay: float = 1e-4
-    intensity_prior: str = "none"
-    #: output x + m * G(x, z) with G starting at zero (not in the paper), instead of m * G + (1 - m) * x:
-    #: an open mask then costs nothing at the start (always on with intensity_prior)
-    residual: bool = False
 
 
 @register("council_gan")
 class CouncilGAN(Im2ImModel):
-    paper: ClassVar[tuple] = ("Nizan & Tal: Breaking the Cycle - Colleagues Are All You Need, CVPR 2020",
-                              "https://arxiv.org/abs/1911.10538")
+    paper: ClassVar[tuple] = (
+        "Nizan & Tal: Breaking the Cycle - Colleagues Are All You Need, CVPR 2020",
+        "https://arxiv.org/abs/1911.10538")
     Config = CouncilGANConfig
     generator_names = ("gens",)
     inference_options = frozenset({"member", "n_samples", "seed", "return_attention"})

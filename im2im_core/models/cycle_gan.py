@@ -38,8 +38,10 @@ class CycleGANConfig(ModelConfig):
 @register("cycle_gan")
 class CycleGAN(Im2ImModel):
     """G_A: A -> B, G_B: B -> A; D_A tells real B from G_A(A), D_B real A from G_B(B)."""
-    paper: ClassVar[tuple] = ("Zhu, Park, Isola & Efros: Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks, ICCV 2017",
-                              "https://arxiv.org/abs/1703.10593")
+    paper: ClassVar[tuple] = (
+        "Zhu, Park, Isola & Efros: Unpaired Image-to-Image Translation using Cycle-Consistent "
+        "Adversarial Networks, ICCV 2017",
+        "https://arxiv.org/abs/1703.10593")
     pure_bf16 = True
 
     Config = CycleGANConfig

@@ -221,8 +221,10 @@ def kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 class DRIT(Im2ImModel):
     """nets: Ec_X, Ec_Y, Ea_X, Ea_Y, G_X, G_Y (shared layers tied); D_X, D_Y image discriminators;
     D_c content discriminator. AtoB = X -> Y."""
-    paper: ClassVar[tuple] = ("Lee, Tseng, Huang, Singh & Yang: Diverse Image-to-Image Translation via Disentangled Representations, ECCV 2018",
-                              "https://arxiv.org/abs/1808.00948")
+    paper: ClassVar[tuple] = (
+        "Lee, Tseng, Huang, Singh & Yang: Diverse Image-to-Image Translation via Disentangled "
+        "Representations, ECCV 2018",
+        "https://arxiv.org/abs/1808.00948")
 
     Config = DRITConfig
     generator_names = ("nets",)

@@ -19,8 +19,10 @@ class GeneratorOnlyConfig(ModelConfig):
 @register("generator")
 class GeneratorOnly(Im2ImModel):
     """One direction only (A->B); inference-only."""
-    paper: ClassVar[tuple] = ("Zhu, Park, Isola & Efros: Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks, ICCV 2017",
-                              "https://arxiv.org/abs/1703.10593")
+    paper: ClassVar[tuple] = (
+        "Zhu, Park, Isola & Efros: Unpaired Image-to-Image Translation using Cycle-Consistent "
+        "Adversarial Networks, ICCV 2017",
+        "https://arxiv.org/abs/1703.10593")
     pure_bf16 = True
 
     Config = GeneratorOnlyConfig

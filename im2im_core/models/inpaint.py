@@ -43,7 +43,7 @@ from ..nets import DiscriminatorConfig, build_discriminator
 from ..nets.gated import GatedGenerator
 from ..tiling import pad_to_multiple
 from ._masks import coerce_mask
-from .base import Im2ImModel, ModelConfig, register
+from .base import Im2ImModel, ModelConfig, check_choices, register, require_blendable
 
 
 def push_pull_fill(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -105,8 +105,9 @@ class InpaintConfig(ModelConfig):
 @register("inpaint")
 class Inpaint(Im2ImModel):
     """Fills the masked region; known pixels pass through untouched."""
-    paper: ClassVar[tuple] = ("Yu et al.: Free-Form Image Inpainting with Gated Convolution, ICCV 2019",
-                              "https://arxiv.org/abs/1806.03589")
+    paper: ClassVar[tuple] = (
+        "Yu et al.: Free-Form Image Inpainting with Gated Convolution, ICCV 2019",
+        "https://arxiv.org/abs/1806.03589")
 
     Config = InpaintConfig
     generator_names = ("netG",)
@@ -128,13 +129,8 @@ class Inpaint(Im2ImModel):
     @staticmethod
     def _check_config(c: InpaintConfig) -> None:
         """Fail at build time, naming the field, rather than mid-training."""
-        if c.in_channels != c.out_channels:
-            raise ConfigError(f"inpaint keeps known pixels, so in_channels ({c.in_channels}) must equal "
-                              f"out_channels ({c.out_channels})")
-        if c.hole_kind not in HOLE_KINDS:
-            raise ConfigError(f"hole_kind {c.hole_kind!r} unknown; use one of {HOLE_KINDS}")
-        if c.prefill not in PREFILLS:
-            raise ConfigError(f"prefill {c.prefill!r} unknown; use one of {PREFILLS}")
+        require_blendable("inpaint", c, "keeps known pixels")
+        check_choices(c, hole_kind=HOLE_KINDS, prefill=PREFILLS)
         lo, hi = c.hole_ratio
         if not 0 < lo <= hi < 1:
             raise ConfigError(f"hole_ratio must satisfy 0 < low <= high < 1, got {tuple(c.hole_ratio)}")

@@ -69,7 +69,7 @@ from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse
 from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
-from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, check_choices, register, require_blendable
 from ._masks import coerce_mask
 
 MASK_POLICIES = ("per_batch", "fixed")
@@ -154,8 +154,10 @@ def consistent_image(recon01: torch.Tensor, kspace: torch.Tensor, mask, lam=None
 @register("mri_recon")
 class MRIRecon(Im2ImModel):
     """Zero-filled -> reconstructed MRI magnitude image (single direction)."""
-    paper: ClassVar[tuple] = ("Yang et al.: DAGAN: Deep De-Aliasing Generative Adversarial Networks for Fast Compressed Sensing MRI Reconstruction, IEEE TMI 2018",
-                              "https://doi.org/10.1109/TMI.2017.2785879")
+    paper: ClassVar[tuple] = (
+        "Yang et al.: DAGAN: Deep De-Aliasing Generative Adversarial Networks for Fast Compressed "
+        "Sensing MRI Reconstruction, IEEE TMI 2018",
+        "https://doi.org/10.1109/TMI.2017.2785879")
 
     Config = MRIReconConfig
     generator_names = ("netG",)
@@ -176,17 +178,10 @@ class MRIRecon(Im2ImModel):
     @staticmethod
     def _check_config(c: MRIReconConfig) -> None:
         """Fail at build time, naming the field, rather than mid-training."""
-        if c.in_channels != c.out_channels:
-            raise ConfigError(f"mri_recon refines its input, so in_channels ({c.in_channels}) must equal "
-                              f"out_channels ({c.out_channels})")
-        if c.mask_kind not in MASK_KINDS:
-            raise ConfigError(f"mask_kind {c.mask_kind!r} unknown; use one of {MASK_KINDS}")
+        require_blendable("mri_recon", c, "refines its input")
+        check_choices(c, mask_kind=MASK_KINDS, mask_policy=MASK_POLICIES, gan_mode=GAN_MODES)
         if not 0 < c.ratio <= 1:
             raise ConfigError(f"ratio (sampled fraction of k-space) must be in (0, 1], got {c.ratio}")
-        if c.mask_policy not in MASK_POLICIES:
-            raise ConfigError(f"mask_policy {c.mask_policy!r} unknown; use one of {MASK_POLICIES}")
-        if c.gan_mode not in GAN_MODES:
-            raise ConfigError(f"gan_mode {c.gan_mode!r} unknown; use one of {GAN_MODES}")
         if c.cascades < 0 or (c.cascades and (c.cascade_depth < 2 or c.cascade_width < 1)):
             raise ConfigError(f"cascades must be >= 0 with cascade_depth >= 2 and cascade_width >= 1, got "
                               f"{c.cascades}, {c.cascade_depth}, {c.cascade_width}")

@@ -110,8 +110,10 @@ class MUNITAutoEncoder(nn.Module):
 @register("munit")
 class MUNIT(Im2ImModel):
     """gen_a / gen_b: auto-encoders of domains A and B; dis_a / dis_b: multi-scale discriminators."""
-    paper: ClassVar[tuple] = ("Huang, Liu, Belongie & Kautz: Multimodal Unsupervised Image-to-Image Translation, ECCV 2018",
-                              "https://arxiv.org/abs/1804.04732")
+    paper: ClassVar[tuple] = (
+        "Huang, Liu, Belongie & Kautz: Multimodal Unsupervised Image-to-Image Translation, ECCV "
+        "2018",
+        "https://arxiv.org/abs/1804.04732")
 
     Config = MUNITConfig
     generator_names = ("gen_a", "gen_b")

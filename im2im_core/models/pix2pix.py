@@ -28,8 +28,10 @@ class Pix2PixConfig(ModelConfig):
 @register("pix2pix")
 class Pix2Pix(Im2ImModel):
     """G: A -> B; D sees (A, B) or (A, G(A)) pairs. Needs paired data; one direction only."""
-    paper: ClassVar[tuple] = ("Isola, Zhu, Zhou & Efros: Image-to-Image Translation with Conditional Adversarial Networks, CVPR 2017",
-                              "https://arxiv.org/abs/1611.07004")
+    paper: ClassVar[tuple] = (
+        "Isola, Zhu, Zhou & Efros: Image-to-Image Translation with Conditional Adversarial "
+        "Networks, CVPR 2017",
+        "https://arxiv.org/abs/1611.07004")
 
     Config = Pix2PixConfig
     pure_bf16 = True

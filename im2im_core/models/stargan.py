@@ -167,8 +167,10 @@ class PairPriors(nn.Module):
 @register("stargan")
 class StarGAN(Im2ImModel):
     """N domains, one conditional generator `G`, one discriminator `D` (critic + classifier)."""
-    paper: ClassVar[tuple] = ("Choi et al.: StarGAN: Unified Generative Adversarial Networks for Multi-Domain Image-to-Image Translation, CVPR 2018",
-                              "https://arxiv.org/abs/1711.09020")
+    paper: ClassVar[tuple] = (
+        "Choi et al.: StarGAN: Unified Generative Adversarial Networks for Multi-Domain "
+        "Image-to-Image Translation, CVPR 2018",
+        "https://arxiv.org/abs/1711.09020")
 
     Config = StarGANConfig
     generator_names = ("G",)

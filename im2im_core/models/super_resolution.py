@@ -32,7 +32,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..losses import GAN_MODES, GANLoss
 from ..nets import DiscriminatorConfig, build_discriminator
-from .base import Im2ImModel, ModelConfig, register
+from .base import Im2ImModel, ModelConfig, check_choices, register
 
 SCALES = (2, 4)
 DOWNSAMPLERS = ("bicubic", "area")
@@ -110,8 +110,10 @@ class SRResNet(nn.Module):
 @register("super_resolution")
 class SuperResolution(Im2ImModel):
     """Low-res -> scale x high-res; fully convolutional, so tiled inference is seamless."""
-    paper: ClassVar[tuple] = ("Ledig et al.: Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network, CVPR 2017",
-                              "https://arxiv.org/abs/1609.04802")
+    paper: ClassVar[tuple] = (
+        "Ledig et al.: Photo-Realistic Single Image Super-Resolution Using a Generative "
+        "Adversarial Network, CVPR 2017",
+        "https://arxiv.org/abs/1609.04802")
 
     Config = SuperResolutionConfig
     pure_bf16 = True
@@ -133,14 +135,9 @@ class SuperResolution(Im2ImModel):
         """Fail at build time, naming the field, rather than mid-training."""
         if c.scale not in SCALES:
             raise ConfigError(f"scale must be one of {SCALES}, got {c.scale!r}")
-        if c.downsample not in DOWNSAMPLERS:
-            raise ConfigError(f"downsample {c.downsample!r} unknown; use one of {DOWNSAMPLERS}")
-        if c.content_loss not in CONTENT_LOSSES:
-            raise ConfigError(f"content_loss {c.content_loss!r} unknown; use one of {CONTENT_LOSSES}")
+        check_choices(c, downsample=DOWNSAMPLERS, content_loss=CONTENT_LOSSES, gan_mode=GAN_MODES)
         if c.lambda_gan < 0:
             raise ConfigError(f"lambda_gan must be >= 0, got {c.lambda_gan}")
-        if c.gan_mode not in GAN_MODES:
-            raise ConfigError(f"gan_mode {c.gan_mode!r} unknown; use one of {GAN_MODES}")
 
     def directions(self):
         """Only low-res -> high-res exists."""

@@ -85,8 +85,9 @@ class UNITConfig(ModelConfig):
 @register("unit")
 class UNIT(Im2ImModel):
     """Coupled VAE-GANs with a shared latent space; AtoB = G2(E1(x)), BtoA = G1(E2(x))."""
-    paper: ClassVar[tuple] = ("Liu, Breuel & Kautz: Unsupervised Image-to-Image Translation Networks, NIPS 2017",
-                              "https://arxiv.org/abs/1703.00848")
+    paper: ClassVar[tuple] = (
+        "Liu, Breuel & Kautz: Unsupervised Image-to-Image Translation Networks, NIPS 2017",
+        "https://arxiv.org/abs/1703.00848")
 
     Config = UNITConfig
     pure_bf16 = True
