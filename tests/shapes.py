@@ -52,3 +52,24 @@ def round_trips(family: str, cfg) -> bool:
     from im2im_core.models import config_from_dict
 
     return config_from_dict(family, json.loads(json.dumps(to_dict(cfg)))) == cfg
+
+
+def follows_reference(model, batch_fn, n: int = 16) -> tuple[float, float]:
+    """Does the latent carry what varies in domain B? One A image is translated with the code of
+    each of `n` B references (`style_from`); returns the correlation between the references' grey
+    level and the translations' (medians: the background level), and the translations' spread as a
+    fraction of the references'. A model whose latent learned nothing about B scores low on both."""
+    import numpy as np
+
+    refs, x = batch_fn(n, seed=777)["B"], batch_fn(1, seed=999)["A"]
+    was = model.training
+    model.eval()
+    with torch.no_grad():
+        outs = [model.inference_forward(x, "AtoB", **model.resolve_samples("AtoB", {"style_from": refs[i:i + 1]},
+                                                                             "cpu")[0]) for i in range(n)]
+    model.train(was)
+    level = [float(r.flatten().median()) for r in refs]
+    got = [float(y.flatten().median()) for y in outs]
+    if np.std(got) == 0:
+        return 0.0, 0.0
+    return float(np.corrcoef(level, got)[0, 1]), float(np.std(got) / np.std(level))

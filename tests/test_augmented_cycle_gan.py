@@ -17,7 +17,7 @@ from im2im_core.models import build, list_models
 from im2im_core.models.augmented_cycle_gan import AugmentedCycleGAN, AugmentedCycleGANConfig, GlobalMeanPool
 from im2im_core.tiling import _finish_collect
 from shapes import grey_level_batch as batch
-from shapes import round_trips, saved_after, tiny_family
+from shapes import follows_reference, round_trips, saved_after, tiny_family
 from shapes import shapes
 
 TINY = dict(z_dim=8, ngf=8, n_res=1, nef=8, ndf=8, d_layers=2, ndf_z=16)
@@ -65,6 +65,7 @@ def test_tiny_run_cycle_losses_fall():
     # a 2-d latent: recovering 8 dims from a generated image (the latent cycles) takes far more than
     # this budget of steps (as MUNIT's style reconstruction does); 2 dims show the mechanism in 160 steps
     model = tiny_model(seed=0, lr=1e-3, z_dim=2, nef=16)
+    untrained = follows_reference(model, batch)
     hist = [model.train_step(batch(4, seed=s), s) for s in range(160)]
 
     def window(key, part):
@@ -73,11 +74,11 @@ def test_tiny_run_cycle_losses_fall():
     for key, factor in (("cyc_A", 0.5), ("cyc_B", 0.7), ("cyc_Za", 0.75), ("cyc_Zb", 0.75)):
         assert window(key, "last") < factor * window(key, "first"), (key, window(key, "first"), window(key, "last"))
     assert all(np.isfinite(h["G_total"]) and np.isfinite(h["D_Za"]) for h in hist)
-    # the latent still reaches the image after training: two seeds move the translation visibly
-    x = batch(4, seed=999)["A"]
-    z1, z2 = (model.resolve_samples("AtoB", {"seed": k}, "cpu")[0]["z"] for k in (1, 2))
-    with torch.no_grad():
-        assert (model.inference_forward(x, "AtoB", z=z1) - model.inference_forward(x, "AtoB", z=z2)).abs().mean() > 0.02
+    # the latent carries B's grey level: E_B(a, reference) sets the translation's level (measured 0.97
+    # and 0.88 of the references' spread); untrained it does not (-0.02, 0.0)
+    corr, spread = follows_reference(model, batch)
+    assert corr > 0.7 and spread > 0.4, (corr, spread)
+    assert not (untrained[0] > 0.7 and untrained[1] > 0.4), untrained
 
 
 def test_global_mean_pool_whole_image_mean_from_tiles():

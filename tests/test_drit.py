@@ -16,7 +16,7 @@ from im2im_core.inference import Translator
 from im2im_core.models import build, list_models
 from im2im_core.models.drit import DRIT, DRITConfig
 from shapes import grey_level_batch as batch
-from shapes import round_trips, saved_after, tiny_family
+from shapes import follows_reference, round_trips, saved_after, tiny_family
 from shapes import shapes
 
 TINY = dict(dim=8, n_res=1, n_dec_res=1, n_attr_down=2, ndf=8, d_layers=2, n_scales=1, ndf_content=16)
@@ -71,6 +71,7 @@ def test_latent_regression_trains_generators_not_attribute_encoders():
 
 def test_tiny_run_reconstruction_losses_fall():
     model = tiny_model(seed=0, lr=5e-4)
+    untrained = follows_reference(model, batch)
     hist = [model.train_step(batch(4, seed=s), s) for s in range(100)]
 
     def window(key, part):
@@ -83,11 +84,11 @@ def test_tiny_run_reconstruction_losses_fall():
         assert window(key, "last") < factor * window(key, "first"), (key, window(key, "first"), window(key, "last"))
     assert all(np.isfinite(h["G_total"]) and h["lr_X"] < 15 and h["lr_Y"] < 15 for h in hist)
     assert all(np.isfinite(h["D_content"]) and np.isfinite(h["kl_Y"]) for h in hist)
-    # the attribute still reaches the image after training: two seeds move the translation visibly
-    x = batch(4, seed=999)["A"]
-    a1, a2 = (model.resolve_samples("AtoB", {"seed": k}, "cpu")[0]["attr"] for k in (1, 2))
-    with torch.no_grad():
-        assert (model.inference_forward(x, "AtoB", attr=a1) - model.inference_forward(x, "AtoB", attr=a2)).abs().mean() > 0.02
+    # the attribute carries B's grey level: a B reference's attribute sets the translation's level
+    # (measured 0.95 and 0.56 of the references' spread); untrained it does not (-0.97, 0.01)
+    corr, spread = follows_reference(model, batch)
+    assert corr > 0.7 and spread > 0.3, (corr, spread)
+    assert not (untrained[0] > 0.7 and untrained[1] > 0.3), untrained
 
 
 def test_samples_seeded_attribute_transfer_and_round_trip(ckpt):

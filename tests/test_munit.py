@@ -18,7 +18,7 @@ from im2im_core.models.munit import MUNIT, MUNITConfig
 from im2im_core.nets.norm import GlobalLayerNorm2d
 from im2im_core.tiling import _finish_collect
 from shapes import grey_level_batch as batch
-from shapes import round_trips, saved_after, tiny_family
+from shapes import follows_reference, round_trips, saved_after, tiny_family
 
 TINY = dict(dim=8, n_res=2, mlp_dim=32, ndf=8, d_layers=2, n_scales=2)
 TERMS = ("GAN_a", "GAN_b", "recon_x_a", "recon_x_b", "recon_c_a", "recon_c_b", "recon_s_a", "recon_s_b")
@@ -57,6 +57,7 @@ def test_loss_terms_present_and_weighted():
 
 def test_tiny_run_reconstruction_losses_fall():
     model = tiny_model(seed=0, lr=1e-3)
+    untrained = follows_reference(model, batch)
     hist = [model.train_step(batch(4, seed=s), s) for s in range(120)]
     # image and content reconstruction fall within this budget; domain B (a random grey level per
     # image, i.e. a style) is harder; with all eight style dimensions and the GAN terms the
@@ -68,8 +69,11 @@ def test_tiny_run_reconstruction_losses_fall():
         assert last < factor * first, (key, first, last)
     assert all(np.isfinite(h["recon_s_a"]) and h["recon_s_a"] < 2.0 for h in hist)
     assert all(np.isfinite(h["D_a"]) and np.isfinite(h["GAN_b"]) for h in hist)
-    # the style matters after training: two seeds' styles move the translation by far more than 0.02
-    assert style_effect(model) > 0.05
+    # the style carries B's grey level: a B reference's style sets the translation's level (measured
+    # 0.93 and 0.8 of the references' spread here); the untrained model does neither (-0.62, 0.24)
+    corr, spread = follows_reference(model, batch)
+    assert corr > 0.7 and spread > 0.4, (corr, spread)
+    assert not (untrained[0] > 0.7 and untrained[1] > 0.4), untrained
 
 
 def style_effect(model: MUNIT, style_dim: int = 8) -> float:
@@ -103,7 +107,6 @@ def test_style_reaches_the_image_and_is_recovered():
         hist.append(loss_s.item())
     first, last = statistics.mean(hist[:30]), statistics.mean(hist[-30:])
     assert first > 0.6 and last < 0.75 * first, (first, last)
-    assert style_effect(model, 2) > 0.1
 
 
 def test_layer_norm_whole_image_statistics_from_tiles():
