@@ -62,8 +62,8 @@ from ..nets.encoders import pad_layer
 from ..nets.norm import GlobalInstanceNorm2d
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from ..nets.init import init_weights
-from .latents import draw_codes, reference_tensor
-from .base import Im2ImModel, ModelConfig, register
+from .latents import MultimodalModel, draw_codes, reference_tensor
+from .base import ModelConfig, check_losses, register
 
 
 class GlobalMeanPool(GlobalInstanceNorm2d):
@@ -237,7 +237,7 @@ LOSS_WEIGHTS = ("lambda_gan", "lambda_gan_z", "lambda_A", "lambda_B", "lambda_z_
 
 
 @register("augmented_cycle_gan")
-class AugmentedCycleGAN(Im2ImModel):
+class AugmentedCycleGAN(MultimodalModel):
     """G_AB, G_BA: latent-conditioned generators; E_A, E_B: latent encoders of (a, b) pairs;
     D_A, D_B: image discriminators; D_Za, D_Zb: latent discriminators."""
     paper: ClassVar[tuple] = (
@@ -247,21 +247,15 @@ class AugmentedCycleGAN(Im2ImModel):
 
     Config = AugmentedCycleGANConfig
     generator_names = ("G_AB", "G_BA", "E_A", "E_B")  # the encoders serve `style_from`
-    inference_options = frozenset({"n_samples", "seed", "style_from"})
-    reference_options = ("style_from",)  # raw reference images the Translator normalises
-    pure_bf16 = True
 
     def __init__(self, config: AugmentedCycleGANConfig):
         super().__init__(config)
         c = config
-        if c.gan_mode not in ("lsgan", "vanilla"):
-            raise ConfigError(f"augmented_cycle_gan: gan_mode {c.gan_mode!r} unknown; use 'lsgan' or 'vanilla'")
+        check_losses("augmented_cycle_gan", c, LOSS_WEIGHTS)
         if c.z_dim < 1 or c.ngf < 1 or c.nef < 1 or c.ndf < 1 or c.ndf_z < 1:
             raise ConfigError("augmented_cycle_gan: z_dim, ngf, nef, ndf and ndf_z must be >= 1")
         if c.n_down < 0 or c.n_res < 0 or c.n_enc_down < 0:
             raise ConfigError("augmented_cycle_gan: n_down, n_res and n_enc_down must be >= 0")
-        if min(getattr(c, k) for k in LOSS_WEIGHTS) < 0:
-            raise ConfigError(f"augmented_cycle_gan: loss weights {LOSS_WEIGHTS} must be >= 0")
         check_prior("augmented_cycle_gan", c.intensity_prior, c.lambda_prior)
         ca, cb = c.in_channels, c.out_channels
         self.G_AB = CINResnetGenerator(ca, cb, c.ngf, c.n_down, c.n_res, c.z_dim, c.pad_type, c.intensity_prior)

@@ -50,6 +50,14 @@ def require_blendable(family: str, cfg, why: str = "blends its output with the i
                           f"equal out_channels ({cfg.out_channels})")
 
 
+def check_losses(family: str, cfg, weights, gan_modes=("lsgan", "vanilla")) -> None:
+    """The GAN mode is one the family supports and every named loss weight is >= 0."""
+    check_choices(cfg, gan_mode=gan_modes)
+    bad = {w: getattr(cfg, w) for w in weights if getattr(cfg, w) < 0}
+    if bad:
+        raise ConfigError(f"{family}: loss weights must be >= 0, got {bad}")
+
+
 def check_choices(cfg, **choices) -> None:
     """Each named config field must hold one of its allowed values; the error names the field."""
     for name, allowed in choices.items():

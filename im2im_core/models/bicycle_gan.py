@@ -47,8 +47,8 @@ from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.norm import conv_bias, norm_layer
 from ..nets.prior import QuantileMap, check_prior, fit_priors, zero_last_conv
 from ..nets.init import init_weights
-from .latents import draw_codes, reference_tensor
-from .base import Im2ImModel, ModelConfig, register
+from .latents import MultimodalModel, draw_codes, reference_tensor
+from .base import ModelConfig, check_losses, register
 
 
 @dataclass
@@ -142,7 +142,7 @@ class LatentUnet(nn.Module):
 
 
 @register("bicycle_gan")
-class BicycleGAN(Im2ImModel):
+class BicycleGAN(MultimodalModel):
     """netG: A, z -> B; netE: B -> (mu, logvar); netD (cVAE-GAN pass) and netD2 (cLR-GAN pass)."""
     paper: ClassVar[tuple] = (
         "Zhu et al.: Toward Multimodal Image-to-Image Translation, NIPS 2017",
@@ -150,20 +150,14 @@ class BicycleGAN(Im2ImModel):
 
     Config = BicycleGANConfig
     generator_names = ("netG", "netE")  # the encoder is kept for style_from
-    inference_options = frozenset({"n_samples", "seed", "style_from"})
-    reference_options = ("style_from",)  # raw reference images the Translator normalises
     needs_pairs = True
-    pure_bf16 = True
 
     def __init__(self, config: BicycleGANConfig):
         super().__init__(config)
         c = config
-        if c.gan_mode not in ("lsgan", "vanilla"):
-            raise ConfigError(f"bicycle_gan: gan_mode {c.gan_mode!r} unknown; use 'lsgan' (paper) or 'vanilla'")
+        check_losses("bicycle_gan", c, ("lambda_gan", "lambda_gan2", "lambda_l1", "lambda_kl", "lambda_latent"))
         if c.nz < 1:
             raise ConfigError(f"bicycle_gan: nz must be >= 1, got {c.nz}")
-        if min(c.lambda_gan, c.lambda_gan2, c.lambda_l1, c.lambda_kl, c.lambda_latent) < 0:
-            raise ConfigError("bicycle_gan: loss weights must be >= 0")
         check_prior("bicycle_gan", c.intensity_prior)
         gcfg = GeneratorConfig(arch="unet", num_downs=c.num_downs, ngf=c.ngf, norm=c.norm)
         self.netG = init_weights(LatentUnet(c.in_channels, c.out_channels, c.nz, gcfg, c.intensity_prior))

@@ -70,8 +70,8 @@ from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEnc
 from ..nets.norm import norm_layer
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from ..nets.init import init_weights
-from .latents import draw_codes, reference_tensor
-from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register
+from .latents import MultimodalModel, draw_codes, reference_tensor
+from .base import LATENT_SIZES, ModelConfig, check_losses, register
 
 
 @dataclass
@@ -218,7 +218,7 @@ def kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 @register("drit")
-class DRIT(Im2ImModel):
+class DRIT(MultimodalModel):
     """nets: Ec_X, Ec_Y, Ea_X, Ea_Y, G_X, G_Y (shared layers tied); D_X, D_Y image discriminators;
     D_c content discriminator. AtoB = X -> Y."""
     paper: ClassVar[tuple] = (
@@ -228,22 +228,18 @@ class DRIT(Im2ImModel):
 
     Config = DRITConfig
     generator_names = ("nets",)
-    inference_options = frozenset({"n_samples", "seed", "style_from"})
-    reference_options = ("style_from",)  # raw reference images the Translator normalises
-    pure_bf16 = True
 
     def __init__(self, config: DRITConfig):
         super().__init__(config)
         c = config
-        if c.gan_mode not in ("vanilla", "lsgan"):
-            raise ConfigError(f"drit: gan_mode {c.gan_mode!r} unknown; use 'vanilla' (paper) or 'lsgan'")
+        check_losses("drit", c, LOSS_WEIGHTS)
         if c.attr_dim < 1 or c.n_attr_down < 2:
             raise ConfigError(f"drit: need attr_dim >= 1 and n_attr_down >= 2, got {c.attr_dim}, {c.n_attr_down}")
         if c.n_res < 1 or c.n_down < 0 or c.n_dec_res < 0:
             raise ConfigError(f"drit: need n_res >= 1 (its last block is the shared one), n_down >= 0 and "
                               f"n_dec_res >= 0; got {c.n_res}, {c.n_down}, {c.n_dec_res}")
-        if min(getattr(c, k) for k in LOSS_WEIGHTS) < 0 or c.content_lr_scale <= 0:
-            raise ConfigError(f"drit: loss weights {LOSS_WEIGHTS} must be >= 0 and content_lr_scale > 0")
+        if c.content_lr_scale <= 0:
+            raise ConfigError(f"drit: content_lr_scale must be > 0, got {c.content_lr_scale}")
         check_prior("drit", c.intensity_prior, c.lambda_prior)
         latent = c.dim * 2 ** c.n_down
         enc_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in Ec_X and Ec_Y

@@ -5,6 +5,17 @@ from __future__ import annotations
 import torch
 
 from ..errors import InputError
+from .base import Im2ImModel
+
+
+class MultimodalModel(Im2ImModel):
+    """The families whose output also depends on a code (MUNIT, BicycleGAN, Augmented CycleGAN,
+    DRIT): `n_samples` / `seed` draw codes from the prior, `style_from` encodes a reference image
+    (raw; the Translator normalises it like the input)."""
+
+    inference_options = frozenset({"n_samples", "seed", "style_from"})
+    reference_options = ("style_from",)
+    pure_bf16 = True
 
 
 def draw_codes(opts: dict, dim: int, device) -> list[torch.Tensor] | None:

@@ -47,8 +47,8 @@ from ..losses import GANLoss, l1
 from ..nets.encoders import ConvEncoder, MultiScaleDiscriminator, StyleDecoder, StyleEncoder
 from ..nets.init import init_weights, kaiming_init
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
-from .latents import draw_codes, reference_tensor
-from .base import LATENT_SIZES, Im2ImModel, ModelConfig, register
+from .latents import MultimodalModel, draw_codes, reference_tensor
+from .base import LATENT_SIZES, ModelConfig, check_losses, register
 
 
 @dataclass
@@ -108,7 +108,7 @@ class MUNITAutoEncoder(nn.Module):
 
 
 @register("munit")
-class MUNIT(Im2ImModel):
+class MUNIT(MultimodalModel):
     """gen_a / gen_b: auto-encoders of domains A and B; dis_a / dis_b: multi-scale discriminators."""
     paper: ClassVar[tuple] = (
         "Huang, Liu, Belongie & Kautz: Multimodal Unsupervised Image-to-Image Translation, ECCV "
@@ -117,19 +117,13 @@ class MUNIT(Im2ImModel):
 
     Config = MUNITConfig
     generator_names = ("gen_a", "gen_b")
-    inference_options = frozenset({"n_samples", "seed", "style_from"})
-    reference_options = ("style_from",)  # raw reference images the Translator normalises
-    pure_bf16 = True
 
     def __init__(self, config: MUNITConfig):
         super().__init__(config)
         c = config
-        if c.gan_mode not in ("lsgan", "vanilla"):
-            raise ConfigError(f"munit: gan_mode {c.gan_mode!r} unknown; use 'lsgan' (paper) or 'vanilla'")
+        check_losses("munit", c, ("lambda_gan", "lambda_x", "lambda_c", "lambda_s", "lambda_cyc"))
         if c.style_dim < 1 or c.n_style_down < 2:
             raise ConfigError(f"munit: need style_dim >= 1 and n_style_down >= 2, got {c.style_dim}, {c.n_style_down}")
-        if min(c.lambda_gan, c.lambda_x, c.lambda_c, c.lambda_s, c.lambda_cyc) < 0:
-            raise ConfigError("munit: loss weights must be >= 0")
         check_prior("munit", c.intensity_prior, c.lambda_prior)
         # inits of the reference code: kaiming for the auto-encoders, N(0, 0.02) for the discriminators
         self.gen_a = kaiming_init(MUNITAutoEncoder(c.in_channels, c))
