@@ -73,3 +73,21 @@ def follows_reference(model, batch_fn, n: int = 16) -> tuple[float, float]:
     if np.std(got) == 0:
         return 0.0, 0.0
     return float(np.corrcoef(level, got)[0, 1]), float(np.std(got) / np.std(level))
+
+
+def engine_run(config, out_dir) -> tuple[dict, object]:
+    """Three iterations of the shared Trainer (visuals included) on shapes against inverted shapes;
+    returns the fit result and the Translator of its export."""
+    import im2im_core
+    from im2im_core.data.datasets import ArrayPairs
+    from im2im_core.engine.config import OptimConfig, TrainConfig
+    from im2im_core.engine.trainer import Trainer
+    from im2im_core.models import build
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    ds = ArrayPairs(shapes(4, g=g)[:, 0].numpy() * 0.5 + 0.5, (-shapes(4, g=g)[:, 0]).numpy() * 0.5 + 0.5)
+    tcfg = TrainConfig(iterations=3, batch_size=2, out_dir=str(out_dir), sample_every=2, save_every=0,
+                       progress=False, tensorboard=False, optim=OptimConfig(lr_policy="constant"))
+    res = Trainer(build(config), ds, tcfg).fit()
+    return res, im2im_core.load(res["export"], device="cpu", precision="fp32")

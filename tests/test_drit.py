@@ -10,14 +10,12 @@ import pytest
 import torch
 
 import im2im_core
-from im2im_core.engine.config import TrainConfig
 from im2im_core.errors import ConfigError, InputError
 from im2im_core.inference import Translator
 from im2im_core.models import build, list_models
 from im2im_core.models.drit import DRIT, DRITConfig
 from shapes import grey_level_batch as batch
-from shapes import follows_reference, round_trips, saved_after, tiny_family
-from shapes import shapes
+from shapes import engine_run, follows_reference, round_trips, saved_after, tiny_family
 
 TINY = dict(dim=8, n_res=1, n_dec_res=1, n_attr_down=2, ndf=8, d_layers=2, n_scales=1, ndf_content=16)
 TERMS = ("adv_X", "adv_Y", "content_adv", "cc_X", "cc_Y", "rec_X", "rec_Y", "lr_X", "lr_Y", "kl_X", "kl_Y")
@@ -159,17 +157,7 @@ def test_bad_options_are_clear_errors(ckpt):
 
 def test_trainer_runs_and_exports(tmp_path):
     """The shared engine trains the family (visuals included) and its export loads for inference."""
-    from im2im_core.data.datasets import ArrayPairs
-    from im2im_core.engine.config import OptimConfig
-    from im2im_core.engine.trainer import Trainer
-
-    torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    ds = ArrayPairs(shapes(4, g=g)[:, 0].numpy() * 0.5 + 0.5, (-shapes(4, g=g)[:, 0]).numpy() * 0.5 + 0.5)
-    tcfg = TrainConfig(iterations=3, batch_size=2, out_dir=str(tmp_path / "run"), sample_every=2, save_every=0,
-                       progress=False, tensorboard=False, optim=OptimConfig(lr_policy="constant"))
-    res = Trainer(build(DRITConfig(**TINY)), ds, tcfg).fit()
+    res, tr = engine_run(DRITConfig(**TINY), tmp_path / "run")
     assert res["status"] == "completed" and {"cc_X", "lr_Y", "D_content"} <= set(res["losses"])
-    tr = im2im_core.load(res["export"], device="cpu", precision="fp32")
     assert tr.family == "drit"
     assert tr.translate(np.zeros((32, 32), np.float32), n_samples=2, seed=1).shape == (2, 32, 32)
