@@ -1,0 +1,121 @@
+"""Measured k-space in: single-coil complex k-space reconstructed by an `mri_recon` model.
+
+Files: a complex `.npy` ((H, W) or (slices, H, W)), or an HDF5 file with a `kspace` dataset in
+that layout (as fastMRI's single-coil files hold it; an optional `mask` dataset is read too).
+
+Convention (`fft.py`): k-space is centred and orthonormal, DC at (H // 2, W // 2):
+    image = fftshift(ifft2(ifftshift(kspace), norm="ortho"))
+A sample is measured where the mask is True (or, without a mask, where k-space is not exactly 0).
+
+The shipped models reconstruct magnitude images in a [0, 1] window. Each slice is scaled by the
+99.5th percentile of its zero-filled magnitude, reconstructed, and (by default) made consistent
+with the measurements in the complex domain, with the phase of the zero-filled image's sampled
+centre; the result is returned in the k-space's own scale.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .fft import fft2c_np, ifft2c_np
+
+#: fraction of each axis around DC whose samples set the phase estimate
+PHASE_CENTRE = 0.08
+
+
+def read_kspace(path) -> tuple[np.ndarray, np.ndarray | None]:
+    """(k-space, mask or None) from a complex `.npy` or an HDF5 file with a `kspace` dataset."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"k-space file {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False), None
+        except ValueError as exc:
+            raise InputError(f"{path.name} is not a plain numpy array file ({exc})") from None
+    if suffix in (".h5", ".hdf5"):
+        try:
+            import h5py
+        except ImportError:
+            raise InputError("HDF5 k-space needs h5py: pip install h5py") from None
+        try:
+            with h5py.File(path, "r") as f:
+                if "kspace" not in f:
+                    raise InputError(f"{path.name} has no 'kspace' dataset (it has {sorted(f)})")
+                return np.asarray(f["kspace"]), (np.asarray(f["mask"]) if "mask" in f else None)
+        except OSError as exc:
+            raise InputError(f"{path.name} is not a readable HDF5 file ({exc})") from None
+    raise InputError(f"{path.name}: k-space files are .npy (complex) or .h5/.hdf5 with a 'kspace' dataset")
+
+
+def check_kspace(kspace, mask=None) -> tuple[np.ndarray, np.ndarray]:
+    """(k-space as complex64 (N, H, W), mask as bool (N or 1, H, W)), or an InputError naming
+    the problem: a real dtype, the wrong number of axes, NaN/Inf, a mask that does not fit."""
+    k = np.asarray(kspace)
+    if not np.iscomplexobj(k):
+        raise InputError(f"k-space must be complex (complex64/complex128), got {k.dtype}; a magnitude image "
+                         "goes to translate() instead")
+    if k.ndim not in (2, 3) or min(k.shape[-2:]) < 8:
+        raise InputError(f"k-space must be (H, W) or (slices, H, W) single-coil data with sides >= 8, got shape "
+                         f"{k.shape}")
+    if not np.isfinite(k).all():
+        raise InputError(f"k-space contains {int((~np.isfinite(k)).sum())} NaN/Inf samples")
+    k = k.reshape(-1, *k.shape[-2:]).astype(np.complex64)
+    if mask is None:
+        m = k != 0
+    else:
+        m = np.asarray(mask)
+        if m.ndim == 1 and m.shape[0] == k.shape[-1]:  # fastMRI: one flag per phase-encoding column
+            m = np.broadcast_to(m[None, :], k.shape[-2:])
+        if m.shape[-2:] != k.shape[-2:] or (m.ndim == 3 and m.shape[0] not in (1, k.shape[0])) or m.ndim > 3:
+            raise InputError(f"the mask's shape {m.shape} does not match the k-space's {k.shape[-2:]} "
+                             f"({k.shape[0]} slice(s))")
+        m = (m != 0).reshape(-1, *k.shape[-2:])
+    if not m.any():
+        raise InputError("the mask (or the k-space) has no measured samples")
+    return k, m
+
+
+def phase_estimate(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """exp(i phase) of the image made from the measured samples near DC: a smooth phase map."""
+    h, w = kspace.shape[-2:]
+    centre = np.zeros((h, w), bool)
+    ch, cw = max(2, round(h * PHASE_CENTRE / 2)), max(2, round(w * PHASE_CENTRE / 2))
+    centre[h // 2 - ch:h // 2 + ch, w // 2 - cw:w // 2 + cw] = True
+    low = ifft2c_np(np.where(mask & centre, kspace, 0))
+    return np.exp(1j * np.angle(low))
+
+
+def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = True,
+                       complex_output: bool = False) -> np.ndarray:
+    """Reconstruct measured single-coil k-space with an `mri_recon` model (a Translator or the model).
+    Returns the magnitude image(s) ((H, W) or (slices, H, W)) in the k-space's scale, or the complex
+    image(s) with `complex_output`."""
+    net = getattr(model, "model", model)
+    if getattr(net, "family", None) != "mri_recon":
+        raise InputError(f"k-space reconstruction needs an mri_recon model, not {getattr(net, 'family', net)!r}")
+    shape = np.shape(kspace)
+    k, m = check_kspace(kspace, mask)
+    device = next(net.parameters()).device
+    out = []
+    for i in range(k.shape[0]):
+        ki, mi = np.where(m[i % len(m)], k[i], 0), m[i % len(m)]
+        zf = ifft2c_np(ki)
+        scale = float(np.percentile(np.abs(zf), 99.5)) or float(np.abs(zf).max()) or 1.0
+        zf01 = np.clip(np.abs(zf) / scale, 0, 1).astype(np.float32)
+        x = torch.from_numpy(zf01 * 2 - 1)[None, None].to(device)
+        kt = torch.from_numpy(ki / scale).to(device)[None, None]
+        mt = torch.from_numpy(mi).to(device)[None, None]
+        with torch.no_grad():
+            recon01 = (net.reconstruct(x, kt, mt).float().cpu().numpy()[0, 0] + 1) / 2
+        image = recon01 * scale * phase_estimate(ki, mi)
+        if data_consistency:
+            kc = fft2c_np(image)
+            image = ifft2c_np(np.where(mi, ki, kc))
+        out.append(image.astype(np.complex64) if complex_output else np.abs(image).astype(np.float32))
+    res = np.stack(out)
+    return res[0] if len(shape) == 2 else res
