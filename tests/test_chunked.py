@@ -112,6 +112,7 @@ def test_dask_local_cluster_with_two_workers_equals_single_process(tr):
     want = tr.translate(da.from_array(img, chunks=(1, 64, 80))).compute(scheduler="synchronous")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        got = client.compute(tr.translate(da.from_array(img, chunks=(1, 64, 80)))).result()
+        client.wait_for_workers(2, timeout=120)  # a loaded machine starts worker processes slowly
         assert len(client.scheduler_info()["workers"]) == 2
+        got = client.compute(tr.translate(da.from_array(img, chunks=(1, 64, 80)))).result()
     assert np.array_equal(got, want)

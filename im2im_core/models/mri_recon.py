@@ -94,6 +94,9 @@ class MRIReconConfig(ModelConfig):
     ratio_max: float = 0.0
     mask_policy: str = "per_batch"
     mask_seed: int = 0
+    #: largest amplitude (radians) of a random smooth phase put on each clean training image before
+    #: it is undersampled: raw acquisitions are complex (0: train on real images, as DAGAN did)
+    phase: float = 0.0
     gan_mode: str = "vanilla"
     lambda_gan: float = 0.1
     nmse_weight: float = 15.0
@@ -146,6 +149,18 @@ def measure(x01: torch.Tensor, mask: torch.Tensor, simulate: bool = True) -> tup
     return torch.where(mask, k, torch.zeros((), dtype=k.dtype, device=k.device)), x01.float()
 
 
+def random_phase(shape, amplitude: float, device) -> torch.Tensor:
+    """exp(i phi) per image: phi a random plane plus one random low-frequency wave, |phi| <= amplitude
+    (torch's global generator, which the trainer reseeds every step)."""
+    n, h, w = shape[0], shape[-2], shape[-1]
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h, device=device), torch.linspace(-1, 1, w, device=device),
+                            indexing="ij")
+    a = (torch.rand(n, 6, device=device) * 2 - 1)[:, :, None, None]
+    wave = torch.sin(torch.pi * (a[:, 3] * 2 * xx + a[:, 4] * 2 * yy) + torch.pi * a[:, 5])
+    phi = (a[:, 0] + a[:, 1] * xx + a[:, 2] * yy + wave) * (amplitude / 4)
+    return torch.polar(torch.ones_like(phi), phi)[:, None]
+
+
 def consistent_image(recon01: torch.Tensor, kspace: torch.Tensor, mask, lam=None) -> torch.Tensor:
     """Complex image whose k-space equals `kspace` at sampled points (hard DC) or is pulled towards it."""
     return _dc(as_complex(recon01.float()), kspace, mask, lam)
@@ -180,6 +195,8 @@ class MRIRecon(Im2ImModel):
         """Fail at build time, naming the field, rather than mid-training."""
         require_blendable("mri_recon", c, "refines its input")
         check_choices(c, mask_kind=MASK_KINDS, mask_policy=MASK_POLICIES, gan_mode=GAN_MODES)
+        if c.phase < 0:
+            raise ConfigError(f"phase (training phase amplitude in radians) must be >= 0, got {c.phase}")
         if not 0 < c.ratio <= 1:
             raise ConfigError(f"ratio (sampled fraction of k-space) must be in (0, 1], got {c.ratio}")
         if c.cascades < 0 or (c.cascades and (c.cascade_depth < 2 or c.cascade_width < 1)):
@@ -269,8 +286,11 @@ class MRIRecon(Im2ImModel):
     def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(zero-filled input in [-1, 1], mask, measured k-space) made from the clean batch on the fly."""
         m = self.train_mask(clean.shape[-2:], step, clean.device)
-        k, zf01 = undersample((clean.float() + 1) / 2, m)
-        return (zf01 * 2 - 1).clamp(-1, 1), m, k
+        x01 = (clean.float() + 1) / 2
+        if self.config.phase > 0:
+            x01 = x01 * random_phase(x01.shape, self.config.phase, x01.device)
+        k, zf = undersample(x01, m)
+        return (zf.abs() * 2 - 1).clamp(-1, 1), m, k
 
     def configure_optimizers(self, train_cfg):
         """Adam for G and D with the run's lr and betas (DAGAN used Adam, beta1 0.5)."""

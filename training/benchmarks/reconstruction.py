@@ -66,7 +66,7 @@ def eval_rows(preds, data):
 
 
 # ---- CS-MRI --------------------------------------------------------------------------------
-def recon_configs(kind: str, arch: str = "cascade"):
+def recon_configs(kind: str, arch: str = "cascade", phase: float = 0.0):
     from im2im_core.models.mri_recon import MRIReconConfig
     from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
 
@@ -75,7 +75,7 @@ def recon_configs(kind: str, arch: str = "cascade"):
         return MRIReconConfig(generator=GeneratorConfig(arch="unet", num_downs=7, ngf=16, norm="batch"),
                               discriminator=DiscriminatorConfig(ndf=32), mask_kind=kind, ratio=lo, ratio_max=hi)
     return MRIReconConfig(cascades=5, cascade_depth=5, cascade_width=32, discriminator=DiscriminatorConfig(ndf=32),
-                          mask_kind=kind, ratio=lo, ratio_max=hi)
+                          mask_kind=kind, ratio=lo, ratio_max=hi, phase=phase)
 
 
 def run_recon(args, data, out, cmd):
@@ -94,7 +94,7 @@ def run_recon(args, data, out, cmd):
         name = RECON_MODELS[kind]
         if args.train:
             lr = 1e-3 if args.arch == "cascade" else 2e-4  # the settings of the runs quoted in the README
-            models[kind] = train(recon_configs(kind, args.arch), data, args.iterations, out, name, 4, lr,
+            models[kind] = train(recon_configs(kind, args.arch, args.phase), data, args.iterations, out, name, 4, lr,
                                  Intensity("percentile", 0.0, 99.5))
         else:
             models[kind] = name
@@ -213,6 +213,8 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", choices=("cascade", "unet"), default="cascade",
                     help="recon: DC-CNN cascade (default) or DAGAN's U-Net")
     ap.add_argument("--tv-weight", type=float, default=0.005)
+    ap.add_argument("--phase", type=float, default=0.0,
+                    help="recon: train with a random smooth phase up to this many radians on each image")
     ap.add_argument("--lr", type=float, default=0, help="Adam step (0: the task's default)")
     ap.add_argument("--inpaint-ngf", type=int, default=16, help="inpaint: generator width")
     ap.add_argument("--inpaint-adv", type=float, default=0.1,
