@@ -24,6 +24,8 @@ from .common import command_line, mean_metrics, ship, slice_metrics, write_json
 SIZE = 128
 RECON_MASKS = [("gaussian1d", r) for r in (0.1, 0.2, 0.3, 0.4, 0.5)] + [("poisson2d", r) for r in (0.1, 0.2, 0.3)]
 RECON_MODELS = {"gaussian1d": "mri_recon_1dgauss", "poisson2d": "mri_recon_poisson2d"}
+CLASSICAL = ("TV", "L1-wavelet")
+COLUMNS = ("zero-filled", *CLASSICAL, "model", "model + DC")
 HOLE_RANGES = ((0.1, 0.2), (0.2, 0.4))
 
 
@@ -82,7 +84,7 @@ def run_recon(args, data, out, cmd):
     import im2im_core
     from im2im_core.intensity import Intensity
     from im2im_core.mri import make_mask
-    from im2im_core.mri.cs import tv_reconstruction
+    from im2im_core.mri.cs import METHODS, tune
     from im2im_core.mri.fft import fft2c_np, ifft2c_np
 
     kinds = args.masks.split(",")
@@ -103,29 +105,36 @@ def run_recon(args, data, out, cmd):
         mask = make_mask(kind, (SIZE, SIZE), ratio=ratio, seed=1234)
         k = fft2c_np(data["test"].astype(np.complex64)) * mask
         zf = np.abs(ifft2c_np(k))
-        tv = np.stack([tv_reconstruction(ks, mask, weight=args.tv_weight) for ks in k])
+        # classical baselines tuned on validation slices (training slices: they have no training)
+        val = data["train"][:: max(1, len(data["train"]) // args.val_slices)][: args.val_slices]
+        val_k = fft2c_np(val.astype(np.complex64)) * mask
+        classical, tuned = {}, {}
+        for method in CLASSICAL:
+            tuned[method], _ = tune(method, val_k, val, mask, lambda p, g: slice_metrics(p, g)["psnr"])
+            classical[method] = eval_rows(np.stack([METHODS[method](ks, mask, **tuned[method]) for ks in k]), data)
         tr = im2im_core.load(models[kind], device="cpu", precision="fp32")
         net = np.clip(tr.translate(data["test"], mask=mask, out_dtype="float32"), 0, 1)
         net_dc = np.clip(tr.translate(data["test"], mask=mask, data_consistency=True, out_dtype="float32"), 0, 1)
         row = {"mask": f"{kind} {int(ratio * 100)}%", "achieved_ratio": float(mask.mean()),
-               "zero-filled": eval_rows(zf, data), "TV-CS": eval_rows(tv, data),
+               "zero-filled": eval_rows(zf, data), **classical, "tuned": tuned,
                "model": eval_rows(net, data), "model + DC": eval_rows(net_dc, data)}
         rows.append(row)
-        print(row["mask"], {m: round(row[m]["psnr"], 2) for m in ("zero-filled", "TV-CS", "model", "model + DC")}, flush=True)
+        print(row["mask"], {m: round(row[m]["psnr"], 2) for m in COLUMNS}, flush=True)
     if args.train and args.ship:
         for kind in kinds:
             name = RECON_MODELS[kind]
             r = next(r for r in rows if r["mask"].startswith(kind) and "20%" in r["mask"])
             print("shipped", ship(models[kind], name, {f"{kind} 20% PSNR": {m: round(r[m]["psnr"], 2) for m in
-                                                                            ("zero-filled", "TV-CS", "model", "model + DC")}},
+                                                                            COLUMNS}},
                                   cmd, {"task": "CS-MRI, MNI152 T1", "image_size": SIZE}))
     write_json(out / f"recon_{'_'.join(kinds)}.json", {"rows": rows, "command": cmd})
-    lines = ["| mask | zero-filled PSNR / SSIM | TV-CS PSNR / SSIM | model PSNR / SSIM | model + DC PSNR / SSIM | brain PSNR (ZF / TV / model / +DC) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| mask | " + " | ".join(f"{c} PSNR / SSIM" for c in COLUMNS) + " | brain PSNR (" + " / ".join(COLUMNS)
+             + ") | tuned on validation |", "|---" * (len(COLUMNS) + 3) + "|"]
     for r in rows:
-        cells = " | ".join(f"{r[m]['psnr']:.2f} dB / {r[m]['ssim']:.3f}" for m in ("zero-filled", "TV-CS", "model", "model + DC"))
-        brain = " / ".join(f"{r[m]['psnr_mask']:.2f}" for m in ("zero-filled", "TV-CS", "model", "model + DC"))
-        lines.append(f"| {r['mask']} | {cells} | {brain} |")
+        cells = " | ".join(f"{r[m]['psnr']:.2f} dB / {r[m]['ssim']:.3f}" for m in COLUMNS)
+        brain = " / ".join(f"{r[m]['psnr_mask']:.2f}" for m in COLUMNS)
+        settings = "; ".join(f"{m} w={t['weight']:g}, {t['iterations']} it" for m, t in r["tuned"].items())
+        lines.append(f"| {r['mask']} | {cells} | {brain} | {settings} |")
     return "\n".join(lines)
 
 
@@ -212,7 +221,7 @@ def main(argv=None) -> int:
     ap.add_argument("--masks", default="gaussian1d,poisson2d", help="recon: which mask families (models) to run")
     ap.add_argument("--arch", choices=("cascade", "unet"), default="cascade",
                     help="recon: DC-CNN cascade (default) or DAGAN's U-Net")
-    ap.add_argument("--tv-weight", type=float, default=0.005)
+    ap.add_argument("--val-slices", type=int, default=6, help="recon: validation slices the classical baselines are tuned on")
     ap.add_argument("--phase", type=float, default=0.0,
                     help="recon: train with a random smooth phase up to this many radians on each image")
     ap.add_argument("--lr", type=float, default=0, help="Adam step (0: the task's default)")
