@@ -203,3 +203,38 @@ def super_resolve_layer(data, layer_meta: dict, model, *, tile: int = 512, devic
     kw["name"] = f"{layer_meta.get('name', 'image')} [x{factor}]"
     kw["metadata"]["im2im"].update(widget=WIDGET, mode="super_resolution", factor=factor)
     return [(d, kw, t)]
+
+
+def kspace_layer(path, model=None, *, data_consistency: bool = True, device: str = "auto",
+                 cancel=None) -> Generator[Progress, None, list[tuple]]:
+    """Measured single-coil k-space from a file (complex .npy, or .h5 with 'kspace' as fastMRI
+    stores it): yield Progress per slice; return the zero-filled and the reconstructed magnitude
+    layers (with no model, the zero-filled image is the reconstruction)."""
+    from pathlib import Path
+
+    from im2im_core.mri.fft import ifft2c_np
+    from im2im_core.mri.kspace import check_kspace, read_kspace, reconstruct_kspace
+
+    t0 = time.perf_counter()
+    raw, mask = read_kspace(path)
+    k, m = check_kspace(raw, mask)
+    tr = get_translator(model, device) if model is not None else None
+    info = model_info(tr) if tr is not None else None
+    zf, recon = [], []
+    for i in range(len(k)):
+        check_cancel(cancel)
+        mi = m[i % len(m)]
+        zf.append(np.abs(ifft2c_np(np.where(mi, k[i], 0))).astype(np.float32))
+        recon.append(reconstruct_kspace(tr, k[i], mi, data_consistency=data_consistency) if tr is not None else zf[-1])
+        yield Progress(i + 1, len(k), "reconstructing k-space")
+    zf, recon = np.stack(zf), np.stack(recon)
+    if len(k) == 1:
+        zf, recon = zf[0], recon[0]
+    name = Path(path).name
+    prov = provenance(WIDGET, info, {"kspace": str(path), "data_consistency": data_consistency,
+                                     "sampled": float(m.mean())}, time.perf_counter() - t0, mode="kspace",
+                      method="model" if tr is not None else "zero-filled (no model)")
+    _, meta = check_image(recon, {"name": name, "rgb": False})
+    lim = (0.0, float(np.percentile(recon, 99.9)) or 1.0)
+    return [(zf, output_kwargs(meta, f"{name} [zero-filled]", prov, contrast_limits=lim, visible=False), "image"),
+            (recon, output_kwargs(meta, f"{name} [reconstruction]", prov, contrast_limits=lim), "image")]

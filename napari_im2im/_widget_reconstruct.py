@@ -63,8 +63,16 @@ class ReconstructWidget(JobWidget):
         self.dc = QCheckBox("data consistency")
         self.dc.setChecked(True)
         self.mri_model = ModelPicker(none_text="(none: zero-filled)", families={"mri_recon"})
+        kspace_row = QWidget()
+        row = QHBoxLayout(kspace_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.kspace_button = QPushButton("k-space file…")
+        self.kspace_button.setToolTip("reconstruct measured single-coil k-space (complex .npy, or .h5 with a "
+                                      "'kspace' dataset as fastMRI stores it) with the model below")
+        self.kspace_button.clicked.connect(lambda: self.run_kspace())
+        row.addWidget(self.kspace_button)
         for label, w in (("mask", self.mask_kind), ("acceleration", self.acceleration), ("", self.ratio_label),
-                         ("seed", self.seed), ("", self.dc), ("model", self.mri_model)):
+                         ("seed", self.seed), ("", self.dc), ("model", self.mri_model), ("measured", kspace_row)):
             f.addRow(label, w)
         # Inpaint
         inp = QWidget()
@@ -168,6 +176,20 @@ class ReconstructWidget(JobWidget):
             return False
         return self.start(lambda cancel: super_resolve_layer(data, meta, model, tile=tile, device=device,
                                                              cancel=cancel), self._done, "super-resolving")
+
+    def run_kspace(self, path=None) -> bool:
+        """Reconstruct a k-space file (asked for when not given) with the chosen mri_recon model."""
+        from ._reconstruct import kspace_layer
+
+        if path is None:
+            from qtpy.QtWidgets import QFileDialog
+
+            path, _ = QFileDialog.getOpenFileName(self, "k-space file", "", "k-space (*.npy *.h5 *.hdf5)")
+            if not path:
+                return False
+        model, device, dc = self.mri_model.spec(), self.device.currentText(), self.dc.isChecked()
+        return self.start(lambda cancel: kspace_layer(path, model, data_consistency=dc, device=device,
+                                                      cancel=cancel), self._done, "reconstructing k-space")
 
     def holes(self, image) -> np.ndarray:
         """The hole mask from the chosen Labels (a label, or any) or Shapes layer."""
