@@ -43,9 +43,15 @@ def test_shipped_checkpoint_is_small_and_documented(name):
     assert prov["iterations"] > 0
 
 
-def test_recon_beats_zero_filled_and_tv(heldout):
-    """At 20% sampling on held-out slices: >= 5 dB over zero-filling and better than TV-CS
-    (measured: 1D Gaussian 19.6 / 24.9 / 26.3 dB, Poisson 27.2 / 36.4 / 37.9 dB for ZF / TV / model)."""
+#: TV settings tuned on validation slices per mask at 20% (docs/benchmarks.md, CS-MRI table)
+TUNED_TV = {"gaussian1d": {"weight": 0.001, "iterations": 200}, "poisson2d": {"weight": 0.0005, "iterations": 100}}
+
+
+def test_recon_against_zero_filling_and_tuned_tv(heldout):
+    """At 20% sampling on held-out slices: >= 5 dB over zero-filling; the 1D Gaussian model beats
+    validation-tuned TV, the Poisson model does not and must stay within 2 dB of it. Measured on
+    these three slices (ZF / TV / model): 1D Gaussian 19.55 / 25.41 / 26.31 dB, Poisson 27.24 /
+    38.26 / 37.85 dB; on the benchmark's 31: 17.72 / 24.61 / 24.92 and 25.08 / 38.79 / 37.35 dB."""
     from im2im_core.mri import make_mask
     from im2im_core.mri.cs import tv_reconstruction
     from im2im_core.mri.fft import fft2c_np, ifft2c_np
@@ -55,10 +61,12 @@ def test_recon_beats_zero_filled_and_tv(heldout):
         mask = make_mask(kind, gt.shape[-2:], ratio=0.2, seed=99)
         k = fft2c_np(gt.astype(np.complex64)) * mask
         zf = np.abs(ifft2c_np(k))
-        tv = np.stack([tv_reconstruction(x, mask) for x in k])
+        tv = np.stack([tv_reconstruction(x, mask, **TUNED_TV[kind]) for x in k])
         rec = im2im_core.load(name, device="cpu").translate(gt, mask=mask, data_consistency=True, out_dtype="float32")
-        assert _psnr(rec, gt) > _psnr(zf, gt) + 5, name
-        assert _psnr(rec, gt) > _psnr(tv, gt) + 0.5, name
+        ours, classical = _psnr(rec, gt), _psnr(tv, gt)
+        print(f"{name}: zero-filled {_psnr(zf, gt):.2f}, tuned TV {classical:.2f}, model {ours:.2f} dB")
+        assert ours > _psnr(zf, gt) + 5, name
+        assert ours > classical if kind == "gaussian1d" else ours > classical - 2.0, (name, ours, classical)
 
 
 def test_inpaint_beats_biharmonic_in_the_holes(heldout):

@@ -57,16 +57,19 @@ def wavelet_reconstruction(kspace: np.ndarray, mask: np.ndarray, weight: float =
 
 METHODS = {"TV": tv_reconstruction, "L1-wavelet": wavelet_reconstruction}
 #: the grids `tune` searches (weights on images in [0, 1]; iterations up to where PSNR stops moving)
-GRIDS = {"TV": {"weight": (0.0005, 0.001, 0.002, 0.005, 0.01), "iterations": (50, 100, 200, 400)},
-         "L1-wavelet": {"weight": (0.0005, 0.001, 0.002, 0.005, 0.01), "iterations": (50, 100, 200, 400)}}
+GRIDS = {"TV": {"weight": (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005), "iterations": (100, 200, 400, 800)},
+         "L1-wavelet": {"weight": (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005), "iterations": (100, 200, 400, 800)}}
 
 
-def tune(method: str, kspaces: np.ndarray, truths: np.ndarray, mask: np.ndarray, score) -> tuple[dict, float]:
-    """The (weight, iterations) of `method` with the best mean `score(pred, truth)` on validation
-    slices; returns (settings, that score). One run per weight serves every iteration count."""
-    counts = GRIDS[method]["iterations"]
+def tune(method: str, kspaces: np.ndarray, truths: np.ndarray, mask: np.ndarray, score,
+         grid: dict | None = None) -> tuple[dict, float]:
+    """The (weight, iterations) of `method` from `grid` (default GRIDS[method]) with the best mean
+    `score(pred, truth)` on validation slices; returns (settings, that score). One run per weight
+    serves every iteration count."""
+    grid = grid or GRIDS[method]
+    counts = grid["iterations"]
     best, best_score = None, -np.inf
-    for w in GRIDS[method]["weight"]:
+    for w in grid["weight"]:
         runs = [METHODS[method](k, mask, weight=w, iterations=max(counts), keep=counts) for k in kspaces]
         for n in counts:
             s = float(np.mean([score(r[n], g) for r, g in zip(runs, truths)]))

@@ -104,7 +104,8 @@ def run_recon(args, data, out, cmd):
         else:
             models[kind] = name
     rows = []
-    for kind, ratio in [m for m in RECON_MASKS if m[0] in kinds]:
+    ratios = [float(r) for r in args.ratios.split(",")] if args.ratios else None
+    for kind, ratio in [m for m in RECON_MASKS if m[0] in kinds and (ratios is None or m[1] in ratios)]:
         mask = make_mask(kind, (SIZE, SIZE), ratio=ratio, seed=1234)
         k = fft2c_np(data["test"].astype(np.complex64)) * mask
         zf = np.abs(ifft2c_np(k))
@@ -224,6 +225,7 @@ def main(argv=None) -> int:
     ap.add_argument("--masks", default="gaussian1d,poisson2d", help="recon: which mask families (models) to run")
     ap.add_argument("--arch", choices=("cascade", "unet"), default="cascade",
                     help="recon: DC-CNN cascade (default) or DAGAN's U-Net")
+    ap.add_argument("--ratios", default="", help="recon: only these sampling ratios, e.g. 0.2 (default: all)")
     ap.add_argument("--val-slices", type=int, default=6, help="recon: validation slices the classical baselines are tuned on")
     ap.add_argument("--phase", type=float, default=0.0,
                     help="recon: train with a random smooth phase up to this many radians on each image")
