@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import CheckpointError, ConfigError, InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".nii", ".nii.gz", ".bmp")
 PLANAR_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")  # 2D images (training folders)
@@ -190,8 +190,6 @@ def list_images(paths) -> list[Path]:
 
 def list_files(folder, what: str, exts=PLANAR_SUFFIXES) -> list[Path]:
     """Sorted image files of a training folder; a missing or empty folder is a clear error."""
-    from .errors import ConfigError
-
     p = Path(folder).expanduser()
     if not str(folder):
         raise ConfigError(f"{what} folder not given")
@@ -228,8 +226,6 @@ def safe_torch_load(path, what: str = "PyTorch weights file"):
     import pickle
 
     import torch
-
-    from .errors import CheckpointError
 
     path = Path(path)
     if not path.is_file():
