@@ -1,0 +1,112 @@
+"""Appearance and shape augmentation that makes a few clean volumes look like many real scans.
+
+A template or one subject is smooth and noise-free; real acquisitions differ in shape (affine and
+elastic deformation), coil shading (a smooth multiplicative bias field), contrast (a monotone
+intensity curve) and noise (Rician: the magnitude of a complex image with Gaussian noise). Every
+draw comes from torch's global generator, which the trainer reseeds from (seed, step, rank), so a
+resumed run sees the same images. Images are (C, H, W) tensors in [-1, 1]; the images of a
+paired sample share one draw (each gets its own noise realisation, as two acquisitions would).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError
+from .transforms import Augment
+
+
+def _uniform(lo: float, hi: float) -> float:
+    return lo + (hi - lo) * float(torch.rand(()))
+
+
+@dataclass
+class MRIAugment(Augment):
+    """Augment's resize/crop/flip, then (each with probability `p`) a random affine warp
+    (rotation up to `rotate` degrees, scale within 1 +/- `scale`, shear up to `shear`), an elastic
+    warp (displacement up to `elastic` pixels, smooth on a 4x4 grid), a bias field
+    exp(b), |b| <= `bias`, a monotone intensity curve x**gamma with log(gamma) within +/-
+    `gamma`, and Rician noise of a standard deviation drawn from [0, `noise`] of the [0, 1] range."""
+
+    rotate: float = 10.0
+    scale: float = 0.1
+    shear: float = 0.05
+    elastic: float = 4.0
+    bias: float = 0.3
+    gamma: float = 0.3
+    noise: float = 0.03
+    p: float = 0.8
+
+    def __post_init__(self):
+        for name in ("rotate", "scale", "shear", "elastic", "bias", "gamma", "noise"):
+            if getattr(self, name) < 0:
+                raise InputError(f"MRIAugment.{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.p <= 1:
+            raise InputError(f"MRIAugment.p must be within [0, 1], got {self.p}")
+
+    def __call__(self, images: list[torch.Tensor], names: tuple[str, ...] = ()) -> list[torch.Tensor]:
+        images = super().__call__(images, names)
+        h, w = images[0].shape[-2:]
+        grid = self._grid(h, w)
+        if grid is not None:
+            images = [self._warp(t, grid) if t.shape[-2:] == (h, w) else t for t in images]
+        d = self._draw_appearance(h, w)
+        return [self._appearance(t, d) if t.shape[-2:] == (h, w) else t for t in images]
+
+    @staticmethod
+    def _warp(t: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        """Resample on the [0, 1] scale, so the field outside the image is black (-1), not mid-grey."""
+        x01 = F.grid_sample((t[None].float() + 1) / 2, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        return (x01[0] * 2 - 1).to(t.dtype)
+
+    def _on(self) -> bool:
+        return bool(torch.rand(()) < self.p)
+
+    def _grid(self, h: int, w: int) -> torch.Tensor | None:
+        """One sampling grid (1, H, W, 2) combining the affine and elastic draws, or None."""
+        affine = self._on() and (self.rotate or self.scale or self.shear)
+        elastic = self._on() and self.elastic
+        if not (affine or elastic):
+            return None
+        theta = torch.eye(2, 3)
+        if affine:
+            a = math.radians(_uniform(-self.rotate, self.rotate))
+            s = 1 + _uniform(-self.scale, self.scale)
+            sh = _uniform(-self.shear, self.shear)
+            rot = torch.tensor([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+            theta[:, :2] = rot @ torch.tensor([[1.0, sh], [0.0, 1.0]]) / s
+        grid = F.affine_grid(theta[None], (1, 1, h, w), align_corners=False)
+        if elastic:
+            coarse = torch.randn(1, 2, 4, 4) * self.elastic
+            disp = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
+            grid = grid + disp.permute(0, 2, 3, 1) * torch.tensor([2.0 / w, 2.0 / h])
+        return grid
+
+    def _draw_appearance(self, h: int, w: int) -> dict:
+        """One draw of bias field, gamma and noise level for every image of a sample."""
+        d = {}
+        if self._on() and self.bias:
+            d["field"] = F.interpolate(torch.rand(1, 1, 3, 3) * 2 - 1, size=(h, w), mode="bicubic", align_corners=True)[0]
+        if self._on() and self.gamma:
+            d["gamma"] = math.exp(_uniform(-self.gamma, self.gamma))
+        if self._on() and self.noise:
+            d["sigma"] = _uniform(0, self.noise)
+        return d
+
+    def _appearance(self, t: torch.Tensor, d: dict) -> torch.Tensor:
+        """Bias field, intensity curve and Rician noise (its own realisation per image) on the
+        [0, 1] scale of a [-1, 1] image."""
+        if not d:
+            return t
+        x = ((t.float() + 1) / 2).clamp(0, 1)
+        if "field" in d:
+            x = x * torch.exp(d["field"] * self.bias)
+            x = x / x.amax().clamp(min=1e-6) if x.amax() > 1 else x
+        if "gamma" in d:
+            x = x.clamp(0, 1) ** d["gamma"]
+        if "sigma" in d:
+            x = torch.sqrt((x + d["sigma"] * torch.randn_like(x)) ** 2 + (d["sigma"] * torch.randn_like(x)) ** 2)
+        return (x.clamp(0, 1) * 2 - 1).to(t.dtype)

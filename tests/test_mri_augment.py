@@ -1,0 +1,75 @@
+"""MRIAugment: what each augmentation does to a real slice, reproducibility, and bad settings."""
+import numpy as np
+import pytest
+import torch
+
+from im2im_core.data.mri_augment import MRIAugment
+from im2im_core.data.real_scans import real_slices
+from im2im_core.errors import InputError
+
+NONE = dict(rotate=0, scale=0, shear=0, elastic=0, bias=0, gamma=0, noise=0, flip=False)
+
+
+@pytest.fixture(scope="module")
+def slice_():
+    _, img, head = real_slices("validation")[0]
+    return torch.from_numpy(img * 2 - 1)[None], head
+
+
+def _draw(aug, images, seed):
+    torch.manual_seed(seed)
+    return aug(images)
+
+
+def test_nothing_enabled_is_the_identity(slice_):
+    x, _ = slice_
+    assert torch.equal(_draw(MRIAugment(**NONE), [x], 0)[0], x)
+
+
+def test_same_seed_same_draw_and_pairs_share_it(slice_):
+    x, _ = slice_
+    aug = MRIAugment(crop_size=192, p=1.0)
+    a, b = _draw(aug, [x, x.clone()], 3)
+    assert torch.equal(*_draw(MRIAugment(crop_size=192, p=1.0, noise=0), [x, x.clone()], 3))  # one draw per pair
+    assert 0 < (a - b).abs().mean() < 0.15  # ... with its own noise realisation for each image ([-1, 1] scale)
+    assert torch.equal(_draw(aug, [x], 3)[0], a)
+    assert not torch.equal(_draw(aug, [x], 4)[0], a)
+    assert a.shape == (1, 192, 192) and a.min() >= -1 and a.max() <= 1
+
+
+def test_warp_keeps_the_background_black(slice_):
+    """The field a rotation brings in is black (-1), like the background, not mid-grey (0)."""
+    x, head = slice_
+    out = _draw(MRIAugment(**{**NONE, "rotate": 30.0, "scale": 0.2}, p=1.0), [x], 1)[0][0]
+    assert not torch.equal(out, x[0])
+    corners = torch.cat([out[:8, :8].ravel(), out[-8:, -8:].ravel(), out[:8, -8:].ravel(), out[-8:, :8].ravel()])
+    assert corners.max() < -0.99
+    # the brain keeps its area within the scale range
+    assert 0.6 < float((out > -0.9).float().mean()) / head.mean() < 1.5
+
+
+def test_noise_level_matches_its_setting(slice_):
+    """Rician noise in the empty background has the Rayleigh mean sigma * sqrt(pi / 2) (on [0, 1])."""
+    x, head = slice_
+    sigma = 0.05
+    means = []
+    for seed in range(20):
+        out = (_draw(MRIAugment(**{**NONE, "noise": sigma}, p=1.0), [x], seed)[0][0] + 1) / 2
+        means.append(float(out[torch.from_numpy(~head)].mean()) / np.sqrt(np.pi / 2))
+    # each draw is uniform in [0, sigma]: the mean level is sigma / 2, never above sigma
+    assert max(means) <= sigma * 1.05 and 0.3 * sigma < np.mean(means) < 0.7 * sigma
+
+
+def test_bias_and_gamma_change_contrast_but_not_the_background(slice_):
+    x, head = slice_
+    out = _draw(MRIAugment(**{**NONE, "bias": 0.5, "gamma": 0.5}, p=1.0), [x], 2)[0][0]
+    inside = torch.from_numpy(head)
+    assert (out[inside] - x[0][inside]).abs().mean() > 0.02
+    black = x[0] == -1
+    assert black.float().mean() > 0.5 and torch.equal(out[black], x[0][black])  # zero signal stays zero
+
+
+@pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}])
+def test_bad_settings_are_clear_errors(bad):
+    with pytest.raises(InputError, match=next(iter(bad))):
+        MRIAugment(**bad)
