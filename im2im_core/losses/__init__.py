@@ -84,3 +84,17 @@ def feature_matching(feats_fake: list[torch.Tensor], feats_real: list[torch.Tens
 
 __all__ = ["GANLoss", "GAN_MODES", "gradient_penalty", "kl_gaussian", "kl_unit_variance", "l1", "frequency_mse",
            "nmse", "feature_matching"]
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, win: int = 7) -> torch.Tensor:
+    """Mean SSIM of images in [-1, 1], as scikit-image computes it on their [0, 1] versions with
+    data_range=1 (uniform win x win window, sample covariance, K1 0.01, K2 0.03, the map's border
+    of (win - 1) / 2 left out). Differentiable. SSIM is not shift-invariant, hence the mapping."""
+    p, t = (pred.float() + 1) / 2, (target.float() + 1) / 2
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    mean = lambda v: F.avg_pool2d(v, win, stride=1)  # noqa: E731
+    mp, mt = mean(p), mean(t)
+    norm = win * win / (win * win - 1)
+    vp, vt, cov = (mean(p * p) - mp * mp) * norm, (mean(t * t) - mt * mt) * norm, (mean(p * t) - mp * mt) * norm
+    s = ((2 * mp * mt + c1) * (2 * cov + c2)) / ((mp * mp + mt * mt + c1) * (vp + vt + c2))
+    return s.mean()

@@ -23,6 +23,8 @@ Generator loss (weights in the config; DAGAN's are alpha=15, beta=0.1, gamma=0.0
   the PatchGAN's intermediate activations) INSTEAD of DAGAN's VGG-16 conv4 perceptual loss: no
   ImageNet weights are available offline. Features are O(0.1-1) L1 distances, not VGG MSEs of
   O(100), hence 1 rather than 0.0025.
+* ``ssim_weight`` (default 0) x (1 - SSIM) (``losses.ssim``, scikit-image's definition): beyond
+  DAGAN; a pixel loss leaves a faint residue on an empty background that SSIM punishes hard.
 
 Inference (``inference_forward``; the Translator passes the normalised image x in [-1, 1]):
 
@@ -65,11 +67,11 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse
+from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse, ssim
 from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
-from .base import NESTED_SIZES, Im2ImModel, ModelConfig, check_choices, register, require_blendable
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, check_choices, check_losses, register, require_blendable
 from ._masks import coerce_mask
 
 MASK_POLICIES = ("per_batch", "fixed")
@@ -102,6 +104,9 @@ class MRIReconConfig(ModelConfig):
     nmse_weight: float = 15.0
     freq_weight: float = 0.1
     fm_weight: float = 1.0
+    #: weight of 1 - SSIM (scikit-image's definition, `losses.ssim`): it punishes the faint
+    #: residue a pixel loss leaves on an empty background (fastMRI's models train on SSIM too)
+    ssim_weight: float = 0.0
     #: > 0: a DC-CNN cascade of this many CNN + data-consistency stages instead of the U-Net
     cascades: int = 0
     cascade_depth: int = 5
@@ -194,7 +199,8 @@ class MRIRecon(Im2ImModel):
     def _check_config(c: MRIReconConfig) -> None:
         """Fail at build time, naming the field, rather than mid-training."""
         require_blendable("mri_recon", c, "refines its input")
-        check_choices(c, mask_kind=MASK_KINDS, mask_policy=MASK_POLICIES, gan_mode=GAN_MODES)
+        check_choices(c, mask_kind=MASK_KINDS, mask_policy=MASK_POLICIES)
+        check_losses("mri_recon", c, ("lambda_gan", "nmse_weight", "freq_weight", "fm_weight", "ssim_weight"), GAN_MODES)
         if c.phase < 0:
             raise ConfigError(f"phase (training phase amplitude in radians) must be >= 0, got {c.phase}")
         if not 0 < c.ratio <= 1:
@@ -314,10 +320,15 @@ class MRIRecon(Im2ImModel):
         l_nmse, l_freq = nmse(fake, real), frequency_mse(fake, real)
         l_fm = feature_matching(feats_fake, feats_real)
         loss_g = c.lambda_gan * adv + c.nmse_weight * l_nmse + c.freq_weight * l_freq + c.fm_weight * l_fm
+        logs = {}
+        if c.ssim_weight:
+            l_ssim = 1 - ssim(fake, real)
+            loss_g = loss_g + c.ssim_weight * l_ssim
+            logs["G_ssim"] = l_ssim.item()
         self.optimize("G", loss_g)
         self.set_requires_grad(self.netD, True)
         return {"D": loss_d.item(), "G": loss_g.item(), "G_adv": adv.item(), "G_nmse": l_nmse.item(),
-                "G_freq": l_freq.item(), "G_fm": l_fm.item()}
+                "G_freq": l_freq.item(), "G_fm": l_fm.item(), **logs}
 
     @torch.no_grad()
     def visuals(self, batch):

@@ -101,7 +101,7 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
     from .real_mri import training_slices
 
     cfg.ratio, cfg.ratio_max = (0.1, 0.4) if kind == "gaussian1d" else (0.1, 0.3)
-    cfg.lambda_gan, cfg.fm_weight = args.recon_adv, args.recon_fm
+    cfg.lambda_gan, cfg.fm_weight, cfg.ssim_weight = args.recon_adv, args.recon_fm, args.recon_ssim
     slices = training_slices(256)
     desc = (f"MNI152 T1 template and Colin27, {len(slices)} whole 1 mm slices from 3 orientations padded to 256 px, "
             f"random {args.crop} px crops with MRIAugment; tested on other subjects (im2im_core/data/real_mri)")
@@ -205,43 +205,83 @@ def recon_tables(rows) -> str:
 
 
 # ---- inpainting ----------------------------------------------------------------------------
+#: scikit-image photos that ship in its wheel (offline), grey; held-out ones are never cropped for training
+PHOTOS_TRAIN = ("astronaut", "brick", "chelsea", "coffee", "grass", "gravel", "hubble_deep_field",
+                "immunohistochemistry", "page", "retina", "rocket", "text")
+PHOTOS_TEST = ("camera", "cell", "coins", "moon")
+
+
+def photo(name: str) -> np.ndarray:
+    """One scikit-image sample as grey float32 in [0, 1] (retina and hubble halved, to train faster)."""
+    import skimage.data
+    from skimage.color import rgb2gray
+    from skimage.transform import rescale
+
+    img = getattr(skimage.data, name)()
+    img = rgb2gray(img[..., :3]) if img.ndim == 3 else img.astype(np.float64) / 255
+    if max(img.shape) > 800:
+        img = rescale(img, 0.5, anti_aliasing=True)
+    return img.astype(np.float32)
+
+
+def inpaint_data(which: str, data):
+    """{"train": images, "test": images} for the MRI template or the scikit-image photos."""
+    if which == "mri":
+        return {"train": data["train"], "test": list(data["test"])}
+    return {"train": [photo(n) for n in PHOTOS_TRAIN], "test": [photo(n) for n in PHOTOS_TEST]}
+
+
 def run_inpaint(args, data, out, cmd):
     import im2im_core
     from skimage.restoration import inpaint_biharmonic
 
     from im2im_core.data.holes import random_hole_mask
+    from im2im_core.data.transforms import Augment
     from im2im_core.intensity import Intensity
     from im2im_core.models.inpaint import InpaintConfig
 
-    model = "inpaint_mri"
+    name = "inpaint_mri" if args.inpaint_data == "mri" else "inpaint_photo"
+    data = inpaint_data(args.inpaint_data, data)
+    model = name
     if args.train:
-        cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv)
-        model = train(cfg, data, args.iterations, out, "inpaint_mri", 2, args.lr or 5e-4,
-                      Intensity("percentile", 0.0, 99.5))
+        cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv,
+                            l2_hole_weight=args.inpaint_l2)
+        aug, desc = None, ""
+        if args.inpaint_data == "photos":
+            aug = Augment(crop_size=128)
+            desc = f"scikit-image photos {', '.join(PHOTOS_TRAIN)} (grey), random 128 px crops"
+        model = train(cfg, data, args.iterations, out, name, 2, args.lr or 5e-4,
+                      Intensity("percentile", 0.0, 99.5 if args.inpaint_data == "mri" else 100.0), aug, desc)
     tr = im2im_core.load(model, device="cpu", precision="fp32")
     rng = np.random.default_rng(7)
     rows = []
     for lo, hi in HOLE_RANGES:
-        holes = np.stack([random_hole_mask((SIZE, SIZE), rng, (lo, hi)) for _ in data["test"]]).astype(bool)
-        holed = np.where(holes, 0, data["test"]).astype(np.float32)
-        net = tr.translate(holed, mask=holes, out_dtype="float32")
-        bih = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)])
-        row = {"holes": f"{int(lo * 100)}-{int(hi * 100)}%", "achieved": float(holes.mean())}
-        for name, pred in (("biharmonic", bih), ("model", net)):
-            err = np.abs(np.clip(pred, 0, 1) - data["test"])[holes]
-            row[name] = {"l1_hole": float(err.mean()), "psnr_hole": float(10 * np.log10(1 / np.mean(err ** 2)))}
+        errs = {"biharmonic": [], "model": []}
+        achieved = []
+        for gt in data["test"]:
+            hole = random_hole_mask(gt.shape, rng, (lo, hi)).astype(bool)
+            holed = np.where(hole, 0, gt).astype(np.float32)
+            preds = {"biharmonic": inpaint_biharmonic(holed, hole),
+                     "model": tr.translate(holed, mask=hole, out_dtype="float32")}
+            for m, pred in preds.items():
+                errs[m].append(np.abs(np.clip(pred, 0, 1) - gt)[hole])
+            achieved.append(hole.mean())
+        row = {"holes": f"{int(lo * 100)}-{int(hi * 100)}%", "achieved": float(np.mean(achieved))}
+        for m, e in errs.items():
+            e = np.concatenate(e)
+            row[m] = {"l1_hole": float(e.mean()), "psnr_hole": float(10 * np.log10(1 / np.mean(e ** 2)))}
         rows.append(row)
         print(row, flush=True)
     if args.train and args.ship:
         r = rows[-1]
-        print("shipped", ship(model, "inpaint_mri", {"holes 20-40% L1 in holes": {"biharmonic": round(r["biharmonic"]["l1_hole"], 4),
-                                                                               "model": round(r["model"]["l1_hole"], 4)}},
-                              cmd, {"task": "free-form inpainting, MNI152 T1", "image_size": SIZE}))
-    write_json(out / "inpaint.json", {"rows": rows, "command": cmd})
+        print("shipped", ship(model, name, {"holes 20-40% L1 / PSNR in holes": {
+            m: [round(r[m]["l1_hole"], 4), round(r[m]["psnr_hole"], 2)] for m in ("biharmonic", "model")}},
+            cmd, {"task": f"free-form inpainting, {'MNI152 T1' if args.inpaint_data == 'mri' else 'grey photos'}"}))
+    write_json(out / f"{name}.json", {"rows": rows, "command": cmd})
     lines = ["| hole ratio | biharmonic L1 / PSNR in holes | model L1 / PSNR in holes |", "|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['holes']} (mean {r['achieved']:.0%}) | {r['biharmonic']['l1_hole']:.4f} / {r['biharmonic']['psnr_hole']:.2f} dB | "
-                     f"{r['model']['l1_hole']:.4f} / {r['model']['psnr_hole']:.2f} dB |")
+        lines.append(f"| {r['holes']} (mean {r['achieved']:.0%}) | {r['biharmonic']['l1_hole']:.4f} / "
+                     f"{r['biharmonic']['psnr_hole']:.2f} dB | {r['model']['l1_hole']:.4f} / {r['model']['psnr_hole']:.2f} dB |")
     return "\n".join(lines)
 
 
@@ -300,10 +340,14 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", type=float, default=0.03, help="recon --data real: largest Rician noise level")
     ap.add_argument("--recon-adv", type=float, default=0.1, help="recon --data real: adversarial weight")
     ap.add_argument("--recon-fm", type=float, default=1.0, help="recon --data real: feature-matching weight")
+    ap.add_argument("--recon-ssim", type=float, default=0.0, help="recon --data real: weight of 1 - SSIM")
     ap.add_argument("--crop", type=int, default=192, help="recon --data real: training crop size")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0, help="Adam step (0: the task's default)")
     ap.add_argument("--inpaint-ngf", type=int, default=16, help="inpaint: generator width")
+    ap.add_argument("--inpaint-data", choices=("mri", "photos"), default="mri",
+                    help="inpaint: MNI152 template slices or scikit-image's offline photos")
+    ap.add_argument("--inpaint-l2", type=float, default=0.0, help="inpaint: squared-error weight in the holes")
     ap.add_argument("--inpaint-adv", type=float, default=0.1,
                     help="inpaint: adversarial weight (0.1 the family default; lower favours L1 in the holes)")
     ap.add_argument("--out", default="runs/reconstruction")
