@@ -105,7 +105,8 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
     for i in range(k.shape[0]):
         ki, mi = np.where(m[i % len(m)], k[i], 0), m[i % len(m)]
         zf = ifft2c_np(ki)
-        scale = float(np.percentile(np.abs(zf), 99.5)) or float(np.abs(zf).max()) or 1.0
+        # the maximum, not a percentile: the network's output is clipped to [0, 1] of this scale
+        scale = float(np.abs(zf).max()) or 1.0
         zf01 = np.clip(np.abs(zf) / scale, 0, 1).astype(np.float32)
         x = torch.from_numpy(zf01 * 2 - 1)[None, None].to(device)
         kt = torch.from_numpy(ki / scale).to(device)[None, None]

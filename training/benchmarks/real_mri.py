@@ -33,6 +33,21 @@ def colin27() -> np.ndarray:
     return np.clip(vol / np.percentile(vol[vol > 0], 99.9), 0, 1)
 
 
+def colin27_with_skull() -> np.ndarray:
+    """Colin27 T1 WITH skull and scalp (Debian's mricron-data, 1 mm), scaled like `colin27`:
+    the skull-stripped slices alone never show a model fat, bone or a noisy background."""
+    import nibabel as nib
+
+    path = CACHE / "mricron" / "usr" / "share" / "mricron" / "templates" / "ch2.nii.gz"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", "mricron-data"], cwd=CACHE, check=True)
+        deb = next(CACHE.glob("mricron-data_*.deb"))
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(CACHE / "mricron")], check=True)
+    vol = np.asarray(nib.load(path).dataobj, np.float32)
+    return np.clip(vol / np.percentile(vol[vol > 0], 99.9), 0, 1)
+
+
 def pad_to(stack: np.ndarray, size: int) -> np.ndarray:
     """Centre each (N, H, W) slice in a size x size field of zeros (cropping sides larger than size)."""
     n, h, w = stack.shape
@@ -44,12 +59,13 @@ def pad_to(stack: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def training_slices(size: int = 256, step: int = 2, min_fraction: float = 0.08) -> np.ndarray:
-    """Whole 1 mm slices of the MNI152 template and Colin27 in all three orientations, padded to
-    size x size: every `step`-th slice with at least `min_fraction` of its pixels in the head."""
+def training_slices(size: int = 256, step: int = 2, min_fraction: float = 0.08, skull: bool = False) -> np.ndarray:
+    """Whole 1 mm slices of the MNI152 template and Colin27 (and, with `skull`, Colin27 with its
+    skull) in all three orientations, padded to size x size: every `step`-th slice with at least
+    `min_fraction` of its pixels in the head."""
     from im2im_core.data import mni
 
-    vols = [mni.template_t1(mni.load_mni_tissues()), colin27()]
+    vols = [mni.template_t1(mni.load_mni_tissues()), colin27()] + ([colin27_with_skull()] if skull else [])
     out = []
     for vol in vols:
         for axis in (0, 1, 2):
