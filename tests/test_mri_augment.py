@@ -71,5 +71,5 @@ def test_bias_and_gamma_change_contrast_but_not_the_background(slice_):
 
 @pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}])
 def test_bad_settings_are_clear_errors(bad):
-    with pytest.raises(InputError, match=next(iter(bad))):
+    with pytest.raises(InputError, match=rf"MRIAugment\.{next(iter(bad))}\b"):
         MRIAugment(**bad)

@@ -237,9 +237,13 @@ def test_ssim_loss_is_scikit_images_ssim(mni_slice):
     (1 - ssim(p, t(mni_slice))).backward()
     assert ssim(p.detach() - 0.01 * p.grad.sign(), t(mni_slice)).item() > ref
     x = torch.from_numpy(mni_slice * 2 - 1)[None, None].float()
-    _, logs = _train(build(_tiny_recon_config(cascades=2, cascade_width=8, cascade_depth=3, ssim_weight=1.0)),
-                     {"A": x}, steps=2)
-    assert 0 < logs[-1]["G_ssim"] < 1
+    runs = {}
+    for w in (0.0, 2.0):  # same init and batch: the generator loss grows by exactly w * (1 - SSIM)
+        torch.manual_seed(0)
+        model = build(_tiny_recon_config(cascades=2, cascade_width=8, cascade_depth=3, ssim_weight=w))
+        runs[w] = _train(model, {"A": x}, steps=1)[1][0]
+    assert 0.05 < runs[2.0]["G_ssim"] < 1 and "G_ssim" not in runs[0.0]
+    assert abs(runs[2.0]["G"] - runs[0.0]["G"] - 2.0 * runs[2.0]["G_ssim"]) < 1e-4
 
 
 # ------------------------------------------------------------------------------ holes

@@ -25,11 +25,13 @@ def _uniform(lo: float, hi: float) -> float:
 
 @dataclass
 class MRIAugment(Augment):
-    """Augment's resize/crop/flip, then (each with probability `p`) a random affine warp
-    (rotation up to `rotate` degrees, scale within 1 +/- `scale`, shear up to `shear`), an elastic
-    warp (displacement up to `elastic` pixels, smooth on a 4x4 grid), a bias field
-    exp(b), |b| <= `bias`, a monotone intensity curve x**gamma with log(gamma) within +/-
-    `gamma`, and Rician noise of a standard deviation drawn from [0, `noise`] of the [0, 1] range."""
+    """Augment's resize/crop/flip, then (each with probability `p`) a random affine warp of the
+    crop (rotation up to `rotate` degrees, scale within 1 +/- `scale`, shear up to `shear`, in
+    normalised coordinates; the field a warp brings in is black), an elastic warp (a 4x4 grid of
+    Gaussian displacements with standard deviation `elastic` pixels, bicubic in between), a
+    smooth bias field exp(`bias` * b) with b bicubic from a 3x3 grid in [-1, 1] (slight overshoot
+    possible), a monotone intensity curve x**gamma with log(gamma) within +/- `gamma`, and Rician
+    noise of a standard deviation drawn from [0, `noise`] of the [0, 1] range."""
 
     rotate: float = 10.0
     scale: float = 0.1
@@ -50,11 +52,14 @@ class MRIAugment(Augment):
     def __call__(self, images: list[torch.Tensor], names: tuple[str, ...] = ()) -> list[torch.Tensor]:
         images = super().__call__(images, names)
         h, w = images[0].shape[-2:]
+        if any(t.shape[-2:] != (h, w) for t in images):
+            raise InputError(f"paired images {names or ''} differ in size {[tuple(t.shape[-2:]) for t in images]}; "
+                             "MRIAugment warps them together, so they must match (set data.load_size)")
         grid = self._grid(h, w)
         if grid is not None:
-            images = [self._warp(t, grid) if t.shape[-2:] == (h, w) else t for t in images]
+            images = [self._warp(t, grid) for t in images]
         d = self._draw_appearance(h, w)
-        return [self._appearance(t, d) if t.shape[-2:] == (h, w) else t for t in images]
+        return [self._appearance(t, d) for t in images]
 
     @staticmethod
     def _warp(t: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:

@@ -82,10 +82,6 @@ def feature_matching(feats_fake: list[torch.Tensor], feats_real: list[torch.Tens
     return sum(F.l1_loss(f.float(), r.detach().float()) for f, r in zip(feats_fake, feats_real)) / max(1, len(feats_real))
 
 
-__all__ = ["GANLoss", "GAN_MODES", "gradient_penalty", "kl_gaussian", "kl_unit_variance", "l1", "frequency_mse",
-           "nmse", "feature_matching"]
-
-
 def ssim(pred: torch.Tensor, target: torch.Tensor, win: int = 7) -> torch.Tensor:
     """Mean SSIM of images in [-1, 1], as scikit-image computes it on their [0, 1] versions with
     data_range=1 (uniform win x win window, sample covariance, K1 0.01, K2 0.03, the map's border
@@ -98,3 +94,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, win: int = 7) -> torch.Tensor
     vp, vt, cov = (mean(p * p) - mp * mp) * norm, (mean(t * t) - mt * mt) * norm, (mean(p * t) - mp * mt) * norm
     s = ((2 * mp * mt + c1) * (2 * cov + c2)) / ((mp * mp + mt * mt + c1) * (vp + vt + c2))
     return s.mean()
+
+
+__all__ = ["GANLoss", "GAN_MODES", "gradient_penalty", "ssim", "kl_gaussian", "kl_unit_variance", "l1", "frequency_mse",
+           "nmse", "feature_matching"]

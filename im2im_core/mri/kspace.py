@@ -8,7 +8,7 @@ Convention (`fft.py`): k-space is centred and orthonormal, DC at (H // 2, W // 2
 A sample is measured where the mask is True (or, without a mask, where k-space is not exactly 0).
 
 The shipped models reconstruct magnitude images in a [0, 1] window. Each slice is scaled by the
-99.5th percentile of its zero-filled magnitude, reconstructed, and (by default) made consistent
+maximum of its zero-filled magnitude (the network clips its output to that scale), reconstructed, and (by default) made consistent
 with the measurements in the complex domain, with the phase of the zero-filled image's sampled
 centre; the result is returned in the k-space's own scale.
 """

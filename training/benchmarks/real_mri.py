@@ -19,7 +19,8 @@ CACHE = Path(os.environ.get("IM2IM_CACHE", Path.home() / ".cache" / "im2im"))
 
 
 def colin27() -> np.ndarray:
-    """Colin27 T1 (skull-stripped, 1 mm, 181 x 217 x 181) scaled to [0, 1] by its 99.9th percentile."""
+    """Colin27 T1 (skull-stripped, 1 mm, 181 x 217 x 181) scaled to [0, 1] by its 99.9th percentile
+    (the brightest 0.1% of voxels saturate)."""
     import nibabel as nib
 
     path = CACHE / "antspyx-0.6.3" / "data" / "ch2.nii.gz"

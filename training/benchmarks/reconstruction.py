@@ -52,7 +52,7 @@ def load_data(test_stride: int = 3):
 
 
 def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr: float, intensity,
-          augment=None, description: str = "") -> Path:
+          augment=None, description: str = "", resume: bool = False) -> Path:
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.engine.config import OptimConfig, TrainConfig
     from im2im_core.engine.trainer import Trainer
@@ -64,7 +64,7 @@ def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr
                                 "training slices)")
     tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / name), progress=False,
                        tensorboard=False, sample_every=max(1, iterations // 5), save_every=max(1, min(500, iterations // 4)),
-                       optim=OptimConfig(lr=lr), resume=True)
+                       optim=OptimConfig(lr=lr), resume=resume)
     t0 = time.time()
     res = Trainer(build(model_cfg), ds, tcfg).fit()
     print(f"[{name}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
@@ -97,31 +97,42 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
     lr = 1e-3 if args.arch == "cascade" else 2e-4  # the settings of the runs quoted in the README
     cfg = recon_configs(kind, args.arch, args.phase)
     if args.data == "template":
-        return train(cfg, load_data(), args.iterations, out, name, 4, lr, Intensity("percentile", 0.0, 99.5))
+        return train(cfg, load_data(), args.iterations, out, name, 4, lr, Intensity("percentile", 0.0, 99.5),
+                     resume=args.resume)
     from .real_mri import training_slices
 
-    cfg.ratio, cfg.ratio_max = (0.1, 0.4) if kind == "gaussian1d" else (0.1, 0.3)
+    cfg.ratio, cfg.ratio_max = 0.1, 0.4
     cfg.lambda_gan, cfg.fm_weight, cfg.ssim_weight = args.recon_adv, args.recon_fm, args.recon_ssim
     slices = training_slices(256, skull=args.skull)
-    desc = (f"MNI152 T1 template and Colin27{' (also with skull)' if args.skull else ''}, {len(slices)} whole 1 mm slices from 3 orientations padded to 256 px, "
-            f"random {args.crop} px crops with MRIAugment; tested on other subjects (im2im_core/data/real_mri)")
+    desc = (f"MNI152 T1 template and Colin27{' (also with skull)' if args.skull else ''}, {len(slices)} whole 1 mm "
+            f"slices from 3 orientations padded to 256 px, random {args.crop} px crops with MRIAugment; tested on "
+            "other subjects (im2im_core/data/real_mri)")
     # min-max window: a percentile window would clip the brightest pixels before undersampling
     return train(cfg, {"train": slices}, args.iterations, out, name, args.batch_size, lr,
-                 Intensity("percentile", 0.0, 100.0), MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale), desc)
+                 Intensity("percentile", 0.0, 100.0), MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale),
+                 desc, resume=args.resume)
 
 
-def background_error(pred: np.ndarray, gt: np.ndarray, head: np.ndarray) -> float:
-    """RMS error (on [0, 1]) at least 5 px outside the head: where structured artefacts show."""
+def background_error(pred: np.ndarray, gt: np.ndarray, head: np.ndarray) -> tuple[float, float]:
+    """(RMS error, stripe amplitude) on [0, 1] at least 5 px outside the head, NaN without such
+    pixels. Stripes: the largest swing of the error's column means about their median (1D line
+    undersampling aliases along the rows, so its leftovers are vertical stripes)."""
     from scipy import ndimage
 
     far = ~ndimage.binary_dilation(head, iterations=5)
-    return float(np.sqrt(np.mean((np.clip(pred, 0, 1)[far] - gt[far]) ** 2))) if far.any() else 0.0
+    if not far.any():
+        return float("nan"), float("nan")
+    err = np.where(far, np.clip(pred, 0, 1) - gt, np.nan)
+    with np.errstate(all="ignore"):
+        cols = np.nanmean(err, axis=0)
+    return float(np.sqrt(np.nanmean(err ** 2))), float(np.nanmax(np.abs(cols - np.nanmedian(cols))))
 
 
 def score_slices(preds, truths) -> dict:
     """Mean metrics over (pred, (name, gt, head)) pairs, with the background RMS error."""
-    rows = [{**slice_metrics(p, g, h), "background_rmse": background_error(p, g, h)} for p, (_, g, h) in zip(preds, truths)]
-    return mean_metrics(rows)
+    rows = [{**slice_metrics(p, g, h), **dict(zip(("background_rmse", "stripes"), background_error(p, g, h)))}
+            for p, (_, g, h) in zip(preds, truths)]
+    return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
 def source_of(name: str) -> str:
@@ -169,6 +180,8 @@ def run_recon(args, data, out, cmd):
               for kind in kinds}
     for item in args.checkpoint:
         kind, _, path = item.partition("=")
+        if kind not in kinds or not path:
+            raise SystemExit(f"--checkpoint {item!r}: use KIND=PATH with KIND one of --masks ({', '.join(kinds)})")
         models[kind] = path
     test = real_slices("test")
     ratios = [float(r) for r in args.ratios.split(",")] if args.ratios else None
@@ -205,12 +218,12 @@ def run_recon(args, data, out, cmd):
 
 def recon_tables(rows) -> str:
     lines = ["| mask | " + " | ".join(f"{c} PSNR / SSIM" for c in COLUMNS) + " | in the head: PSNR / SSIM ("
-             + " / ".join(COLUMNS) + ") | background RMSE (" + " / ".join(COLUMNS) + ") | tuned on validation |",
+             + " / ".join(COLUMNS) + ") | background RMS error, stripes (" + " / ".join(COLUMNS) + ") | tuned on validation |",
              "|---" * (len(COLUMNS) + 4) + "|"]
     for r in rows:
         cells = " | ".join(f"{r[c]['psnr']:.2f} dB / {r[c]['ssim']:.3f}" for c in COLUMNS)
         head = " / ".join(f"{r[c]['psnr_mask']:.2f} dB, {r[c]['ssim_mask']:.3f}" for c in COLUMNS)
-        bg = " / ".join(f"{r[c]['background_rmse']:.4f}" for c in COLUMNS)
+        bg = " / ".join(f"{r[c]['background_rmse']:.4f}, {r[c]['stripes']:.4f}" for c in COLUMNS)
         settings = "; ".join(f"{m} w={t['weight']:g}, {t['iterations']} it" for m, t in r["tuned"].items())
         lines.append(f"| {r['mask']} | {cells} | {head} | {bg} | {settings} |")
     for r in rows:
@@ -349,9 +362,9 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", choices=("cascade", "unet"), default="cascade",
                     help="recon: DC-CNN cascade (default) or DAGAN's U-Net")
     ap.add_argument("--ratios", default="", help="recon: only these sampling ratios, e.g. 0.2 (default: all)")
-    ap.add_argument("--val-slices", type=int, default=6, help="recon: validation slices the classical baselines are tuned on")
     ap.add_argument("--phase", type=float, default=0.0,
                     help="recon: train with a random smooth phase up to this many radians on each image")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out instead of starting afresh")
     ap.add_argument("--jobs", type=int, default=2, help="recon: processes for the classical baselines")
     ap.add_argument("--checkpoint", action="append", default=[], metavar="KIND=PATH",
                     help="recon: evaluate this checkpoint for a mask kind instead of the shipped model")
