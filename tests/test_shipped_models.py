@@ -43,6 +43,12 @@ def test_shipped_checkpoint_is_small_and_documented(name):
     assert prov["iterations"] > 0
 
 
+#: issue 18's targets on real scans: >= 0.5 dB over tuned TV, its SSIM matched (no slack)
+PSNR_MARGIN, SSIM_SLACK = 0.5, 0.0
+#: background bounds on [0, 1]: RMS error and stripe amplitude (zero-filling: 0.026-0.037 / 0.020-0.025)
+BACKGROUND_RMS, STRIPES = 0.005, 0.005
+
+
 @pytest.fixture(scope="module")
 def real_recon():
     """The shipped 1D model and validation-tuned TV on two held-out real scans of other subjects
@@ -59,7 +65,8 @@ def real_recon():
     gt, heads = np.stack([s[1] for s in picked]), np.stack([s[2] for s in picked])
     mask = make_mask("gaussian1d", gt.shape[-2:], ratio=0.2, seed=1234)
     k = fft2c_np(gt.astype(np.complex64)) * mask
-    rec = np.clip(im2im_core.load(name, device="cpu").translate(gt, mask=mask, out_dtype="float32"), 0, 1)
+    rec = np.clip(im2im_core.load(name, device="cpu").translate(gt, mask=mask, data_consistency=True,
+                                                                out_dtype="float32"), 0, 1)
     tv = np.clip(np.stack([tv_reconstruction(x, mask, **tv_settings) for x in k]), 0, 1)
     return {"gt": gt, "head": heads, "model": rec, "TV": tv, "zero-filled": np.abs(ifft2c_np(k))}
 
@@ -70,7 +77,8 @@ def test_recon_on_real_scans_beats_tuned_tv(real_recon):
     from training.benchmarks.common import slice_metrics
 
     r = real_recon
-    score = {m: [slice_metrics(p, g, h) for p, g, h in zip(r[m], r["gt"], r["head"])] for m in ("model", "TV", "zero-filled")}
+    score = {m: [slice_metrics(p, g, h) for p, g, h in zip(r[m], r["gt"], r["head"])]
+             for m in ("model", "TV", "zero-filled")}
     mean = {m: {k: np.mean([d[k] for d in v]) for k in v[0]} for m, v in score.items()}
     print({m: {k: round(float(x), 3) for k, x in d.items()} for m, d in mean.items()})
     assert mean["model"]["psnr"] > mean["zero-filled"]["psnr"] + 8
@@ -80,29 +88,36 @@ def test_recon_on_real_scans_beats_tuned_tv(real_recon):
         assert mean["model"][key] >= mean["TV"][key] - SSIM_SLACK, key
 
 
-def _background_error(pred, gt, head):
-    """RMS error >= 5 px outside the head, and the largest swing of its column means about their
-    median: 1D line undersampling aliases along the rows, so leftovers show as vertical stripes."""
-    from scipy import ndimage
+def test_poisson_recon_on_real_scans_beats_zero_filling():
+    """The 2D Poisson-disc model: far above zero-filling on the real scans, but (docs/benchmarks.md)
+    below tuned TV, whose ideal case incoherent 2D sampling is; so the bound is zero-filling's."""
+    from im2im_core.data.real_scans import real_slices
+    from im2im_core.mri import make_mask
+    from im2im_core.mri.fft import fft2c_np, ifft2c_np
 
-    far = ~ndimage.binary_dilation(head, iterations=5)
-    err = np.where(far, pred - gt, np.nan)
-    cols = np.nanmean(err, axis=0)
-    return float(np.sqrt(np.nanmean(err ** 2))), float(np.nanmax(np.abs(cols - np.nanmedian(cols))))
+    picked = [s for s in real_slices("test") if s[0] in ("ants_r30slice", "dipy_t1_coronal")]
+    gt = np.stack([s[1] for s in picked])
+    mask = make_mask("poisson2d", gt.shape[-2:], ratio=0.2, seed=1234)
+    zf = np.abs(ifft2c_np(fft2c_np(gt.astype(np.complex64)) * mask))
+    rec = im2im_core.load("mri_recon_poisson2d", device="cpu").translate(gt, mask=mask, out_dtype="float32")
+    print(f"Poisson 20%: zero-filled {_psnr(zf, gt):.2f} dB, model {_psnr(rec, gt):.2f} dB")
+    assert _psnr(rec, gt) > _psnr(zf, gt) + 10
 
 
 def test_recon_background_has_no_structured_artefacts(real_recon):
     """On skull-stripped scans (an empty background) the model's background error and stripes stay
     below TV's and below fixed bounds; zero-filling, the failure case, is far above both."""
+    from training.benchmarks.reconstruction import background_error
+
     r = real_recon
     for i in range(len(r["gt"])):
-        rms, stripe = _background_error(r["model"][i], r["gt"][i], r["head"][i])
-        rms_tv, stripe_tv = _background_error(r["TV"][i], r["gt"][i], r["head"][i])
-        rms_zf, stripe_zf = _background_error(r["zero-filled"][i], r["gt"][i], r["head"][i])
+        rms, stripe = background_error(r["model"][i], r["gt"][i], r["head"][i])
+        rms_tv, stripe_tv = background_error(r["TV"][i], r["gt"][i], r["head"][i])
+        rms_zf, stripe_zf = background_error(r["zero-filled"][i], r["gt"][i], r["head"][i])
         print(f"slice {i}: background RMS {rms:.4f} (TV {rms_tv:.4f}, zero-filled {rms_zf:.4f}); "
               f"stripes {stripe:.4f} (TV {stripe_tv:.4f}, zero-filled {stripe_zf:.4f})")
         assert rms <= BACKGROUND_RMS and rms <= rms_tv
-        assert stripe <= STRIPES
+        assert stripe <= STRIPES and stripe <= stripe_tv
         assert rms_zf > 3 * BACKGROUND_RMS and stripe_zf > 3 * STRIPES  # the check can fail
 
 
