@@ -100,7 +100,7 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
         for name, pred in (("zero-filled", zf), (f"{RECON} + data consistency", rec)):
             m = np.mean([list(_metrics(p, g).values()) for p, g in zip(pred, gt)], axis=0)
             rows.append(("CS-MRI 1D Gaussian 20%", name, m[0], m[1]))
-        panels.append(("MRI reconstruction (20% of k-space, a real scan of another subject)",
+        panels.append(("CS-MRI, 20% of k-space (real scan)",
                        [("ground truth", gt[0]), ("sampling mask", mask.astype(float)), ("zero-filled", zf[0]),
                         ("reconstruction", rec[0]), ("|error| x4", np.clip(4 * np.abs(rec[0] - gt[0]), 0, 1))]))
         layers.update({"MRI ground truth": gt, "zero-filled": zf, "reconstruction": rec})
@@ -197,7 +197,7 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
                 ax.imshow(row[c][1], cmap="gray", vmin=0, vmax=1)
                 ax.set_title(row[c][0], fontsize=8)
         axes[r][0].text(-0.08, 0.5, title, transform=axes[r][0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
-    fig.suptitle("napari-im2im demo: shipped models on held-out MNI152 slices", fontsize=10)
+    fig.suptitle("napari-im2im demo: shipped models on held-out slices (MNI152; real scans for CS-MRI)", fontsize=10)
     fig.tight_layout()
     figure = out / "demo.png"
     fig.savefig(figure, dpi=110)
