@@ -21,8 +21,6 @@ CACHE = Path(os.environ.get("IM2IM_CACHE", Path.home() / ".cache" / "im2im"))
 def colin27() -> np.ndarray:
     """Colin27 T1 (skull-stripped, 1 mm, 181 x 217 x 181) scaled to [0, 1] by its 99.9th percentile
     (the brightest 0.1% of voxels saturate)."""
-    import nibabel as nib
-
     path = CACHE / "antspyx-0.6.3" / "data" / "ch2.nii.gz"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
@@ -30,6 +28,13 @@ def colin27() -> np.ndarray:
                         "-d", str(CACHE)], check=True)
         with tarfile.open(CACHE / "antspyx-0.6.3.tar.gz") as tar:
             tar.extract("antspyx-0.6.3/data/ch2.nii.gz", CACHE, filter="data")
+    return _scaled(path)
+
+
+def _scaled(path: Path) -> np.ndarray:
+    """A NIfTI volume divided by the 99.9th percentile of its nonzero voxels, clipped to [0, 1]."""
+    import nibabel as nib
+
     vol = np.asarray(nib.load(path).dataobj, np.float32)
     return np.clip(vol / np.percentile(vol[vol > 0], 99.9), 0, 1)
 
@@ -37,16 +42,13 @@ def colin27() -> np.ndarray:
 def colin27_with_skull() -> np.ndarray:
     """Colin27 T1 WITH skull and scalp (Debian's mricron-data, 1 mm), scaled like `colin27`:
     the skull-stripped slices alone never show a model fat, bone or a noisy background."""
-    import nibabel as nib
-
     path = CACHE / "mricron" / "usr" / "share" / "mricron" / "templates" / "ch2.nii.gz"
     if not path.exists():
         CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(["apt-get", "download", "mricron-data"], cwd=CACHE, check=True)
         deb = next(CACHE.glob("mricron-data_*.deb"))
         subprocess.run(["dpkg-deb", "-x", str(deb), str(CACHE / "mricron")], check=True)
-    vol = np.asarray(nib.load(path).dataobj, np.float32)
-    return np.clip(vol / np.percentile(vol[vol > 0], 99.9), 0, 1)
+    return _scaled(path)
 
 
 def pad_to(stack: np.ndarray, size: int) -> np.ndarray:
