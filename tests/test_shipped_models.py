@@ -74,12 +74,12 @@ def real_recon():
 def test_recon_on_real_scans_beats_tuned_tv(real_recon):
     """PSNR and SSIM, whole image and in the head, against TV with the weight and iteration count
     the benchmark chose on the validation subjects."""
-    from training.benchmarks.common import slice_metrics
+    from training.benchmarks.common import mean_metrics, slice_metrics
 
     r = real_recon
     score = {m: [slice_metrics(p, g, h) for p, g, h in zip(r[m], r["gt"], r["head"])]
              for m in ("model", "TV", "zero-filled")}
-    mean = {m: {k: np.mean([d[k] for d in v]) for k in v[0]} for m, v in score.items()}
+    mean = {m: mean_metrics(v) for m, v in score.items()}
     print({m: {k: round(float(x), 3) for k, x in d.items()} for m, d in mean.items()})
     assert mean["model"]["psnr"] > mean["zero-filled"]["psnr"] + 8
     for key in ("psnr", "psnr_mask"):
