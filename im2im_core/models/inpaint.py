@@ -152,6 +152,10 @@ class Inpaint(Im2ImModel):
     # ---- shared forward ----------------------------------------------------------------------
     def fill(self, x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         """Raw generator output for image x and bool hole mask (N, 1, H, W); any H, W."""
+        return self._fill(x, hole)[0]
+
+    def _fill(self, x: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(generator output, classical prefill it started from)."""
         h, w = x.shape[-2:]
         m = hole.to(x.dtype).expand(x.shape[0], 1, h, w)
         base = self.prefilled(x, hole, m)
@@ -159,7 +163,7 @@ class Inpaint(Im2ImModel):
         out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))[..., :h, :w].float()
         if self.config.residual:
             out = (base.float() + out).clamp(-1, 1)
-        return out
+        return out, base
 
     def prefilled(self, x: torch.Tensor, hole: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """x with its holes filled by the configured classical method (zeros for "zero")."""
@@ -215,7 +219,7 @@ class Inpaint(Im2ImModel):
         x = batch["A"]
         hole = self.make_holes(x, step)
         m = hole.to(x.dtype)
-        raw = self.fill(x, hole)
+        raw, base = self._fill(x, hole)
         done = x * (1 - m) + raw * m
         self.set_requires_grad(self.netD, True)
         loss_d = 0.5 * (self.gan(self.netD(torch.cat([x, m], 1)), True)
@@ -230,8 +234,10 @@ class Inpaint(Im2ImModel):
                   + c.lambda_gan * adv)
         self.optimize("G", loss_g)
         self.set_requires_grad(self.netD, True)
+        # the prefill's own error, so a run's gain over its classical start reads off the log
+        l2_prefill = ((base.float() - x).square() * m).mean()
         return {"D": loss_d.item(), "G": loss_g.item(), "G_l1_hole": l1_hole.item(), "G_l2_hole": l2_hole.item(),
-                "G_l1_valid": l1_valid.item(), "G_adv": adv.item()}
+                "G_l1_valid": l1_valid.item(), "G_adv": adv.item(), "prefill_l2_hole": l2_prefill.item()}
 
     @torch.no_grad()
     def visuals(self, batch):

@@ -238,9 +238,10 @@ def recon_tables(rows) -> str:
 
 # ---- inpainting ----------------------------------------------------------------------------
 #: scikit-image photos that ship in its wheel (offline), grey; held-out ones are never cropped for training
-PHOTOS_TRAIN = ("astronaut", "brick", "chelsea", "coffee", "grass", "gravel", "hubble_deep_field",
+PHOTOS_TRAIN = ("astronaut", "brick", "chelsea", "grass", "gravel", "hubble_deep_field",
                 "immunohistochemistry", "page", "retina", "rocket", "text")
 PHOTOS_TEST = ("camera", "cell", "coins", "moon")
+PHOTOS_VALIDATION = ("coffee", "microaneurysms")
 
 
 def photo(name: str) -> np.ndarray:
@@ -256,11 +257,17 @@ def photo(name: str) -> np.ndarray:
     return img.astype(np.float32)
 
 
-def inpaint_data(which: str, data):
-    """{"train": images, "test": images} for the MRI template or the scikit-image photos."""
+def inpaint_data(which: str, split: str):
+    """{"train": images, "test": [(name, image)]}: whole 1 mm template and Colin27 slices with the
+    real scans of other subjects as `split`, or scikit-image's photos with the held-out ones."""
     if which == "mri":
-        return {"train": data["train"], "test": list(data["test"])}
-    return {"train": [photo(n) for n in PHOTOS_TRAIN], "test": [photo(n) for n in PHOTOS_TEST]}
+        from im2im_core.data.real_scans import real_slices
+
+        from .real_mri import training_slices
+
+        return {"train": training_slices(256), "test": [(n, img) for n, img, _ in real_slices(split)]}
+    names = PHOTOS_TEST if split == "test" else PHOTOS_VALIDATION
+    return {"train": [photo(n) for n in PHOTOS_TRAIN], "test": [(n, photo(n)) for n in names]}
 
 
 def run_inpaint(args, data, out, cmd):
@@ -268,29 +275,35 @@ def run_inpaint(args, data, out, cmd):
     from skimage.restoration import inpaint_biharmonic
 
     from im2im_core.data.holes import random_hole_mask
+    from im2im_core.data.mri_augment import MRIAugment
     from im2im_core.data.transforms import Augment
     from im2im_core.intensity import Intensity
     from im2im_core.models.inpaint import InpaintConfig
 
-    name = "inpaint_mri" if args.inpaint_data == "mri" else "inpaint_photo"
-    data = inpaint_data(args.inpaint_data, data)
-    model = name
+    mri = args.inpaint_data == "mri"
+    name = "inpaint_mri" if mri else "inpaint_photo"
+    data = inpaint_data(args.inpaint_data, args.split)
+    model = dict(c.partition("=")[::2] for c in args.checkpoint).get("inpaint", name)
     if args.train:
         cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv,
                             l2_hole_weight=args.inpaint_l2)
-        aug, desc = None, ""
-        if args.inpaint_data == "photos":
-            aug = Augment(crop_size=128)
-            desc = f"scikit-image photos {', '.join(PHOTOS_TRAIN)} (grey), random 128 px crops"
-        model = train(cfg, data, args.iterations, out, name, 2, args.lr or 5e-4,
-                      Intensity("percentile", 0.0, 99.5 if args.inpaint_data == "mri" else 100.0), aug, desc)
+        if mri:
+            aug = MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale)
+            desc = (f"MNI152 T1 template and Colin27, {len(data['train'])} whole 1 mm slices from 3 orientations "
+                    f"padded to 256 px, random {args.crop} px crops with MRIAugment; tested on other subjects "
+                    "(im2im_core/data/real_mri)")
+        else:
+            aug = Augment(crop_size=args.crop)
+            desc = f"scikit-image photos {', '.join(PHOTOS_TRAIN)} (grey), random {args.crop} px crops"
+        model = train(cfg, data, args.iterations, out, name, args.batch_size, args.lr or 5e-4,
+                      Intensity("percentile", 0.0, 100.0), aug, desc, resume=args.resume)
     tr = im2im_core.load(model, device="cpu", precision="fp32")
     rng = np.random.default_rng(7)
     rows = []
     for lo, hi in HOLE_RANGES:
         errs = {"biharmonic": [], "model": []}
         achieved = []
-        for gt in data["test"]:
+        for _, gt in data["test"]:
             hole = random_hole_mask(gt.shape, rng, (lo, hi)).astype(bool)
             holed = np.where(hole, 0, gt).astype(np.float32)
             preds = {"biharmonic": inpaint_biharmonic(holed, hole),
@@ -308,8 +321,9 @@ def run_inpaint(args, data, out, cmd):
         r = rows[-1]
         print("shipped", ship(model, name, {"holes 20-40% L1 / PSNR in holes": {
             m: [round(r[m]["l1_hole"], 4), round(r[m]["psnr_hole"], 2)] for m in ("biharmonic", "model")}},
-            cmd, {"task": f"free-form inpainting, {'MNI152 T1' if args.inpaint_data == 'mri' else 'grey photos'}"}))
-    write_json(out / f"{name}.json", {"rows": rows, "command": cmd})
+            cmd, {"task": "free-form inpainting, " + ("MRI: trained on MNI152 + Colin27, tested on other subjects"
+                                                      if mri else "grey photos and micrographs")}))
+    write_json(out / f"{name}_{args.split}.json", {"rows": rows, "command": cmd})
     lines = ["| hole ratio | biharmonic L1 / PSNR in holes | model L1 / PSNR in holes |", "|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['holes']} (mean {r['achieved']:.0%}) | {r['biharmonic']['l1_hole']:.4f} / "
@@ -370,21 +384,24 @@ def main(argv=None) -> int:
                     help="recon: evaluate this checkpoint for a mask kind instead of the shipped model")
     ap.add_argument("--data", choices=("template", "real"), default="real",
                     help="recon: train on template thumbnails or on 1 mm template + Colin27 slices with augmentation")
-    ap.add_argument("--noise", type=float, default=0.03, help="recon --data real: largest Rician noise level")
+    ap.add_argument("--noise", type=float, default=0.03, help="recon --data real, inpaint mri: largest Rician noise level")
     ap.add_argument("--recon-adv", type=float, default=0.1, help="recon --data real: adversarial weight")
     ap.add_argument("--recon-fm", type=float, default=1.0, help="recon --data real: feature-matching weight")
     ap.add_argument("--recon-ssim", type=float, default=0.0, help="recon --data real: weight of 1 - SSIM")
     ap.add_argument("--skull", action="store_true", help="recon --data real: add Colin27 with its skull")
-    ap.add_argument("--aug-scale", type=float, default=0.1, help="recon --data real: zoom range 1 +/- this")
-    ap.add_argument("--crop", type=int, default=192, help="recon --data real: training crop size")
+    ap.add_argument("--aug-scale", type=float, default=0.1, help="recon --data real, inpaint mri: zoom range 1 +/- this")
+    ap.add_argument("--crop", type=int, default=192, help="recon --data real, inpaint: training crop size")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0, help="Adam step (0: the task's default)")
     ap.add_argument("--inpaint-ngf", type=int, default=16, help="inpaint: generator width")
     ap.add_argument("--inpaint-data", choices=("mri", "photos"), default="mri",
-                    help="inpaint: MNI152 template slices or scikit-image's offline photos")
+                    help="inpaint: MRI (template + Colin27, scored on real scans of other subjects) or "
+                         "scikit-image's offline photos")
     ap.add_argument("--inpaint-l2", type=float, default=0.0, help="inpaint: squared-error weight in the holes")
     ap.add_argument("--inpaint-adv", type=float, default=0.1,
                     help="inpaint: adversarial weight (0.1 the family default; lower favours L1 in the holes)")
+    ap.add_argument("--split", choices=("test", "validation"), default="test",
+                    help="inpaint: score on the held-out test images or on the validation ones (to choose a recipe)")
     ap.add_argument("--out", default="runs/reconstruction")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -392,7 +409,7 @@ def main(argv=None) -> int:
     if args.report and (args.train or args.task != "recon"):
         raise SystemExit("--report evaluates the shipped reconstruction models: drop --train and --task")
     data = None
-    if args.task != "recon":
+    if args.task == "sr":
         data = load_data()
         print(f"train slices {len(data['train'])}, test slices {len(data['test'])}", flush=True)
     table = {"recon": run_recon, "inpaint": run_inpaint, "sr": run_sr}[args.task](args, data, out, cmd)
