@@ -211,6 +211,8 @@ def _family_options(args, read_image) -> dict:
         opts["style_from"] = read_image(ref).data
     if args.member is not None:
         opts["member"] = args.member
+    if args.text is not None:
+        opts["text"] = args.text
     return opts
 
 
@@ -326,6 +328,22 @@ def _reconstruct(args) -> int:
     return 0
 
 
+def _generate(args) -> int:
+    """Caption -> K images written as OUTPUT (or OUTPUT_0..K-1)."""
+    import numpy as np
+
+    from .inference import load
+    from .io import write_image
+
+    out = Path(args.output)
+    imgs = load(args.checkpoint, device=args.device).generate(args.text, args.n_samples, args.seed)
+    imgs = (np.clip(imgs, 0, 1) * 255).round().astype(np.uint8) if out.suffix.lower() in (".png", ".jpg") else imgs
+    names = [out] if len(imgs) == 1 else [out.with_name(f"{out.stem}_{k}{out.suffix}") for k in range(len(imgs))]
+    for name, img in zip(names, imgs):
+        print(write_image(name, img))
+    return 0
+
+
 def _demo(args) -> int:
     from .demo import run_demo
 
@@ -364,7 +382,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=None, help="multimodal models: seed of the random styles")
     t.add_argument("--style-from", default=None, help="multimodal models: take the style from this reference image")
     t.add_argument("--member", type=int, default=None, help="council_gan: the council member that translates")
+    t.add_argument("--text", default=None, help="text-conditioned models (sisgan): the caption the output should match")
     t.set_defaults(func=_translate)
+
+    g = sub.add_parser("generate", help="make images from a caption with a text-to-image model (gan_cls)")
+    g.add_argument("checkpoint", help="our .safetensors or a shipped model name")
+    g.add_argument("text", help='the caption, e.g. "a small red circle at the top left on a black background"')
+    g.add_argument("-o", "--output", required=True, help="output file (.png, .tif); K > 1 samples get _0.._K-1")
+    g.add_argument("--n-samples", type=int, default=1)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    g.set_defaults(func=_generate)
 
     i = sub.add_parser("info", help="print family, domains, config and provenance of a checkpoint")
     i.add_argument("checkpoint")

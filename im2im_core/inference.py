@@ -264,6 +264,22 @@ class Translator:
         return target_shape(size, in_plane(spacing, ndim_spatial), self.spacing)
 
     # ---- arrays in, arrays out --------------------------------------------------------------
+    def generate(self, text, n_samples: int = 1, seed: int = 0, precision: str | None = None) -> np.ndarray:
+        """Images drawn from a caption (families that make images from text alone, such as gan_cls):
+        float32 (K, H, W, C), or (K, H, W) for one channel, on the training data's value scale
+        ([0, 1] unless the model was trained with a fixed window). Reproducible from `seed`."""
+        if not getattr(self.model, "generative", False):
+            raise InputError(f"{self.family} translates images; generate() needs a text-to-image family such as gan_cls")
+        lo, hi = (self.intensity.low, self.intensity.high) if self.intensity.mode == "fixed" else (0.0, 1.0)
+        dtype = self._dtype(precision)
+        ctx = torch.autocast(self.device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        with torch.no_grad(), ctx:
+            y = self.model.generate(text, n_samples, seed).float()
+        if not torch.isfinite(y).all():
+            raise NonFiniteOutput(f"{self.name}: the model produced NaN/Inf; check the checkpoint's weights")
+        out = Intensity.denormalise(y.cpu().numpy().transpose(0, 2, 3, 1), lo, hi)
+        return out[..., 0] if out.shape[-1] == 1 else out
+
     def translate(self, image, direction: str | None = None, *, rgb: bool | None = None,
                   out_dtype=None, tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   precision: str | None = None, norm_stats: str = "exact", batch_size: int = 4,
@@ -361,11 +377,13 @@ class Translator:
 
 
 def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
-    """Slice per-slice option arrays (leading axis of length n > 1) to the current batch."""
+    """Slice per-slice options (arrays with a leading axis of length n > 1, lists of n captions) to the current batch."""
     out = {}
     for k, v in opts.items():
         if n > 1 and isinstance(v, (np.ndarray, torch.Tensor)) and v.ndim == 3 and v.shape[0] == n:
             v = v[sl]
+        elif n > 1 and isinstance(v, (list, tuple)) and len(v) == n:  # one caption per slice
+            v = list(v[sl])
         out[k] = v
     return out
 

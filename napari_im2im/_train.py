@@ -29,11 +29,13 @@ MAX_SLICES = 256
 
 
 def trainable_families() -> list[str]:
-    """Registered families that implement training (not the inference-only 'generator')."""
+    """Registered families that implement training from two image layers (not the inference-only
+    'generator', nor the text-conditioned families, which learn from captioned images)."""
     from im2im_core.models import family_class, list_models
     from im2im_core.models.base import Im2ImModel
 
-    return [n for n in list_models() if family_class(n).train_step is not Im2ImModel.train_step]
+    return [n for n in list_models() if family_class(n).train_step is not Im2ImModel.train_step
+            and not getattr(family_class(n), "captioned", False)]  # captions come from Python, not layers
 
 
 def model_config(family: str, capacity: str = "tiny", image_size: int = 64, channels: int = 1,

@@ -85,3 +85,30 @@ def _place_super_resolution(kw: dict, factor: int, lead: int = 0) -> dict:
         trans[ax] = trans[ax] + s * (1.0 / factor - 1.0) / 2.0  # pixel centres tile the input pixel
     kw["scale"], kw["translate"] = tuple(scale), tuple(trans)
     return kw
+
+
+def generate_layer(model, text: str, *, n_samples: int = 1, seed: int = 0, device: str = "auto",
+                   cancel=None) -> Generator[Progress, None, list[tuple]]:
+    """Yield Progress while a text-to-image model (gan_cls) draws `n_samples` images from `text`
+    (sample k from seed + k); return [(stack, kwargs, "image")]."""
+    import numpy as np
+
+    from im2im_core.errors import Cancelled
+
+    yield Progress(0, n_samples + 1, "loading model")
+    tr = get_translator(model, device)
+    t0 = time.perf_counter()
+    images = []
+    for k in range(n_samples):
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("generation cancelled")
+        images.append(tr.generate(text, 1, seed + k)[0])
+        yield Progress(k + 1, n_samples + 1, f"sample {k + 1} of {n_samples}")
+    seconds = time.perf_counter() - t0
+    stack = np.stack(images)
+    prov = provenance("generate", model_info(tr), {"text": text, "n_samples": n_samples, "seed": seed,
+                                                   "device": str(tr.device)}, seconds)
+    name = f"generated: {text[:40]}{'…' if len(text) > 40 else ''}"
+    kw = {"name": name, "rgb": stack.ndim == 4 and stack.shape[-1] in (3, 4), "metadata": {"im2im": prov}}
+    yield Progress(n_samples + 1, n_samples + 1, f"done in {seconds:.1f} s")
+    return [(stack, kw, "image")]

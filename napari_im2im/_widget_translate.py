@@ -1,11 +1,13 @@
 """Translate dock widget: image layer + model in, a translated layer out (calls `translate_layer`).
 
 The options follow the loaded model: directions named by domain, a style seed and a sample count
-for multimodal families, a target domain for multi-domain ones, a council member for Council-GAN.
+for multimodal families, a target domain for multi-domain ones, a council member for Council-GAN,
+a caption for text-conditioned ones (sisgan); text-to-image models (gan_cls) get a Generate button
+that makes a new layer from the caption alone.
 """
 from __future__ import annotations
 
-from qtpy.QtWidgets import QComboBox, QLabel, QSpinBox
+from qtpy.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from ._qt_common import LayerCombo, ModelJobWidget, ModelPicker, device_combo, selected_image, tile_spin
 
@@ -32,13 +34,20 @@ class TranslateWidget(ModelJobWidget):
         self.samples.setRange(1, 16)
         self.target = QComboBox()
         self.member = QSpinBox()  # Council-GAN: which council member translates
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("a caption, e.g. a small red circle at the top left")
+        self.generate_button = QPushButton("Generate from text")
+        self.generate_button.clicked.connect(lambda: self.generate())
+        self.extra.addWidget(self.generate_button)
         self.tile = tile_spin()
         self.device = device_combo()
         for label, w in (("image", self.layer_combo), ("model", self.model), ("", self.info),
                          ("direction", self.direction), ("style seed", self.seed), ("samples", self.samples),
-                         ("target", self.target), ("council member", self.member), ("tile", self.tile), ("device", self.device)):
+                         ("target", self.target), ("council member", self.member), ("text", self.text),
+                         ("tile", self.tile), ("device", self.device)):
             self.form.addRow(label, w)
         self._show_options(set())
+        self.generate_button.setVisible(False)
         self.model.changed.connect(self.load_model)
         self.device.currentTextChanged.connect(lambda *_: self.load_model(self.model.spec()))
         if self.model.spec() is not None:
@@ -60,11 +69,16 @@ class TranslateWidget(ModelJobWidget):
         self.target.addItems([str(x) for x in d["domains"]])
         self.member.setRange(0, max(int(getattr(translator.model.config, "members", 1)) - 1, 0))
         self._show_options(d["options"])
+        generative = bool(getattr(translator.model, "generative", False))
+        self.generate_button.setVisible(generative)
+        if generative:
+            self.form.setRowVisible(self.samples, True)
         self.status.setText(f"loaded {translator.name}")
 
     def _show_options(self, options: set) -> None:
         rows = {self.seed: any(o in options for o in SEED_OPTIONS), self.samples: "n_samples" in options,
-                self.target: any(o in options for o in TARGET_OPTIONS), self.member: "member" in options}
+                self.target: any(o in options for o in TARGET_OPTIONS), self.member: "member" in options,
+                self.text: "text" in options}
         for w, visible in rows.items():
             self.form.setRowVisible(w, visible)
 
@@ -84,6 +98,8 @@ class TranslateWidget(ModelJobWidget):
                 opts[name] = self.target.currentText()
         if "member" in accepted:
             opts["member"] = self.member.value()
+        if "text" in accepted:
+            opts["text"] = self.text.text()
         return opts
 
     # ---- run ----------------------------------------------------------------------------------
@@ -99,6 +115,22 @@ class TranslateWidget(ModelJobWidget):
         return self.start(lambda cancel: translate_layer(data, meta, spec, direction, tile=tile, device=device,
                                                          options=opts, cancel=cancel),
                           self._done, "translating")
+
+    def generate(self) -> bool:
+        """A new layer of `samples` images drawn from the caption (text-to-image models)."""
+        from ._translate import generate_layer
+
+        spec = self.model.spec()
+        if spec is None:
+            self.say("choose a text-to-image model first (gan_cls)", "error")
+            return False
+        text, n, seed, device = self.text.text(), self.samples.value(), self.seed.value(), self.device.currentText()
+        return self.start(lambda cancel: generate_layer(spec, text, n_samples=n, seed=seed, device=device, cancel=cancel),
+                          self._generated, "generating")
+
+    def _generated(self, layers) -> None:
+        shown = self.show_layers(layers)
+        self.say(f"{shown[0].name}: {layers[0][1]['metadata']['im2im']['seconds']:.1f} s")
 
     def _done(self, layers) -> None:
         shown = self.show_layers(layers)

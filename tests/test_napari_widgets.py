@@ -609,3 +609,46 @@ def test_the_demo_opens_in_napari_with_the_widgets_docked(make_napari_viewer, qt
     for w in viewer.window.dock_widgets.values():  # the widgets load their default models: let them finish
         if hasattr(w, "busy"):
             _wait_idle(qtbot, w)
+
+
+def test_text_models_caption_box_and_generate(make_napari_viewer, qtbot, tmp_path, notes):
+    """GAN-CLS gets a Generate button that makes a layer of K samples from the caption (the same
+    images as the library call); SisGAN gets a caption box whose text edits the selected layer;
+    an empty caption is a clear error, not a traceback."""
+    import im2im_core
+    from napari_im2im._widget_translate import TranslateWidget
+
+    vocab = ("<pad>", "<unk>", "a", "red", "circle", "blue", "square")
+    viewer = make_napari_viewer()
+    w = TranslateWidget(viewer)
+    gan = tiny_checkpoint(tmp_path, "gan_cls", channels=3, vocabulary=vocab)
+    _load(qtbot, w, gan)
+    assert not w.generate_button.isHidden() and w.form.isRowVisible(w.text) and w.form.isRowVisible(w.samples)
+    w.text.setText("a red circle")
+    w.samples.setValue(2)
+    w.seed.setValue(3)
+    assert w.generate()
+    _wait_idle(qtbot, w)
+    out = viewer.layers["generated: a red circle"]
+    assert out.rgb and out.data.shape == (2, 64, 64, 3)
+    assert out.metadata["im2im"]["options"]["text"] == "a red circle"
+    lib = im2im_core.load(gan)  # sample k comes from seed + k, as in the library
+    for k in range(2):
+        np.testing.assert_allclose(out.data[k], lib.generate("a red circle", 1, 3 + k)[0], atol=1e-5)
+    assert np.abs(out.data[0] - out.data[1]).max() > 5e-5  # random init: samples differ by ~1e-4
+    rgb = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
+    viewer.add_image(rgb, name="scene", rgb=True, scale=(0.5, 0.5))
+    _load(qtbot, w, tiny_checkpoint(tmp_path, "sisgan", channels=3, vocabulary=vocab))
+    assert w.generate_button.isHidden() and w.form.isRowVisible(w.text)
+    w.layer_combo.setCurrentText("scene")
+    w.text.setText("a blue square")
+    assert w.run()
+    _wait_idle(qtbot, w)
+    edited = [layer for layer in viewer.layers if layer.name.startswith("scene [")][0]
+    assert edited.data.shape == rgb.shape and tuple(edited.scale) == (0.5, 0.5)
+    assert edited.metadata["im2im"]["options"]["text"] == "a blue square"
+    assert not [m for m in notes if m[0] == "error"]
+    w.text.setText("")
+    w.run()
+    _wait_idle(qtbot, w)
+    assert any(m[0] == "error" and "empty" in m[1] for m in notes)

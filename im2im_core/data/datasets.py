@@ -105,6 +105,9 @@ def collate(items: list[dict]) -> dict:
     """Stack samples into a batch; differently sized images get a hint to set crop_size."""
     out = {}
     for key in items[0]:
+        if isinstance(items[0][key], str):  # captions stay a list of strings
+            out[key] = [it[key] for it in items]
+            continue
         shapes = {tuple(it[key].shape) for it in items}
         if len(shapes) > 1:
             raise InputError(f"images of domain {key} differ in size {sorted(shapes)}; set data.crop_size "
@@ -360,6 +363,34 @@ class NiftiSlices(_SliceDataset):
 def _kept(keeps: list[torch.Tensor]) -> list[tuple[int, int]]:
     """(volume, slice) pairs of the slices a mask keeps."""
     return [(k, int(s)) for k, keep in enumerate(keeps) for s in torch.nonzero(keep).flatten()]
+
+
+# ---- captioned images (GAN-CLS, SisGAN) -----------------------------------------------------------
+class CaptionedArrays(TranslationDataset):
+    """Images with captions: `images` as in `ArrayPairs` (one window for the whole array),
+    `captions[i]` one caption or a list of captions of image i. Items are {"A", "B"} (the same
+    image, augmented once) and "text", one of the image's captions drawn at random."""
+
+    captioned = True
+
+    def __init__(self, images, captions, channels: int = 3, intensity=None, augment=None, description: str = ""):
+        super().__init__((channels, channels), intensity, augment)
+        self.stack = ArrayPairs._stack(self, images, channels, "images")
+        self.captions = [[c] if isinstance(c, str) else list(c) for c in captions]
+        if len(self.captions) != len(self.stack):
+            raise InputError(f"{len(self.stack)} image(s) but {len(self.captions)} caption list(s); give one per image")
+        bad = [i for i, cs in enumerate(self.captions) if not cs or not all(isinstance(c, str) and c.strip() for c in cs)]
+        if bad:
+            raise InputError(f"image(s) {bad[:5]} have no caption or an empty one")
+        self.description = description or f"arrays: {len(self.stack)} captioned images"
+
+    def __len__(self):
+        return len(self.stack)
+
+    def __getitem__(self, index):
+        (x,) = self.augment([self.stack[index]])
+        caps = self.captions[index]
+        return {"A": x, "B": x, "text": caps[int(torch.randint(len(caps), ()))]}
 
 
 # ---- multi-domain (StarGAN) -----------------------------------------------------------------------

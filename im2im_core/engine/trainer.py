@@ -112,6 +112,8 @@ def check_data(model, dataset) -> None:
                               "data.dirs, one per domain, or kind mni; in Python MultiDomainArrays/MultiDomainFolders)")
         raise ConfigError(f"{model.family} translates between two domains A and B; multi-domain data "
                           f"({', '.join(dataset.domains)}) is for families such as stargan")
+    if getattr(model, "captioned", False) and not getattr(dataset, "captioned", False):
+        raise ConfigError(f"{model.family} learns from images with captions: give a CaptionedArrays dataset")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         item = dataset[0]

@@ -1,0 +1,93 @@
+"""What the text-conditioned families (GAN-CLS, SisGAN) share: the config fields of their text
+embedding, fitting it on the training captions before training, and encoding text at inference.
+
+The embedding (nets.text.JointEmbedding) is trained first with the pairwise ranking loss and then
+frozen, as the references use a fixed pretrained encoder. Its vocabulary is a config field, so a
+checkpoint's metadata rebuilds the encoder and its weights come with the model's.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ConfigError, InputError
+from ..nets.text import TEXT_ENCODERS, JointEmbedding
+from ..text import build_vocabulary, encode, fit_embedding
+from .base import Im2ImModel, ModelConfig, check_choices
+
+
+@dataclass
+class TextModelConfig(ModelConfig):
+    in_channels: int = 3
+    out_channels: int = 3
+    image_size: int = 64
+    #: filled from the training captions before training (PAD, UNK, words)
+    vocabulary: tuple = ()
+    text_encoder: str = "gru"
+    text_dim: int = 128
+    embed_steps: int = 1500
+    embed_batch: int = 64
+    embed_margin: float = 0.2
+    embed_lr: float = 2e-3
+    #: weight of the (real image, mismatching text) -> fake term of D; the references' 0.5, 0 ablates it
+    lambda_mismatch: float = 0.5
+    domains: tuple = ("text", "image")
+
+
+class TextConditioned(Im2ImModel):
+    """Base of the text families: owns `embedding` and turns captions into its vectors."""
+
+    captioned = True
+
+    def __init__(self, config: TextModelConfig):
+        super().__init__(config)
+        check_choices(config, text_encoder=TEXT_ENCODERS)
+        if config.lambda_mismatch < 0:
+            raise ConfigError(f"lambda_mismatch must be >= 0, got {config.lambda_mismatch}")
+        self.embedding = self._new_embedding()
+
+    def _new_embedding(self) -> JointEmbedding:
+        c = self.config
+        emb = JointEmbedding(max(len(c.vocabulary), 2), c.out_channels, c.text_dim, c.text_encoder)
+        return emb.requires_grad_(False).eval()
+
+    def train(self, mode: bool = True):
+        """The fitted embedding stays frozen in eval mode (its batch norm statistics too)."""
+        super().train(mode)
+        self.embedding.eval()
+        return self
+
+    def prepare_data(self, dataset) -> None:
+        """Build the vocabulary from the training captions and fit the embedding on them."""
+        c = self.config
+        c.vocabulary = build_vocabulary(t for caps in dataset.captions for t in caps)
+        self.embedding = self._new_embedding().requires_grad_(True)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            self.embed_losses = fit_embedding(self.embedding, dataset.stack, dataset.captions, c.vocabulary,
+                                              c.embed_steps, c.embed_batch, c.embed_lr, c.embed_margin)
+        self.embedding.requires_grad_(False).eval()
+
+    def embed(self, texts) -> torch.Tensor:
+        """(N, text_dim) embeddings of captions, on the model's device."""
+        if not self.config.vocabulary:
+            raise InputError(f"this {self.family} model has no vocabulary: it was never trained")
+        ids, lengths = encode(texts, self.config.vocabulary)
+        device = next(self.embedding.parameters()).device
+        with torch.no_grad():
+            return self.embedding.text(ids.to(device), lengths).float()
+
+    @staticmethod
+    def texts_for(text, n: int) -> list[str]:
+        """One caption per image: a string for all, or a list of n strings."""
+        if text is None:
+            raise InputError("this model needs text=...: a caption describing the image you want")
+        texts = [text] * n if isinstance(text, str) else list(text)
+        if len(texts) != n:
+            raise InputError(f"{len(texts)} caption(s) for {n} image(s); give one caption, or one per image")
+        return texts
+
+    def extra_state(self) -> dict:
+        return {}
+

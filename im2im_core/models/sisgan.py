@@ -1,0 +1,166 @@
+"""SisGAN: semantic image synthesis, image + text -> image (Dong, Yu, Wu & Guo, ICCV 2017,
+"Semantic Image Synthesis via Adversarial Learning"; reference code woozzu/dong_iccv_2017).
+
+Networks (the reference's layout at `ngf` = 128 without its VGG encoder; ours is narrower)
+- G(x, t): image encoder conv3 -> two stride-2 4x4 convs (batch norm, ReLU) to 1/4 resolution;
+  conditioning augmentation c = mu(phi) + exp(log_sigma(phi)) * eps, tiled over that grid and
+  concatenated; a 3x3 fusion conv, 4 residual blocks, then nearest x2 + 3x3 conv twice and a
+  3x3 conv with tanh.
+- D(x, t): `nets.text.TextConditionedDiscriminator`, the matching-aware critic.
+- phi: the frozen text encoder fitted on the training captions (`models._text`).
+
+Losses (reference train.py):
+  L_D = BCE(D(x, t), 1) + lambda_mismatch BCE(D(x, t_hat), 0) + 1/2 BCE(D(G(x, t_bar), t_bar), 0)
+  L_G = BCE(D(G(x, t_bar), t_bar), 1) + lambda_kl KL(N(mu, sigma) || N(0, I)) [+ lambda_rec |G(x, t) - x|]
+t_hat: another image's caption (the batch rolled by one). t_bar, "semantically relevant" text: the
+first half of the batch gets rolled (mismatching) captions, the second half its own. The
+reconstruction term with the image's own caption is not in the paper (default 0): it asks that a
+matching caption leaves the image as it is.
+
+Inference: `translate(x, text="...")`; the noise of the conditioning augmentation comes from `seed`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..losses import GANLoss, kl_gaussian, l1
+from ..nets.init import init_weights
+from ..nets.text import TextConditionedDiscriminator
+from ._text import TextConditioned, TextModelConfig
+from .base import register
+
+
+def _bn_relu(conv: nn.Module, ch: int) -> list[nn.Module]:
+    return [conv, nn.BatchNorm2d(ch), nn.ReLU(True)]
+
+
+class _Res(nn.Module):
+    def __init__(self, ch: int):
+        super().__init__()
+        self.body = nn.Sequential(*_bn_relu(nn.Conv2d(ch, ch, 3, padding=1, bias=False), ch),
+                                  nn.Conv2d(ch, ch, 3, padding=1, bias=False), nn.BatchNorm2d(ch))
+
+    def forward(self, x):
+        return F.relu(x + self.body(x))
+
+
+class EditGenerator(nn.Module):
+    def __init__(self, channels: int, text_dim: int, ngf: int = 64, ca_dim: int = 128, n_res: int = 4):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(channels, ngf, 3, padding=1), nn.ReLU(True),
+                                     *_bn_relu(nn.Conv2d(ngf, 2 * ngf, 4, 2, 1, bias=False), 2 * ngf),
+                                     *_bn_relu(nn.Conv2d(2 * ngf, 4 * ngf, 4, 2, 1, bias=False), 4 * ngf))
+        self.mu = nn.Sequential(nn.Linear(text_dim, ca_dim, bias=False), nn.LeakyReLU(0.2, True))
+        self.log_sigma = nn.Sequential(nn.Linear(text_dim, ca_dim, bias=False), nn.LeakyReLU(0.2, True))
+        self.fuse = nn.Sequential(nn.Conv2d(4 * ngf + ca_dim, 4 * ngf, 3, padding=1, bias=False),
+                                  nn.BatchNorm2d(4 * ngf), *[_Res(4 * ngf) for _ in range(n_res)])
+        self.decoder = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
+                                     *_bn_relu(nn.Conv2d(4 * ngf, 2 * ngf, 3, padding=1, bias=False), 2 * ngf),
+                                     nn.Upsample(scale_factor=2, mode="nearest"),
+                                     *_bn_relu(nn.Conv2d(2 * ngf, ngf, 3, padding=1, bias=False), ngf),
+                                     nn.Conv2d(ngf, channels, 3, padding=1), nn.Tanh())
+
+    def forward(self, x: torch.Tensor, text: torch.Tensor, eps: torch.Tensor | None = None):
+        """(image, (mu, log_sigma)); eps ~ N(0, I) of shape (N, ca_dim), drawn here if None."""
+        f = self.encoder(x)
+        mu, log_sigma = self.mu(text), self.log_sigma(text)
+        eps = torch.randn_like(mu) if eps is None else eps.to(mu)
+        c = (mu + log_sigma.exp() * eps)[:, :, None, None].expand(-1, -1, *f.shape[-2:])
+        return self.decoder(self.fuse(torch.cat([f, c.to(f.dtype)], 1))), (mu, log_sigma)
+
+
+@dataclass
+class SisGANConfig(TextModelConfig):
+    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "n_res": "depth"}
+    ngf: int = 64
+    ndf: int = 64
+    n_res: int = 4
+    ca_dim: int = 128
+    lambda_kl: float = 1.0
+    #: |G(x, own caption) - x|, not in the paper
+    lambda_rec: float = 0.0
+
+
+@register("sisgan")
+class SisGAN(TextConditioned):
+    """Edits an image so that it matches a caption, keeping what the caption does not mention."""
+    paper: ClassVar[tuple] = ("Dong, Yu, Wu & Guo: Semantic Image Synthesis via Adversarial Learning, ICCV 2017",
+                              "https://arxiv.org/abs/1707.06873")
+    Config = SisGANConfig
+    generator_names = ("netG",)
+    inference_options = frozenset({"text", "seed"})
+    tileable = False
+
+    def __init__(self, config: SisGANConfig):
+        super().__init__(config)
+        c = config
+        if c.in_channels != c.out_channels:
+            raise ConfigError(f"sisgan edits images in place, so in_channels ({c.in_channels}) must equal "
+                              f"out_channels ({c.out_channels})")
+        bad = {w: getattr(c, w) for w in ("lambda_kl", "lambda_rec") if getattr(c, w) < 0}
+        if bad:
+            raise ConfigError(f"sisgan: loss weights must be >= 0, got {bad}")
+        self.netG = init_weights(EditGenerator(c.in_channels, c.text_dim, c.ngf, c.ca_dim, c.n_res))
+        self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size))
+        self.gan = GANLoss("vanilla")
+
+    def directions(self):
+        return ["AtoB"]
+
+    def inference_forward(self, x, direction, text=None, seed=0):
+        """x edited to match `text` (one caption, or one per image)."""
+        phi = self.embed(self.texts_for(text, len(x))).to(x.device)
+        gen = torch.Generator().manual_seed(int(seed))
+        eps = torch.randn(len(x), self.config.ca_dim, generator=gen)
+        return self.netG(x, phi.to(x.dtype), eps)[0]
+
+    # ---- training -------------------------------------------------------------------------
+    def configure_optimizers(self, train_cfg):
+        return {"G": self.adam(self.netG.parameters(), train_cfg), "D": self.adam(self.netD.parameters(), train_cfg)}
+
+    @staticmethod
+    def relevant(phi: torch.Tensor) -> torch.Tensor:
+        """The reference's t_bar: first half of the batch rolled (mismatching), second half as is."""
+        h = len(phi) // 2
+        return torch.cat([phi[:h].roll(-1, 0), phi[h:]])
+
+    def train_step(self, batch, step):
+        c = self.config
+        x = batch["A"]
+        phi = self.embed(batch["text"]).to(x.device)
+        phi_hat, phi_bar = phi.roll(1, 0), self.relevant(phi)
+        fake, (mu, log_sigma) = self.netG(x, phi_bar)
+        self.set_requires_grad(self.netD, True)
+        d_real = self.gan(self.netD(x, phi), True)
+        d_mis = self.gan(self.netD(x, phi_hat), False)
+        d_fake = self.gan(self.netD(fake.detach(), phi_bar), False)
+        loss_d = d_real + c.lambda_mismatch * d_mis + 0.5 * d_fake
+        self.optimize("D", loss_d)
+        self.set_requires_grad(self.netD, False)
+        g_fake = self.gan(self.netD(fake, phi_bar), True, for_discriminator=False)
+        kl = kl_gaussian(mu, 2 * log_sigma)
+        loss_g = g_fake + c.lambda_kl * kl
+        losses = {"D": loss_d.item(), "D_real": d_real.item(), "D_mismatch": d_mis.item(), "D_fake": d_fake.item(),
+                  "G": g_fake.item(), "KL": kl.item()}
+        if c.lambda_rec > 0:
+            rec = l1(self.netG(x, phi)[0], x)
+            loss_g = loss_g + c.lambda_rec * rec
+            losses["rec"] = rec.item()
+        self.optimize("G", loss_g)
+        self.set_requires_grad(self.netD, True)
+        return losses
+
+    @torch.no_grad()
+    def visuals(self, batch):
+        x = batch["A"]
+        phi = self.embed(batch["text"]).to(x.device)
+        return {"input": x, "own caption": self.netG(x, phi)[0], "other caption": self.netG(x, phi.roll(1, 0))[0]}
+
+
+__all__ = ["EditGenerator", "SisGAN", "SisGANConfig"]

@@ -1,0 +1,237 @@
+"""Text conditioning: the caption vocabulary, the joint embedding and its ranking loss, the
+synthetic scenes with exact edit targets, and the GAN-CLS and SisGAN families (registered,
+learning, seeded, checkpoint round trip with the vocabulary, clear errors, and the
+matching-aware discriminator term shown to matter). Tiny widths on CPU with one thread."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import im2im_core
+from im2im_core import checkpoint
+from im2im_core.data import text_scenes as ts
+from im2im_core.data.datasets import CaptionedArrays, ArrayPairs
+from im2im_core.engine.config import TrainConfig
+from im2im_core.engine.trainer import Trainer
+from im2im_core.errors import ConfigError, InputError
+from im2im_core.intensity import Intensity
+from im2im_core.models import build, list_models
+from im2im_core.models.gan_cls import GANCLSConfig
+from im2im_core.models.sisgan import SisGANConfig
+from im2im_core.nets.text import JointEmbedding
+from im2im_core.text import build_vocabulary, encode, fit_embedding, pairwise_ranking, recall_at_k
+
+from shapes import round_trips
+
+torch.set_num_threads(1)
+
+TINY = {"ngf": 8, "ndf": 8, "text_dim": 32, "embed_steps": 30, "embed_batch": 32, "image_size": 32}
+
+
+def scenes(n, seed, n_captions=3, size=32):
+    rng = np.random.default_rng(seed)
+    sc = [ts.random_scene(rng) for _ in range(n)]
+    imgs = np.stack([ts.render(s, size).transpose(1, 2, 0) for s in sc])
+    return sc, imgs, [[ts.caption(s, rng) for _ in range(n_captions)] for s in sc]
+
+
+@pytest.fixture(scope="module")
+def data():
+    return scenes(96, 0)
+
+
+def trained(family, data, tmp_path, iterations=60, **kw):
+    cfg = {"gan_cls": GANCLSConfig, "sisgan": SisGANConfig}[family](**{**TINY, **kw})
+    if family == "sisgan":
+        cfg.n_res = 1
+    _, imgs, caps = data
+    ds = CaptionedArrays(imgs, caps, intensity=Intensity("dtype"))
+    torch.manual_seed(0)
+    model = build(cfg)
+    res = Trainer(model, ds, TrainConfig(iterations=iterations, batch_size=16, out_dir=str(tmp_path / family),
+                                              progress=False, tensorboard=False, save_every=iterations, log_every=1,
+                                              sample_every=iterations)).fit()
+    return res, model
+
+
+# ---- vocabulary and embedding ------------------------------------------------------------------
+def test_vocabulary_encode_and_clear_text_errors():
+    vocab = build_vocabulary(["a red circle", "a blue square, top left"])
+    assert vocab[:2] == ("<pad>", "<unk>") and vocab[2] == "a" and set(vocab[2:]) == {"a", "red", "circle", "blue",
+                                                                                     "square", "top", "left"}
+    ids, lengths = encode(["A RED circle", "blue"], vocab)
+    assert ids.shape == (2, 3) and lengths.tolist() == [3, 1] and ids[1, 1:].eq(0).all()
+    with pytest.warns(UserWarning, match="unknown word.*purple"):
+        ids, _ = encode("a purple circle", vocab)
+    assert ids.shape == (1, 2)
+    with pytest.raises(InputError, match="empty"):
+        encode("  ", vocab)
+    with pytest.raises(InputError, match="no word the model knows.*circle"):
+        encode("zebra giraffe", vocab)
+    with pytest.raises(InputError, match="must be a string"):
+        encode([3], vocab)
+
+
+def test_ranking_loss_and_recall():
+    e = torch.nn.functional.normalize(torch.randn(100, 16), dim=1)
+    assert pairwise_ranking(e, e, margin=0.0) == 0  # every match is at least as close as any mismatch
+    assert pairwise_ranking(e, e.roll(1, 0)) > 1
+    assert recall_at_k(e, e) == {"t2i_R@1": 1.0, "t2i_R@5": 1.0, "i2t_R@1": 1.0, "i2t_R@5": 1.0}
+    shuffled = recall_at_k(e, e[torch.randperm(100, generator=torch.Generator().manual_seed(0))])
+    assert shuffled["t2i_R@5"] < 0.2
+    with pytest.raises(InputError, match="at least 100"):
+        recall_at_k(e[:50], e[:50])
+
+
+def test_embedding_learns_to_retrieve_held_out_captions():
+    _, train_imgs, train_caps = scenes(400, 1)
+    _, test_imgs, test_caps = scenes(100, 2, 1)
+    vocab = build_vocabulary(c for cs in train_caps for c in cs)
+    to_t = lambda a: torch.from_numpy(a.transpose(0, 3, 1, 2)).float() * 2 - 1  # noqa: E731
+    torch.manual_seed(0)
+    emb = JointEmbedding(len(vocab), 3, 32, kind="bow")
+    losses = fit_embedding(emb, to_t(train_imgs), train_caps, vocab, 150, batch_size=32)
+    assert np.mean(losses[-20:]) < 0.5 * np.mean(losses[:20])
+    with torch.no_grad():
+        r = recall_at_k(emb.image(to_t(test_imgs)), emb.text(*encode([c[0] for c in test_caps], vocab)))
+    assert r["t2i_R@5"] > 0.3 and r["i2t_R@5"] > 0.3  # chance: 0.05
+
+
+# ---- scenes ------------------------------------------------------------------------------------
+def test_scenes_render_exactly_and_edits_have_exact_targets():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        s = ts.random_scene(rng)
+        assert np.array_equal(ts.render(s), ts.render(s))
+        assert 1 <= len(s.things) <= 2 and len({t.position for t in s.things}) == len(s.things)
+        e = ts.edit(s, rng)
+        changed = [h for h in ts.HEADS if ts.labels(s)[h] != ts.labels(e)[h]]
+        assert 1 <= len(changed) <= 2 and all(not h.endswith("background") for h in changed)
+        keep = ts.unchanged_mask(s, e)
+        assert 0 < keep.mean() < 1
+        diff = np.abs(ts.render(s) - ts.render(e)).max(0)
+        assert (diff[keep] == 0).all() and (diff[~keep] > 0).all()
+        words = set(ts.caption(e, rng).split())
+        for t in e.things:  # every attribute is named, with one of its synonyms
+            for value in (t.shape, t.colour, t.size):
+                assert any(set(syn.split()) <= words for syn in ts.SYNONYMS[value])
+
+
+# ---- families ----------------------------------------------------------------------------------
+def test_families_registered_and_configs_round_trip():
+    assert {"gan_cls", "sisgan"} <= set(list_models())
+    assert round_trips("gan_cls", GANCLSConfig(vocabulary=("<pad>", "<unk>", "red")))
+    assert round_trips("sisgan", SisGANConfig(lambda_rec=1.0))
+    with pytest.raises(ConfigError, match="text_encoder"):
+        build(GANCLSConfig(text_encoder="lstm"))
+    with pytest.raises(ConfigError, match="image_size"):
+        build(GANCLSConfig(image_size=48))
+    with pytest.raises(ConfigError, match="in_channels"):
+        build(SisGANConfig(in_channels=1))
+
+
+@pytest.fixture(scope="module")
+def runs(data, tmp_path_factory):
+    d = tmp_path_factory.mktemp("text_runs")
+    return {f: (*trained(f, data, d, **({"lambda_rec": 1.0} if f == "sisgan" else {})), d) for f in ("gan_cls", "sisgan")}
+
+
+@pytest.mark.parametrize("family", ["gan_cls", "sisgan"])
+def test_train_save_load_seeded_and_bad_text(family, data, runs):
+    res, model, tmp_path = runs[family]
+    assert res["status"] == "completed"
+    falls = lambda v: np.mean(v[-10:]) < 0.8 * np.mean(v[:10])  # noqa: E731
+    assert falls(model.embed_losses)  # the text embedding's ranking loss
+    if family == "sisgan":
+        import csv
+
+        assert falls([float(r["rec"]) for r in csv.DictReader(open(tmp_path / family / "losses.csv"))])
+    tr = im2im_core.load(res["export"], device="cpu", precision="fp32")
+    vocab = tr.model.config.vocabulary
+    assert "circle" in vocab and len(vocab) > 20  # the vocabulary travels in the checkpoint
+    meta = checkpoint.read_metadata(res["export"])
+    assert "circle" in meta["config"]["vocabulary"]
+    text = "a small red circle at the top left on a black background"
+    if family == "gan_cls":
+        a, b = tr.generate(text, n_samples=3, seed=4), tr.generate(text, n_samples=3, seed=4)
+        assert a.shape == (3, 32, 32, 3) and np.array_equal(a, b)
+        assert not np.array_equal(a, tr.generate(text, n_samples=3, seed=5))
+        assert not np.allclose(a[0], a[1])  # z matters
+        with pytest.raises(InputError, match="n_samples"):
+            tr.generate(text, n_samples=0)
+    else:
+        img = data[1][0]
+        out = tr.translate(img, text=text, out_dtype="float32")
+        assert out.shape == img.shape and np.array_equal(out, tr.translate(img, text=text, out_dtype="float32"))
+        two = tr.translate(data[1][:2], text=[text, "a big blue square at the bottom right on grey"], out_dtype="float32")
+        assert two.shape == (2, 32, 32, 3)
+        with pytest.raises(InputError, match="needs text"):
+            tr.translate(img)
+        with pytest.raises(InputError, match="generate"):
+            tr.generate(text)
+    with pytest.raises(InputError, match="no word the model knows"):
+        tr.model.embed(["zebra"])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        tr.model.embed(["a red zebra"])
+    assert any("zebra" in str(x.message) for x in w)
+
+
+def test_captioned_data_is_checked(data):
+    _, imgs, caps = data
+    with pytest.raises(InputError, match="caption list"):
+        CaptionedArrays(imgs, caps[:-1])
+    with pytest.raises(InputError, match="no caption"):
+        CaptionedArrays(imgs[:2], [["a red circle"], [""]])
+    model = build(GANCLSConfig(**TINY))
+    with pytest.raises(ConfigError, match="captions"):
+        Trainer(model, ArrayPairs(imgs, imgs, channels=(3, 3)), TrainConfig(iterations=1, progress=False))
+
+
+def discriminator_gap(model, data, n=64) -> float:
+    """Mean D logit on (image, own caption) minus (image, another image's caption)."""
+    _, imgs, caps = data
+    x = torch.from_numpy(imgs[:n].transpose(0, 3, 1, 2)).float() * 2 - 1
+    phi = model.embed([c[0] for c in caps[:n]])
+    model.netD.eval()
+    with torch.no_grad():
+        return float((model.netD(x, phi) - model.netD(x, phi.roll(1, 0))).mean())
+
+
+def test_the_mismatch_term_teaches_d_to_judge_text(data, tmp_path):
+    gaps = {}
+    for w in (0.5, 0.0):
+        _, model = trained("gan_cls", data, tmp_path / str(w), iterations=150, lambda_mismatch=w, embed_steps=200,
+                           text_encoder="bow")
+        gaps[w] = discriminator_gap(model, data)
+    assert gaps[0.5] > 0.3 and gaps[0.5] > 10 * abs(gaps[0.0])  # measured 0.60 against 0.006
+
+
+def test_sisgan_relevant_text_is_half_mismatched():
+    from im2im_core.models.sisgan import SisGAN
+
+    phi = torch.arange(8.0)[:, None]
+    assert SisGAN.relevant(phi).flatten().tolist() == [1, 2, 3, 0, 4, 5, 6, 7]
+
+
+def test_cli_generate_and_translate_with_text(runs, data, tmp_path):
+    import imageio.v3 as iio
+
+    from im2im_core.cli import main
+
+    gan, sis = runs["gan_cls"][0]["export"], runs["sisgan"][0]["export"]
+    assert main(["generate", str(gan), "a red circle at the top left", "-o", str(tmp_path / "g.png"),
+                 "--n-samples", "2", "--seed", "7"]) == 0
+    tr = im2im_core.load(gan)
+    for k in range(2):
+        img = iio.imread(tmp_path / f"g_{k}.png")
+        assert img.shape == (32, 32, 3) and img.dtype == np.uint8
+        want = (np.clip(tr.generate("a red circle at the top left", 1, 7 + k)[0], 0, 1) * 255).round()
+        assert np.abs(img.astype(float) - want).max() <= 1
+    iio.imwrite(tmp_path / "in.png", (data[1][0] * 255).astype(np.uint8))
+    assert main(["translate", str(sis), str(tmp_path / "in.png"), "-o", str(tmp_path / "out"),
+                 "--text", "a big blue square at the bottom right"]) == 0
+    assert iio.imread(tmp_path / "out" / "in.png").shape == (32, 32, 3)
+    assert main(["generate", str(gan), "zebra", "-o", str(tmp_path / "z.png")]) != 0
+    assert not (tmp_path / "z.png").exists()

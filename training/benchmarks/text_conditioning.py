@@ -1,0 +1,276 @@
+"""Text-conditioned families on synthetic scenes with exact targets (im2im_core.data.text_scenes):
+GAN-CLS (text -> image) and SisGAN (image + text -> image), and their text encoders.
+
+An attribute classifier (one head per position's shape, colour and size, and the background),
+trained here on rendered scenes, reads generated images; its accuracy on held-out rendered scenes
+is the ceiling. Training scenes, held-out scenes and edits come from different seeds.
+
+    python -m training.benchmarks.text_conditioning --report                     # shipped models
+    python -m training.benchmarks.text_conditioning --family gan_cls --train --iterations 3000 --ship
+    python -m training.benchmarks.text_conditioning --family sisgan --train --iterations 3000 --ship
+    python -m training.benchmarks.text_conditioning --family gan_cls --train --set lambda_mismatch=0  # ablation
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from im2im_core.data import text_scenes as ts
+
+from .common import command_line, config_overrides, ship, write_json
+
+SHIPPED = {"gan_cls": "gan_cls_shapes", "sisgan": "sisgan_shapes"}
+TRAIN_SEED, TEST_SEED, CLASSIFIER_SEED = 1, 2, 3
+
+
+def scenes_data(n: int, seed: int, n_captions: int = 5) -> dict:
+    """n random scenes, their (n, 64, 64, 3) float32 renders in [0, 1] and n_captions captions each."""
+    rng = np.random.default_rng(seed)
+    scenes = [ts.random_scene(rng) for _ in range(n)]
+    return {"scenes": scenes, "images": np.stack([ts.render(s).transpose(1, 2, 0) for s in scenes]),
+            "captions": [[ts.caption(s, rng) for _ in range(n_captions)] for s in scenes]}
+
+
+def edit_pairs(n: int, seed: int) -> dict:
+    """n (source scene, edited scene, caption of the edit, unchanged-pixel mask) for SisGAN."""
+    rng = np.random.default_rng(seed)
+    src = [ts.random_scene(rng) for _ in range(n)]
+    dst = [ts.edit(s, rng) for s in src]
+    return {"src": src, "dst": dst, "caption": [ts.caption(d, rng) for d in dst],
+            "own_caption": [ts.caption(s, rng) for s in src],
+            "x": np.stack([ts.render(s).transpose(1, 2, 0) for s in src]),
+            "y": np.stack([ts.render(d).transpose(1, 2, 0) for d in dst]),
+            "keep": np.stack([ts.unchanged_mask(s, d) for s, d in zip(src, dst)])}
+
+
+# ---- the attribute classifier -------------------------------------------------------------
+class AttributeClassifier(nn.Module):
+    def __init__(self, nf: int = 32):
+        super().__init__()
+        layers, ch = [], 3
+        for out in (nf, 2 * nf, 4 * nf, 4 * nf):
+            layers += [nn.Conv2d(ch, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(True), nn.MaxPool2d(2)]
+            ch = out
+        self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * 16, 256), nn.ReLU(True))
+        self.heads = nn.ModuleDict({k.replace(" ", "_"): nn.Linear(256, n) for k, n in ts.HEADS.items()})
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.body(x)
+        return {k.replace("_", " "): head(h) for k, head in self.heads.items()}
+
+
+def to_tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float()
+
+
+def label_arrays(scenes) -> dict[str, torch.Tensor]:
+    rows = [ts.labels(s) for s in scenes]
+    return {k: torch.tensor([r[k] for r in rows]) for k in ts.HEADS}
+
+
+def train_classifier(steps: int = 1500, n: int = 8000, path: Path | None = None) -> AttributeClassifier:
+    """Fit on rendered scenes of its own seed (cached at `path`)."""
+    clf = AttributeClassifier()
+    if path is not None and path.exists():
+        clf.load_state_dict(torch.load(path, weights_only=True))
+        return clf.eval()
+    data = scenes_data(n, CLASSIFIER_SEED, 1)
+    x, y = to_tensor(data["images"]), label_arrays(data["scenes"])
+    torch.manual_seed(0)
+    opt = torch.optim.Adam(clf.parameters(), 1e-3)
+    for step in range(steps):
+        idx = torch.randint(n, (64,))
+        out = clf(x[idx] + 0.02 * torch.randn_like(x[idx]))  # a little noise: generated images are not exact
+        loss = sum(nn.functional.cross_entropy(out[k], y[k][idx]) for k in ts.HEADS)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(clf.state_dict(), path)
+    return clf.eval()
+
+
+@torch.no_grad()
+def predict(clf, images: np.ndarray) -> dict[str, np.ndarray]:
+    x = to_tensor(np.clip(images, 0, 1))
+    outs = [clf(x[i:i + 256]) for i in range(0, len(x), 256)]
+    return {k: torch.cat([o[k] for o in outs]).argmax(1).numpy() for k in ts.HEADS}
+
+
+@torch.no_grad()
+def probabilities(clf, images: np.ndarray, head: str) -> np.ndarray:
+    return torch.softmax(clf(to_tensor(np.clip(images, 0, 1)))[head], 1).numpy()
+
+
+def mentioned(scene) -> list[str]:
+    """The heads a caption of `scene` speaks about: each object's shape, colour and size, and the background."""
+    return [f"{t.position} {a}" for t in scene.things for a in ("shape", "colour", "size")] + ["background"]
+
+
+def accuracy(preds: dict, scenes, heads_of) -> float:
+    """Fraction of (scene, head) pairs read correctly, over the heads `heads_of(i)` names."""
+    hits = [preds[h][i] == ts.labels(s)[h] for i, s in enumerate(scenes) for h in heads_of(i)]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
+# ---- evaluations ------------------------------------------------------------------------------
+def eval_text_encoder(model, test: dict) -> dict:
+    from im2im_core.text import recall_at_k
+
+    with torch.no_grad():
+        img = model.embedding.image(to_tensor(test["images"]) * 2 - 1)
+        txt = model.embed([c[0] for c in test["captions"]])
+    return recall_at_k(img, txt)
+
+
+def eval_gan_cls(tr, test: dict, clf, ceiling: float) -> dict:
+    gen = np.concatenate([tr.generate([c[0] for c in test["captions"][i:i + 100]], 1, seed=i)
+                          for i in range(0, len(test["scenes"]), 100)])
+    acc = accuracy(predict(clf, gen), test["scenes"], lambda i: mentioned(test["scenes"][i]))
+    return {"attribute_accuracy": acc, "of_ceiling": acc / ceiling, "images": gen}
+
+
+def changed_heads(src, dst) -> list[str]:
+    a, b = ts.labels(src), ts.labels(dst)
+    return [h for h in ts.HEADS if a[h] != b[h]]
+
+
+def eval_sisgan(tr, pairs: dict, clf, ceiling_edit: float, ceiling_keep: float) -> dict:
+    from skimage.metrics import structural_similarity
+
+    out = tr.translate(pairs["x"], text=pairs["caption"], out_dtype="float32")
+    same = tr.translate(pairs["x"], text=pairs["own_caption"], out_dtype="float32")
+    preds = predict(clf, out)
+    n = len(pairs["src"])
+    edited = accuracy(preds, pairs["dst"], lambda i: changed_heads(pairs["src"][i], pairs["dst"][i]))
+    kept = accuracy(preds, pairs["dst"], lambda i: [h for h in ts.HEADS
+                                                    if h not in changed_heads(pairs["src"][i], pairs["dst"][i])])
+    err = np.abs(np.clip(out, 0, 1) - pairs["y"]).mean(-1)
+    ssim = [structural_similarity(pairs["y"][i], np.clip(out[i], 0, 1), channel_axis=-1, data_range=1.0)
+            for i in range(n)]
+    keep = pairs["keep"]
+    return {"edited_accuracy": edited, "edited_of_ceiling": edited / ceiling_edit,
+            "kept_accuracy": kept, "kept_of_ceiling": kept / ceiling_keep,
+            "l1": float(err.mean()), "l1_unchanged": float(err[keep].mean()), "ssim": float(np.mean(ssim)),
+            "identity_l1": float(np.abs(np.clip(same, 0, 1) - pairs["x"]).mean()),
+            "input_l1_to_target": float(np.abs(pairs["x"] - pairs["y"]).mean()), "images": out}
+
+
+def interpolation(tr, clf, steps: int = 9) -> dict:
+    """GAN-CLS from "... red ..." to "... blue ..." (same z): P(blue) at the object's position."""
+    a = "a large red circle at the top left on a black background"
+    b = "a large blue circle at the top left on a black background"
+    m = tr.model
+    with torch.no_grad():
+        ea, eb = m.embed([a]), m.embed([b])
+        z = torch.randn(8, m.config.z_dim, generator=torch.Generator().manual_seed(0))
+        probs = []
+        for beta in np.linspace(0, 1, steps):
+            e = ((1 - beta) * ea + beta * eb).expand(8, -1)
+            img = (m.netG(z, e).float().numpy().transpose(0, 2, 3, 1) + 1) / 2
+            probs.append(float(probabilities(clf, img, "top left colour")[:, list(ts.COLOURS).index("blue") + 1].mean()))
+    diffs = np.diff(probs)
+    return {"p_blue": probs, "monotone": bool((diffs >= -0.02).all())}
+
+
+# ---- training ---------------------------------------------------------------------------------
+def train(family: str, iterations: int, out: Path, sets: list[str], batch_size: int, lr: float, resume: bool) -> Path:
+    from im2im_core.data.datasets import CaptionedArrays
+    from im2im_core.engine.config import OptimConfig, TrainConfig, apply_overrides
+    from im2im_core.engine.trainer import Trainer
+    from im2im_core.intensity import Intensity
+    from im2im_core.models import build, config_from_dict
+
+    data = scenes_data(6000, TRAIN_SEED)
+    cfg = config_from_dict(family, apply_overrides({"model": {}}, config_overrides(sets))["model"])
+    ds = CaptionedArrays(data["images"], data["captions"], intensity=Intensity("dtype"),
+                         description="6000 synthetic shapes scenes (text_scenes, seed 1), 5 captions each")
+    tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / family), progress=False,
+                       tensorboard=False, sample_every=max(1, iterations // 10), save_every=max(1, min(250, iterations // 4)),
+                       optim=OptimConfig(lr=lr, beta1=0.5), resume=resume)
+    t0 = time.time()
+    res = Trainer(build(cfg), ds, tcfg).fit()
+    print(f"[{family}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
+    return Path(res["export"])
+
+
+def figure(path: Path, rows: list[tuple[str, np.ndarray]]) -> None:
+    import imageio.v3 as iio
+
+    strips = [np.concatenate(list(np.clip(imgs[:8], 0, 1)), axis=1) for _, imgs in rows]
+    iio.imwrite(path, (np.concatenate(strips, axis=0) * 255).round().astype(np.uint8))
+
+
+def main(argv=None) -> int:
+    import im2im_core
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--family", choices=tuple(SHIPPED), action="append", help="default: both")
+    ap.add_argument("--report", action="store_true", help="evaluate the shipped models")
+    ap.add_argument("--train", action="store_true")
+    ap.add_argument("--ship", action="store_true")
+    ap.add_argument("--iterations", type=int, default=3000)
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--set", action="append", default=[], help="model config override KEY=VALUE")
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--checkpoint", default="", help="evaluate this checkpoint (one --family)")
+    ap.add_argument("--n-test", type=int, default=500)
+    ap.add_argument("--out", default="runs/text_conditioning")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    cmd = command_line("training.benchmarks.text_conditioning", argv)
+    families = args.family or list(SHIPPED)
+    clf = train_classifier(path=out / "attribute_classifier.pt")
+    test = scenes_data(args.n_test, TEST_SEED, 1)
+    pairs = edit_pairs(args.n_test, TEST_SEED + 100)
+    real = predict(clf, test["images"])
+    ceiling = accuracy(real, test["scenes"], lambda i: mentioned(test["scenes"][i]))
+    real_dst = predict(clf, pairs["y"])
+    ceiling_edit = accuracy(real_dst, pairs["dst"], lambda i: changed_heads(pairs["src"][i], pairs["dst"][i]))
+    ceiling_keep = accuracy(real_dst, pairs["dst"], lambda i: [h for h in ts.HEADS
+                                                               if h not in changed_heads(pairs["src"][i], pairs["dst"][i])])
+    print(f"classifier on held-out renders: mentioned {ceiling:.3f}, edited {ceiling_edit:.3f}, kept {ceiling_keep:.3f}")
+    report = {"command": cmd, "ceiling": {"mentioned": ceiling, "edited": ceiling_edit, "kept": ceiling_keep}}
+    lines = []
+    for fam in families:
+        model = args.checkpoint or SHIPPED[fam]
+        if args.train:
+            model = train(fam, args.iterations, out, args.set, args.batch_size, args.lr, args.resume)
+        tr = im2im_core.load(model, device="cpu", precision="fp32")
+        rec = eval_text_encoder(tr.model, test)
+        if fam == "gan_cls":
+            r = eval_gan_cls(tr, test, clf, ceiling)
+            r["interpolation"] = interpolation(tr, clf)
+            figure(out / f"{fam}.png", [("real", test["images"]), ("generated", r.pop("images"))])
+            lines.append(f"| gan_cls | attribute accuracy {r['attribute_accuracy']:.3f} ({r['of_ceiling']:.0%} of the "
+                         f"ceiling {ceiling:.3f}) | interpolation red->blue P(blue) "
+                         f"{' '.join(f'{p:.2f}' for p in r['interpolation']['p_blue'])} |")
+        else:
+            r = eval_sisgan(tr, pairs, clf, ceiling_edit, ceiling_keep)
+            figure(out / f"{fam}.png", [("input", pairs["x"]), ("edited", r.pop("images")), ("target", pairs["y"])])
+            lines.append(f"| sisgan | edited attributes {r['edited_accuracy']:.3f} ({r['edited_of_ceiling']:.0%} of "
+                         f"{ceiling_edit:.3f}), kept {r['kept_accuracy']:.3f} ({r['kept_of_ceiling']:.0%} of "
+                         f"{ceiling_keep:.3f}) | L1 {r['l1']:.4f} (unchanged region {r['l1_unchanged']:.4f}, input "
+                         f"{r['input_l1_to_target']:.4f}), SSIM {r['ssim']:.3f}, identity L1 {r['identity_l1']:.4f} |")
+        r["recall"] = rec
+        lines[-1] += (f" R@1/R@5 t2i {rec['t2i_R@1']:.2f}/{rec['t2i_R@5']:.2f}, i2t {rec['i2t_R@1']:.2f}/"
+                      f"{rec['i2t_R@5']:.2f} |")
+        print(lines[-1], flush=True)
+        report[fam] = r
+        if args.train and args.ship:
+            print("shipped", ship(model, SHIPPED[fam], {k: v for k, v in r.items() if isinstance(v, float)}, cmd,
+                                  {"task": f"{fam} on synthetic shapes scenes (text_scenes)"}))
+    write_json(out / "report.json", report)
+    print("\n".join(["| family | attributes | other | text encoder (100 candidates) |", "|---|---|---|---|", *lines]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
