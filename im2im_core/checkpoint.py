@@ -44,8 +44,9 @@ def build_metadata(model, intensity: Intensity | None = None, provenance: dict |
 
 
 def inference_state(model) -> dict:
-    """The tensors inference needs: the generator modules only (discriminators stay behind)."""
-    names = tuple(model.generator_names)
+    """The tensors inference needs: the generator modules and any the family lists in
+    `inference_modules` (a text encoder), not the discriminators."""
+    names = tuple(model.generator_names) + tuple(getattr(model, "inference_modules", ()))
     sd = model.state_dict()
     return {k: v for k, v in sd.items() if not names or k.split(".", 1)[0] in names}
 

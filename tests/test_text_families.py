@@ -118,6 +118,31 @@ def test_scenes_render_exactly_and_edits_have_exact_targets():
                 assert any(set(syn.split()) <= words for syn in ts.SYNONYMS[value])
 
 
+def test_mri_scenes_captions_and_exact_edits():
+    from im2im_core.data import mri_text as mt
+
+    rng = np.random.default_rng(3)
+    for _ in range(12):
+        s = mt.random_scene(rng, "test")
+        assert s.slice in mt._volumes()["split"]["test"] and s.slice not in mt._volumes()["split"]["train"]
+        img = mt.render(s)
+        assert img.shape == (1, 64, 64) and 0 <= img.min() and img.max() <= 1 and np.array_equal(img, mt.render(s))
+        e = mt.edit(s, rng)
+        assert e.slice == s.slice and mt.labels(e) != mt.labels(s)
+        keep = mt.unchanged_mask(s, e)
+        assert (np.abs(mt.render(s) - mt.render(e))[0][keep] < 1e-6).all() and 0 < keep.mean() < 1
+        words = mt.caption(e, rng)
+        assert any(syn in words for syn in mt.SYNONYMS[e.contrast])
+        assert (e.lesion == "none") == any(w in words for w in ("no lesion", "healthy", "without"))
+        if e.lesion != "none":
+            assert e.side in words and any(syn in words for syn in mt.SYNONYMS[e.lesion])
+    s = mt.Scene(mt._volumes()["split"]["test"][0], "T1w", "bright", "left", 1)
+    healthy = mt.render(mt.Scene(s.slice, "T1w", "none", "left", 1))[0]
+    lesion = mt.render(s)[0] - healthy
+    assert lesion.max() > 0.2 and lesion.min() >= 0  # a bright lesion, only brighter
+    assert lesion[:, 32:].sum() > 0 and lesion[:, :32].sum() == 0  # the subject's left: the image's right half
+
+
 # ---- families ----------------------------------------------------------------------------------
 def test_families_registered_and_configs_round_trip():
     assert {"gan_cls", "sisgan"} <= set(list_models())
@@ -152,6 +177,8 @@ def test_train_save_load_seeded_and_bad_text(family, data, runs):
     assert "circle" in vocab and len(vocab) > 20  # the vocabulary travels in the checkpoint
     meta = checkpoint.read_metadata(res["export"])
     assert "circle" in meta["config"]["vocabulary"]
+    probe = ["a red circle at the top left", "a big blue square on a grey background"]
+    torch.testing.assert_close(tr.model.embed(probe), model.embed(probe))  # the fitted encoder travels too
     text = "a small red circle at the top left on a black background"
     if family == "gan_cls":
         a, b = tr.generate(text, n_samples=3, seed=4), tr.generate(text, n_samples=3, seed=4)

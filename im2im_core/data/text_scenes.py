@@ -108,6 +108,11 @@ def labels(scene: Scene) -> dict[str, int]:
     return out
 
 
+def mentioned(scene: Scene) -> list[str]:
+    """The heads a caption of `scene` names: each object's shape, colour and size, and the background."""
+    return [f"{t.position} {a}" for t in scene.things for a in ("shape", "colour", "size")] + ["background"]
+
+
 def _say(value: str, rng) -> str:
     words = SYNONYMS[value]
     return words[int(rng.integers(len(words)))]
@@ -154,4 +159,4 @@ def unchanged_mask(a: Scene, b: Scene, size: int = 64) -> np.ndarray:
 
 
 __all__ = ["BACKGROUNDS", "COLOURS", "HEADS", "POSITIONS", "SHAPES", "SIZES", "SYNONYMS", "Scene", "Thing",
-           "caption", "edit", "labels", "random_scene", "render", "unchanged_mask"]
+           "caption", "edit", "labels", "mentioned", "random_scene", "render", "unchanged_mask"]

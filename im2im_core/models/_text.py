@@ -39,6 +39,8 @@ class TextConditioned(Im2ImModel):
     """Base of the text families: owns `embedding` and turns captions into its vectors."""
 
     captioned = True
+    #: saved with the generator in inference checkpoints: the fitted text encoder
+    inference_modules = ("embedding",)
 
     def __init__(self, config: TextModelConfig):
         super().__init__(config)

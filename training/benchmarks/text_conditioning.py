@@ -1,14 +1,17 @@
-"""Text-conditioned families on synthetic scenes with exact targets (im2im_core.data.text_scenes):
-GAN-CLS (text -> image) and SisGAN (image + text -> image), and their text encoders.
+"""Text-conditioned families on rendered data with exact targets: GAN-CLS (text -> image) and
+SisGAN (image + text -> image), and their text encoders. Two worlds: `--data shapes`
+(im2im_core.data.text_scenes, 64 px RGB scenes) and `--data mri` (im2im_core.data.mri_text,
+MNI152 slices in three contrasts with or without a lesion; test scenes use held-out slices).
 
-An attribute classifier (one head per position's shape, colour and size, and the background),
-trained here on rendered scenes, reads generated images; its accuracy on held-out rendered scenes
-is the ceiling. Training scenes, held-out scenes and edits come from different seeds.
+An attribute classifier (one head per attribute of the world), trained here on rendered scenes,
+reads generated images; its accuracy on held-out rendered scenes is the ceiling. Training scenes,
+held-out scenes and edits come from different seeds.
 
-    python -m training.benchmarks.text_conditioning --report                     # shipped models
+    python -m training.benchmarks.text_conditioning --report --bow               # shipped models
     python -m training.benchmarks.text_conditioning --family gan_cls --train --iterations 3000 --ship
     python -m training.benchmarks.text_conditioning --family sisgan --train --iterations 3000 --ship
     python -m training.benchmarks.text_conditioning --family gan_cls --train --set lambda_mismatch=0  # ablation
+    (add --data mri for the MRI world)
 """
 from __future__ import annotations
 
@@ -20,44 +23,58 @@ import numpy as np
 import torch
 from torch import nn
 
-from im2im_core.data import text_scenes as ts
+from im2im_core.data import mri_text, text_scenes
 
 from .common import command_line, config_overrides, ship, write_json
 
-SHIPPED = {"gan_cls": "gan_cls_shapes", "sisgan": "sisgan_shapes"}
+WORLDS = {"shapes": text_scenes, "mri": mri_text}
+CHANNELS = {"shapes": 3, "mri": 1}
 TRAIN_SEED, TEST_SEED, CLASSIFIER_SEED = 1, 2, 3
+#: the world whose functions the helpers below use (main sets it from --data)
+ts = text_scenes
 
 
-def scenes_data(n: int, seed: int, n_captions: int = 5) -> dict:
-    """n random scenes, their (n, 64, 64, 3) float32 renders in [0, 1] and n_captions captions each."""
+def shipped_name(family: str, data: str) -> str:
+    return f"{family}_{data}"
+
+
+def _scene(rng, test: bool):
+    return ts.random_scene(rng, "test" if test else "train") if ts is mri_text else ts.random_scene(rng)
+
+
+def _render(scene) -> np.ndarray:
+    return ts.render(scene).transpose(1, 2, 0)
+
+
+def scenes_data(n: int, seed: int, n_captions: int = 5, test: bool = False) -> dict:
+    """n random scenes, their (n, 64, 64, C) float32 renders in [0, 1] and n_captions captions each."""
     rng = np.random.default_rng(seed)
-    scenes = [ts.random_scene(rng) for _ in range(n)]
-    return {"scenes": scenes, "images": np.stack([ts.render(s).transpose(1, 2, 0) for s in scenes]),
+    scenes = [_scene(rng, test) for _ in range(n)]
+    return {"scenes": scenes, "images": np.stack([_render(s) for s in scenes]),
             "captions": [[ts.caption(s, rng) for _ in range(n_captions)] for s in scenes]}
 
 
 def edit_pairs(n: int, seed: int) -> dict:
     """n (source scene, edited scene, caption of the edit, unchanged-pixel mask) for SisGAN."""
     rng = np.random.default_rng(seed)
-    src = [ts.random_scene(rng) for _ in range(n)]
+    src = [_scene(rng, True) for _ in range(n)]
     dst = [ts.edit(s, rng) for s in src]
     return {"src": src, "dst": dst, "caption": [ts.caption(d, rng) for d in dst],
             "own_caption": [ts.caption(s, rng) for s in src],
-            "x": np.stack([ts.render(s).transpose(1, 2, 0) for s in src]),
-            "y": np.stack([ts.render(d).transpose(1, 2, 0) for d in dst]),
+            "x": np.stack([_render(s) for s in src]), "y": np.stack([_render(d) for d in dst]),
             "keep": np.stack([ts.unchanged_mask(s, d) for s, d in zip(src, dst)])}
 
 
 # ---- the attribute classifier -------------------------------------------------------------
 class AttributeClassifier(nn.Module):
-    def __init__(self, nf: int = 32):
+    def __init__(self, heads: dict, channels: int = 3, nf: int = 32):
         super().__init__()
-        layers, ch = [], 3
+        layers, ch = [], channels
         for out in (nf, 2 * nf, 4 * nf, 4 * nf):
             layers += [nn.Conv2d(ch, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(True), nn.MaxPool2d(2)]
             ch = out
         self.body = nn.Sequential(*layers, nn.Flatten(), nn.Linear(ch * 16, 256), nn.ReLU(True))
-        self.heads = nn.ModuleDict({k.replace(" ", "_"): nn.Linear(256, n) for k, n in ts.HEADS.items()})
+        self.heads = nn.ModuleDict({k.replace(" ", "_"): nn.Linear(256, n) for k, n in heads.items()})
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h = self.body(x)
@@ -75,11 +92,11 @@ def label_arrays(scenes) -> dict[str, torch.Tensor]:
 
 def train_classifier(steps: int = 1500, n: int = 8000, path: Path | None = None) -> AttributeClassifier:
     """Fit on rendered scenes of its own seed (cached at `path`)."""
-    clf = AttributeClassifier()
+    clf = AttributeClassifier(ts.HEADS, ts.render(_scene(np.random.default_rng(0), False)).shape[0])
     if path is not None and path.exists():
         clf.load_state_dict(torch.load(path, weights_only=True))
         return clf.eval()
-    data = scenes_data(n, CLASSIFIER_SEED, 1)
+    data = scenes_data(n, CLASSIFIER_SEED, 1)  # mri: training slices only
     x, y = to_tensor(data["images"]), label_arrays(data["scenes"])
     torch.manual_seed(0)
     opt = torch.optim.Adam(clf.parameters(), 1e-3)
@@ -108,11 +125,6 @@ def probabilities(clf, images: np.ndarray, head: str) -> np.ndarray:
     return torch.softmax(clf(to_tensor(np.clip(images, 0, 1)))[head], 1).numpy()
 
 
-def mentioned(scene) -> list[str]:
-    """The heads a caption of `scene` speaks about: each object's shape, colour and size, and the background."""
-    return [f"{t.position} {a}" for t in scene.things for a in ("shape", "colour", "size")] + ["background"]
-
-
 def accuracy(preds: dict, scenes, heads_of) -> float:
     """Fraction of (scene, head) pairs read correctly, over the heads `heads_of(i)` names."""
     hits = [preds[h][i] == ts.labels(s)[h] for i, s in enumerate(scenes) for h in heads_of(i)]
@@ -129,10 +141,15 @@ def eval_text_encoder(model, test: dict) -> dict:
     return recall_at_k(img, txt)
 
 
+def channels_last(images: np.ndarray) -> np.ndarray:
+    """(N, H, W) one-channel outputs as (N, H, W, 1), like the renders."""
+    return images[..., None] if images.ndim == 3 else images
+
+
 def eval_gan_cls(tr, test: dict, clf, ceiling: float) -> dict:
-    gen = np.concatenate([tr.generate([c[0] for c in test["captions"][i:i + 100]], 1, seed=i)
-                          for i in range(0, len(test["scenes"]), 100)])
-    acc = accuracy(predict(clf, gen), test["scenes"], lambda i: mentioned(test["scenes"][i]))
+    gen = channels_last(np.concatenate([tr.generate([c[0] for c in test["captions"][i:i + 100]], 1, seed=i)
+                                        for i in range(0, len(test["scenes"]), 100)]))
+    acc = accuracy(predict(clf, gen), test["scenes"], lambda i: ts.mentioned(test["scenes"][i]))
     return {"attribute_accuracy": acc, "of_ceiling": acc / ceiling, "images": gen}
 
 
@@ -144,8 +161,9 @@ def changed_heads(src, dst) -> list[str]:
 def eval_sisgan(tr, pairs: dict, clf, ceiling_edit: float, ceiling_keep: float) -> dict:
     from skimage.metrics import structural_similarity
 
-    out = tr.translate(pairs["x"], text=pairs["caption"], out_dtype="float32")
-    same = tr.translate(pairs["x"], text=pairs["own_caption"], out_dtype="float32")
+    x = pairs["x"][..., 0] if pairs["x"].shape[-1] == 1 else pairs["x"]
+    out = channels_last(tr.translate(x, text=pairs["caption"], out_dtype="float32"))
+    same = channels_last(tr.translate(x, text=pairs["own_caption"], out_dtype="float32"))
     preds = predict(clf, out)
     n = len(pairs["src"])
     edited = accuracy(preds, pairs["dst"], lambda i: changed_heads(pairs["src"][i], pairs["dst"][i]))
@@ -162,10 +180,16 @@ def eval_sisgan(tr, pairs: dict, clf, ceiling_edit: float, ceiling_keep: float) 
             "input_l1_to_target": float(np.abs(pairs["x"] - pairs["y"]).mean()), "images": out}
 
 
-def interpolation(tr, clf, steps: int = 9) -> dict:
-    """GAN-CLS from "... red ..." to "... blue ..." (same z): P(blue) at the object's position."""
-    a = "a large red circle at the top left on a black background"
-    b = "a large blue circle at the top left on a black background"
+#: caption a, caption b, the classifier head and the class whose probability should rise from a to b
+INTERPOLATIONS = {
+    "shapes": ("a large red circle at the top left on a black background",
+               "a large blue circle at the top left on a black background", "top left colour", 3),
+    "mri": ("T1-weighted axial slice with no lesion", "T2-weighted axial slice with no lesion", "contrast", 1)}
+
+
+def interpolation(tr, clf, data: str, steps: int = 9) -> dict:
+    """GAN-CLS from caption a to caption b (same z): the classifier's probability of b's class."""
+    a, b, head, cls = INTERPOLATIONS[data]
     m = tr.model
     with torch.no_grad():
         ea, eb = m.embed([a]), m.embed([b])
@@ -174,13 +198,31 @@ def interpolation(tr, clf, steps: int = 9) -> dict:
         for beta in np.linspace(0, 1, steps):
             e = ((1 - beta) * ea + beta * eb).expand(8, -1)
             img = (m.netG(z, e).float().numpy().transpose(0, 2, 3, 1) + 1) / 2
-            probs.append(float(probabilities(clf, img, "top left colour")[:, list(ts.COLOURS).index("blue") + 1].mean()))
+            probs.append(float(probabilities(clf, img, head)[:, cls].mean()))
     diffs = np.diff(probs)
-    return {"p_blue": probs, "monotone": bool((diffs >= -0.02).all())}
+    return {"from": a, "to": b, "p": probs, "monotone": bool((diffs >= -0.02).all())}
+
+
+def bag_of_words_recall(model, test: dict) -> dict:
+    """The text-encoder ablation: a bag-of-words encoder fitted like the model's own (same data,
+    steps, batch and margin), scored the same way."""
+    from im2im_core.nets.text import JointEmbedding
+    from im2im_core.text import encode, fit_embedding, recall_at_k
+
+    c = model.config
+    data = scenes_data(6000, TRAIN_SEED)
+    torch.manual_seed(0)
+    emb = JointEmbedding(len(c.vocabulary), c.out_channels, c.text_dim, kind="bow")
+    fit_embedding(emb, to_tensor(data["images"]) * 2 - 1, data["captions"], c.vocabulary, c.embed_steps,
+                  c.embed_batch, c.embed_lr, c.embed_margin)
+    with torch.no_grad():
+        return recall_at_k(emb.image(to_tensor(test["images"]) * 2 - 1),
+                           emb.text(*encode([t[0] for t in test["captions"]], c.vocabulary)))
 
 
 # ---- training ---------------------------------------------------------------------------------
-def train(family: str, iterations: int, out: Path, sets: list[str], batch_size: int, lr: float, resume: bool) -> Path:
+def train(family: str, data_name: str, iterations: int, out: Path, sets: list[str], batch_size: int, lr: float,
+          resume: bool) -> Path:
     from im2im_core.data.datasets import CaptionedArrays
     from im2im_core.engine.config import OptimConfig, TrainConfig, apply_overrides
     from im2im_core.engine.trainer import Trainer
@@ -188,9 +230,12 @@ def train(family: str, iterations: int, out: Path, sets: list[str], batch_size: 
     from im2im_core.models import build, config_from_dict
 
     data = scenes_data(6000, TRAIN_SEED)
-    cfg = config_from_dict(family, apply_overrides({"model": {}}, config_overrides(sets))["model"])
-    ds = CaptionedArrays(data["images"], data["captions"], intensity=Intensity("dtype"),
-                         description="6000 synthetic shapes scenes (text_scenes, seed 1), 5 captions each")
+    c = CHANNELS[data_name]
+    raw = apply_overrides({"model": {"in_channels": c, "out_channels": c}}, config_overrides(sets))
+    cfg = config_from_dict(family, raw["model"])
+    images = data["images"][..., 0] if c == 1 else data["images"]
+    ds = CaptionedArrays(images, data["captions"], channels=c, intensity=Intensity("dtype"),
+                         description=f"6000 rendered {data_name} scenes ({ts.__name__}, seed {TRAIN_SEED}), 5 captions each")
     tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / family), progress=False,
                        tensorboard=False, sample_every=max(1, iterations // 10), save_every=max(1, min(250, iterations // 4)),
                        optim=OptimConfig(lr=lr, beta1=0.5), resume=resume)
@@ -204,14 +249,16 @@ def figure(path: Path, rows: list[tuple[str, np.ndarray]]) -> None:
     import imageio.v3 as iio
 
     strips = [np.concatenate(list(np.clip(imgs[:8], 0, 1)), axis=1) for _, imgs in rows]
-    iio.imwrite(path, (np.concatenate(strips, axis=0) * 255).round().astype(np.uint8))
+    grid = np.concatenate(strips, axis=0)
+    iio.imwrite(path, ((grid[..., 0] if grid.shape[-1] == 1 else grid) * 255).round().astype(np.uint8))
 
 
 def main(argv=None) -> int:
     import im2im_core
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--family", choices=tuple(SHIPPED), action="append", help="default: both")
+    ap.add_argument("--family", choices=("gan_cls", "sisgan"), action="append", help="default: both")
+    ap.add_argument("--data", choices=tuple(WORLDS), default="shapes")
     ap.add_argument("--report", action="store_true", help="evaluate the shipped models")
     ap.add_argument("--train", action="store_true")
     ap.add_argument("--ship", action="store_true")
@@ -222,16 +269,19 @@ def main(argv=None) -> int:
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--checkpoint", default="", help="evaluate this checkpoint (one --family)")
     ap.add_argument("--n-test", type=int, default=500)
+    ap.add_argument("--bow", action="store_true", help="also fit the bag-of-words text encoder ablation")
     ap.add_argument("--out", default="runs/text_conditioning")
     args = ap.parse_args(argv)
-    out = Path(args.out)
+    global ts
+    ts = WORLDS[args.data]
+    out = Path(args.out) / args.data
     cmd = command_line("training.benchmarks.text_conditioning", argv)
-    families = args.family or list(SHIPPED)
+    families = args.family or ["gan_cls", "sisgan"]
     clf = train_classifier(path=out / "attribute_classifier.pt")
-    test = scenes_data(args.n_test, TEST_SEED, 1)
+    test = scenes_data(args.n_test, TEST_SEED, 1, test=True)
     pairs = edit_pairs(args.n_test, TEST_SEED + 100)
     real = predict(clf, test["images"])
-    ceiling = accuracy(real, test["scenes"], lambda i: mentioned(test["scenes"][i]))
+    ceiling = accuracy(real, test["scenes"], lambda i: ts.mentioned(test["scenes"][i]))
     real_dst = predict(clf, pairs["y"])
     ceiling_edit = accuracy(real_dst, pairs["dst"], lambda i: changed_heads(pairs["src"][i], pairs["dst"][i]))
     ceiling_keep = accuracy(real_dst, pairs["dst"], lambda i: [h for h in ts.HEADS
@@ -240,18 +290,18 @@ def main(argv=None) -> int:
     report = {"command": cmd, "ceiling": {"mentioned": ceiling, "edited": ceiling_edit, "kept": ceiling_keep}}
     lines = []
     for fam in families:
-        model = args.checkpoint or SHIPPED[fam]
+        model = args.checkpoint or shipped_name(fam, args.data)
         if args.train:
-            model = train(fam, args.iterations, out, args.set, args.batch_size, args.lr, args.resume)
+            model = train(fam, args.data, args.iterations, out, args.set, args.batch_size, args.lr, args.resume)
         tr = im2im_core.load(model, device="cpu", precision="fp32")
         rec = eval_text_encoder(tr.model, test)
         if fam == "gan_cls":
             r = eval_gan_cls(tr, test, clf, ceiling)
-            r["interpolation"] = interpolation(tr, clf)
+            r["interpolation"] = interpolation(tr, clf, args.data)
             figure(out / f"{fam}.png", [("real", test["images"]), ("generated", r.pop("images"))])
             lines.append(f"| gan_cls | attribute accuracy {r['attribute_accuracy']:.3f} ({r['of_ceiling']:.0%} of the "
-                         f"ceiling {ceiling:.3f}) | interpolation red->blue P(blue) "
-                         f"{' '.join(f'{p:.2f}' for p in r['interpolation']['p_blue'])} |")
+                         f"ceiling {ceiling:.3f}) | interpolation, P(second caption's class): "
+                         f"{' '.join(f'{p:.2f}' for p in r['interpolation']['p'])} |")
         else:
             r = eval_sisgan(tr, pairs, clf, ceiling_edit, ceiling_keep)
             figure(out / f"{fam}.png", [("input", pairs["x"]), ("edited", r.pop("images")), ("target", pairs["y"])])
@@ -260,13 +310,18 @@ def main(argv=None) -> int:
                          f"{ceiling_keep:.3f}) | L1 {r['l1']:.4f} (unchanged region {r['l1_unchanged']:.4f}, input "
                          f"{r['input_l1_to_target']:.4f}), SSIM {r['ssim']:.3f}, identity L1 {r['identity_l1']:.4f} |")
         r["recall"] = rec
-        lines[-1] += (f" R@1/R@5 t2i {rec['t2i_R@1']:.2f}/{rec['t2i_R@5']:.2f}, i2t {rec['i2t_R@1']:.2f}/"
-                      f"{rec['i2t_R@5']:.2f} |")
+        lines[-1] += (f" {tr.model.config.text_encoder}: R@1/R@5 t2i {rec['t2i_R@1']:.2f}/{rec['t2i_R@5']:.2f}, "
+                      f"i2t {rec['i2t_R@1']:.2f}/{rec['i2t_R@5']:.2f}")
+        if args.bow:
+            r["recall_bow"] = b = bag_of_words_recall(tr.model, test)
+            lines[-1] += (f"; bag of words: t2i {b['t2i_R@1']:.2f}/{b['t2i_R@5']:.2f}, "
+                          f"i2t {b['i2t_R@1']:.2f}/{b['i2t_R@5']:.2f}")
+        lines[-1] += " |"
         print(lines[-1], flush=True)
         report[fam] = r
         if args.train and args.ship:
-            print("shipped", ship(model, SHIPPED[fam], {k: v for k, v in r.items() if isinstance(v, float)}, cmd,
-                                  {"task": f"{fam} on synthetic shapes scenes (text_scenes)"}))
+            print("shipped", ship(model, shipped_name(fam, args.data), {k: v for k, v in r.items() if isinstance(v, float)},
+                                  cmd, {"task": f"{fam} on rendered {args.data} scenes ({ts.__name__})"}))
     write_json(out / "report.json", report)
     print("\n".join(["| family | attributes | other | text encoder (100 candidates) |", "|---|---|---|---|", *lines]))
     return 0
