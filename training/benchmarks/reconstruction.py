@@ -257,9 +257,12 @@ def photo(name: str) -> np.ndarray:
     return img.astype(np.float32)
 
 
-def inpaint_data(which: str, split: str):
+def inpaint_data(which: str, split: str, template=None):
     """{"train": images, "test": [(name, image)]}: whole 1 mm template and Colin27 slices with the
-    real scans of other subjects as `split`, or scikit-image's photos with the held-out ones."""
+    real scans of other subjects as `split`, the template thumbnails of `load_data` (the shipped
+    model's data; "test" only), or scikit-image's photos with the held-out ones."""
+    if which == "template":
+        return {"train": template["train"], "test": [(str(i), x) for i, x in enumerate(template["test"])]}
     if which == "mri":
         from im2im_core.data.real_scans import real_slices
 
@@ -280,14 +283,16 @@ def run_inpaint(args, data, out, cmd):
     from im2im_core.intensity import Intensity
     from im2im_core.models.inpaint import InpaintConfig
 
-    mri = args.inpaint_data == "mri"
+    mri = args.inpaint_data in ("mri", "template")
     name = "inpaint_mri" if mri else "inpaint_photo"
-    data = inpaint_data(args.inpaint_data, args.split)
+    data = inpaint_data(args.inpaint_data, args.split, data)
     model = dict(c.partition("=")[::2] for c in args.checkpoint).get("inpaint", name)
     if args.train:
         cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv,
                             l2_hole_weight=args.inpaint_l2)
-        if mri:
+        if args.inpaint_data == "template":  # the shipped model's recipe
+            aug, desc = None, ""
+        elif mri:
             aug = MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale)
             desc = (f"MNI152 T1 template and Colin27, {len(data['train'])} whole 1 mm slices from 3 orientations "
                     f"padded to 256 px, random {args.crop} px crops with MRIAugment; tested on other subjects "
@@ -295,8 +300,9 @@ def run_inpaint(args, data, out, cmd):
         else:
             aug = Augment(crop_size=args.crop)
             desc = f"scikit-image photos {', '.join(PHOTOS_TRAIN)} (grey), random {args.crop} px crops"
-        model = train(cfg, data, args.iterations, out, name, args.batch_size, args.lr or 5e-4,
-                      Intensity("percentile", 0.0, 100.0), aug, desc, resume=args.resume)
+        template = args.inpaint_data == "template"
+        model = train(cfg, data, args.iterations, out, name, 2 if template else args.batch_size, args.lr or 5e-4,
+                      Intensity("percentile", 0.0, 99.5 if template else 100.0), aug, desc, resume=args.resume)
     tr = im2im_core.load(model, device="cpu", precision="fp32")
     rng = np.random.default_rng(7)
     rows = []
@@ -321,8 +327,9 @@ def run_inpaint(args, data, out, cmd):
         r = rows[-1]
         print("shipped", ship(model, name, {"holes 20-40% L1 / PSNR in holes": {
             m: [round(r[m]["l1_hole"], 4), round(r[m]["psnr_hole"], 2)] for m in ("biharmonic", "model")}},
-            cmd, {"task": "free-form inpainting, " + ("MRI: trained on MNI152 + Colin27, tested on other subjects"
-                                                      if mri else "grey photos and micrographs")}))
+            cmd, {"task": "free-form inpainting, " + {"mri": "MRI: trained on MNI152 + Colin27, tested on other subjects",
+                                                      "template": "MNI152 T1 template",
+                                                      "photos": "grey photos and micrographs"}[args.inpaint_data]}))
     write_json(out / f"{name}_{args.split}.json", {"rows": rows, "command": cmd})
     lines = ["| hole ratio | biharmonic L1 / PSNR in holes | model L1 / PSNR in holes |", "|---|---|---|"]
     for r in rows:
@@ -394,9 +401,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--lr", type=float, default=0, help="Adam step (0: the task's default)")
     ap.add_argument("--inpaint-ngf", type=int, default=16, help="inpaint: generator width")
-    ap.add_argument("--inpaint-data", choices=("mri", "photos"), default="mri",
-                    help="inpaint: MRI (template + Colin27, scored on real scans of other subjects) or "
-                         "scikit-image's offline photos")
+    ap.add_argument("--inpaint-data", choices=("mri", "template", "photos"), default="mri",
+                    help="inpaint: MRI (template + Colin27, scored on real scans of other subjects), the "
+                         "template thumbnails the shipped inpaint_mri trained on, or scikit-image's offline photos")
     ap.add_argument("--inpaint-l2", type=float, default=0.0, help="inpaint: squared-error weight in the holes")
     ap.add_argument("--inpaint-adv", type=float, default=0.1,
                     help="inpaint: adversarial weight (0.1 the family default; lower favours L1 in the holes)")
@@ -409,7 +416,7 @@ def main(argv=None) -> int:
     if args.report and (args.train or args.task != "recon"):
         raise SystemExit("--report evaluates the shipped reconstruction models: drop --train and --task")
     data = None
-    if args.task == "sr":
+    if args.task == "sr" or (args.task == "inpaint" and args.inpaint_data == "template"):
         data = load_data()
         print(f"train slices {len(data['train'])}, test slices {len(data['test'])}", flush=True)
     table = {"recon": run_recon, "inpaint": run_inpaint, "sr": run_sr}[args.task](args, data, out, cmd)

@@ -90,7 +90,7 @@ def label_arrays(scenes) -> dict[str, torch.Tensor]:
     return {k: torch.tensor([r[k] for r in rows]) for k in ts.HEADS}
 
 
-def train_classifier(steps: int = 1500, n: int = 8000, path: Path | None = None) -> AttributeClassifier:
+def train_classifier(steps: int = 3000, n: int = 8000, path: Path | None = None) -> AttributeClassifier:
     """Fit on rendered scenes of its own seed (cached at `path`)."""
     clf = AttributeClassifier(ts.HEADS, ts.render(_scene(np.random.default_rng(0), False)).shape[0])
     if path is not None and path.exists():
