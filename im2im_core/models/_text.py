@@ -26,6 +26,8 @@ class TextModelConfig(ModelConfig):
     vocabulary: tuple = ()
     text_encoder: str = "gru"
     text_dim: int = 128
+    #: width of the embedding's image encoder (it only serves fitting the text encoder)
+    embed_nf: int = 32
     embed_steps: int = 1500
     embed_batch: int = 64
     embed_margin: float = 0.2
@@ -51,7 +53,7 @@ class TextConditioned(Im2ImModel):
 
     def _new_embedding(self) -> JointEmbedding:
         c = self.config
-        emb = JointEmbedding(max(len(c.vocabulary), 2), c.out_channels, c.text_dim, c.text_encoder)
+        emb = JointEmbedding(max(len(c.vocabulary), 2), c.out_channels, c.text_dim, c.text_encoder, c.embed_nf)
         return emb.requires_grad_(False).eval()
 
     def train(self, mode: bool = True):

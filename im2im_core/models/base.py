@@ -19,6 +19,7 @@ from ._registry import register  # noqa: F401 - the families' decorator, next to
 
 #: config fields that are layer widths or counts of layers: a width must be >= 1, a count >= 0
 WIDTHS = ("ngf", "ndf", "dim", "nf", "nef", "mlp_dim", "attention_ngf", "ndf_z", "ndf_content", "in_channels",
+          "text_dim", "embed_nf", "ca_dim",
           "out_channels", "style_dim", "z_dim", "num_downs")
 COUNTS = ("n_blocks", "n_layers", "n_res", "n_downsample", "n_scales", "d_layers", "n_dec_res", "n_attr_down")
 

@@ -61,7 +61,7 @@ class TextToImageGenerator(nn.Module):
 
 @dataclass
 class GANCLSConfig(TextModelConfig):
-    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width"}
+    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "text_dim": "width", "embed_nf": "width"}
     z_dim: int = 100
     ngf: int = 64
     ndf: int = 64

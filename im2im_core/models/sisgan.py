@@ -77,7 +77,7 @@ class EditGenerator(nn.Module):
 
 @dataclass
 class SisGANConfig(TextModelConfig):
-    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "n_res": "depth"}
+    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "n_res": "depth", "text_dim": "width", "embed_nf": "width"}
     ngf: int = 64
     ndf: int = 64
     n_res: int = 4

@@ -55,10 +55,10 @@ class ImageEmbedder(nn.Module):
 class JointEmbedding(nn.Module):
     """The pair trained together with `im2im_core.text.fit_embedding`."""
 
-    def __init__(self, vocab_size: int, in_channels: int = 3, dim: int = 128, kind: str = "gru"):
+    def __init__(self, vocab_size: int, in_channels: int = 3, dim: int = 128, kind: str = "gru", nf: int = 32):
         super().__init__()
         self.text = TextEncoder(vocab_size, dim, kind=kind)
-        self.image = ImageEmbedder(in_channels, dim)
+        self.image = ImageEmbedder(in_channels, dim, nf)
 
 
 
