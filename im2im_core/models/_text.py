@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError, InputError
-from ..nets.text import TEXT_ENCODERS, JointEmbedding
+from ..losses import GANLoss
+from ..nets.init import init_weights
+from ..nets.text import TEXT_ENCODERS, JointEmbedding, TextConditionedDiscriminator
 from ..text import build_vocabulary, encode, fit_embedding
 from .base import Im2ImModel, ModelConfig, check_choices
 
@@ -32,17 +34,23 @@ class TextModelConfig(ModelConfig):
     embed_batch: int = 64
     embed_margin: float = 0.2
     embed_lr: float = 2e-3
+    #: width of the matching-aware discriminator
+    ndf: int = 64
     #: weight of the (real image, mismatching text) -> fake term of D; the references' 0.5, 0 ablates it
     lambda_mismatch: float = 0.5
     domains: tuple = ("text", "image")
 
 
 class TextConditioned(Im2ImModel):
-    """Base of the text families: owns `embedding` and turns captions into its vectors."""
+    """Base of the text families: owns `embedding` and turns captions into its vectors, and the
+    matching-aware discriminator `netD` with its update; subclasses build `netG`."""
 
     captioned = True
+    generator_names = ("netG",)
     #: saved with the generator in inference checkpoints: the fitted text encoder
     inference_modules = ("embedding",)
+    inference_options = frozenset({"text", "seed"})
+    tileable = False
 
     def __init__(self, config: TextModelConfig):
         super().__init__(config)
@@ -50,6 +58,31 @@ class TextConditioned(Im2ImModel):
         if config.lambda_mismatch < 0:
             raise ConfigError(f"lambda_mismatch must be >= 0, got {config.lambda_mismatch}")
         self.embedding = self._new_embedding()
+        self.gan = GANLoss("vanilla")
+
+    def build_discriminator(self) -> None:
+        """`netD`, built by the subclass after its generator (the order fixes the seeded init)."""
+        c = self.config
+        self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size))
+
+    def directions(self):
+        return ["AtoB"]
+
+    def configure_optimizers(self, train_cfg):
+        return {"G": self.adam(self.netG.parameters(), train_cfg), "D": self.adam(self.netD.parameters(), train_cfg)}
+
+    def discriminator_step(self, x, phi, fake, phi_fake) -> dict:
+        """The matching-aware D update (references' weights): (x, t) -> real,
+        lambda_mismatch (x, t_hat) -> fake with t_hat the batch's captions rolled by one, and
+        1/2 (fake, its text) -> fake. Leaves D frozen for the generator's step."""
+        self.set_requires_grad(self.netD, True)
+        d_real = self.gan(self.netD(x, phi), True)
+        d_mis = self.gan(self.netD(x, phi.roll(1, 0)), False)
+        d_fake = self.gan(self.netD(fake.detach(), phi_fake), False)
+        loss_d = d_real + self.config.lambda_mismatch * d_mis + 0.5 * d_fake
+        self.optimize("D", loss_d)
+        self.set_requires_grad(self.netD, False)
+        return {"D": loss_d.item(), "D_real": d_real.item(), "D_mismatch": d_mis.item(), "D_fake": d_fake.item()}
 
     def _new_embedding(self) -> JointEmbedding:
         c = self.config

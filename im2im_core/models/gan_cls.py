@@ -29,9 +29,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from ..losses import GANLoss
 from ..nets.init import init_weights
-from ..nets.text import TextConditionedDiscriminator
 from ._text import TextConditioned, TextModelConfig
 from .base import register
 
@@ -64,7 +62,6 @@ class GANCLSConfig(TextModelConfig):
     SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "text_dim": "width", "embed_nf": "width"}
     z_dim: int = 100
     ngf: int = 64
-    ndf: int = 64
     #: GAN-INT: also train G on interpolated caption embeddings
     gan_int: bool = True
     int_beta: float = 0.5
@@ -76,9 +73,6 @@ class GANCLS(TextConditioned):
     paper: ClassVar[tuple] = ("Reed et al.: Generative Adversarial Text to Image Synthesis, ICML 2016",
                               "https://arxiv.org/abs/1605.05396")
     Config = GANCLSConfig
-    generator_names = ("netG",)
-    inference_options = frozenset({"text", "seed"})
-    tileable = False
     generative = True
 
     def __init__(self, config: GANCLSConfig):
@@ -89,11 +83,7 @@ class GANCLS(TextConditioned):
         if not 0 <= c.int_beta <= 1:
             raise ConfigError(f"int_beta must lie in [0, 1], got {c.int_beta}")
         self.netG = init_weights(TextToImageGenerator(c.z_dim, c.text_dim, c.out_channels, c.ngf, c.image_size))
-        self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size))
-        self.gan = GANLoss("vanilla")
-
-    def directions(self):
-        return ["AtoB"]
+        self.build_discriminator()
 
     def generate(self, text, n_samples: int = 1, seed: int = 0) -> torch.Tensor:
         """(len(texts) * n_samples, C, H, W) in [-1, 1]: sample k of each caption draws z from
@@ -111,25 +101,15 @@ class GANCLS(TextConditioned):
         return self.generate(self.texts_for(text, len(x)), 1, seed).to(x.dtype)
 
     # ---- training -------------------------------------------------------------------------
-    def configure_optimizers(self, train_cfg):
-        return {"G": self.adam(self.netG.parameters(), train_cfg), "D": self.adam(self.netD.parameters(), train_cfg)}
-
     def train_step(self, batch, step):
         c = self.config
         x, phi = batch["B"], self.embed(batch["text"]).to(batch["B"].device)
         phi_hat = phi.roll(1, 0)
         z = torch.randn(len(x), c.z_dim, device=x.device)
         fake = self.netG(z, phi)
-        self.set_requires_grad(self.netD, True)
-        d_real = self.gan(self.netD(x, phi), True)
-        d_fake = self.gan(self.netD(fake.detach(), phi), False)
-        d_mis = self.gan(self.netD(x, phi_hat), False)
-        loss_d = d_real + c.lambda_mismatch * d_mis + 0.5 * d_fake
-        self.optimize("D", loss_d)
-        self.set_requires_grad(self.netD, False)
+        losses = self.discriminator_step(x, phi, fake, phi)
         g_fake = self.gan(self.netD(fake, phi), True, for_discriminator=False)
-        losses = {"D": loss_d.item(), "D_real": d_real.item(), "D_mismatch": d_mis.item(), "D_fake": d_fake.item(),
-                  "G": g_fake.item()}
+        losses["G"] = g_fake.item()
         if c.gan_int:
             t_int = c.int_beta * phi + (1 - c.int_beta) * phi_hat
             g_int = self.gan(self.netD(self.netG(torch.randn_like(z), t_int), t_int), True, for_discriminator=False)

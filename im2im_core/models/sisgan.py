@@ -29,11 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..losses import GANLoss, kl_gaussian, l1
+from ..losses import kl_gaussian, l1
 from ..nets.init import init_weights
-from ..nets.text import TextConditionedDiscriminator
 from ._text import TextConditioned, TextModelConfig
-from .base import register
+from .base import register, require_blendable
 
 
 def _bn_relu(conv: nn.Module, ch: int) -> list[nn.Module]:
@@ -79,7 +78,6 @@ class EditGenerator(nn.Module):
 class SisGANConfig(TextModelConfig):
     SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "n_res": "depth", "text_dim": "width", "embed_nf": "width"}
     ngf: int = 64
-    ndf: int = 64
     n_res: int = 4
     ca_dim: int = 128
     lambda_kl: float = 1.0
@@ -93,25 +91,16 @@ class SisGAN(TextConditioned):
     paper: ClassVar[tuple] = ("Dong, Yu, Wu & Guo: Semantic Image Synthesis via Adversarial Learning, ICCV 2017",
                               "https://arxiv.org/abs/1707.06873")
     Config = SisGANConfig
-    generator_names = ("netG",)
-    inference_options = frozenset({"text", "seed"})
-    tileable = False
 
     def __init__(self, config: SisGANConfig):
         super().__init__(config)
         c = config
-        if c.in_channels != c.out_channels:
-            raise ConfigError(f"sisgan edits images in place, so in_channels ({c.in_channels}) must equal "
-                              f"out_channels ({c.out_channels})")
+        require_blendable("sisgan", c, "edits images in place")
         bad = {w: getattr(c, w) for w in ("lambda_kl", "lambda_rec") if getattr(c, w) < 0}
         if bad:
             raise ConfigError(f"sisgan: loss weights must be >= 0, got {bad}")
         self.netG = init_weights(EditGenerator(c.in_channels, c.text_dim, c.ngf, c.ca_dim, c.n_res))
-        self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size))
-        self.gan = GANLoss("vanilla")
-
-    def directions(self):
-        return ["AtoB"]
+        self.build_discriminator()
 
     def inference_forward(self, x, direction, text=None, seed=0):
         """x edited to match `text` (one caption, or one per image)."""
@@ -121,9 +110,6 @@ class SisGAN(TextConditioned):
         return self.netG(x, phi.to(x.dtype), eps)[0]
 
     # ---- training -------------------------------------------------------------------------
-    def configure_optimizers(self, train_cfg):
-        return {"G": self.adam(self.netG.parameters(), train_cfg), "D": self.adam(self.netD.parameters(), train_cfg)}
-
     @staticmethod
     def relevant(phi: torch.Tensor) -> torch.Tensor:
         """The reference's t_bar: first half of the batch rolled (mismatching), second half as is."""
@@ -134,20 +120,13 @@ class SisGAN(TextConditioned):
         c = self.config
         x = batch["A"]
         phi = self.embed(batch["text"]).to(x.device)
-        phi_hat, phi_bar = phi.roll(1, 0), self.relevant(phi)
+        phi_bar = self.relevant(phi)
         fake, (mu, log_sigma) = self.netG(x, phi_bar)
-        self.set_requires_grad(self.netD, True)
-        d_real = self.gan(self.netD(x, phi), True)
-        d_mis = self.gan(self.netD(x, phi_hat), False)
-        d_fake = self.gan(self.netD(fake.detach(), phi_bar), False)
-        loss_d = d_real + c.lambda_mismatch * d_mis + 0.5 * d_fake
-        self.optimize("D", loss_d)
-        self.set_requires_grad(self.netD, False)
+        losses = self.discriminator_step(x, phi, fake, phi_bar)
         g_fake = self.gan(self.netD(fake, phi_bar), True, for_discriminator=False)
         kl = kl_gaussian(mu, 2 * log_sigma)
         loss_g = g_fake + c.lambda_kl * kl
-        losses = {"D": loss_d.item(), "D_real": d_real.item(), "D_mismatch": d_mis.item(), "D_fake": d_fake.item(),
-                  "G": g_fake.item(), "KL": kl.item()}
+        losses.update({"G": g_fake.item(), "KL": kl.item()})
         if c.lambda_rec > 0:
             rec = l1(self.netG(x, phi)[0], x)
             loss_g = loss_g + c.lambda_rec * rec
