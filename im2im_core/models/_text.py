@@ -8,6 +8,7 @@ checkpoint's metadata rebuilds the encoder and its weights come with the model's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
@@ -21,6 +22,8 @@ from .base import Im2ImModel, ModelConfig, check_choices
 
 @dataclass
 class TextModelConfig(ModelConfig):
+    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "text_dim": "width", "embed_nf": "width"}
+    ngf: int = 64
     in_channels: int = 3
     out_channels: int = 3
     image_size: int = 64

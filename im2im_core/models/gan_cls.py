@@ -59,9 +59,7 @@ class TextToImageGenerator(nn.Module):
 
 @dataclass
 class GANCLSConfig(TextModelConfig):
-    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "text_dim": "width", "embed_nf": "width"}
     z_dim: int = 100
-    ngf: int = 64
     #: GAN-INT: also train G on interpolated caption embeddings
     gan_int: bool = True
     int_beta: float = 0.5

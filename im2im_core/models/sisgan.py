@@ -76,8 +76,7 @@ class EditGenerator(nn.Module):
 
 @dataclass
 class SisGANConfig(TextModelConfig):
-    SIZES: ClassVar[dict] = {"ngf": "width", "ndf": "width", "n_res": "depth", "text_dim": "width", "embed_nf": "width"}
-    ngf: int = 64
+    SIZES: ClassVar[dict] = {**TextModelConfig.SIZES, "n_res": "depth"}
     n_res: int = 4
     ca_dim: int = 128
     lambda_kl: float = 1.0
