@@ -2,7 +2,8 @@
 
 Held-out MNI152 slices (anatomy nilearn ships; the T2w contrast is synthesised from the same
 tissue maps, so there is a ground truth) go through each shipped model: CS-MRI reconstruction,
-T1w -> T2w translation, attention masks, inpainting and super-resolution. Writes a figure
+T1w -> T2w translation, attention masks, inpainting and super-resolution; then the text models on
+held-out scenes of the rendered shapes world (demo_text). Writes a figure
 (demo.png) and a metrics table (metrics.md, metrics.csv) and prints where they are.
 """
 from __future__ import annotations
@@ -185,6 +186,13 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
         row_panels.append(("ground truth", gt[0]))
         panels.append(("Inpainting and super-resolution", row_panels))
 
+    from .demo_text import text_panels  # 6. text -> image and text-guided edits (shapes world)
+
+    more = text_panels(_available)
+    rows += more[0]
+    panels += more[1]
+    layers.update(more[2])
+
     if not panels:
         raise RuntimeError("no shipped models found in im2im_core/weights; reinstall the package")
     cols = max(len(p) for _, p in panels)
@@ -194,8 +202,8 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
             ax = axes[r][c]
             ax.axis("off")
             if c < len(row):
-                ax.imshow(row[c][1], cmap="gray", vmin=0, vmax=1)
-                ax.set_title(row[c][0], fontsize=8)
+                ax.imshow(np.clip(row[c][1], 0, 1), cmap="gray", vmin=0, vmax=1)
+                ax.set_title(row[c][0], fontsize=8 if "\n" not in row[c][0] else 6)
         axes[r][0].text(-0.08, 0.5, title, transform=axes[r][0].transAxes, rotation=90, va="center", ha="right", fontsize=8)
     fig.suptitle("napari-im2im demo: shipped models on held-out slices (MNI152; real scans for CS-MRI)", fontsize=10)
     fig.tight_layout()

@@ -323,15 +323,15 @@ def test_inpaint_mask_errors(inpaint_model):
     assert inpaint_model.tileable is False
 
 
-@pytest.mark.parametrize("prefill", ["biharmonic", "push_pull"])
-def test_inpaint_starts_at_its_classical_prefill(prefill):
+@pytest.mark.parametrize("prefill,arch", [("biharmonic", "gated"), ("push_pull", "gated"), ("biharmonic", "unet")])
+def test_inpaint_starts_at_its_classical_prefill(prefill, arch):
     """The residual generator's last layer starts at zero, so an untrained model returns the
     classical fill exactly and training only has to learn what that fill gets wrong."""
     from skimage.restoration import inpaint_biharmonic
 
     from im2im_core.models.inpaint import push_pull_fill
 
-    model = build(InpaintConfig(ngf=8, n_down=2, dilations=(2, 4), prefill=prefill)).eval()
+    model = build(InpaintConfig(ngf=8, n_down=2, dilations=(2, 4), prefill=prefill, arch=arch, num_downs=3)).eval()
     x = _gray_image(32)
     hole = torch.from_numpy(random_hole_mask((32, 32), 3, (0.2, 0.4)))
     with torch.no_grad():
@@ -349,6 +349,8 @@ def test_inpaint_prefill_config_and_export_errors():
     """Unknown prefills fail at build time; the untraceable biharmonic prefill refuses export."""
     with pytest.raises(ConfigError, match="prefill"):
         build(InpaintConfig(prefill="telea"))
+    with pytest.raises(ConfigError, match="arch"):
+        build(InpaintConfig(arch="partial_conv"))
     with pytest.raises(InputError, match="biharmonic"):
         build(_tiny_inpaint_config()).export_module("AtoB")
     mod = build(InpaintConfig(ngf=8, n_down=2, dilations=(2, 4), prefill="push_pull")).eval().export_module("AtoB")
@@ -358,7 +360,8 @@ def test_inpaint_prefill_config_and_export_errors():
     assert torch.equal(y[~hole.expand_as(y)], x[~hole.expand_as(x)])
 
 
-def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices):
+@pytest.mark.parametrize("arch,lr,l2,bound", [("gated", 1e-3, 0.0, 0.97), ("unet", 3e-4, 10.0, 0.97)])
+def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices, arch, lr, l2, bound):
     """A tiny run on four training slices (fresh holes every step) fills holes in a held-out test
     slice better than its starting point, scikit-image's biharmonic fill (it starts exactly there,
     see test_inpaint_starts_at_its_classical_prefill)."""
@@ -366,9 +369,10 @@ def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices):
 
     x = torch.from_numpy(mni_slice[8:56, 8:56] * 2 - 1)[None, None].float()
     cfg = InpaintConfig(ngf=16, n_down=2, dilations=(2, 4), lambda_gan=0.0, hole_kind="mixed", hole_ratio=(0.2, 0.4),
+                        arch=arch, num_downs=4, l2_hole_weight=l2,
                         discriminator=DiscriminatorConfig(n_layers=2, ndf=8, norm="none", spectral=True))
     torch.manual_seed(0)
-    model, logs = _train(build(cfg), {"A": train_slices[..., 8:56, 8:56]}, steps=200, lr=1e-3)
+    model, logs = _train(build(cfg), {"A": train_slices[..., 8:56, 8:56]}, steps=200, lr=lr)
     rng = np.random.default_rng(99)  # holes the run never drew
     errs = {"model": [], "biharmonic": []}
     for _ in range(6):
@@ -378,8 +382,8 @@ def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices):
             y = model.inference_forward(x, "AtoB", mask=hole)[0, 0].numpy()
         errs["model"].append(np.abs(y - x[0, 0].numpy())[hole].mean())
         errs["biharmonic"].append(np.abs(inpaint_biharmonic(known, hole) - x[0, 0].numpy())[hole].mean())
-    # the untrained model is the biharmonic fill (ratio 1.0); measured 0.95 on this CPU
-    assert np.mean(errs["model"]) < 0.97 * np.mean(errs["biharmonic"]), errs
+    # the untrained model is the biharmonic fill (ratio 1.0); measured 0.95 (gated) and 0.95 (unet) here
+    assert np.mean(errs["model"]) < bound * np.mean(errs["biharmonic"]), errs
 
 
 @pytest.mark.parametrize("activation", ["elu", "lrelu"])

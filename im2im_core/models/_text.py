@@ -41,6 +41,8 @@ class TextModelConfig(ModelConfig):
     ndf: int = 64
     #: weight of the (real image, mismatching text) -> fake term of D; the references' 0.5, 0 ablates it
     lambda_mismatch: float = 0.5
+    #: spectral normalisation instead of batch norm in the discriminator (not in the references)
+    d_spectral: bool = False
     domains: tuple = ("text", "image")
 
 
@@ -66,7 +68,8 @@ class TextConditioned(Im2ImModel):
     def build_discriminator(self) -> None:
         """`netD`, built by the subclass after its generator (the order fixes the seeded init)."""
         c = self.config
-        self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size))
+        self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size,
+                                                                spectral=c.d_spectral))
 
     def directions(self):
         return ["AtoB"]

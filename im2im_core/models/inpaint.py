@@ -41,6 +41,7 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss
 from ..nets import DiscriminatorConfig, build_discriminator
 from ..nets.gated import GatedGenerator
+from ..nets.generators import UnetGenerator
 from ..tiling import pad_to_multiple
 from ._masks import coerce_mask
 from .base import Im2ImModel, ModelConfig, check_choices, register, require_blendable
@@ -82,6 +83,10 @@ class InpaintConfig(ModelConfig):
     RENAMED: ClassVar[dict] = {"adv_weight": "lambda_gan"}
 
     ngf: int = 32
+    #: "gated": DeepFill v2's gated encoder-decoder; "unet": a norm-free U-Net with `num_downs`
+    #: levels (skips carry the context straight to the output; not in the paper)
+    arch: str = "gated"
+    num_downs: int = 6
     n_down: int = 2
     dilations: tuple = (2, 4, 8, 16)
     discriminator: DiscriminatorConfig = field(
@@ -119,10 +124,14 @@ class Inpaint(Im2ImModel):
     def __init__(self, config: InpaintConfig):
         super().__init__(config)
         self._check_config(config)
-        self.netG = GatedGenerator(config.in_channels + 1, config.out_channels, config.ngf, config.n_down,
-                                   tuple(config.dilations))
+        if config.arch == "unet":
+            self.netG = UnetGenerator(config.in_channels + 1, config.out_channels, config.num_downs, config.ngf,
+                                      norm="none", final_act=not config.residual)
+        else:
+            self.netG = GatedGenerator(config.in_channels + 1, config.out_channels, config.ngf, config.n_down,
+                                       tuple(config.dilations))
         if config.residual and config.prefill != "zero":  # start exactly at the classical fill
-            last = [m for m in self.netG.modules() if isinstance(m, nn.Conv2d)][-1]
+            last = [m for m in self.netG.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
         self.netD = build_discriminator(config.discriminator, config.out_channels + 1)
@@ -132,7 +141,9 @@ class Inpaint(Im2ImModel):
     def _check_config(c: InpaintConfig) -> None:
         """Fail at build time, naming the field, rather than mid-training."""
         require_blendable("inpaint", c, "keeps known pixels")
-        check_choices(c, hole_kind=HOLE_KINDS, prefill=PREFILLS)
+        check_choices(c, hole_kind=HOLE_KINDS, prefill=PREFILLS, arch=("gated", "unet"))
+        if c.arch == "unet" and not 1 <= c.num_downs <= 8:
+            raise ConfigError(f"inpaint: num_downs must lie in [1, 8], got {c.num_downs}")
         bad = {w: getattr(c, w) for w in ("l1_hole_weight", "l1_valid_weight", "l2_hole_weight", "lambda_gan")
                if getattr(c, w) < 0}
         if bad:
@@ -160,7 +171,8 @@ class Inpaint(Im2ImModel):
         m = hole.to(x.dtype).expand(x.shape[0], 1, h, w)
         base = self.prefilled(x, hole, m)
         inp = torch.cat([base, m], dim=1)
-        out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))[..., :h, :w].float()
+        multiple = 2 ** self.config.num_downs if self.config.arch == "unet" else self.netG.size_multiple()
+        out = self.netG(pad_to_multiple(inp, multiple))[..., :h, :w].float()
         if self.config.residual:
             out = (base.float() + out).clamp(-1, 1)
         return out, base

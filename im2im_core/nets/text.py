@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from torch.nn.utils.parametrizations import spectral_norm
+
 from ..errors import ConfigError
 
 TEXT_ENCODERS = ("gru", "bow")
@@ -66,23 +68,32 @@ class JointEmbedding(nn.Module):
 
 class TextConditionedDiscriminator(nn.Module):
     """Matching-aware critic (GAN-CLS, SisGAN): strided convs down to 4x4, the text embedding
-    compressed and tiled there, then a 1x1 and a 4x4 conv to one logit per image."""
+    compressed and tiled there, then a 1x1 and a 4x4 conv to one logit per image.
 
-    def __init__(self, in_channels: int, text_dim: int, ndf: int = 64, size: int = 64, text_proj: int = 128):
+    `spectral=True` swaps the references' batch norm for spectral normalisation of every layer
+    (Miyato et al. 2018), which keeps D from overpowering G on small, clean datasets."""
+
+    def __init__(self, in_channels: int, text_dim: int, ndf: int = 64, size: int = 64, text_proj: int = 128,
+                 spectral: bool = False):
         super().__init__()
         n_down = max(1, (size // 4).bit_length() - 1)
         if 4 * 2 ** n_down != size:
             raise ConfigError(f"image_size must be 4 times a power of two (8, 16, 32, 64, ...), got {size}")
+        sn = spectral_norm if spectral else (lambda m: m)
+
+        def norm(ch: int, first: bool = False) -> list[nn.Module]:
+            return [] if spectral or first else [nn.BatchNorm2d(ch)]
+
         layers, ch = [], in_channels
         for i in range(n_down):
             out = ndf * 2 ** min(i, 3)
-            layers += [nn.Conv2d(ch, out, 4, 2, 1, bias=i == 0)] + ([nn.BatchNorm2d(out)] if i else [])
-            layers.append(nn.LeakyReLU(0.2, True))
+            layers += [sn(nn.Conv2d(ch, out, 4, 2, 1, bias=i == 0 or spectral)), *norm(out, i == 0),
+                       nn.LeakyReLU(0.2, True)]
             ch = out
         self.body = nn.Sequential(*layers)
-        self.compress = nn.Sequential(nn.Linear(text_dim, text_proj), nn.LeakyReLU(0.2, True))
-        self.head = nn.Sequential(nn.Conv2d(ch + text_proj, ch, 1, bias=False), nn.BatchNorm2d(ch),
-                                  nn.LeakyReLU(0.2, True), nn.Conv2d(ch, 1, 4))
+        self.compress = nn.Sequential(sn(nn.Linear(text_dim, text_proj)), nn.LeakyReLU(0.2, True))
+        self.head = nn.Sequential(sn(nn.Conv2d(ch + text_proj, ch, 1, bias=spectral)), *norm(ch),
+                                  nn.LeakyReLU(0.2, True), sn(nn.Conv2d(ch, 1, 4)))
 
     def forward(self, x: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """x (N, C, size, size), text (N, text_dim) -> logits (N,)."""

@@ -289,7 +289,7 @@ def run_inpaint(args, data, out, cmd):
     model = dict(c.partition("=")[::2] for c in args.checkpoint).get("inpaint", name)
     if args.train:
         cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv,
-                            l2_hole_weight=args.inpaint_l2)
+                            l2_hole_weight=args.inpaint_l2, arch=args.inpaint_arch)
         if args.inpaint_data == "template":  # the shipped model's recipe
             aug, desc = None, ""
         elif mri:
@@ -404,6 +404,7 @@ def main(argv=None) -> int:
     ap.add_argument("--inpaint-data", choices=("mri", "template", "photos"), default="mri",
                     help="inpaint: MRI (template + Colin27, scored on real scans of other subjects), the "
                          "template thumbnails the shipped inpaint_mri trained on, or scikit-image's offline photos")
+    ap.add_argument("--inpaint-arch", choices=("gated", "unet"), default="gated", help="inpaint: generator")
     ap.add_argument("--inpaint-l2", type=float, default=0.0, help="inpaint: squared-error weight in the holes")
     ap.add_argument("--inpaint-adv", type=float, default=0.1,
                     help="inpaint: adversarial weight (0.1 the family default; lower favours L1 in the holes)")

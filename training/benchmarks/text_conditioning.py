@@ -222,7 +222,7 @@ def bag_of_words_recall(model, test: dict) -> dict:
 
 # ---- training ---------------------------------------------------------------------------------
 def train(family: str, data_name: str, iterations: int, out: Path, sets: list[str], batch_size: int, lr: float,
-          resume: bool) -> Path:
+          resume: bool, ema: float = 0.0) -> Path:
     from im2im_core.data.datasets import CaptionedArrays
     from im2im_core.engine.config import OptimConfig, TrainConfig, apply_overrides
     from im2im_core.engine.trainer import Trainer
@@ -238,7 +238,7 @@ def train(family: str, data_name: str, iterations: int, out: Path, sets: list[st
                          description=f"6000 rendered {data_name} scenes ({ts.__name__}, seed {TRAIN_SEED}), 5 captions each")
     tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / family), progress=False,
                        tensorboard=False, sample_every=max(1, iterations // 10), save_every=max(1, min(250, iterations // 4)),
-                       optim=OptimConfig(lr=lr, beta1=0.5), resume=resume)
+                       optim=OptimConfig(lr=lr, beta1=0.5), resume=resume, ema=ema)
     t0 = time.time()
     res = Trainer(build(cfg), ds, tcfg).fit()
     print(f"[{family}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
@@ -265,6 +265,7 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the generator's weights (0: off)")
     ap.add_argument("--set", action="append", default=[], help="model config override KEY=VALUE")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--checkpoint", default="", help="evaluate this checkpoint (one --family)")
@@ -292,7 +293,8 @@ def main(argv=None) -> int:
     for fam in families:
         model = args.checkpoint or shipped_name(fam, args.data)
         if args.train:
-            model = train(fam, args.data, args.iterations, out, args.set, args.batch_size, args.lr, args.resume)
+            model = train(fam, args.data, args.iterations, out, args.set, args.batch_size, args.lr, args.resume,
+                          args.ema)
         tr = im2im_core.load(model, device="cpu", precision="fp32")
         rec = eval_text_encoder(tr.model, test)
         if fam == "gan_cls":
