@@ -41,12 +41,18 @@ def data():
     return scenes(96, 0)
 
 
-def trained(family, data, tmp_path, iterations=60, **kw):
+def edits(data, seed=5):
+    """Captions of two random edits of each scene: relevant, but mismatching."""
+    rng = np.random.default_rng(seed)
+    return [[ts.caption(ts.edit(s, rng), rng) for _ in range(2)] for s in data[0]]
+
+
+def trained(family, data, tmp_path, iterations=60, relevant=None, **kw):
     cfg = {"gan_cls": GANCLSConfig, "sisgan": SisGANConfig}[family](**{**TINY, **kw})
     if family == "sisgan":
         cfg.n_res = 1
     _, imgs, caps = data
-    ds = CaptionedArrays(imgs, caps, intensity=Intensity("dtype"))
+    ds = CaptionedArrays(imgs, caps, intensity=Intensity("dtype"), relevant=relevant)
     torch.manual_seed(0)
     model = build(cfg)
     res = Trainer(model, ds, TrainConfig(iterations=iterations, batch_size=16, out_dir=str(tmp_path / family),
@@ -211,19 +217,27 @@ def test_captioned_data_is_checked(data):
         CaptionedArrays(imgs, caps[:-1])
     with pytest.raises(InputError, match="no caption"):
         CaptionedArrays(imgs[:2], [["a red circle"], [""]])
+    with pytest.raises(InputError, match="relevant caption list"):
+        CaptionedArrays(imgs, caps, relevant=caps[:-1])
+    with pytest.raises(InputError, match="no relevant caption"):
+        CaptionedArrays(imgs[:2], caps[:2], relevant=[["a red circle"], []])
+    item = CaptionedArrays(imgs, caps, relevant=edits(data))[3]
+    assert item["text"] in caps[3] and item["relevant"] in edits(data)[3]
     model = build(GANCLSConfig(**TINY))
     with pytest.raises(ConfigError, match="captions"):
         Trainer(model, ArrayPairs(imgs, imgs, channels=(3, 3)), TrainConfig(iterations=1, progress=False))
 
 
-def discriminator_gap(model, data, n=64) -> float:
-    """Mean D logit on (image, own caption) minus (image, another image's caption)."""
+def discriminator_gap(model, data, n=64, wrong=None) -> float:
+    """Mean D logit on (image, own caption) minus (image, `wrong` captions: by default another
+    image's)."""
     _, imgs, caps = data
     x = torch.from_numpy(imgs[:n].transpose(0, 3, 1, 2)).float() * 2 - 1
     phi = model.embed([c[0] for c in caps[:n]])
+    phi_wrong = phi.roll(1, 0) if wrong is None else model.embed([c[0] for c in wrong[:n]])
     model.netD.eval()
     with torch.no_grad():
-        return float((model.netD(x, phi) - model.netD(x, phi.roll(1, 0))).mean())
+        return float((model.netD(x, phi) - model.netD(x, phi_wrong)).mean())
 
 
 def test_the_mismatch_term_teaches_d_to_judge_text(data, tmp_path):
@@ -235,11 +249,25 @@ def test_the_mismatch_term_teaches_d_to_judge_text(data, tmp_path):
     assert gaps[0.5] > 0.3 and gaps[0.5] > 10 * abs(gaps[0.0])  # measured 0.60 against 0.006
 
 
+def test_relevant_captions_are_the_hard_half_of_the_mismatches(data):
+    """With relevant captions in the batch, D's mismatching text is rolled captions for the first
+    half and those captions (edits of the same scene) for the second half."""
+    _, _, caps = data
+    model = build(GANCLSConfig(**TINY, vocabulary=build_vocabulary(t for c in caps for t in c)))
+    own, rel = [c[0] for c in caps[:8]], [c[0] for c in edits(data)[:8]]
+    phi = model.embed(own)
+    assert torch.equal(model.mismatching({"text": own}, phi), phi.roll(1, 0))
+    mixed = model.mismatching({"text": own, "relevant": rel}, phi)
+    assert torch.equal(mixed[:4], phi.roll(1, 0)[:4]) and torch.allclose(mixed[4:], model.embed(rel[4:]))
+
+
 def test_sisgan_relevant_text_is_half_mismatched():
     from im2im_core.models.sisgan import SisGAN
 
     phi = torch.arange(8.0)[:, None]
     assert SisGAN.relevant(phi).flatten().tolist() == [1, 2, 3, 0, 4, 5, 6, 7]
+    edit = -torch.arange(8.0)[:, None]
+    assert SisGAN.relevant(phi, edit).flatten().tolist() == [0, -1, -2, -3, 4, 5, 6, 7]
 
 
 def test_cli_generate_and_translate_with_text(runs, data, tmp_path):

@@ -369,20 +369,30 @@ def _kept(keeps: list[torch.Tensor]) -> list[tuple[int, int]]:
 class CaptionedArrays(TranslationDataset):
     """Images with captions: `images` as in `ArrayPairs` (one window for the whole array),
     `captions[i]` one caption or a list of captions of image i. Items are {"A", "B"} (the same
-    image, augmented once) and "text", one of the image's captions drawn at random."""
+    image, augmented once) and "text", one of the image's captions drawn at random.
+
+    `relevant[i]` (optional): captions that are close to image i but do not match it, such as
+    captions of edits of the same scene; items then also carry one of them as "relevant" (the
+    text families' hard mismatching captions)."""
 
     captioned = True
 
-    def __init__(self, images, captions, channels: int = 3, intensity=None, augment=None, description: str = ""):
+    def __init__(self, images, captions, channels: int = 3, intensity=None, augment=None, description: str = "",
+                 relevant=None):
         super().__init__((channels, channels), intensity, augment)
         self.stack = ArrayPairs._stack(self, images, channels, "images")
-        self.captions = [[c] if isinstance(c, str) else list(c) for c in captions]
-        if len(self.captions) != len(self.stack):
-            raise InputError(f"{len(self.stack)} image(s) but {len(self.captions)} caption list(s); give one per image")
-        bad = [i for i, cs in enumerate(self.captions) if not cs or not all(isinstance(c, str) and c.strip() for c in cs)]
-        if bad:
-            raise InputError(f"image(s) {bad[:5]} have no caption or an empty one")
+        self.captions = self._caption_lists(captions, "caption")
+        self.relevant = None if relevant is None else self._caption_lists(relevant, "relevant caption")
         self.description = description or f"arrays: {len(self.stack)} captioned images"
+
+    def _caption_lists(self, captions, what: str) -> list[list[str]]:
+        lists = [[c] if isinstance(c, str) else list(c) for c in captions]
+        if len(lists) != len(self.stack):
+            raise InputError(f"{len(self.stack)} image(s) but {len(lists)} {what} list(s); give one per image")
+        bad = [i for i, cs in enumerate(lists) if not cs or not all(isinstance(c, str) and c.strip() for c in cs)]
+        if bad:
+            raise InputError(f"image(s) {bad[:5]} have no {what} or an empty one")
+        return lists
 
     def __len__(self):
         return len(self.stack)
@@ -390,7 +400,11 @@ class CaptionedArrays(TranslationDataset):
     def __getitem__(self, index):
         (x,) = self.augment([self.stack[index]])
         caps = self.captions[index]
-        return {"A": x, "B": x, "text": caps[int(torch.randint(len(caps), ()))]}
+        item = {"A": x, "B": x, "text": caps[int(torch.randint(len(caps), ()))]}
+        if self.relevant is not None:
+            rel = self.relevant[index]
+            item["relevant"] = rel[int(torch.randint(len(rel), ()))]
+        return item
 
 
 # ---- multi-domain (StarGAN) -----------------------------------------------------------------------

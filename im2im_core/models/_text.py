@@ -77,13 +77,22 @@ class TextConditioned(Im2ImModel):
     def configure_optimizers(self, train_cfg):
         return {"G": self.adam(self.netG.parameters(), train_cfg), "D": self.adam(self.netD.parameters(), train_cfg)}
 
-    def discriminator_step(self, x, phi, fake, phi_fake) -> dict:
+    def mismatching(self, batch, phi) -> torch.Tensor:
+        """t_hat: the batch's captions rolled by one (the references'), or, when the data gives
+        relevant captions (edits of the same scene), those for the second half of the batch."""
+        wrong = phi.roll(1, 0)
+        if "relevant" not in batch:
+            return wrong
+        h = len(phi) // 2
+        return torch.cat([wrong[:h], self.embed(batch["relevant"][h:]).to(phi)])
+
+    def discriminator_step(self, x, phi, fake, phi_fake, phi_wrong=None) -> dict:
         """The matching-aware D update (references' weights): (x, t) -> real,
-        lambda_mismatch (x, t_hat) -> fake with t_hat the batch's captions rolled by one, and
-        1/2 (fake, its text) -> fake. Leaves D frozen for the generator's step."""
+        lambda_mismatch (x, t_hat) -> fake with t_hat `phi_wrong` (default: the batch's captions
+        rolled by one), and 1/2 (fake, its text) -> fake. Leaves D frozen for the generator's step."""
         self.set_requires_grad(self.netD, True)
         d_real = self.gan(self.netD(x, phi), True)
-        d_mis = self.gan(self.netD(x, phi.roll(1, 0)), False)
+        d_mis = self.gan(self.netD(x, phi.roll(1, 0) if phi_wrong is None else phi_wrong), False)
         d_fake = self.gan(self.netD(fake.detach(), phi_fake), False)
         loss_d = d_real + self.config.lambda_mismatch * d_mis + 0.5 * d_fake
         self.optimize("D", loss_d)

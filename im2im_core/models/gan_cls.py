@@ -13,7 +13,8 @@ Networks
 Losses (paper Alg. 1, with the reference code's 1/2 on each fake term):
   L_D = BCE(D(x, t), 1) + lambda_mismatch * [BCE(D(x, t_hat), 0) + BCE(D(G(z, t), t), 0)]
   L_G = BCE(D(G(z, t), t), 1) [+ BCE(D(G(z', t_int), t_int), 1) with GAN-INT]
-t_hat is another image's caption (the batch rolled by one); GAN-INT's t_int = b t + (1 - b) t_hat
+t_hat is another image's caption (the batch rolled by one; with relevant captions in the data,
+half of them are those: hard negatives that differ in one or two attributes); GAN-INT's t_int = b t + (1 - b) t_hat
 with b = `int_beta` (the paper's 0.5). lambda_mismatch = 0 ablates the matching-aware term; the
 fake term then keeps the paper's 1/2.
 
@@ -105,7 +106,7 @@ class GANCLS(TextConditioned):
         phi_hat = phi.roll(1, 0)
         z = torch.randn(len(x), c.z_dim, device=x.device)
         fake = self.netG(z, phi)
-        losses = self.discriminator_step(x, phi, fake, phi)
+        losses = self.discriminator_step(x, phi, fake, phi, self.mismatching(batch, phi))
         g_fake = self.gan(self.netD(fake, phi), True, for_discriminator=False)
         losses["G"] = g_fake.item()
         if c.gan_int:

@@ -13,7 +13,10 @@ Losses (reference train.py):
   L_D = BCE(D(x, t), 1) + lambda_mismatch BCE(D(x, t_hat), 0) + 1/2 BCE(D(G(x, t_bar), t_bar), 0)
   L_G = BCE(D(G(x, t_bar), t_bar), 1) + lambda_kl KL(N(mu, sigma) || N(0, I)) [+ lambda_rec |G(x, t) - x|]
 t_hat: another image's caption (the batch rolled by one). t_bar, "semantically relevant" text: the
-first half of the batch gets rolled (mismatching) captions, the second half its own. The
+first half of the batch gets rolled (mismatching) captions, the second half its own. Where the
+data gives relevant captions (CaptionedArrays(relevant=...): captions of edits of the same scene,
+not in the paper), the first half of t_bar and the second half of t_hat use them instead, so G
+practises the edits it will be asked for and D learns to check single attributes. The
 reconstruction term with the image's own caption is not in the paper (default 0): it asks that a
 matching caption leaves the image as it is.
 
@@ -110,18 +113,20 @@ class SisGAN(TextConditioned):
 
     # ---- training -------------------------------------------------------------------------
     @staticmethod
-    def relevant(phi: torch.Tensor) -> torch.Tensor:
-        """The reference's t_bar: first half of the batch rolled (mismatching), second half as is."""
+    def relevant(phi: torch.Tensor, phi_edit: torch.Tensor | None = None) -> torch.Tensor:
+        """The reference's t_bar: the first half of the batch mismatching (rolled captions, or the
+        data's relevant captions `phi_edit` when given), the second half its own."""
         h = len(phi) // 2
-        return torch.cat([phi[:h].roll(-1, 0), phi[h:]])
+        first = phi[:h].roll(-1, 0) if phi_edit is None else phi_edit[:h]
+        return torch.cat([first, phi[h:]])
 
     def train_step(self, batch, step):
         c = self.config
         x = batch["A"]
         phi = self.embed(batch["text"]).to(x.device)
-        phi_bar = self.relevant(phi)
+        phi_bar = self.relevant(phi, self.embed(batch["relevant"]).to(phi) if "relevant" in batch else None)
         fake, (mu, log_sigma) = self.netG(x, phi_bar)
-        losses = self.discriminator_step(x, phi, fake, phi_bar)
+        losses = self.discriminator_step(x, phi, fake, phi_bar, self.mismatching(batch, phi))
         g_fake = self.gan(self.netD(fake, phi_bar), True, for_discriminator=False)
         kl = kl_gaussian(mu, 2 * log_sigma)
         loss_g = g_fake + c.lambda_kl * kl

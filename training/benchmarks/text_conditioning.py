@@ -54,6 +54,12 @@ def scenes_data(n: int, seed: int, n_captions: int = 5, test: bool = False) -> d
             "captions": [[ts.caption(s, rng) for _ in range(n_captions)] for s in scenes]}
 
 
+def edit_captions(scenes, seed: int, n: int = 5) -> list[list[str]]:
+    """For each scene, captions of n random edits of it (relevant but mismatching text)."""
+    rng = np.random.default_rng([seed, 1])
+    return [[ts.caption(ts.edit(s, rng), rng) for _ in range(n)] for s in scenes]
+
+
 def edit_pairs(n: int, seed: int) -> dict:
     """n (source scene, edited scene, caption of the edit, unchanged-pixel mask) for SisGAN."""
     rng = np.random.default_rng(seed)
@@ -222,7 +228,7 @@ def bag_of_words_recall(model, test: dict) -> dict:
 
 # ---- training ---------------------------------------------------------------------------------
 def train(family: str, data_name: str, iterations: int, out: Path, sets: list[str], batch_size: int, lr: float,
-          resume: bool, ema: float = 0.0) -> Path:
+          resume: bool, ema: float = 0.0, edits: bool = False) -> Path:
     from im2im_core.data.datasets import CaptionedArrays
     from im2im_core.engine.config import OptimConfig, TrainConfig, apply_overrides
     from im2im_core.engine.trainer import Trainer
@@ -235,7 +241,9 @@ def train(family: str, data_name: str, iterations: int, out: Path, sets: list[st
     cfg = config_from_dict(family, raw["model"])
     images = data["images"][..., 0] if c == 1 else data["images"]
     ds = CaptionedArrays(images, data["captions"], channels=c, intensity=Intensity("dtype"),
-                         description=f"6000 rendered {data_name} scenes ({ts.__name__}, seed {TRAIN_SEED}), 5 captions each")
+                         description=f"6000 rendered {data_name} scenes ({ts.__name__}, seed {TRAIN_SEED}), 5 captions each"
+                                     + (", 5 captions of edits each" if edits else ""),
+                         relevant=edit_captions(data["scenes"], TRAIN_SEED) if edits else None)
     tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / family), progress=False,
                        tensorboard=False, sample_every=max(1, iterations // 10), save_every=max(1, min(250, iterations // 4)),
                        optim=OptimConfig(lr=lr, beta1=0.5), resume=resume, ema=ema)
@@ -265,6 +273,8 @@ def main(argv=None) -> int:
     ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--edit-captions", action="store_true",
+                    help="train with captions of edits of each scene as relevant mismatching text")
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the generator's weights (0: off)")
     ap.add_argument("--set", action="append", default=[], help="model config override KEY=VALUE")
     ap.add_argument("--resume", action="store_true")
@@ -294,7 +304,7 @@ def main(argv=None) -> int:
         model = args.checkpoint or shipped_name(fam, args.data)
         if args.train:
             model = train(fam, args.data, args.iterations, out, args.set, args.batch_size, args.lr, args.resume,
-                          args.ema)
+                          args.ema, args.edit_captions)
         tr = im2im_core.load(model, device="cpu", precision="fp32")
         rec = eval_text_encoder(tr.model, test)
         if fam == "gan_cls":
