@@ -153,25 +153,31 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
                         ("lesion-free truth", truth[0])]))
         layers.update({"T1 with lesions": x, "lesions removed": res["image"]})
 
-    if _available(INPAINT) or _available(SR):  # 5. inpainting and super-resolution
+    if _available(INPAINT) or _available(SR):  # 5. inpainting (real scans of other subjects) and super-resolution
         gt, _ = _slices("template", 128, n)
         row_panels = []
         if _available(INPAINT):
-            from .data.holes import random_hole_mask
-
-            rng = np.random.default_rng(3)
-            holes = np.stack([random_hole_mask(gt.shape[-2:], rng, (0.2, 0.4)) for _ in gt]).astype(bool)
-            holed = np.where(holes, 0, gt).astype(np.float32)
             from skimage.restoration import inpaint_biharmonic
 
-            filled = load(INPAINT, device="auto").translate(holed, mask=holes, out_dtype="float32")
-            classical = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)]).astype(np.float32)
-            for name, pred in (("biharmonic", classical), (INPAINT, filled)):
-                err = np.mean([np.abs(np.clip(f, 0, 1) - g)[h].mean() for f, g, h in zip(pred, gt, holes)])
-                ps = np.mean([_metrics(f, g, h)["PSNR in region"] for f, g, h in zip(pred, gt, holes)])
-                rows.append(("Inpainting 20-40% holes (in holes)", f"{name} (L1 {err:.4f})", ps, float("nan")))
-            row_panels += [("with holes", holed[0]), ("inpainted", filled[0])]
-            layers.update({"with holes": holed, "inpainted": filled})
+            from .data.holes import random_hole_mask
+            from .data.real_scans import by_size, real_slices
+
+            scans = np.stack([s[1] for s in by_size(real_slices("test"))[(256, 256)]][:n]).astype(np.float32)
+            rng = np.random.default_rng(3)
+            tr = load(INPAINT, device="auto")
+            for lo, hi in ((0.1, 0.2), (0.2, 0.4)):
+                holes = np.stack([random_hole_mask(scans.shape[-2:], rng, (lo, hi)) for _ in scans]).astype(bool)
+                holed = np.where(holes, 0, scans).astype(np.float32)
+                filled = tr.translate(holed, mask=holes, out_dtype="float32")
+                classical = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)]).astype(np.float32)
+                for name, pred in (("biharmonic", classical), (INPAINT, filled)):
+                    err = np.concatenate([np.abs(np.clip(f, 0, 1) - g)[h] for f, g, h in zip(pred, scans, holes)])
+                    rows.append((f"Inpainting {lo:.0%}-{hi:.0%} holes, real scans (in holes)",
+                                 f"{name} (L1 {err.mean():.4f})", float(10 * np.log10(1 / np.mean(err ** 2))),
+                                 float("nan")))
+            row_panels += [("with holes (real scan)", holed[0]), ("inpainted", filled[0]), ("biharmonic", classical[0]),
+                           ("real scan", scans[0])]
+            layers.update({"real scan": scans, "with holes": holed, "inpainted": filled})
         if _available(SR):
             from skimage.transform import resize
 
@@ -181,10 +187,9 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
             for name, pred in (("bicubic", bic), (SR, sr)):
                 m = np.mean([list(_metrics(p, g).values()) for p, g in zip(pred, gt)], axis=0)
                 rows.append(("Super-resolution x2", name, m[0], m[1]))
-            row_panels += [("low-res (x2 down)", low[0]), ("bicubic", bic[0]), ("super-resolved", sr[0])]
+            row_panels += [("low-res (x2 down)", low[0]), ("super-resolved", sr[0]), ("ground truth", gt[0])]
             layers["super-resolved"] = sr
-        row_panels.append(("ground truth", gt[0]))
-        panels.append(("Inpainting and super-resolution", row_panels))
+        panels.append(("Inpainting (real scan) and super-resolution (template)", row_panels))
 
     from .demo_text import text_panels  # 6. text -> image and text-guided edits (shapes world)
 

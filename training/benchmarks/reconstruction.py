@@ -239,18 +239,27 @@ def recon_tables(rows) -> str:
 # ---- inpainting ----------------------------------------------------------------------------
 #: scikit-image photos that ship in its wheel (offline), grey; held-out ones are never cropped for training
 PHOTOS_TRAIN = ("astronaut", "brick", "chelsea", "grass", "gravel", "hubble_deep_field",
-                "immunohistochemistry", "page", "retina", "rocket", "text")
+                "immunohistochemistry", "page", "retina", "rocket", "text", "clock", "stereo_motorcycle",
+                "grace_hopper.jpg")
 PHOTOS_TEST = ("camera", "cell", "coins", "moon")
 PHOTOS_VALIDATION = ("coffee", "microaneurysms")
 
 
 def photo(name: str) -> np.ndarray:
-    """One scikit-image sample as grey float32 in [0, 1] (retina and hubble halved, to train faster)."""
+    """One scikit-image (or matplotlib `*.jpg`) sample as grey float32 in [0, 1] (retina and hubble
+    halved, to train faster)."""
     import skimage.data
     from skimage.color import rgb2gray
     from skimage.transform import rescale
 
-    img = getattr(skimage.data, name)()
+    if name.endswith(".jpg"):  # matplotlib's sample data (in its wheel)
+        import imageio.v3 as iio
+        from matplotlib.cbook import get_sample_data
+
+        img = iio.imread(get_sample_data(name, asfileobj=False))
+    else:
+        img = getattr(skimage.data, name)()
+        img = img[0] if name == "stereo_motorcycle" else img  # (left, right, disparity): the left view
     img = rgb2gray(img[..., :3]) if img.ndim == 3 else img.astype(np.float64) / 255
     if max(img.shape) > 800:
         img = rescale(img, 0.5, anti_aliasing=True)
