@@ -290,3 +290,20 @@ def test_cli_generate_and_translate_with_text(runs, data, tmp_path):
     assert iio.imread(tmp_path / "out" / "in.png").shape == (32, 32, 3)
     assert main(["generate", str(gan), "zebra", "-o", str(tmp_path / "z.png")]) != 0
     assert not (tmp_path / "z.png").exists()
+
+
+def test_demo_shows_the_text_models(runs, tmp_path, monkeypatch):
+    """The demo's text row: GAN-CLS samples per held-out caption, SisGAN's edit next to the exact
+    target, and a PSNR row for the edit against leaving the input unchanged."""
+    from im2im_core import demo, demo_text
+
+    paths = {f: str(runs[f][0]["export"]) for f in ("gan_cls", "sisgan")}
+    monkeypatch.setattr(demo_text, "GAN_CLS", paths["gan_cls"])
+    monkeypatch.setattr(demo_text, "SISGAN", paths["sisgan"])
+    monkeypatch.setattr(demo, "_available", lambda name: name in paths.values())
+    out = demo.run_demo(tmp_path, quick=True)
+    rows = [r for r in out["rows"] if r[0].startswith("Text edit")]
+    assert [r[1] for r in rows] == ["identity (input)", paths["sisgan"]] and all(np.isfinite(r[2]) for r in rows)
+    assert out["layers"]["generated from text"].shape[0] == 4  # two captions, two samples each
+    assert out["layers"]["edited from text"].shape == out["layers"]["scene"].shape
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
