@@ -9,7 +9,7 @@ from im2im_core.inference import shipped_models
 
 EXPECTED = ("mri_recon_1dgauss", "mri_recon_poisson2d", "inpaint_mri", "sr_x2_mri", "sr_x4_mri",
             "pix2pix_t1w_t2w", "pix2pix_t2w_t1w", "cyclegan_t1w_t2w", "unit_t1w_t2w", "attention_t1w_t2w",
-            "munit_t1w_t2w", "bicyclegan_t1w_t2w", "bicyclegan_t2w_t1w")
+            "munit_t1w_t2w", "bicyclegan_t1w_t2w", "bicyclegan_t2w_t1w", "gan_cls_shapes", "sisgan_shapes")
 
 
 @pytest.fixture(scope="module")
@@ -121,26 +121,33 @@ def test_recon_background_has_no_structured_artefacts(real_recon):
         assert rms_zf > 3 * BACKGROUND_RMS and stripe_zf > 3 * STRIPES  # the check can fail
 
 
-def test_inpaint_beats_biharmonic_in_the_holes(heldout):
-    """Known pixels come back bit-identical, and the holes are filled better than by
-    scikit-image's biharmonic inpainting, the classical fill the model starts from (11% lower
-    L1 on these held-out slices when this test was written; the bound leaves room for
-    platform float differences)."""
+#: issue 18's inpainting target: >= 1 dB PSNR in the holes over biharmonic, and a lower L1
+INPAINT_MARGIN_DB = 1.0
+
+
+@pytest.mark.parametrize("ratio", [(0.1, 0.2), (0.2, 0.4)])
+def test_inpaint_beats_biharmonic_on_real_scans(ratio):
+    """On the held-out 256 px real scans of other subjects (never trained on), known pixels come
+    back bit-identical and the holes are filled >= 1 dB better than scikit-image's biharmonic
+    inpainting, with a lower L1 (the benchmark's nine test slices: +1.6 dB at both ratios)."""
     from skimage.restoration import inpaint_biharmonic
 
     from im2im_core.data.holes import random_hole_mask
+    from im2im_core.data.real_scans import by_size, real_slices
 
-    gt, _ = heldout["template"]
+    gt = np.stack([s[1] for s in by_size(real_slices("test"))[(256, 256)]]).astype(np.float32)
     rng = np.random.default_rng(11)
-    holes = np.stack([random_hole_mask(gt.shape[-2:], rng, (0.2, 0.4)) for _ in gt]).astype(bool)
+    holes = np.stack([random_hole_mask(gt.shape[-2:], rng, ratio) for _ in gt for _ in range(2)]).astype(bool)
+    gt = np.repeat(gt, 2, axis=0)
     holed = np.where(holes, 0, gt).astype(np.float32)
-    out = im2im_core.load("inpaint_mri", device="cpu").translate(holed, mask=holes, out_dtype="float32")
+    out = im2im_core.load("inpaint_mri", device="cpu").translate(holed, mask=holes, out_dtype="float32",
+                                                                 window="slice")
     assert np.array_equal(out[~holes], holed[~holes])
     bih = np.stack([inpaint_biharmonic(x, h) for x, h in zip(holed, holes)])
-    model_err = np.abs(np.clip(out, 0, 1) - gt)[holes].mean()
-    assert model_err < 0.95 * np.abs(np.clip(bih, 0, 1) - gt)[holes].mean()
-    mean_fill = np.stack([np.where(h, x[~h & (x > 0)].mean(), x) for x, h in zip(holed, holes)])
-    assert model_err < 0.6 * np.abs(mean_fill - gt)[holes].mean()
+    err = {"model": np.clip(out, 0, 1)[holes] - gt[holes], "biharmonic": np.clip(bih, 0, 1)[holes] - gt[holes]}
+    psnr = {k: 10 * np.log10(1 / np.mean(e ** 2)) for k, e in err.items()}
+    assert psnr["model"] >= psnr["biharmonic"] + INPAINT_MARGIN_DB, psnr
+    assert np.abs(err["model"]).mean() < np.abs(err["biharmonic"]).mean()
 
 
 def test_super_resolution_beats_bicubic(heldout):

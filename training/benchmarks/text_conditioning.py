@@ -269,7 +269,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", choices=tuple(WORLDS), default="shapes")
     ap.add_argument("--report", action="store_true", help="evaluate the shipped models")
     ap.add_argument("--train", action="store_true")
-    ap.add_argument("--ship", action="store_true")
+    ap.add_argument("--ship", action="store_true", help="ship the model just trained, or --checkpoint, after scoring it")
     ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4)
@@ -331,7 +331,7 @@ def main(argv=None) -> int:
         lines[-1] += " |"
         print(lines[-1], flush=True)
         report[fam] = r
-        if args.train and args.ship:
+        if args.ship and (args.train or args.checkpoint):
             print("shipped", ship(model, shipped_name(fam, args.data), {k: v for k, v in r.items() if isinstance(v, float)},
                                   cmd, {"task": f"{fam} on rendered {args.data} scenes ({ts.__name__})"}))
     write_json(out / "report.json", report)
