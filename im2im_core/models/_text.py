@@ -86,13 +86,13 @@ class TextConditioned(Im2ImModel):
         h = len(phi) // 2
         return torch.cat([wrong[:h], self.embed(batch["relevant"][h:]).to(phi)])
 
-    def discriminator_step(self, x, phi, fake, phi_fake, phi_wrong=None) -> dict:
+    def discriminator_step(self, x, phi, fake, phi_fake, phi_wrong) -> dict:
         """The matching-aware D update (references' weights): (x, t) -> real,
-        lambda_mismatch (x, t_hat) -> fake with t_hat `phi_wrong` (default: the batch's captions
-        rolled by one), and 1/2 (fake, its text) -> fake. Leaves D frozen for the generator's step."""
+        lambda_mismatch (x, t_hat) -> fake with t_hat `phi_wrong` (`mismatching`), and
+        1/2 (fake, its text) -> fake. Leaves D frozen for the generator's step."""
         self.set_requires_grad(self.netD, True)
         d_real = self.gan(self.netD(x, phi), True)
-        d_mis = self.gan(self.netD(x, phi.roll(1, 0) if phi_wrong is None else phi_wrong), False)
+        d_mis = self.gan(self.netD(x, phi_wrong), False)
         d_fake = self.gan(self.netD(fake.detach(), phi_fake), False)
         loss_d = d_real + self.config.lambda_mismatch * d_mis + 0.5 * d_fake
         self.optimize("D", loss_d)
