@@ -360,8 +360,8 @@ def test_inpaint_prefill_config_and_export_errors():
     assert torch.equal(y[~hole.expand_as(y)], x[~hole.expand_as(x)])
 
 
-@pytest.mark.parametrize("arch,lr,l2,bound", [("gated", 1e-3, 0.0, 0.97), ("unet", 3e-4, 10.0, 0.97)])
-def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices, arch, lr, l2, bound):
+@pytest.mark.parametrize("arch,lr,l2", [("gated", 1e-3, 0.0), ("unet", 3e-4, 10.0)])
+def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices, arch, lr, l2):
     """A tiny run on four training slices (fresh holes every step) fills holes in a held-out test
     slice better than its starting point, scikit-image's biharmonic fill (it starts exactly there,
     see test_inpaint_starts_at_its_classical_prefill)."""
@@ -383,7 +383,7 @@ def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices, arch, lr, l2,
         errs["model"].append(np.abs(y - x[0, 0].numpy())[hole].mean())
         errs["biharmonic"].append(np.abs(inpaint_biharmonic(known, hole) - x[0, 0].numpy())[hole].mean())
     # the untrained model is the biharmonic fill (ratio 1.0); measured 0.95 (gated) and 0.95 (unet) here
-    assert np.mean(errs["model"]) < bound * np.mean(errs["biharmonic"]), errs
+    assert np.mean(errs["model"]) < 0.97 * np.mean(errs["biharmonic"]), errs
 
 
 @pytest.mark.parametrize("activation", ["elu", "lrelu"])

@@ -171,8 +171,7 @@ class Inpaint(Im2ImModel):
         m = hole.to(x.dtype).expand(x.shape[0], 1, h, w)
         base = self.prefilled(x, hole, m)
         inp = torch.cat([base, m], dim=1)
-        multiple = 2 ** self.config.num_downs if self.config.arch == "unet" else self.netG.size_multiple()
-        out = self.netG(pad_to_multiple(inp, multiple))[..., :h, :w].float()
+        out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))[..., :h, :w].float()
         if self.config.residual:
             out = (base.float() + out).clamp(-1, 1)
         return out, base

@@ -125,6 +125,11 @@ class UnetGenerator(nn.Module):
         else:
             self.model = UnetSkipConnectionBlock(out_ch, ngf, input_nc=in_ch, submodule=block, outermost=True,
                                                  norm=norm, final_act=final_act)
+        self.num_downs = num_downs
+
+    def size_multiple(self) -> int:
+        """Input sides must be a multiple of this (one halving per level)."""
+        return 2 ** self.num_downs
 
     def forward(self, x):
         return self.model(x)

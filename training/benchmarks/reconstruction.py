@@ -268,8 +268,8 @@ def photo(name: str) -> np.ndarray:
 
 def inpaint_data(which: str, split: str, template=None):
     """{"train": images, "test": [(name, image)]}: whole 1 mm template and Colin27 slices with the
-    real scans of other subjects as `split`, the template thumbnails of `load_data` (the shipped
-    model's data; "test" only), or scikit-image's photos with the held-out ones."""
+    real scans of other subjects as `split`, the template thumbnails of `load_data` (the earlier
+    shipped model's data; "test" only), or scikit-image's photos with the held-out ones."""
     if which == "template":
         return {"train": template["train"], "test": [(str(i), x) for i, x in enumerate(template["test"])]}
     if which == "mri":
@@ -299,7 +299,7 @@ def run_inpaint(args, data, out, cmd):
     if args.train:
         cfg = InpaintConfig(ngf=args.inpaint_ngf, hole_kind="mixed", hole_ratio=(0.1, 0.4), lambda_gan=args.inpaint_adv,
                             l2_hole_weight=args.inpaint_l2, arch=args.inpaint_arch)
-        if args.inpaint_data == "template":  # the shipped model's recipe
+        if args.inpaint_data == "template":  # the recipe of the model shipped before the real-scan one
             aug, desc = None, ""
         elif mri:
             aug = MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale)
@@ -412,7 +412,7 @@ def main(argv=None) -> int:
     ap.add_argument("--inpaint-ngf", type=int, default=16, help="inpaint: generator width")
     ap.add_argument("--inpaint-data", choices=("mri", "template", "photos"), default="mri",
                     help="inpaint: MRI (template + Colin27, scored on real scans of other subjects), the "
-                         "template thumbnails the shipped inpaint_mri trained on, or scikit-image's offline photos")
+                         "template thumbnails the earlier inpaint_mri trained on, or scikit-image's offline photos")
     ap.add_argument("--inpaint-arch", choices=("gated", "unet"), default="gated", help="inpaint: generator")
     ap.add_argument("--inpaint-l2", type=float, default=0.0, help="inpaint: squared-error weight in the holes")
     ap.add_argument("--inpaint-adv", type=float, default=0.1,
