@@ -225,24 +225,26 @@ class Inpaint(Im2ImModel):
                 "D": self.adam(self.netD.parameters(), train_cfg)}
 
     def train_step(self, batch, step):
-        """One hinge D update and one G update on freshly drawn holes."""
+        """One hinge D update (none when lambda_gan is 0) and one G update on freshly drawn holes."""
         c = self.config
         x = batch["A"]
         hole = self.make_holes(x, step)
         m = hole.to(x.dtype)
         raw, base = self._fill(x, hole)
         done = x * (1 - m) + raw * m
-        self.set_requires_grad(self.netD, True)
-        loss_d = 0.5 * (self.gan(self.netD(torch.cat([x, m], 1)), True)
-                        + self.gan(self.netD(torch.cat([done.detach(), m], 1)), False))
-        self.optimize("D", loss_d)
-        self.set_requires_grad(self.netD, False)
         err = (raw - x).abs()
         l1_hole, l1_valid = (err * m).mean(), (err * (1 - m)).mean()
         l2_hole = (err.square() * m).mean()
-        adv = self.gan(self.netD(torch.cat([done, m], 1)), True, for_discriminator=False)
-        loss_g = (c.l1_hole_weight * l1_hole + c.l1_valid_weight * l1_valid + c.l2_hole_weight * l2_hole
-                  + c.lambda_gan * adv)
+        loss_g = c.l1_hole_weight * l1_hole + c.l1_valid_weight * l1_valid + c.l2_hole_weight * l2_hole
+        loss_d = adv = torch.zeros(())  # lambda_gan = 0: D cannot affect G, so it is not trained
+        if c.lambda_gan:
+            self.set_requires_grad(self.netD, True)
+            loss_d = 0.5 * (self.gan(self.netD(torch.cat([x, m], 1)), True)
+                            + self.gan(self.netD(torch.cat([done.detach(), m], 1)), False))
+            self.optimize("D", loss_d)
+            self.set_requires_grad(self.netD, False)
+            adv = self.gan(self.netD(torch.cat([done, m], 1)), True, for_discriminator=False)
+            loss_g = loss_g + c.lambda_gan * adv
         self.optimize("G", loss_g)
         self.set_requires_grad(self.netD, True)
         # the prefill's own error, so a run's gain over its classical start reads off the log

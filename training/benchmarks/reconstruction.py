@@ -237,33 +237,48 @@ def recon_tables(rows) -> str:
 
 
 # ---- inpainting ----------------------------------------------------------------------------
-#: scikit-image photos that ship in its wheel (offline), grey; held-out ones are never cropped for training
+#: photos and micrographs that ship offline in scikit-image's, scikit-learn's ("sklearn:") and
+#: matplotlib's ("*.jpg", "*.npz") wheels, grey; held-out ones are never cropped for training
 PHOTOS_TRAIN = ("astronaut", "brick", "chelsea", "grass", "gravel", "hubble_deep_field",
                 "immunohistochemistry", "page", "retina", "rocket", "text", "clock", "stereo_motorcycle",
-                "grace_hopper.jpg")
+                "shepp_logan_phantom", "grace_hopper.jpg", "jacksboro_fault_dem.npz", "sklearn:china.jpg",
+                "sklearn:flower.jpg")
 PHOTOS_TEST = ("camera", "cell", "coins", "moon")
 PHOTOS_VALIDATION = ("coffee", "microaneurysms")
 
 
 def photo(name: str) -> np.ndarray:
-    """One scikit-image (or matplotlib `*.jpg`) sample as grey float32 in [0, 1] (retina and hubble
-    halved, to train faster)."""
+    """One offline sample image (see PHOTOS_TRAIN) as grey float32 in [0, 1] (those over 800 px halved,
+    to train faster; the elevation map min-max scaled)."""
     import skimage.data
     from skimage.color import rgb2gray
     from skimage.transform import rescale
 
-    if name.endswith(".jpg"):  # matplotlib's sample data (in its wheel)
+    if name.startswith("sklearn:"):
+        from sklearn.datasets import load_sample_image
+
+        img = load_sample_image(name.partition(":")[2])
+    elif name.endswith((".jpg", ".npz")):  # matplotlib's sample data (in its wheel)
         import imageio.v3 as iio
         from matplotlib.cbook import get_sample_data
 
-        img = iio.imread(get_sample_data(name, asfileobj=False))
+        path = get_sample_data(name, asfileobj=False)
+        if name.endswith(".npz"):
+            with np.load(path) as z:
+                img = z[z.files[0]].astype(np.float64)
+            img = (img - img.min()) / (img.max() - img.min())
+        else:
+            img = iio.imread(path)
     else:
         img = getattr(skimage.data, name)()
         img = img[0] if name == "stereo_motorcycle" else img  # (left, right, disparity): the left view
-    img = rgb2gray(img[..., :3]) if img.ndim == 3 else img.astype(np.float64) / 255
+    if img.ndim == 3:
+        img = rgb2gray(img[..., :3])
+    elif img.dtype == np.uint8:
+        img = img / 255
     if max(img.shape) > 800:
         img = rescale(img, 0.5, anti_aliasing=True)
-    return img.astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
 
 
 def inpaint_data(which: str, split: str, template=None):
@@ -288,7 +303,7 @@ def run_inpaint(args, data, out, cmd):
 
     from im2im_core.data.holes import random_hole_mask
     from im2im_core.data.mri_augment import MRIAugment
-    from im2im_core.data.transforms import Augment
+    from im2im_core.data.transforms import PhotoAugment
     from im2im_core.intensity import Intensity
     from im2im_core.models.inpaint import InpaintConfig
 
@@ -307,8 +322,9 @@ def run_inpaint(args, data, out, cmd):
                     f"padded to 256 px, random {args.crop} px crops with MRIAugment; tested on other subjects "
                     "(im2im_core/data/real_mri)")
         else:
-            aug = Augment(crop_size=args.crop)
-            desc = f"scikit-image photos {', '.join(PHOTOS_TRAIN)} (grey), random {args.crop} px crops"
+            aug = PhotoAugment(crop_size=args.crop)
+            desc = (f"offline photos and micrographs {', '.join(PHOTOS_TRAIN)} (grey), random {args.crop} px crops "
+                    "from windows up to twice as large, 8 orientations, gamma curves")
         template = args.inpaint_data == "template"
         model = train(cfg, data, args.iterations, out, name, 2 if template else args.batch_size, args.lr or 5e-4,
                       Intensity("percentile", 0.0, 99.5 if template else 100.0), aug, desc, resume=args.resume)
