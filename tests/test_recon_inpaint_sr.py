@@ -1,6 +1,7 @@
 """MRI reconstruction, inpainting and super-resolution families: behaviour on tiny real images (CPU)."""
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -384,6 +385,24 @@ def test_inpaint_learns_beyond_biharmonic(mni_slice, train_slices, arch, lr, l2)
         errs["biharmonic"].append(np.abs(inpaint_biharmonic(known, hole) - x[0, 0].numpy())[hole].mean())
     # the untrained model is the biharmonic fill (ratio 1.0); measured 0.95 (gated) and 0.95 (unet) here
     assert np.mean(errs["model"]) < 0.97 * np.mean(errs["biharmonic"]), errs
+
+
+def test_inpaint_without_adversarial_weight_skips_the_discriminator():
+    """lambda_gan = 0: D cannot change G's loss, so it is neither run nor stepped; G still learns,
+    identically to a run that steps D alongside (G's loss never involves D's weights)."""
+    x = _gray_image(32).repeat(2, 1, 1, 1)
+    runs = {}
+    for w in (0.0, 1e-12):
+        torch.manual_seed(0)
+        model = build(replace(_tiny_inpaint_config(), lambda_gan=w))
+        d0, g0 = ({k: v.clone() for k, v in net.state_dict().items()} for net in (model.netD, model.netG))
+        model, logs = _train(model, {"A": x}, steps=3)
+        d_moved = any(not torch.equal(v, model.netD.state_dict()[k]) for k, v in d0.items())
+        g_moved = any(not torch.equal(v, model.netG.state_dict()[k]) for k, v in g0.items())
+        runs[w] = (d_moved, g_moved, [log["G_l1_hole"] for log in logs], logs[-1]["D"])
+    assert runs[0.0][:2] == (False, True) and runs[0.0][3] == 0.0
+    assert runs[1e-12][:2] == (True, True) and runs[1e-12][3] > 0
+    np.testing.assert_allclose(runs[0.0][2], runs[1e-12][2], rtol=1e-4)
 
 
 @pytest.mark.parametrize("activation", ["elu", "lrelu"])

@@ -307,3 +307,21 @@ def test_demo_shows_the_text_models(runs, tmp_path, monkeypatch):
     assert out["layers"]["generated from text"].shape[0] == 4  # two captions, two samples each
     assert out["layers"]["edited from text"].shape == out["layers"]["scene"].shape
     assert (tmp_path / "demo.png").stat().st_size > 10_000
+
+
+def test_projection_discriminator_adds_text_times_pooled_features():
+    """d_projection: logit = concat head + <V phi, sum of D's last features> (Miyato & Koyama 2018)."""
+    from im2im_core.nets.text import TextConditionedDiscriminator
+
+    torch.manual_seed(0)
+    x, phi = torch.rand(3, 3, 16, 16) * 2 - 1, torch.randn(3, 8)
+    plain = TextConditionedDiscriminator(3, 8, ndf=4, size=16, text_proj=4, spectral=True).eval()
+    proj = TextConditionedDiscriminator(3, 8, ndf=4, size=16, text_proj=4, spectral=True, projection=True).eval()
+    proj.load_state_dict(plain.state_dict(), strict=False)
+    with torch.no_grad():
+        expected = plain(x, phi) + (proj.project(phi) * proj.body(x).sum((2, 3))).sum(1)
+        assert torch.allclose(proj(x, phi), expected, atol=1e-5)
+        assert not torch.allclose(proj(x, phi), plain(x, phi))
+    assert plain.project is None
+    model = build(GANCLSConfig(**TINY, d_projection=True))
+    assert model.netD.project is not None and build(GANCLSConfig(**TINY)).netD.project is None

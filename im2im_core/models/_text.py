@@ -43,6 +43,8 @@ class TextModelConfig(ModelConfig):
     lambda_mismatch: float = 0.5
     #: spectral normalisation instead of batch norm in the discriminator (not in the references)
     d_spectral: bool = False
+    #: add a projection term to the discriminator (Miyato & Koyama 2018; not in the references)
+    d_projection: bool = False
     domains: tuple = ("text", "image")
 
 
@@ -69,7 +71,7 @@ class TextConditioned(Im2ImModel):
         """`netD`, built by the subclass after its generator (the order fixes the seeded init)."""
         c = self.config
         self.netD = init_weights(TextConditionedDiscriminator(c.out_channels, c.text_dim, c.ndf, c.image_size,
-                                                                spectral=c.d_spectral))
+                                                                spectral=c.d_spectral, projection=c.d_projection))
 
     def directions(self):
         return ["AtoB"]

@@ -62,18 +62,17 @@ class JointEmbedding(nn.Module):
         self.image = ImageEmbedder(in_channels, dim, nf)
 
 
-
-
-
 class TextConditionedDiscriminator(nn.Module):
     """Matching-aware critic (GAN-CLS, SisGAN): strided convs down to 4x4, the text embedding
     compressed and tiled there, then a 1x1 and a 4x4 conv to one logit per image.
 
     `spectral=True` swaps the references' batch norm for spectral normalisation of every layer
-    (Miyato et al. 2018), which keeps D from overpowering G on small, clean datasets."""
+    (Miyato et al. 2018), which keeps D from overpowering G on small, clean datasets.
+    `projection=True` adds the inner product of the projected text with the pooled image features
+    (Miyato & Koyama, ICLR 2018), a term that must agree with every part of the text to score well."""
 
     def __init__(self, in_channels: int, text_dim: int, ndf: int = 64, size: int = 64, text_proj: int = 128,
-                 spectral: bool = False):
+                 spectral: bool = False, projection: bool = False):
         super().__init__()
         n_down = max(1, (size // 4).bit_length() - 1)
         if 4 * 2 ** n_down != size:
@@ -93,10 +92,16 @@ class TextConditionedDiscriminator(nn.Module):
         self.compress = nn.Sequential(sn(nn.Linear(text_dim, text_proj)), nn.LeakyReLU(0.2, True))
         self.head = nn.Sequential(sn(nn.Conv2d(ch + text_proj, ch, 1, bias=spectral)), *norm(ch),
                                   nn.LeakyReLU(0.2, True), sn(nn.Conv2d(ch, 1, 4)))
+        self.project = sn(nn.Linear(text_dim, ch, bias=False)) if projection else None
 
     def forward(self, x: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
         """x (N, C, size, size), text (N, text_dim) -> logits (N,)."""
         f = self.body(x)
         t = self.compress(text)[:, :, None, None].expand(-1, -1, *f.shape[-2:])
-        return self.head(torch.cat([f, t.to(f.dtype)], 1)).flatten()
+        logit = self.head(torch.cat([f, t.to(f.dtype)], 1)).flatten()
+        if self.project is not None:
+            logit = logit + (self.project(text).to(f.dtype) * f.sum((2, 3))).sum(1)
+        return logit
+
+
 __all__ = ["TEXT_ENCODERS", "ImageEmbedder", "JointEmbedding", "TextConditionedDiscriminator", "TextEncoder"]
