@@ -1,4 +1,5 @@
-"""Training augmentation on normalised (C, H, W) tensors: resize, random crop, horizontal flip.
+"""Training augmentation on normalised (C, H, W) tensors: resize, random crop, horizontal flip;
+`PhotoAugment` adds zoomed-out crops, the 8 orientations and gamma curves for small photo sets.
 
 Random draws come from torch's global generator, which the trainer reseeds from (seed, step,
 rank) every iteration, so augmentation is reproducible and a resumed run sees the same crops.
