@@ -12,12 +12,12 @@ from typing import ClassVar
 
 import torch
 
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..losses import GANLoss
 from ..nets.init import init_weights
 from ..nets.text import TEXT_ENCODERS, JointEmbedding, TextConditionedDiscriminator
-from ..text import build_vocabulary, encode, fit_embedding
-from .base import Im2ImModel, ModelConfig, check_choices
+from ..text import build_vocabulary, encode, fit_embedding, pairwise_ranking
+from .base import Im2ImModel, ModelConfig, check_choices, check_losses
 
 
 @dataclass
@@ -45,6 +45,9 @@ class TextModelConfig(ModelConfig):
     d_spectral: bool = False
     #: add a projection term to the discriminator (Miyato & Koyama 2018; not in the references)
     d_projection: bool = False
+    #: weight of a visual-semantic matching loss on G: the frozen embedding must rank each generated
+    #: image with its caption above the batch's other captions (AttnGAN's DAMSM idea; not in the references)
+    lambda_match: float = 0.0
     domains: tuple = ("text", "image")
 
 
@@ -62,8 +65,7 @@ class TextConditioned(Im2ImModel):
     def __init__(self, config: TextModelConfig):
         super().__init__(config)
         check_choices(config, text_encoder=TEXT_ENCODERS)
-        if config.lambda_mismatch < 0:
-            raise ConfigError(f"lambda_mismatch must be >= 0, got {config.lambda_mismatch}")
+        check_losses(self.family, config, ("lambda_mismatch", "lambda_match"), gan_modes=())
         self.embedding = self._new_embedding()
         self.gan = GANLoss("vanilla")
 
@@ -100,6 +102,11 @@ class TextConditioned(Im2ImModel):
         self.optimize("D", loss_d)
         self.set_requires_grad(self.netD, False)
         return {"D": loss_d.item(), "D_real": d_real.item(), "D_mismatch": d_mis.item(), "D_fake": d_fake.item()}
+
+    def matching_loss(self, fake: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
+        """The ranking loss of the frozen embedding on (generated image, its text) pairs; its
+        gradient reaches G through the embedding's image encoder."""
+        return pairwise_ranking(self.embedding.image(fake).float(), phi, self.config.embed_margin)
 
     def _new_embedding(self) -> JointEmbedding:
         c = self.config

@@ -52,8 +52,9 @@ def require_blendable(family: str, cfg, why: str = "blends its output with the i
 
 
 def check_losses(family: str, cfg, weights, gan_modes=("lsgan", "vanilla")) -> None:
-    """The GAN mode is one the family supports and every named loss weight is >= 0."""
-    check_choices(cfg, gan_mode=gan_modes)
+    """The GAN mode is one the family supports (when it has a choice) and every named loss weight is >= 0."""
+    if gan_modes:
+        check_choices(cfg, gan_mode=gan_modes)
     bad = {w: getattr(cfg, w) for w in weights if getattr(cfg, w) < 0}
     if bad:
         raise ConfigError(f"{family}: loss weights must be >= 0, got {bad}")

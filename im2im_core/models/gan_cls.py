@@ -13,6 +13,8 @@ Networks
 Losses (paper Alg. 1, with the reference code's 1/2 on each fake term):
   L_D = BCE(D(x, t), 1) + lambda_mismatch * [BCE(D(x, t_hat), 0) + BCE(D(G(z, t), t), 0)]
   L_G = BCE(D(G(z, t), t), 1) [+ BCE(D(G(z', t_int), t_int), 1) with GAN-INT]
+        [+ lambda_match rank(E(G(z, t)), t), not in the paper: the frozen embedding's image encoder
+         E must rank the image with its caption above the batch's other captions]
 t_hat is another image's caption (the batch rolled by one; with relevant captions in the data,
 half of them are those: hard negatives that differ in one or two attributes); GAN-INT's t_int = b t + (1 - b) t_hat
 with b = `int_beta` (the paper's 0.5). lambda_mismatch = 0 ablates the matching-aware term; the
@@ -114,6 +116,10 @@ class GANCLS(TextConditioned):
             g_int = self.gan(self.netD(self.netG(torch.randn_like(z), t_int), t_int), True, for_discriminator=False)
             g_fake = g_fake + g_int
             losses["G_int"] = g_int.item()
+        if c.lambda_match > 0:
+            match = self.matching_loss(fake, phi)
+            g_fake = g_fake + c.lambda_match * match
+            losses["match"] = match.item()
         self.optimize("G", g_fake)
         self.set_requires_grad(self.netD, True)
         return losses

@@ -12,13 +12,15 @@ Networks (the reference's layout at `ngf` = 128 without its VGG encoder; ours is
 Losses (reference train.py):
   L_D = BCE(D(x, t), 1) + lambda_mismatch BCE(D(x, t_hat), 0) + 1/2 BCE(D(G(x, t_bar), t_bar), 0)
   L_G = BCE(D(G(x, t_bar), t_bar), 1) + lambda_kl KL(N(mu, sigma) || N(0, I)) [+ lambda_rec |G(x, t) - x|]
+        [+ lambda_match rank(E(G(x, t_bar)), t_bar)]
 t_hat: another image's caption (the batch rolled by one). t_bar, "semantically relevant" text: the
 first half of the batch gets rolled (mismatching) captions, the second half its own. Where the
 data gives relevant captions (CaptionedArrays(relevant=...): captions of edits of the same scene,
 not in the paper), the first half of t_bar and the second half of t_hat use them instead, so G
 practises the edits it will be asked for and D learns to check single attributes. The
 reconstruction term with the image's own caption is not in the paper (default 0): it asks that a
-matching caption leaves the image as it is.
+matching caption leaves the image as it is. Nor is the matching term (`models._text`, default 0):
+the frozen embedding's image encoder E must rank the edit with its text above the batch's other texts.
 
 Inference: `translate(x, text="...")`; the noise of the conditioning augmentation comes from `seed`.
 """
@@ -31,11 +33,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
 from ..losses import kl_gaussian, l1
 from ..nets.init import init_weights
 from ._text import TextConditioned, TextModelConfig
-from .base import register, require_blendable
+from .base import check_losses, register, require_blendable
 
 
 def _bn_relu(conv: nn.Module, ch: int) -> list[nn.Module]:
@@ -98,9 +99,7 @@ class SisGAN(TextConditioned):
         super().__init__(config)
         c = config
         require_blendable("sisgan", c, "edits images in place")
-        bad = {w: getattr(c, w) for w in ("lambda_kl", "lambda_rec") if getattr(c, w) < 0}
-        if bad:
-            raise ConfigError(f"sisgan: loss weights must be >= 0, got {bad}")
+        check_losses("sisgan", c, ("lambda_kl", "lambda_rec"), gan_modes=())
         self.netG = init_weights(EditGenerator(c.in_channels, c.text_dim, c.ngf, c.ca_dim, c.n_res))
         self.build_discriminator()
 
@@ -131,6 +130,10 @@ class SisGAN(TextConditioned):
         kl = kl_gaussian(mu, 2 * log_sigma)
         loss_g = g_fake + c.lambda_kl * kl
         losses.update({"G": g_fake.item(), "KL": kl.item()})
+        if c.lambda_match > 0:
+            match = self.matching_loss(fake, phi_bar)
+            loss_g = loss_g + c.lambda_match * match
+            losses["match"] = match.item()
         if c.lambda_rec > 0:
             rec = l1(self.netG(x, phi)[0], x)
             loss_g = loss_g + c.lambda_rec * rec
