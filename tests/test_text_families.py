@@ -354,3 +354,17 @@ def test_matching_loss_ranks_images_with_their_captions_and_trains_only_g(data, 
     assert generated_matching_loss(model, data) < 0.8 * generated_matching_loss(runs[0.0], data)  # 9.2 against 15.3
     with pytest.raises(ConfigError, match="lambda_match"):
         build(SisGANConfig(**TINY, lambda_match=-1))
+
+
+def test_sisgan_coordinate_channels_reach_the_fusion():
+    """coord_channels: the fusion conv sees y and x maps in [-1, 1] after the features and the text."""
+    model = build(SisGANConfig(**{**TINY, "n_res": 1}, coord_channels=True))
+    assert round_trips("sisgan", model.config)
+    seen = []
+    model.netG.fuse[0].register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    model.netG(torch.rand(2, 3, 32, 32) * 2 - 1, torch.randn(2, 32))
+    grid = torch.linspace(-1, 1, 8)
+    assert seen[0].shape[1] == 4 * 8 + model.config.ca_dim + 2
+    assert torch.equal(seen[0][:, -2], grid[:, None].expand(2, 8, 8))
+    assert torch.equal(seen[0][:, -1], grid[None, :].expand(2, 8, 8))
+    assert build(SisGANConfig(**{**TINY, "n_res": 1})).netG.fuse[0].in_channels == 4 * 8 + 128

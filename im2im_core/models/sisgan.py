@@ -4,8 +4,8 @@
 Networks (the reference's layout at `ngf` = 128 without its VGG encoder; ours is narrower)
 - G(x, t): image encoder conv3 -> two stride-2 4x4 convs (batch norm, ReLU) to 1/4 resolution;
   conditioning augmentation c = mu(phi) + exp(log_sigma(phi)) * eps, tiled over that grid and
-  concatenated; a 3x3 fusion conv, 4 residual blocks, then nearest x2 + 3x3 conv twice and a
-  3x3 conv with tanh.
+  concatenated (with `coord_channels`, also a y and an x map); a 3x3 fusion conv, 4 residual
+  blocks, then nearest x2 + 3x3 conv twice and a 3x3 conv with tanh.
 - D(x, t): `nets.text.TextConditionedDiscriminator`, the matching-aware critic.
 - phi: the frozen text encoder fitted on the training captions (`models._text`).
 
@@ -54,14 +54,16 @@ class _Res(nn.Module):
 
 
 class EditGenerator(nn.Module):
-    def __init__(self, channels: int, text_dim: int, ngf: int = 64, ca_dim: int = 128, n_res: int = 4):
+    def __init__(self, channels: int, text_dim: int, ngf: int = 64, ca_dim: int = 128, n_res: int = 4,
+                 coords: bool = False):
         super().__init__()
+        self.coords = coords
         self.encoder = nn.Sequential(nn.Conv2d(channels, ngf, 3, padding=1), nn.ReLU(True),
                                      *_bn_relu(nn.Conv2d(ngf, 2 * ngf, 4, 2, 1, bias=False), 2 * ngf),
                                      *_bn_relu(nn.Conv2d(2 * ngf, 4 * ngf, 4, 2, 1, bias=False), 4 * ngf))
         self.mu = nn.Sequential(nn.Linear(text_dim, ca_dim, bias=False), nn.LeakyReLU(0.2, True))
         self.log_sigma = nn.Sequential(nn.Linear(text_dim, ca_dim, bias=False), nn.LeakyReLU(0.2, True))
-        self.fuse = nn.Sequential(nn.Conv2d(4 * ngf + ca_dim, 4 * ngf, 3, padding=1, bias=False),
+        self.fuse = nn.Sequential(nn.Conv2d(4 * ngf + ca_dim + 2 * coords, 4 * ngf, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(4 * ngf), *[_Res(4 * ngf) for _ in range(n_res)])
         self.decoder = nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"),
                                      *_bn_relu(nn.Conv2d(4 * ngf, 2 * ngf, 3, padding=1, bias=False), 2 * ngf),
@@ -75,7 +77,12 @@ class EditGenerator(nn.Module):
         mu, log_sigma = self.mu(text), self.log_sigma(text)
         eps = torch.randn_like(mu) if eps is None else eps.to(mu)
         c = (mu + log_sigma.exp() * eps)[:, :, None, None].expand(-1, -1, *f.shape[-2:])
-        return self.decoder(self.fuse(torch.cat([f, c.to(f.dtype)], 1))), (mu, log_sigma)
+        parts = [f, c.to(f.dtype)]
+        if self.coords:
+            h, w = f.shape[-2:]
+            yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+            parts.append(torch.stack([yy, xx])[None].expand(len(f), -1, -1, -1).to(f))
+        return self.decoder(self.fuse(torch.cat(parts, 1))), (mu, log_sigma)
 
 
 @dataclass
@@ -86,6 +93,9 @@ class SisGANConfig(TextModelConfig):
     lambda_kl: float = 1.0
     #: |G(x, own caption) - x|, not in the paper
     lambda_rec: float = 0.0
+    #: two coordinate channels (y, x in [-1, 1]) at the fusion, so G can place edits that the text
+    #: locates ("at the top left"); CoordConv (Liu et al. 2018), not in the paper
+    coord_channels: bool = False
 
 
 @register("sisgan")
@@ -100,7 +110,7 @@ class SisGAN(TextConditioned):
         c = config
         require_blendable("sisgan", c, "edits images in place")
         check_losses("sisgan", c, ("lambda_kl", "lambda_rec"), gan_modes=())
-        self.netG = init_weights(EditGenerator(c.in_channels, c.text_dim, c.ngf, c.ca_dim, c.n_res))
+        self.netG = init_weights(EditGenerator(c.in_channels, c.text_dim, c.ngf, c.ca_dim, c.n_res, c.coord_channels))
         self.build_discriminator()
 
     def inference_forward(self, x, direction, text=None, seed=0):
