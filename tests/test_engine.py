@@ -123,8 +123,23 @@ def test_checkpoint_contents_and_safe_load(tmp_path):
         (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
         ck.load_checkpoint(tmp_path / "junk.pt")
     other = _arrays_trainer(tmp_path / "o", family={**TINY_CYC, "lambda_A": 1.0})
-    with pytest.raises(CheckpointError, match="different model config"):
+    with pytest.raises(CheckpointError, match=r"different cycle_gan config .*'lambda_A': \(10.0, 1.0\)"):
         other.load(path)
+
+
+def test_resume_a_checkpoint_written_before_a_config_field_existed(tmp_path):
+    """A field added to the family since the checkpoint was written takes its default; a run that
+    sets it otherwise is refused."""
+    t = _arrays_trainer(tmp_path, iterations=2)
+    t.fit()
+    state = torch.load(ck.find_latest(tmp_path / "checkpoints"), weights_only=True)
+    assert state["model_config"].pop("lambda_identity") == 0.5  # as if written before lambda_identity existed
+    torch.save(state, tmp_path / "old.pt")
+    again = _arrays_trainer(tmp_path / "a", iterations=4)
+    again.load(tmp_path / "old.pt")
+    assert again.step == 2
+    with pytest.raises(CheckpointError, match="lambda_identity"):
+        _arrays_trainer(tmp_path / "b", family={**TINY_CYC, "lambda_identity": 0.0}).load(tmp_path / "old.pt")
 
 
 def test_keep_last_and_rng_round_trip(tmp_path):

@@ -20,7 +20,7 @@ import torch
 
 from ..io import atomic_write, safe_torch_load
 from ..config import to_dict
-from ..errors import CheckpointError
+from ..errors import CheckpointError, Im2ImError
 
 FORMAT = "napari-im2im-train"
 FORMAT_VERSION = 1
@@ -147,11 +147,26 @@ def _to_device(obj, device):
     return obj
 
 
+def saved_config(state: dict) -> dict:
+    """The checkpoint's model config as this version reads it: renamed keys under their new names
+    and fields added since it was written at their defaults (as they were when it trained)."""
+    from ..models import config_from_dict
+
+    try:
+        return to_dict(config_from_dict(state["family"], state["model_config"], warn_renamed=False))
+    except Im2ImError:
+        return state["model_config"]
+
+
 def restore(state: dict, model, schedulers: dict, ema: dict, device) -> int:
     """Load a captured state into live objects; returns the iteration to continue from."""
-    if state["family"] != model.family or state["model_config"] != model.config_dict():
-        raise CheckpointError(f"checkpoint was trained with family {state['family']!r} and a different model config; "
-                              "resume with the config it was saved with (see its model_config)")
+    if state["family"] != model.family:
+        raise CheckpointError(f"checkpoint was trained with family {state['family']!r}, not {model.family!r}")
+    saved, now = saved_config(state), model.config_dict()
+    if saved != now:
+        diff = {k: (saved.get(k), now.get(k)) for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)}
+        raise CheckpointError(f"checkpoint was trained with a different {model.family} config (field: "
+                              f"(checkpoint, now)) {diff}; resume with the config it was saved with")
     model.load_state_dict(state["nets"])
     for name, opt in model.optimizers.items():
         opt.load_state_dict(state["optimizers"][name])
