@@ -108,6 +108,14 @@ class TextConditioned(Im2ImModel):
         gradient reaches G through the embedding's image encoder."""
         return pairwise_ranking(self.embedding.image(fake).float(), phi, self.config.embed_margin)
 
+    def add_matching(self, loss_g: torch.Tensor, fake: torch.Tensor, phi: torch.Tensor, losses: dict) -> torch.Tensor:
+        """G's loss plus lambda_match times the matching loss (logged as "match") when the weight is set."""
+        if self.config.lambda_match <= 0:
+            return loss_g
+        match = self.matching_loss(fake, phi)
+        losses["match"] = match.item()
+        return loss_g + self.config.lambda_match * match
+
     def _new_embedding(self) -> JointEmbedding:
         c = self.config
         emb = JointEmbedding(max(len(c.vocabulary), 2), c.out_channels, c.text_dim, c.text_encoder, c.embed_nf)

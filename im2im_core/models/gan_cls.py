@@ -116,11 +116,7 @@ class GANCLS(TextConditioned):
             g_int = self.gan(self.netD(self.netG(torch.randn_like(z), t_int), t_int), True, for_discriminator=False)
             g_fake = g_fake + g_int
             losses["G_int"] = g_int.item()
-        if c.lambda_match > 0:
-            match = self.matching_loss(fake, phi)
-            g_fake = g_fake + c.lambda_match * match
-            losses["match"] = match.item()
-        self.optimize("G", g_fake)
+        self.optimize("G", self.add_matching(g_fake, fake, phi, losses))
         self.set_requires_grad(self.netD, True)
         return losses
 

@@ -140,10 +140,7 @@ class SisGAN(TextConditioned):
         kl = kl_gaussian(mu, 2 * log_sigma)
         loss_g = g_fake + c.lambda_kl * kl
         losses.update({"G": g_fake.item(), "KL": kl.item()})
-        if c.lambda_match > 0:
-            match = self.matching_loss(fake, phi_bar)
-            loss_g = loss_g + c.lambda_match * match
-            losses["match"] = match.item()
+        loss_g = self.add_matching(loss_g, fake, phi_bar, losses)
         if c.lambda_rec > 0:
             rec = l1(self.netG(x, phi)[0], x)
             loss_g = loss_g + c.lambda_rec * rec
