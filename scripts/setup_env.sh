@@ -113,7 +113,10 @@ else
         || die "torch install failed"
     rm -f "$STAMP"
 fi
-printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION" > "$CONSTRAINTS"
+# The committed constraints (scripts/constraints.txt: every package at the version the suite passed
+# with) plus the torch pins; refresh them as the README says.
+{ printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION"
+  grep -vE '^(torch|torchvision)==' "$ROOT/scripts/constraints.txt"; } > "$CONSTRAINTS"
 
 # --------------------------------------------------------------------------
 step "4/4 pip install -e \".[all,testing]\""
@@ -122,6 +125,7 @@ step "4/4 pip install -e \".[all,testing]\""
 fingerprint() {
     {
         echo "torch=$TORCH_VERSION torchvision=$TORCHVISION_VERSION"
+        echo "== constraints"; cat scripts/constraints.txt
         for f in setup.cfg pyproject.toml setup.py; do
             if [ -f "$f" ]; then echo "== $f"; cat "$f"; fi
         done
