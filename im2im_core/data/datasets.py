@@ -27,14 +27,14 @@ from ..intensity import Intensity
 from ..io import NIFTI_SUFFIXES, list_files, probe_image, read_image
 from .transforms import Augment
 
-KINDS = ("unaligned", "aligned", "nifti", "mni", "lesions")
+KINDS = ("unaligned", "aligned", "nifti", "mni", "lesions", "skull")
 
 
 @dataclass
 class DataConfig:
     """The `data:` section of a training config (see `build_dataset`)."""
 
-    kind: str = "unaligned"  # unaligned | aligned | nifti | mni | lesions (data/lesions.py)
+    kind: str = "unaligned"  # unaligned | aligned | nifti | mni | lesions (data/lesions.py) | skull (data/skull.py)
     #: multi-domain families (StarGAN), kind unaligned: one image folder per domain, in label order
     dirs: tuple = ()
     #: junyanz layout: root/<phase>A + root/<phase>B (unaligned), root/<phase> with A|B images (aligned)
@@ -540,6 +540,8 @@ def build_dataset(cfg: DataConfig, channels=(1, 1), domains=None) -> Translation
         return NiftiSlices(files_A, files_B, cfg.axis, cfg.paired, cfg.min_foreground, **kw)
     if cfg.kind == "lesions":
         return lesion_dataset(kw)
+    if cfg.kind == "skull":
+        return skull_dataset(cfg.paired, kw)
     return mni_dataset(cfg, **kw)
 
 
@@ -551,6 +553,19 @@ def lesion_dataset(kw: dict) -> ArrayPairs:
     ds = ArrayPairs(d["A"], d["B"], description=f"MNI152 T1 2 mm axial: {len(d['A'])} slices with synthetic lesions "
                     f"(A), {len(d['B'])} lesion-free (B)", **kw)
     ds.spacing = d["spacing"]
+    return ds
+
+
+def skull_dataset(paired: bool, kw: dict) -> ArrayPairs:
+    """Colin27 with skull (A) and brain-only slices (B); `paired` pairs each A slice with its ch2bet."""
+    from .skull import augmented, skull_data
+
+    d = skull_data()
+    A, B = d["pairs"] if paired else (d["A"], d["B"])
+    A, B = augmented(A, B, paired)
+    ds = ArrayPairs(A, B, paired=paired, description=f"Colin27 axial 1 mm: {len(A)} slices with skull (A), "
+                    f"{sum(len(b) for b in B)} brain-only{' (paired)' if paired else ''} (B)", **kw)
+    ds.spacing = (1.0, 1.0)
     return ds
 
 
