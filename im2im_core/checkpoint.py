@@ -128,18 +128,25 @@ class _TooBig(Exception):
 
 
 def _check_size_before_building(path, cfg, n_aliases: int) -> None:
-    """Build the config on the meta device (no memory) and refuse it when it asks for far more
-    tensors or values than the file holds: a 3 KB file must not make us allocate terabytes."""
-    import torch
+    """Refuse a `.safetensors` whose config asks for far more weights than the file holds."""
     from safetensors import safe_open
-
-    from .models import build
 
     with safe_open(str(path), framework="pt") as fh:
         shapes = {k: fh.get_slice(k).get_shape() for k in fh.keys()}
+    check_buildable(cfg, shapes, n_aliases, str(path))
+
+
+def check_buildable(cfg, shapes: dict, n_extra: int, where: str) -> None:
+    """Build the config on the meta device (no memory) and refuse it when it asks for far more
+    tensors or values than the file holds (`shapes`: name -> shape of what the file stores):
+    a 3 KB file must not make us allocate terabytes."""
+    import torch
+
+    from .models import build
+
     # only the generators are stored: discriminators and encoders used in training come on top,
     # so allow 10x the file (and a floor for tiny files); what matters is that it is bounded
-    limit_n = 10 * (len(shapes) + n_aliases) + 1000
+    limit_n = 10 * (len(shapes) + n_extra) + 1000
     limit_elems = 10 * sum(math.prod(s) for s in shapes.values()) + 20_000_000
     seen = [0, 0]
 
@@ -154,7 +161,7 @@ def _check_size_before_building(path, cfg, n_aliases: int) -> None:
         with torch.device("meta"):
             build(cfg)
     except _TooBig:
-        raise CheckpointError(f"{path}: its config asks for far more weights than the file holds ({len(shapes)} "
+        raise CheckpointError(f"{where}: its config asks for far more weights than the file holds ({len(shapes)} "
                               f"tensors); refusing to build it") from None
     finally:
         handle.remove()

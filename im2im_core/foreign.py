@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .checkpoint import check_buildable
 from .errors import CheckpointError
 from .intensity import Intensity
 from .io import safe_torch_load
@@ -30,6 +31,28 @@ def _unwrap(obj) -> dict:
         raise CheckpointError("the file's state_dict has keys that are not names (e.g. "
                               f"{next(k for k in obj if not isinstance(k, str))!r}); a state_dict maps parameter names to tensors")
     return {re.sub(r"^module\.", "", k): v for k, v in obj.items()}
+
+
+FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def real_tensors(sd: dict, name: str) -> dict:
+    """`sd` if every tensor is a dense float tensor whose values the file really holds. A stride-0
+    expansion, a meta, sparse, quantized or float8 tensor claims values it does not store: building
+    a model for its shape is how a 7 KB file makes us allocate gigabytes."""
+    import torch
+
+    for k, v in sd.items():
+        kind = str(v.dtype).replace("torch.", "")
+        if v.layout != torch.strided or v.is_meta or v.is_quantized or kind not in FLOAT_DTYPES:
+            what = "meta" if v.is_meta else kind if v.layout == torch.strided else str(v.layout).replace("torch.", "")
+            raise CheckpointError(f"{name}: tensor {k!r} is {what}; only dense float tensors "
+                                  f"({', '.join(FLOAT_DTYPES)}) are weights")
+        held = v.untyped_storage().nbytes() // max(v.element_size(), 1)
+        if v.numel() > held:
+            raise CheckpointError(f"{name}: tensor {k!r} claims {v.numel():,} values of shape {tuple(v.shape)} but its "
+                                  f"file holds {held:,} (a stride-0 or overlapping view); refusing it")
+    return sd
 
 
 def infer_generator(sd: dict) -> tuple[GeneratorConfig, int, int]:
@@ -86,7 +109,7 @@ def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, d
     from .models.base import check_sizes
     from .models.generator import GeneratorOnly, GeneratorOnlyConfig
 
-    sd = _unwrap(safe_torch_load(path))
+    sd = real_tensors(_unwrap(safe_torch_load(path)), Path(path).name)
     sd = {k: v for k, v in sd.items() if not re.search(r"(running_mean|running_var|num_batches_tracked)$", k)
           or k.rsplit(".", 1)[0] + ".weight" in sd}  # stale InstanceNorm buffers from old torch
     inferred, cin, cout = infer_generator(sd)
@@ -97,6 +120,7 @@ def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, d
         check_sizes(cfg, f"[{Path(path).name}]")
     except ConfigError as exc:
         raise CheckpointError(f"{Path(path).name}: the inferred generator is out of range ({exc})") from None
+    check_buildable(cfg, {k: tuple(v.shape) for k, v in sd.items()}, 0, Path(path).name)
     model = GeneratorOnly(cfg)
     try:
         missing, unexpected = model.netG.load_state_dict(sd, strict=False)

@@ -1,8 +1,49 @@
 """Shared fixtures: tiny real checkpoints written with the library's own save()."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
+
+# Tests that train a model and assert what it learned (mutation cases included). Their verdicts must
+# not depend on the CPU's convolution kernels: .ci/run runs them a second time with
+# IM2IM_MKLDNN=0 (oneDNN off), and `pytest -m learning` selects them.
+LEARNING = (
+    "::test_tiny_run_",
+    "test_bicycle_gan.py::test_latent_regression_falls",
+    "test_munit.py::test_style_reaches_the_image_and_is_recovered",
+    "test_learns_target.py::",
+    "test_council_acl.py::test_tiny_run_learns_to_remove_the_disc",
+    "test_drit.py::test_latent_regression_trains_generators_not_attribute_encoders",
+    "test_pix2pix_cyclegan.py::test_pix2pix_overfits_one_pair",
+    "test_prior.py::test_bicycle_gan_prior_starts_at_the_mapping_learns",
+    "test_recon_inpaint_sr.py::test_recon_beats_zero_filled_on_real_slice",
+    "test_recon_inpaint_sr.py::test_dc_cascade_learns_and_keeps_measured_kspace",
+    "test_recon_inpaint_sr.py::test_inpaint_learns_beyond_biharmonic",
+    "test_recon_inpaint_sr.py::test_sr_short_run_beats_bicubic",
+    "test_text_families.py::test_embedding_learns_to_retrieve_held_out_captions",
+    "test_text_families.py::test_the_mismatch_term_teaches_d_to_judge_text",
+    "test_text_families.py::test_matching_loss_ranks_images_with_their_captions_and_trains_only_g",
+)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "learning: trains a model and asserts what it learned (see LEARNING)")
+    if os.environ.get("IM2IM_MKLDNN", "1") == "0":
+        import torch
+
+        torch.backends.mkldnn.enabled = False
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if any(key in item.nodeid for key in LEARNING):
+            item.add_marker(pytest.mark.learning)
+
+
+def pytest_report_header(config):
+    return f"IM2IM_MKLDNN={os.environ.get('IM2IM_MKLDNN', '1')} (0: torch.backends.mkldnn.enabled = False)"
 
 
 @pytest.fixture(autouse=True, scope="session")
