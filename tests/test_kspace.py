@@ -128,3 +128,19 @@ def test_bad_files_and_models_are_clear(tmp_path):
         read_kspace(tmp_path / "k.mat")
     with pytest.raises(InputError, match="needs an mri_recon model"):
         reconstruct_kspace(im2im_core.load("sr_x2_mri", device="cpu"), np.ones((32, 32), np.complex64))
+
+
+@pytest.mark.parametrize("peak", [1e37, 3e38])
+def test_finite_but_huge_kspace_is_an_error_not_a_nan_image(scan, tmp_path, capsys, peak):
+    """Issue 40, item 3: finite complex128 values that overflow complex64 (or the FFT's sum) gave an
+    all-NaN image and exit 0."""
+    from im2im_core.cli import main
+
+    _, k, _ = scan
+    huge = k[0].astype(np.complex128) / np.abs(k[0]).max() * peak
+    with pytest.raises(InputError, match="single precision"):
+        reconstruct_kspace(im2im_core.load("mri_recon_1dgauss", device="cpu"), huge)
+    np.save(tmp_path / "huge.npy", huge)
+    assert main(["reconstruct", "mri_recon_1dgauss", str(tmp_path / "huge.npy"), "-o", str(tmp_path / "r.tif")]) == 2
+    assert not (tmp_path / "r.tif").exists()
+    assert "single precision" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, NonFiniteOutput
 from .fft import fft2c_np, ifft2c_np
 
 #: fraction of each axis around DC whose samples set the phase estimate
@@ -64,6 +64,12 @@ def check_kspace(kspace, mask=None) -> tuple[np.ndarray, np.ndarray]:
                          f"{k.shape}")
     if not np.isfinite(k).all():
         raise InputError(f"k-space contains {int((~np.isfinite(k)).sum())} NaN/Inf samples")
+    # the image is a sum over H x W samples: finite values that overflow once summed (or cast to
+    # complex64) would come back as an all-NaN image
+    peak = float(np.abs(k).max()) if k.size else 0.0
+    if peak * np.sqrt(k.shape[-2] * k.shape[-1]) > np.finfo(np.float32).max / 1e3:
+        raise InputError(f"k-space magnitudes reach {peak:.3g}, beyond what single precision can transform; "
+                         "scale the data down")
     k = k.reshape(-1, *k.shape[-2:]).astype(np.complex64)
     if mask is None:
         m = k != 0
@@ -119,4 +125,6 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
             image = ifft2c_np(np.where(mi, ki, kc))
         out.append(image.astype(np.complex64) if complex_output else np.abs(image).astype(np.float32))
     res = np.stack(out)
+    if not np.isfinite(res).all():
+        raise NonFiniteOutput(f"the reconstruction has {int((~np.isfinite(res)).sum())} NaN/Inf pixels")
     return res[0] if len(shape) == 2 else res
