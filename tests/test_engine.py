@@ -494,3 +494,26 @@ def test_every_family_sizes_itself_for_quick_runs(family):
     assert n["tiny"] < n["small"] <= full and n["tiny"] < 1_000_000, (n, full)
     with pytest.raises(ConfigError, match="capacity 'huge' unknown"):
         cfg.preset("huge", 64)
+
+
+@pytest.mark.parametrize("damage", ["stale", "missing"])
+def test_resume_rewrites_an_export_older_than_the_checkpoint(tmp_path, damage):
+    """Issue 40, item 4: a kill between the final checkpoint and its export left model.safetensors
+    at an older step for good ("nothing to train" never rewrote it)."""
+    from im2im_core.checkpoint import read_metadata
+
+    t = _arrays_trainer(tmp_path, iterations=2)
+    t.fit()
+    old = (tmp_path / "model.safetensors").read_bytes()
+    t2 = _arrays_trainer(tmp_path, iterations=4)
+    t2.fit(resume=True)
+    assert read_metadata(tmp_path / "model.safetensors")["provenance"]["iterations"] == 4
+    if damage == "stale":
+        (tmp_path / "model.safetensors").write_bytes(old)  # as if killed before the export was written
+    else:
+        (tmp_path / "model.safetensors").unlink()
+    again = _arrays_trainer(tmp_path, iterations=4)
+    with pytest.warns(UserWarning, match="nothing to train"):
+        res = again.fit(resume=True)
+    assert res["iterations"] == 4
+    assert read_metadata(tmp_path / "model.safetensors")["provenance"]["iterations"] == 4

@@ -212,6 +212,20 @@ class Trainer:
         self.last_checkpoint = Path(path)
         return self.step
 
+    def _refresh_export(self) -> None:
+        """Rewrite the export when it is missing or older than the resumed checkpoint (a kill between
+        the checkpoint and the export would otherwise leave it stale for good)."""
+        from ..checkpoint import read_metadata
+
+        if self.last_checkpoint is None or not self.dist.is_main:
+            return
+        try:
+            done = read_metadata(self.export_path).get("provenance", {}).get("iterations")
+        except (CheckpointError, OSError):
+            done = None
+        if done != self.step:
+            self.export()
+
     def _resume(self, resume) -> None:
         """resume=True/"latest": out_dir's latest checkpoint if any; a path: that file."""
         if isinstance(resume, str) and resume.lower() not in ("latest", "true", "auto"):
@@ -308,6 +322,7 @@ class Trainer:
         resume = self.cfg.resume if resume is None else resume
         if resume:
             self._resume(resume)
+            self._refresh_export()
         log = self._open_log()
         from tqdm.auto import tqdm
 
