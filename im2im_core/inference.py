@@ -395,6 +395,10 @@ def _is_int(v) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
+MAX_SIDE = 16384  # tile and overlap, pixels
+MAX_BATCH = 256  # tiles per forward pass
+
+
 def check_call_args(*, direction, tile, overlap, precision, norm_stats, batch_size, progress, cancel,
                     out_dtype) -> None:
     """One clear InputError per bad argument of `translate`, before any work is done."""
@@ -402,9 +406,10 @@ def check_call_args(*, direction, tile, overlap, precision, norm_stats, batch_si
 
     if direction is not None and not isinstance(direction, str):
         raise InputError(f"direction must be a string such as 'AtoB' or 'T1w->T2w', got {direction!r}")
-    for name, v, low in (("tile", tile, 16), ("overlap", overlap, 0), ("batch_size", batch_size, 1)):
-        if not _is_int(v) or v < low:
-            raise InputError(f"{name} must be an integer >= {low}, got {v!r}")
+    for name, v, low, high in (("tile", tile, 16, MAX_SIDE), ("overlap", overlap, 0, MAX_SIDE),
+                               ("batch_size", batch_size, 1, MAX_BATCH)):
+        if not _is_int(v) or not low <= v <= high:
+            raise InputError(f"{name} must be an integer in [{low}, {high}], got {v!r}")
     if precision is not None and precision not in PRECISIONS:
         raise InputError(f"precision must be 'auto', 'bf16', 'fp16' or 'fp32', got {precision!r}")
     if norm_stats not in NORM_STATS:

@@ -169,7 +169,7 @@ def test_bad_options_are_clear_errors(ckpt):
     img = np.zeros((32, 32), np.float32)
     with pytest.raises(InputError, match="give one or the other"):
         tr.translate(img, style_from=img, n_samples=2)
-    with pytest.raises(InputError, match="n_samples must be an integer >= 1"):
+    with pytest.raises(InputError, match=r"n_samples must be an integer in \[1, "):
         tr.translate(img, n_samples=0)
     with pytest.raises(InputError, match="seed must be an integer"):
         tr.translate(img, seed="x")

@@ -148,11 +148,20 @@ class TextConditioned(Im2ImModel):
             return self.embedding.text(ids.to(device), lengths).float()
 
     @staticmethod
-    def texts_for(text, n: int) -> list[str]:
-        """One caption per image: a string for all, or a list of n strings."""
+    def captions(text) -> list[str]:
+        """A caption or a non-empty list of captions, as a list; anything else is an InputError."""
         if text is None:
             raise InputError("this model needs text=...: a caption describing the image you want")
-        texts = [text] * n if isinstance(text, str) else list(text)
+        texts = [text] if isinstance(text, str) else list(text) if isinstance(text, (list, tuple)) else None
+        if not texts or not all(isinstance(t, str) for t in texts):
+            raise InputError(f"text must be a caption (a string) or a non-empty list of captions, got {text!r:.80}")
+        return texts
+
+    @classmethod
+    def texts_for(cls, text, n: int) -> list[str]:
+        """One caption per image: a string for all, or a list of n strings."""
+        texts = cls.captions(text)
+        texts = texts * n if isinstance(text, str) else texts
         if len(texts) != n:
             raise InputError(f"{len(texts)} caption(s) for {n} image(s); give one caption, or one per image")
         return texts

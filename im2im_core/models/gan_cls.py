@@ -34,6 +34,7 @@ from torch import nn
 from ..errors import ConfigError, InputError
 from ..nets.init import init_weights
 from ._text import TextConditioned, TextModelConfig
+from .latents import MAX_SAMPLES, MAX_SEED, check_seed
 from .base import register
 
 
@@ -89,9 +90,12 @@ class GANCLS(TextConditioned):
     def generate(self, text, n_samples: int = 1, seed: int = 0) -> torch.Tensor:
         """(len(texts) * n_samples, C, H, W) in [-1, 1]: sample k of each caption draws z from
         seed + k, so generate(t, K, s)[k] equals generate(t, 1, s + k)."""
-        if not isinstance(n_samples, int) or n_samples < 1 or n_samples > 4096:
-            raise InputError(f"n_samples must be an int in [1, 4096], got {n_samples!r}")
-        texts = [text] if isinstance(text, str) else list(text)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or not 1 <= n_samples <= MAX_SAMPLES:
+            raise InputError(f"n_samples must be an integer in [1, {MAX_SAMPLES}], got {n_samples!r}")
+        seed = check_seed(seed)
+        if seed + n_samples - 1 > MAX_SEED:
+            raise InputError(f"seed + n_samples - 1 must stay below 2**63, got seed {seed}")
+        texts = self.captions(text)
         phi = self.embed(texts).repeat_interleave(n_samples, 0)
         z = torch.stack([torch.randn(self.config.z_dim, generator=torch.Generator().manual_seed(int(seed) + k))
                          for k in range(n_samples)]).repeat(len(texts), 1)

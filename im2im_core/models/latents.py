@@ -18,6 +18,17 @@ class MultimodalModel(Im2ImModel):
     pure_bf16 = True
 
 
+MAX_SAMPLES = 256  # samples per call: each is a whole output image
+MAX_SEED = 2**63 - 1
+
+
+def check_seed(seed) -> int:
+    """A seed as torch.Generator takes it, or an InputError naming the range."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise InputError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    return seed
+
+
 def draw_codes(opts: dict, dim: int, device) -> list[torch.Tensor] | None:
     """The K latent codes (1, dim) that `n_samples` / `seed` ask for, or None when neither is given.
 
@@ -28,12 +39,9 @@ def draw_codes(opts: dict, dim: int, device) -> list[torch.Tensor] | None:
         return None
     if n is None:
         n = 1
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise InputError(f"n_samples must be an integer >= 1, got {n!r}")
-    if seed is None:
-        seed = 0
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(f"seed must be an integer, got {seed!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES:
+        raise InputError(f"n_samples must be an integer in [1, {MAX_SAMPLES}], got {n!r}")
+    seed = check_seed(0 if seed is None else seed)
     g = torch.Generator().manual_seed(int(seed))
     return [torch.randn(1, dim, generator=g).to(device) for _ in range(n)]
 

@@ -1,0 +1,49 @@
+"""Issue 40, items 7 and 8 (options): every count, size and seed option is bounded and checked,
+and a bad one is the project's InputError naming it, before any work."""
+import numpy as np
+import pytest
+
+import im2im_core
+from im2im_core.errors import InputError
+
+IMAGE = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def munit():
+    return im2im_core.load("munit_t1w_t2w", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def gan_cls():
+    return im2im_core.load("gan_cls_shapes", device="cpu")
+
+
+@pytest.mark.parametrize("opts, match", [
+    ({"n_samples": 10**6}, "n_samples"), ({"n_samples": True}, "n_samples"), ({"n_samples": 0}, "n_samples"),
+    ({"seed": 2**70}, "seed"), ({"seed": -1}, "seed"), ({"seed": 1.5}, "seed"),
+    ({"batch_size": 100_000}, "batch_size"), ({"tile": 10**9}, "tile"),
+])
+def test_multimodal_options_are_bounded(munit, opts, match):
+    with pytest.raises(InputError, match=match):
+        munit.translate(IMAGE, **opts)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda t: t.generate(None), "needs text"),
+    (lambda t: t.generate(5), "caption"),
+    (lambda t: t.generate([]), "caption"),
+    (lambda t: t.generate(["a red circle", 3]), "caption"),
+    (lambda t: t.generate("a red circle", n_samples=10**6), "n_samples"),
+    (lambda t: t.generate("a red circle", n_samples=True), "n_samples"),
+    (lambda t: t.generate("a red circle", seed=2**70), "seed"),
+    (lambda t: t.translate(np.zeros((32, 32, 3), np.float32), text=5), "caption"),
+])
+def test_text_options_are_checked(gan_cls, call, match):
+    with pytest.raises(InputError, match=match):
+        call(gan_cls)
+
+
+def test_bounds_still_admit_normal_use(munit, gan_cls):
+    assert munit.translate(IMAGE, n_samples=2, seed=2**63 - 2).shape == (2, 32, 32)
+    assert gan_cls.generate("a red circle", n_samples=2, seed=7).shape[0] == 2
