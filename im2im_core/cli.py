@@ -265,7 +265,8 @@ def _export(args) -> int:
     if args.format == "bioimageio":
         from .bmz import export_bioimageio
 
-        out = export_bioimageio(args.checkpoint, args.output, direction=args.direction, sample=args.sample)
+        out = export_bioimageio(args.checkpoint, args.output, direction=args.direction, sample=args.sample,
+                                mask=args.sample_mask)
         print(out)
         return 0
     from .export import export
@@ -411,6 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--size", type=int, default=256, help="example input side used for tracing")
     e.add_argument("--sample", default=None, help="bioimageio: the package's test image (default: a whole slice "
                                                   "or image of the input domain made offline)")
+    e.add_argument("--sample-mask", default=None, help="bioimageio, for a model that takes a mask (inpaint, an "
+                                                       "mri_recon cascade): the test image's mask (default: one "
+                                                       "made as in training)")
     e.set_defaults(func=_export)
 
     r = sub.add_parser("reconstruct", help="reconstruct measured single-coil k-space with an mri_recon model")
