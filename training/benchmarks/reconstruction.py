@@ -11,14 +11,22 @@ each orientation held out; the other two orientations' training slices cross tho
 optimistic for a model. Metrics are on a [0, 1] scale with data_range=1 (common.slice_metrics),
 over the whole slice and inside the head/brain mask.
 
-    python -m training.benchmarks.reconstruction --report        # shipped recon models, real scans
+    python -m training.benchmarks.reconstruction --report        # tables from the committed results
+    python -m training.benchmarks.reconstruction --task recon --record   # score the shipped recon models, real scans
+    python -m training.benchmarks.reconstruction --task inpaint --record # the shipped inpaint_mri, real scans
+    python -m training.benchmarks.reconstruction --task sr --record      # the shipped SR models, template slabs
     python -m training.benchmarks.reconstruction --task recon --masks gaussian1d --train --phase 1 --iterations 4000 --ship
     python -m training.benchmarks.reconstruction --task inpaint --train --ship
     python -m training.benchmarks.reconstruction --task sr --train --ship
+
+Without --train a task scores the shipped model(s). `--record` also writes the results to
+`training/benchmarks/results/reconstruction/` (committed), which `--report` reprints without
+computing anything.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -32,6 +40,7 @@ RECON_MODELS = {"gaussian1d": "mri_recon_1dgauss", "poisson2d": "mri_recon_poiss
 CLASSICAL = ("TV", "L1-wavelet")
 COLUMNS = ("zero-filled", *CLASSICAL, "model")
 HOLE_RANGES = ((0.1, 0.2), (0.2, 0.4))
+RESULTS = Path(__file__).resolve().parent / "results" / "reconstruction"
 
 
 def load_data(test_stride: int = 3):
@@ -212,22 +221,33 @@ def run_recon(args, data, out, cmd):
                                   {f"{kind} 20% PSNR, real held-out slices": {c: round(r[c]["psnr"], 2) for c in COLUMNS}},
                                   cmd, {"task": "CS-MRI, trained on MNI152 + Colin27, tested on other subjects",
                                         "classical_tuned_on_validation_at_20%": r["tuned"]}))
-    write_json(out / f"recon_{'_'.join(kinds)}.json", {"rows": rows, "command": cmd})
+    result = {"rows": rows, "command": cmd, "source": "measured"}
+    write_json(out / f"recon_{'_'.join(kinds)}.json", result)
+    if args.record:
+        for kind in kinds:
+            write_json(Path(args.results) / f"recon_{kind}.json",
+                       {**result, "rows": [r for r in rows if r["mask"].startswith(kind + " ")]})
     return recon_tables(rows)
 
 
 def recon_tables(rows) -> str:
+    """The table of `run_recon`'s rows; rows recorded from a checkpoint's provenance carry only
+    PSNR and SSIM per column, so their cells without a number print "-"."""
+    def cell(r, c, key, fmt):
+        v = r[c].get(key)
+        return "-" if v is None else format(v, fmt)
+
     lines = ["| mask | " + " | ".join(f"{c} PSNR / SSIM" for c in COLUMNS) + " | in the head: PSNR / SSIM ("
              + " / ".join(COLUMNS) + ") | background RMS error, stripes (" + " / ".join(COLUMNS) + ") | tuned on validation |",
              "|---" * (len(COLUMNS) + 4) + "|"]
     for r in rows:
         cells = " | ".join(f"{r[c]['psnr']:.2f} dB / {r[c]['ssim']:.3f}" for c in COLUMNS)
-        head = " / ".join(f"{r[c]['psnr_mask']:.2f} dB, {r[c]['ssim_mask']:.3f}" for c in COLUMNS)
-        bg = " / ".join(f"{r[c]['background_rmse']:.4f}, {r[c]['stripes']:.4f}" for c in COLUMNS)
+        head = " / ".join(f"{cell(r, c, 'psnr_mask', '.2f')} dB, {cell(r, c, 'ssim_mask', '.3f')}" for c in COLUMNS)
+        bg = " / ".join(f"{cell(r, c, 'background_rmse', '.4f')}, {cell(r, c, 'stripes', '.4f')}" for c in COLUMNS)
         settings = "; ".join(f"{m} w={t['weight']:g}, {t['iterations']} it" for m, t in r["tuned"].items())
         lines.append(f"| {r['mask']} | {cells} | {head} | {bg} | {settings} |")
     for r in rows:
-        if r["mask"].endswith(" 20%"):
+        if r["mask"].endswith(" 20%") and r.get("by_source"):
             lines += ["", f"Per source, {r['mask']} (PSNR / SSIM, whole image):", "",
                       "| source | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
             for src, cols in r["by_source"].items():
@@ -355,7 +375,14 @@ def run_inpaint(args, data, out, cmd):
             cmd, {"task": "free-form inpainting, " + {"mri": "MRI: trained on MNI152 + Colin27, tested on other subjects",
                                                       "template": "MNI152 T1 template",
                                                       "photos": "grey photos and micrographs"}[args.inpaint_data]}))
-    write_json(out / f"{name}_{args.split}.json", {"rows": rows, "command": cmd})
+    result = {"rows": rows, "command": cmd, "source": "measured", "model": str(model), "split": args.split}
+    write_json(out / f"{name}_{args.split}.json", result)
+    if args.record:
+        write_json(Path(args.results) / f"{name}_{args.split}.json", result)
+    return inpaint_table(rows)
+
+
+def inpaint_table(rows) -> str:
     lines = ["| hole ratio | biharmonic L1 / PSNR in holes | model L1 / PSNR in holes |", "|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['holes']} (mean {r['achieved']:.0%}) | {r['biharmonic']['l1_hole']:.4f} / "
@@ -388,7 +415,14 @@ def run_sr(args, data, out, cmd):
         if args.train and args.ship:
             print("shipped", ship(model, name, {f"x{scale} PSNR": {m: round(row[m]["psnr"], 2) for m in ("bicubic", "model")}},
                                   cmd, {"task": f"x{scale} super-resolution, MNI152 T1", "image_size": SIZE}))
-    write_json(out / "sr.json", {"rows": rows, "command": cmd})
+    result = {"rows": rows, "command": cmd, "source": "measured"}
+    write_json(out / "sr.json", result)
+    if args.record:
+        write_json(Path(args.results) / "sr.json", result)
+    return sr_table(rows)
+
+
+def sr_table(rows) -> str:
     lines = ["| scale | bicubic PSNR / SSIM | model PSNR / SSIM |", "|---|---|---|"]
     for r in rows:
         lines.append(f"| ×{r['scale']} | {r['bicubic']['psnr']:.2f} dB / {r['bicubic']['ssim']:.3f} | "
@@ -396,11 +430,38 @@ def run_sr(args, data, out, cmd):
     return "\n".join(lines)
 
 
+# ---- the committed results -----------------------------------------------------------------
+def _source(r: dict) -> str:
+    return f"Command: `{r['command']}`" + (f"\n\nNote: {r['note']}." if r.get("note") else "")
+
+
+def report(results: Path = RESULTS) -> str:
+    """The tables of the committed results (recon per mask family, inpainting, SR); computes nothing."""
+    out = []
+    for f in sorted(results.glob("recon_*.json")):
+        r = json.loads(f.read_text())
+        out += [f"CS-MRI reconstruction, real scans of other subjects ({f.name}):", "", recon_tables(r["rows"]), "",
+                _source(r), ""]
+    for f in sorted(results.glob("inpaint_*.json")):
+        r = json.loads(f.read_text())
+        out += [f"Inpainting, L1 / PSNR in the holes, {r.get('split', 'test')} split ({f.name}):", "",
+                inpaint_table(r["rows"]), "", _source(r), ""]
+    f = results / "sr.json"
+    if f.exists():
+        r = json.loads(f.read_text())
+        out += ["Super-resolution, MNI152 template slabs (sr.json):", "", sr_table(r["rows"]), "", _source(r), ""]
+    return "\n".join(out).rstrip()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=("recon", "inpaint", "sr"), default="recon")
     ap.add_argument("--report", action="store_true",
-                    help="evaluate the shipped reconstruction models on the real held-out slices and print the tables")
+                    help="only print the tables from the committed results (training/benchmarks/results/reconstruction)")
+    ap.add_argument("--record", action="store_true",
+                    help="also write the results to --results (training/benchmarks/results/reconstruction, committed)")
+    ap.add_argument("--results", default=str(RESULTS),
+                    help="the committed results folder that --record writes and --report reads")
     ap.add_argument("--train", action="store_true", help="train the model(s) first (else use the shipped ones)")
     ap.add_argument("--ship", action="store_true", help="copy trained models into im2im_core/weights")
     ap.add_argument("--iterations", type=int, default=2000)
@@ -437,10 +498,14 @@ def main(argv=None) -> int:
                     help="inpaint: score on the held-out test images or on the validation ones (to choose a recipe)")
     ap.add_argument("--out", default="runs/reconstruction")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(Path(args.results)))
+        return 0
+    if args.record and (args.train or args.checkpoint) and not args.ship:
+        raise SystemExit("--record writes the committed results of the shipped models: a trained model or "
+                         "--checkpoint only with --ship")
     out = Path(args.out)
     cmd = command_line("training.benchmarks.reconstruction", argv)
-    if args.report and (args.train or args.task != "recon"):
-        raise SystemExit("--report evaluates the shipped reconstruction models: drop --train and --task")
     data = None
     if args.task == "sr" or (args.task == "inpaint" and args.inpaint_data == "template"):
         data = load_data()
