@@ -97,6 +97,24 @@ def _translate_zarrs(args, zarrs: list[Path]) -> int:
     return 0
 
 
+def _spatial_nifti(img, path):
+    """A NIfTI's data with trailing length-1 axes (time, ...) dropped; more than three spatial axes
+    are refused: translating a (X, Y, Z, T) series as 2D images would slice it along the wrong axes."""
+    from dataclasses import replace
+
+    from .errors import InputError
+
+    d = img.data
+    if img.format != "nifti" or d.ndim <= 3:
+        return img
+    while d.ndim > 3 and d.shape[-1] == 1:
+        d = d[..., 0]
+    if d.ndim > 3:
+        raise InputError(f"{path.name} is a {d.ndim}D NIfTI of shape {d.shape}: translate one 3D volume at a time "
+                         "(for example split the series along its 4th axis)")
+    return replace(img, data=d)
+
+
 def _groups(files, read_image, size: int, failed: list):
     """Lists of (path, image) to translate together: up to `size` consecutive files of one shape,
     dtype and 2D format (a NIfTI volume, or any file alone in its shape, goes on its own). Files
@@ -106,7 +124,7 @@ def _groups(files, read_image, size: int, failed: list):
     pending: list = []
     for i, path in enumerate(files):
         try:
-            img = read_image(path)
+            img = _spatial_nifti(read_image(path), path)
         except InputError as exc:
             if len(files) == 1:
                 raise

@@ -176,3 +176,20 @@ def test_folder_batches_same_sized_images_each_with_its_own_window(tmp_path, tin
         got = iio.imread(out / f.name)
         assert got.shape == alone.shape and np.abs(got.astype(int) - alone).max() <= 1, f.name
     assert main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(out), "--batch-size", "0"]) == 2
+
+
+def test_a_4d_nifti_is_refused_and_a_trailing_singleton_axis_is_dropped(tmp_path, tiny_generator_ckpt, capsys):
+    """Issue 40, item 5: a (32, 32, 4, 2) series was translated as 1,024 images of 4x2 pixels, exit 0."""
+    import nibabel as nib
+
+    from im2im_core.cli import main
+
+    rng = np.random.default_rng(0)
+    nib.save(nib.Nifti1Image(rng.random((32, 32, 4, 2)).astype(np.float32), np.eye(4)), tmp_path / "series.nii.gz")
+    assert main(["translate", str(tiny_generator_ckpt), str(tmp_path / "series.nii.gz"), "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "4D NIfTI of shape (32, 32, 4, 2)" in err[0]
+    assert not list((tmp_path / "o").glob("*")) if (tmp_path / "o").exists() else True
+    nib.save(nib.Nifti1Image(rng.random((32, 32, 4, 1)).astype(np.float32), np.eye(4)), tmp_path / "one.nii.gz")
+    assert main(["translate", str(tiny_generator_ckpt), str(tmp_path / "one.nii.gz"), "-o", str(tmp_path / "p")]) == 0
+    assert nib.load(tmp_path / "p" / "one.nii.gz").shape == (32, 32, 4)
