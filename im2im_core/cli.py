@@ -53,7 +53,7 @@ def _translate(args) -> int:
                 if len(files) == 1:
                     raise
                 failed.append(path)  # a folder run goes on: one line per bad file, a summary at the end
-                print(f"im2im: error: {exc}", file=sys.stderr)
+                bar.write(f"im2im: error: {exc}", file=sys.stderr)  # on its own line, not glued to the bar
             bar.update(1)
     bar.close()
     if failed:
@@ -119,6 +119,8 @@ def _groups(files, read_image, size: int, failed: list):
     """Lists of (path, image) to translate together: up to `size` consecutive files of one shape,
     dtype and 2D format (a NIfTI volume, or any file alone in its shape, goes on its own). Files
     that cannot be read are reported and skipped here."""
+    from tqdm import tqdm
+
     from .errors import InputError
 
     pending: list = []
@@ -129,7 +131,7 @@ def _groups(files, read_image, size: int, failed: list):
             if len(files) == 1:
                 raise
             failed.append(path)
-            print(f"im2im: error: {exc}", file=sys.stderr)
+            tqdm.write(f"im2im: error: {exc}", file=sys.stderr)
             continue
         d = img.data
         plain_2d = img.format != "nifti" and (d.ndim == 2 or (d.ndim == 3 and d.shape[-1] in (3, 4)))

@@ -178,7 +178,9 @@ def list_images(paths) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.iterdir() if q.is_file() and suffix(q) in IMAGE_SUFFIXES)
+            # hidden files (".x.png", macOS "._x.png" resource forks) are not images of the folder
+            out += sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")
+                          and suffix(q) in IMAGE_SUFFIXES)
         elif p.exists():
             out.append(p)
         else:

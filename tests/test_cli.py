@@ -147,9 +147,12 @@ def test_folder_run_processes_every_good_file_and_reports_the_bad_ones(tmp_path,
     (src / "b.png").write_text("this is a text file")
     (src / "c.png").write_bytes(b"")
     iio.imwrite(src / "d.png", camera[48:96, :48])
+    (src / "._d.png").write_bytes(b"\x00\x05\x16\x07")  # a macOS resource fork: hidden, not an image (issue 40)
     out = tmp_path / "out"
     assert main(["translate", str(tiny_generator_ckpt), str(src), "-o", str(out), "--device", "cpu"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    # every message starts its own line, never glued to a progress-bar fragment
+    assert all(line.startswith("im2im: ") for line in err if "im2im: " in line), err
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "d.png"]
     assert any("b.png is not a PNG image" in line for line in err)
     assert any("c.png is empty, not an image" in line for line in err)

@@ -41,8 +41,9 @@ def model_config(family: str) -> dict:
             "unit": {"dim": 32, "n_res": 4, "ndf": 32, "n_scales": 2},
             "munit": {"dim": 32, "n_res": 4, "mlp_dim": 128, "ndf": 32, "n_scales": 2},
             # the skull is 30-50% of a slice: the reference's size penalty (57 mean(m)^2, for small
-            # edits such as glasses) would close the mask
-            "council_gan": {"members": 2, "dim": 32, "n_res": 4, "ndf": 32, "lambda_size": 1.0},
+            # edits such as glasses) would close the mask; so did the blend m G + (1 - m) x with an
+            # untrained G (mask mean 0 by iteration 300): the residual output x + m G starts at x
+            "council_gan": {"members": 2, "dim": 24, "n_res": 3, "ndf": 32, "lambda_size": 1.0, "residual": True},
             "acl_gan": {"dim": 32, "n_res": 4, "ndf": 32, "n_scales": 2}}
     if family not in cfgs:
         raise SystemExit(f"unknown family {family!r}; choose from {FAMILIES}")
