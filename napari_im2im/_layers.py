@@ -46,6 +46,9 @@ def layer_meta(layer) -> dict:
                 "units": tuple(str(u) for u in getattr(layer, "units", ()) or ()),
                 "rgb": bool(getattr(layer, "rgb", False)),
                 "metadata": dict(getattr(layer, "metadata", {}) or {})}
+        affine = getattr(layer, "affine", None)
+        if affine is not None and not np.allclose(affine.affine_matrix, np.eye(affine.affine_matrix.shape[0])):
+            meta["affine"] = np.asarray(affine.affine_matrix)  # a flip or rotation on top of scale/translate
     meta.setdefault("name", "image")
     meta.setdefault("kind", "image")
     meta.setdefault("rgb", False)
@@ -94,6 +97,8 @@ def output_kwargs(meta: dict, name: str, provenance: dict | None = None, *, lead
         "translate": (0.0,) * lead + tuple(meta["translate"]),
         "metadata": {PROVENANCE_KEY: dict(provenance or {}), "source_layer": meta["name"]},
     }
+    if meta.get("affine") is not None and not lead:
+        kw["affine"] = meta["affine"]
     if meta.get("metadata"):  # the input's own (a NIfTI affine, a sample's source), under the provenance
         kw["metadata"][PROVENANCE_KEY]["input_metadata"] = dict(meta["metadata"])
     if any(labels):

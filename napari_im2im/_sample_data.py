@@ -41,3 +41,22 @@ def photo() -> list[tuple]:
 
     return [(data.astronaut(), {"name": "astronaut", "rgb": True,
                                 "metadata": {"source": "scikit-image data.astronaut (NASA, public domain)"}}, "image")]
+
+
+def colin27_head() -> list[tuple]:
+    """Colin27, a real T1 head with skull and scalp at 1 mm (the skull-removal models' input), shown
+    as (z, y, x) with anterior up; the layer's affine keeps scanner millimetres."""
+    from im2im_core.data.skull import colin27_head as load
+
+    vol = load()
+    a = np.asarray(vol["affine"], float)
+    data = np.ascontiguousarray(vol["head"].T[:, ::-1, :])  # (z, y, x), rows from anterior to posterior
+    ny = data.shape[1]
+    # (z, row, col) -> scanner (z, y, x): y runs against the rows
+    affine = np.array([[a[2, 2], 0, 0, a[2, 3]], [0, -a[1, 1], 0, a[1, 3] + a[1, 1] * (ny - 1)],
+                       [0, 0, a[0, 0], a[0, 3]], [0, 0, 0, 1]])
+    kw = {"name": "Colin27 T1 head", "colormap": "gray", "contrast_limits": (0.0, 1.0), "affine": affine,
+          "axis_labels": ("z", "y", "x"), "units": ("mm", "mm", "mm"),
+          "metadata": {"source": "Colin27 (ch2, Debian mricron-data, BSD-3)", "contrast": "T1w",
+                       "affine": a.tolist()}}
+    return [(data, kw, "image")]
