@@ -115,8 +115,9 @@ else
 fi
 # The committed constraints (scripts/constraints.txt: every package at the version the suite passed
 # with) plus the torch pins; refresh them as the README says.
+# IM2IM_UNPINNED=1 keeps only the torch pins (to refresh the constraints, as the README says).
 { printf 'torch==%s\ntorchvision==%s\n' "$TORCH_VERSION" "$TORCHVISION_VERSION"
-  grep -vE '^(torch|torchvision)==' "$ROOT/scripts/constraints.txt"; } > "$CONSTRAINTS"
+  [ -n "${IM2IM_UNPINNED:-}" ] || grep -vE '^(torch|torchvision)==' "$ROOT/scripts/constraints.txt"; } > "$CONSTRAINTS"
 
 # --------------------------------------------------------------------------
 step "4/4 pip install -e \".[all,testing]\""
@@ -125,7 +126,7 @@ step "4/4 pip install -e \".[all,testing]\""
 fingerprint() {
     {
         echo "torch=$TORCH_VERSION torchvision=$TORCHVISION_VERSION"
-        echo "== constraints"; cat scripts/constraints.txt
+        echo "== constraints ${IM2IM_UNPINNED:-pinned}"; cat scripts/constraints.txt
         for f in setup.cfg pyproject.toml setup.py; do
             if [ -f "$f" ]; then echo "== $f"; cat "$f"; fi
         done
