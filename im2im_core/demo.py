@@ -16,6 +16,7 @@ import numpy as np
 
 RECON, ATTENTION, INPAINT, SR = "mri_recon_1dgauss", "attention_t1w_t2w", "inpaint_mri", "sr_x2_mri"
 LESIONS = "acl_gan_lesions"  # lesion removal without a cycle (2 mm slices)
+SKULL = "skull_attention"  # skull removal on a real head (Colin27, 1 mm)
 TRANSLATORS = ("pix2pix_t1w_t2w", "cyclegan_t1w_t2w", "unit_t1w_t2w")  # those trained at 1 mm are shown
 
 
@@ -152,6 +153,21 @@ def run_demo(out_dir="im2im_demo_out", quick: bool = False) -> dict:
                         ("model's mask", res["attention"][0]), ("lesions removed", res["image"][0]),
                         ("lesion-free truth", truth[0])]))
         layers.update({"T1 with lesions": x, "lesions removed": res["image"]})
+
+    if _available(SKULL):  # 4b. skull removal on held-out whole 1 mm slices of a real head
+        from .data.skull import skull_data
+
+        test = skull_data()["test"]
+        k = np.linspace(0, len(test["image"]) - 1, n).round().astype(int)
+        x, truth = test["image"][k], test["truth"][k]
+        res = load(SKULL, device="auto").translate(x, return_attention=True, out_dtype="float32")
+        for name, pred in (("identity (input)", x), (SKULL, res["image"])):
+            m = np.mean([list(_metrics(p, g).values()) for p, g in zip(pred, truth)], axis=0)
+            rows.append(("Skull removal, Colin27 (1 mm)", name, m[0], m[1]))
+        panels.append(("Skull removal (attention CycleGAN, real head, 1 mm)",
+                       [("T1 head (held out)", x[0]), ("attention mask", res["attention"][0]),
+                        ("skull removed", res["image"][0]), ("brain (ch2bet truth)", truth[0])]))
+        layers.update({"T1 head": x, "skull removed": res["image"]})
 
     if _available(INPAINT) or _available(SR):  # 5. inpainting (real scans of other subjects) and super-resolution
         gt, _ = _slices("template", 128, n)

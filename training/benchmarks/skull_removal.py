@@ -125,7 +125,7 @@ def family_fns(export: Path, family: str):
     mask_fn = None
     if family == "attention_cycle_gan":
         mask_fn = lambda x: tr.translate(x, direction="AtoB", out_dtype="float32",  # noqa: E731
-                                         return_attention=True)[1]
+                                         return_attention=True)["attention"]
     return fn, back, mask_fn
 
 
