@@ -8,13 +8,35 @@ import torch
 from .errors import InputError
 
 
+def tensor_to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A dense CPU numpy copy of a tensor, or an InputError naming what it is (meta, sparse,
+    quantized, nested, float8); bf16 becomes float32."""
+    kind = ("meta" if t.is_meta else "quantized" if t.is_quantized else "nested" if t.is_nested
+            else "sparse" if t.layout != torch.strided else None)
+    if kind:
+        raise InputError(f"image is a {kind} tensor; give a dense array or tensor")
+    t = t.detach().cpu()
+    if t.dtype in (torch.bfloat16, torch.float16):
+        t = t.float()
+    if not (t.is_floating_point() or t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
+                                                   torch.uint16, torch.bool)):
+        raise InputError(f"image tensor dtype {t.dtype} is not supported; use uint8, uint16, int16 or float")
+    try:
+        return t.numpy()
+    except (TypeError, RuntimeError):  # float8 and other dtypes numpy has no type for
+        raise InputError(f"image tensor dtype {t.dtype} is not supported; use uint8, uint16, int16 or float") from None
+
+
 def validate_image(image) -> np.ndarray:
     """Refuse inputs that cannot be translated, naming the problem."""
     if image is None:
         raise InputError("no image given")
     if isinstance(image, torch.Tensor):
-        image = image.detach().cpu().numpy()
-    arr = np.asarray(image)
+        image = tensor_to_numpy(image)
+    try:
+        arr = np.asarray(image)
+    except (ValueError, TypeError) as exc:  # ragged nested lists, objects numpy cannot stack
+        raise InputError(f"image is not a regular array ({str(exc).splitlines()[0][:120]})") from None
     if arr.size == 0:
         raise InputError(f"image is empty (shape {arr.shape})")
     if arr.dtype.kind not in "uif":

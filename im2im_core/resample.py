@@ -22,8 +22,8 @@ def in_plane(spacing, ndim_spatial: int) -> tuple[float, float] | None:
     """The (Y, X) pixel size from a scalar, a (Y, X) pair or a longer tuple ending in Y, X."""
     if spacing is None:
         return None
-    vals = [spacing] * 2 if isinstance(spacing, (int, float)) else list(spacing)
     try:
+        vals = [spacing] * 2 if isinstance(spacing, (int, float)) else list(spacing)
         vals = [float(v) for v in vals]
     except (TypeError, ValueError):
         raise InputError(f"spacing must be a number or a tuple of numbers, got {spacing!r}") from None

@@ -47,3 +47,22 @@ def test_text_options_are_checked(gan_cls, call, match):
 def test_bounds_still_admit_normal_use(munit, gan_cls):
     assert munit.translate(IMAGE, n_samples=2, seed=2**63 - 2).shape == (2, 32, 32)
     assert gan_cls.generate("a red circle", n_samples=2, seed=7).shape[0] == 2
+
+
+@pytest.mark.parametrize("image, match", [
+    ([[1.0, 2.0], [3.0]], "not a regular array"),
+    (__import__("torch").zeros(32, 32).to_sparse(), "sparse tensor"),
+    (__import__("torch").empty(32, 32, device="meta"), "meta tensor"),
+    (__import__("torch").zeros(32, 32, dtype=__import__("torch").float8_e4m3fn), "float8"),
+])
+def test_odd_arrays_and_tensors_are_input_errors(munit, image, match):
+    with pytest.raises(InputError, match=match):
+        munit.translate(image)
+
+
+def test_bf16_tensor_is_translated_and_complex_spacing_is_an_input_error(munit):
+    import torch
+
+    assert munit.translate(torch.from_numpy(IMAGE).to(torch.bfloat16)).shape == (32, 32)
+    with pytest.raises(InputError, match="spacing"):
+        munit.translate(IMAGE, spacing=1 + 2j)
