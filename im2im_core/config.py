@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import typing
 from typing import Any
 
@@ -14,10 +15,15 @@ def to_dict(cfg) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+MAX_INT = 2**63 - 1  # torch sizes and seeds are int64: larger values overflow inside torch
+
+
 def _coerce(tp, value, where: str):
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(value, dict):
         return from_dict(tp, value, where)
+    if dataclasses.is_dataclass(tp) and not isinstance(value, tp):
+        raise ConfigError(f"config{where}: expected a mapping of {tp.__name__} fields, got {value!r:.60}")
     if origin is tuple and isinstance(value, (list, tuple)):
         return tuple(value)
     if origin is tuple:
@@ -35,6 +41,10 @@ def _coerce(tp, value, where: str):
         raise ConfigError(f"config{where}: expected a list, got {value!r}")
     if tp in (bool, int, float, str) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
         raise ConfigError(f"config{where}: expected {tp.__name__}, got {value!r}")
+    if tp is int and not -MAX_INT <= value <= MAX_INT:
+        raise ConfigError(f"config{where}: {value} is out of range (|value| < 2**63)")
+    if tp is float and not math.isfinite(value):
+        raise ConfigError(f"config{where}: expected a finite number, got {value!r}")
     return value
 
 

@@ -34,6 +34,7 @@ def _unwrap(obj) -> dict:
 
 
 FLOAT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")  # buffers such as BatchNorm's num_batches_tracked
 
 
 def real_tensors(sd: dict, name: str) -> dict:
@@ -44,10 +45,10 @@ def real_tensors(sd: dict, name: str) -> dict:
 
     for k, v in sd.items():
         kind = str(v.dtype).replace("torch.", "")
-        if v.layout != torch.strided or v.is_meta or v.is_quantized or kind not in FLOAT_DTYPES:
+        if v.layout != torch.strided or v.is_meta or v.is_quantized or kind not in FLOAT_DTYPES + INT_DTYPES:
             what = "meta" if v.is_meta else kind if v.layout == torch.strided else str(v.layout).replace("torch.", "")
             raise CheckpointError(f"{name}: tensor {k!r} is {what}; only dense float tensors "
-                                  f"({', '.join(FLOAT_DTYPES)}) are weights")
+                                  f"({', '.join(FLOAT_DTYPES)}) and integer buffers are weights")
         held = v.untyped_storage().nbytes() // max(v.element_size(), 1)
         if v.numel() > held:
             raise CheckpointError(f"{name}: tensor {k!r} claims {v.numel():,} values of shape {tuple(v.shape)} but its "

@@ -66,3 +66,28 @@ def test_bf16_tensor_is_translated_and_complex_spacing_is_an_input_error(munit):
     assert munit.translate(torch.from_numpy(IMAGE).to(torch.bfloat16)).shape == (32, 32)
     with pytest.raises(InputError, match="spacing"):
         munit.translate(IMAGE, spacing=1 + 2j)
+
+
+@pytest.mark.parametrize("family, model, match", [
+    ("cycle_gan", {"generator": None}, "mapping of GeneratorConfig"),
+    ("cycle_gan", {"generator": [1, 2]}, "mapping of GeneratorConfig"),
+    ("bicycle_gan", {"nz": 2**63}, "out of range"),
+    ("drit", {"attr_dim": 2**63}, "out of range"),
+    ("munit", {"n_down": 2**30}, r"n_down must be in \[0, 16\]"),
+    ("mri_recon", {"cascade_width": 2**20}, "cascade_width must be in"),
+])
+def test_bad_config_values_are_config_errors(family, model, match):
+    from im2im_core.errors import ConfigError
+    from im2im_core.models import build, config_from_dict
+
+    with pytest.raises(ConfigError, match=match):
+        build(config_from_dict(family, model))
+
+
+def test_nan_in_a_float_config_field_is_a_config_error():
+    from im2im_core.config import from_dict
+    from im2im_core.data.datasets import DataConfig
+    from im2im_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="finite"):
+        from_dict(DataConfig, {"kind": "mni", "rotate": float("nan")}, "[data]")
