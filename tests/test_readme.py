@@ -152,6 +152,11 @@ def _rows_expected() -> dict:
     lesion = _load("lesion_removal/identity.json")
     out["lesion removal"] = (["lesion_removal/identity.json"], "none", [], "identity",
                              [f"{lesion['metrics']['test']['ssim_mask']:.3f}"], [])
+    att, strip = _load("skull_removal/attention_cycle_gan.json"), _load("skull_removal/classical_strip.json")
+    out["skull removal"] = (["skull_removal/attention_cycle_gan.json", "skull_removal/classical_strip.json"],
+                            "`skull_attention`", [f"{att['metrics']['test'][k]:.3f}" for k in ("dice", "residual")],
+                            "classical strip", [f"{strip['metrics']['test'][k]:.3f}" for k in ("dice", "residual")],
+                            [])
     text = _load("text_conditioning/shapes.json")
     out["text → image"] = (["text_conditioning/shapes.json"], "`gan_cls_shapes`",
                            [f"{text['gan_cls']['attribute_accuracy']:.3f}"], "", [],
@@ -188,11 +193,12 @@ def test_results_table_numbers_match_committed_results(key):
 
 def test_reports_reprint_the_readme_rows_from_the_committed_files(capsys):
     """Each benchmark's `--report` reads only the committed files and prints every decimal of its rows."""
-    from training.benchmarks import lesion_removal, mri_translation, reconstruction, text_conditioning
+    from training.benchmarks import lesion_removal, mri_translation, reconstruction, skull_removal, text_conditioning
 
     printed = {}
     for name, mod in (("mri_translation", mri_translation), ("reconstruction", reconstruction),
-                      ("lesion_removal", lesion_removal), ("text_conditioning", text_conditioning)):
+                      ("lesion_removal", lesion_removal), ("skull_removal", skull_removal),
+                      ("text_conditioning", text_conditioning)):
         assert mod.main(["--report"]) == 0
         printed[name] = capsys.readouterr().out
     rows = _results_rows()

@@ -47,9 +47,10 @@ def config_overrides(sets: list[str]) -> tuple[str, ...]:
     return tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}" for s in sets)
 
 
-def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None = None) -> Path:
+def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None = None, intensity=None) -> Path:
     """Re-save a trained export as a shipped checkpoint (fp16 when fp32 would top 4 MB) with its
-    metrics and command."""
+    metrics and command; `intensity` replaces the training window (e.g. a percentile window where
+    training used data already on [0, 1], so that users' raw scans are scaled the same way)."""
     import torch
 
     from im2im_core import checkpoint, load
@@ -58,7 +59,7 @@ def ship(export_path, name: str, metrics: dict, command: str, extra: dict | None
     prov = dict(tr.meta.get("provenance", {}))
     prov.update({"metrics": metrics, "command": command, **(extra or {})})
     big = sum(p.numel() for p in tr.model.parameters()) * 4 > 4e6
-    out = checkpoint.save(WEIGHTS / f"{name}.safetensors", tr.model, tr.intensity, prov,
+    out = checkpoint.save(WEIGHTS / f"{name}.safetensors", tr.model, intensity or tr.intensity, prov,
                           dtype=torch.float16 if big else None, spacing=tr.spacing)
     return out
 

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from im2im_core.intensity import Intensity
+
 from .common import command_line, config_overrides, mean_metrics, ship, slice_metrics, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "skull_removal"
@@ -193,7 +195,9 @@ def main(argv=None) -> int:
         print(fam, json.dumps({w: {k: round(v, 3) for k, v in m.items()} for w, m in metrics.items()}), flush=True)
         if args.ship and fam in SHIP_NAMES:
             short = {k: round(v, 4) for k, v in metrics["test"].items()}
-            print("shipped", ship(export, SHIP_NAMES[fam], short, cmd, {"task": "skull removal, Colin27 T1 1 mm"}))
+            # trained on Colin27 / its 99.9th percentile: a user's head in any scale is windowed the same way
+            print("shipped", ship(export, SHIP_NAMES[fam], short, cmd, {"task": "skull removal, Colin27 T1 1 mm"},
+                                  intensity=Intensity("percentile", 0.0, 99.9)))
     print(report(results))
     return 0
 
