@@ -276,8 +276,11 @@ def translate_dask(tr, arr, direction: str | None = None, **kw):
     for key in ("n_samples", "return_attention", "axes", "rgb"):
         if kw.get(key):
             raise InputError(f"dask input: {key}= is not supported; compute the array and translate it in memory")
+    _check_dask(arr)
     arr = arr.rechunk({-1: -1, -2: -1, **{i: 1 for i in range(arr.ndim - 2)}})
     lo, hi = _dask_window(tr.intensity, arr)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        raise InputError("dask input: the array has NaN/Inf values; fix or mask them first")
     fixed = copy.copy(tr)
     fixed.intensity = Intensity("fixed", lo, hi)
     fixed._bf16_model = None
@@ -288,6 +291,20 @@ def translate_dask(tr, arr, direction: str | None = None, **kw):
         return y.reshape(b.shape)
 
     return arr.map_blocks(block, dtype=out_dtype)
+
+
+def _check_dask(arr) -> None:
+    """The checks the in-memory path makes (validate_image, to_slices), on the array's metadata."""
+    if any(isinstance(n, float) and np.isnan(n) for n in arr.shape):
+        raise InputError(f"dask input: the shape {arr.shape} has unknown sizes; call compute_chunk_sizes() first")
+    if arr.size == 0:
+        raise InputError(f"dask input: the array is empty (shape {arr.shape})")
+    if np.dtype(arr.dtype).kind not in "uif":
+        raise InputError(f"dask input: dtype {arr.dtype} is not supported; use uint8, uint16, int16 or float")
+    if arr.ndim < 2 or arr.ndim > 4:
+        raise InputError(f"dask input: shape {arr.shape}: supported are (Y, X), (Z, Y, X) and (T, Z, Y, X)")
+    if arr.ndim >= 3 and arr.shape[-1] in (3, 4) and arr.shape[-2] > 4:
+        raise InputError(f"dask input: shape {arr.shape} looks like a colour image, and the model is grayscale")
 
 
 def _dask_window(intensity: Intensity, arr) -> tuple[float, float]:

@@ -91,3 +91,23 @@ def test_nan_in_a_float_config_field_is_a_config_error():
 
     with pytest.raises(ConfigError, match="finite"):
         from_dict(DataConfig, {"kind": "mni", "rotate": float("nan")}, "[data]")
+
+
+def _dask_cases():
+    da = pytest.importorskip("dask.array")
+    u = da.from_array(np.arange(100.0))
+    return {"empty": (da.zeros((0, 64)), "empty"), "bool": (da.zeros((64, 64), dtype=bool), "dtype bool"),
+            "complex": (da.zeros((64, 64), dtype=np.complex64), "dtype complex64"),
+            "unknown shape": (u[u > 50], "unknown sizes"), "5D": (da.zeros((1, 1, 2, 64, 64)), "supported are"),
+            "RGB into grayscale": (da.zeros((64, 64, 3)), "colour image"),
+            "NaN": (da.from_array(np.full((64, 64), np.nan, np.float32)), "NaN/Inf")}
+
+
+@pytest.mark.parametrize("case", ["empty", "bool", "complex", "unknown shape", "5D", "RGB into grayscale", "NaN"])
+def test_dask_inputs_get_the_checks_of_the_numpy_path(case):
+    """Issue 40, item 8: the dask path accepted 5D and RGB input and said "window needs high > low" on NaN."""
+    arr, match = _dask_cases()[case]
+    tr = im2im_core.load("cyclegan_t1w_t2w", device="cpu")
+    with pytest.raises(InputError, match=match):
+        out = tr.translate(arr)
+        out.compute()
