@@ -103,6 +103,9 @@ def read_metadata(path) -> dict[str, Any]:
     except RecursionError:  # "[[[[...]]]]" nested beyond the parser's depth
         raise CheckpointError(f"{path}: metadata is nested too deeply to be a checkpoint's") from None
     meta["spacing"] = _spacing(raw.get("spacing"), path)
+    domains = meta.get("domains", [])
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        raise CheckpointError(f"{path}: metadata 'domains' must be a list of names, got {str(domains)[:60]!r}")
     return meta
 
 

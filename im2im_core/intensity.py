@@ -29,6 +29,8 @@ class Intensity:
             raise InputError(f"intensity mode {self.mode!r} unknown; use percentile, fixed or dtype")
         if not self.high > self.low:
             raise InputError(f"intensity window needs high > low, got low={self.low}, high={self.high}")
+        if self.mode == "percentile" and not 0 <= self.low < self.high <= 100:
+            raise InputError(f"percentile window must lie in [0, 100], got low={self.low}, high={self.high}")
 
     def window(self, image: np.ndarray) -> tuple[float, float]:
         """Raw values that map to -1 and +1 for this image."""

@@ -217,3 +217,22 @@ def test_a_pth_whose_keys_are_not_names_is_refused(tmp_path):
     torch.save({0: torch.zeros(3)}, tmp_path / "intkey.pth")
     with pytest.raises(CheckpointError, match="not names"):
         im2im_core.load(tmp_path / "intkey.pth", device="cpu")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda m: m.update({"domains": '{"a": 1}'}), "'domains' must be a list of names"),
+    (lambda m: m.update({"domains": "[1, 2]"}), "'domains' must be a list of names"),
+    (lambda m: m.update({"intensity": '{"mode": "percentile", "low": -5.0, "high": 150.0}'}), r"\[0, 100\]"),
+])
+def test_bad_metadata_values_are_checkpoint_errors_in_load_and_info(tmp_path, tiny_generator_ckpt, edit, match,
+                                                                    capsys):
+    """Issue 40, item 8: `domains` not a list of strings crashed `im2im info` with a TypeError."""
+    from im2im_core.cli import main
+    from im2im_core.errors import Im2ImError
+
+    path = _rewritten(tmp_path, tiny_generator_ckpt, meta_edit=edit)
+    with pytest.raises(Im2ImError, match=match):
+        im2im_core.load(path)
+    code = main(["info", str(path)])  # info reads the metadata only: it may list a bad window, never crash
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 0 if "100" in match else code == 2 and len(err) == 1 and "Traceback" not in err[0]
