@@ -336,11 +336,11 @@ def _reconstruct(args) -> int:
 
     from .inference import load
     from .io import suffix, write_image
-    from .mri.kspace import read_kspace, reconstruct_kspace
+    from .mri.kspace import read_kspace, read_npy, reconstruct_kspace
 
     kspace, mask = read_kspace(args.kspace)
     if args.mask:
-        mask = np.load(args.mask, allow_pickle=False)
+        mask = read_npy(args.mask)
     tr = load(args.checkpoint, device=args.device, precision="fp32")
     out = reconstruct_kspace(tr, kspace, mask, data_consistency=not args.no_dc)
     if suffix(args.output) in (".nii", ".nii.gz") and out.ndim == 3:

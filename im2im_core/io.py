@@ -26,8 +26,11 @@ NIFTI_SUFFIXES = (".nii", ".nii.gz")
 def atomic_write(path: str | os.PathLike, write) -> Path:
     """Call `write(tmp_path)`, fsync the result, then rename it over `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:  # a parent that is a file, a read-only folder: one clear error, nothing written
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
     try:
         write(tmp)
@@ -166,6 +169,8 @@ def write_image(path, data: np.ndarray, like: ImageFile | None = None) -> Path:
             arr = np.asarray(data)
             if sfx != ".png" and arr.dtype != np.uint8:
                 raise InputError(f"{path.name}: {sfx} stores 8-bit only; got {arr.dtype}, write TIFF or PNG")
+            if arr.dtype not in (np.uint8, np.uint16):
+                raise InputError(f"{path.name}: PNG stores 8- or 16-bit integers; got {arr.dtype}, write TIFF or NIfTI")
             iio.imwrite(tmp, arr, extension=sfx)
         else:
             raise InputError(f"{path.name}: cannot write {sfx!r}; use {', '.join(IMAGE_SUFFIXES)}")

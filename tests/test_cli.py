@@ -1,6 +1,7 @@
 """`im2im` on real files: PNG, 16-bit TIFF, NIfTI; info/models/export; one-line errors."""
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio.v3 as iio
 import nibabel as nib
@@ -196,3 +197,31 @@ def test_a_4d_nifti_is_refused_and_a_trailing_singleton_axis_is_dropped(tmp_path
     nib.save(nib.Nifti1Image(rng.random((32, 32, 4, 1)).astype(np.float32), np.eye(4)), tmp_path / "one.nii.gz")
     assert main(["translate", str(tiny_generator_ckpt), str(tmp_path / "one.nii.gz"), "-o", str(tmp_path / "p")]) == 0
     assert nib.load(tmp_path / "p" / "one.nii.gz").shape == (32, 32, 4)
+
+
+def test_reconstruct_and_export_bad_targets_are_one_line_errors(tmp_path, capsys):
+    """Issue 40, item 8: a pickled --mask, float output to .png and -o under a file were raw tracebacks."""
+    from im2im_core.mri.fft import fft2c_np
+
+    img = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    np.save(tmp_path / "k.npy", fft2c_np(img.astype(np.complex64)))
+    np.save(tmp_path / "m.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    (tmp_path / "afile").write_text("x")
+    cases = [(["reconstruct", "mri_recon_1dgauss", str(tmp_path / "k.npy"), "--mask", str(tmp_path / "m.npy"), "-o",
+               str(tmp_path / "r.tif")], "not a plain numpy array"),
+             (["reconstruct", "mri_recon_1dgauss", str(tmp_path / "k.npy"), "-o", str(tmp_path / "x.png")],
+              "PNG stores 8- or 16-bit"),
+             (["export", "sr_x2_mri", "--format", "torchscript", "-o", str(tmp_path / "afile" / "x.pt")], "cannot write")]
+    for args, match in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0] and "Traceback" not in err[0], err
+        assert not Path(args[-1]).exists()
+
+
+def test_a_hole_mask_over_the_whole_image_is_an_input_error():
+    from im2im_core.errors import InputError
+
+    tr = im2im_core.load("inpaint_mri", device="cpu")
+    with pytest.raises(InputError, match="covers the whole image"):
+        tr.translate(np.random.default_rng(0).random((64, 64)).astype(np.float32), mask=np.ones((64, 64), bool))

@@ -70,6 +70,9 @@ def biharmonic_fill(x: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
 
     xs = x.detach().float().cpu().numpy()
     hs = hole.expand(x.shape[0], 1, *x.shape[-2:]).cpu().numpy()[:, 0]
+    if any(h.all() for h in hs):
+        raise InputError("the hole mask covers the whole image (or a whole tile): there is nothing to inpaint from; "
+                         "mark only the missing region, or translate with a larger tile")
     out = np.stack([np.stack([inpaint_biharmonic(ch, h) if h.any() else ch for ch in img]) for img, h in zip(xs, hs)])
     return torch.from_numpy(out.astype(np.float32)).to(device=x.device, dtype=x.dtype)
 

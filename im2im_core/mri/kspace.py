@@ -26,6 +26,17 @@ from .fft import fft2c_np, ifft2c_np
 PHASE_CENTRE = 0.08
 
 
+def read_npy(path) -> np.ndarray:
+    """A plain `.npy` array; a pickled or broken file is an InputError (loading never runs code)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} does not exist")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise InputError(f"{path.name} is not a plain numpy array file ({str(exc).splitlines()[0][:100]})") from None
+
+
 def read_kspace(path) -> tuple[np.ndarray, np.ndarray | None]:
     """(k-space, mask or None) from a complex `.npy` or an HDF5 file with a `kspace` dataset."""
     path = Path(path)
@@ -33,10 +44,7 @@ def read_kspace(path) -> tuple[np.ndarray, np.ndarray | None]:
         raise InputError(f"k-space file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        try:
-            return np.load(path, allow_pickle=False), None
-        except ValueError as exc:
-            raise InputError(f"{path.name} is not a plain numpy array file ({exc})") from None
+        return read_npy(path), None
     if suffix in (".h5", ".hdf5"):
         try:
             import h5py
