@@ -42,6 +42,20 @@ def command_line(module: str, argv=None) -> str:
     return "python -m " + " ".join(shlex.quote(a) for a in [module, *args])
 
 
+def training_arguments(ap, runs: str, results, iterations: int) -> None:
+    """The options every training benchmark takes: which families, how long, overrides, where."""
+    ap.add_argument("--families", default="")
+    ap.add_argument("--iterations", type=int, default=iterations)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="config override (a bare KEY means model.KEY)")
+    ap.add_argument("--export", default="", help="evaluate this export instead of training (one family)")
+    ap.add_argument("--runs", default=runs)
+    ap.add_argument("--results", default=str(results))
+    ap.add_argument("--ship", action="store_true", help="copy the evaluated models into im2im_core/weights")
+    ap.add_argument("--report", action="store_true", help="only print the table from saved results")
+
+
 def config_overrides(sets: list[str]) -> tuple[str, ...]:
     """`--set` values as config overrides; a bare KEY=VALUE means model.KEY=VALUE."""
     return tuple(s if s.split("=")[0].split(".")[0] in ("model", "train", "data") else f"model.{s}" for s in sets)

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import command_line, config_overrides, mean_metrics, ship, slice_metrics, write_json
+from .common import (command_line, config_overrides, mean_metrics, ship, slice_metrics, training_arguments,
+                     write_json)
 
 FAMILIES = ("cycle_gan", "council_gan", "acl_gan")
 RESULTS = Path(__file__).resolve().parent / "results" / "lesion_removal"
@@ -115,17 +116,8 @@ def report(results: Path = RESULTS) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--families", default="")
-    ap.add_argument("--iterations", type=int, default=4000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                    help="config override (a bare KEY means model.KEY)")
-    ap.add_argument("--export", default="", help="evaluate this export instead of training (one family)")
-    ap.add_argument("--runs", default="runs/lesion_removal")
-    ap.add_argument("--results", default=str(RESULTS))
+    training_arguments(ap, "runs/lesion_removal", RESULTS, 4000)
     ap.add_argument("--baselines", action="store_true", help="evaluate identity (the input itself)")
-    ap.add_argument("--ship", action="store_true", help="copy the evaluated models into im2im_core/weights")
-    ap.add_argument("--report", action="store_true", help="only print the table from saved results")
     args = ap.parse_args(argv)
     results = Path(args.results)
     if args.report:
