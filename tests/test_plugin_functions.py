@@ -79,7 +79,7 @@ def test_manifest_validates_and_names_resolve():
     assert [w.display_name for w in mf.contributions.widgets] == ["Translate", "Attention masks",
                                                                   "Reconstruct / Inpaint", "Train"]
     assert {"napari/layers/filter", "napari/layers/visualize"} <= set(mf.contributions.menus)
-    assert [s.key for s in mf.contributions.sample_data] == ["mni152_t1", "mni152_t2", "astronaut"]
+    assert [s.key for s in mf.contributions.sample_data] == ["mni152_t1", "mni152_t2", "colin27_head", "astronaut"]
     widget_cmds = {w.command for w in mf.contributions.widgets}
     for cmd in mf.contributions.commands:
         module, attr = cmd.python_name.split(":")
