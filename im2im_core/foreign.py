@@ -38,7 +38,7 @@ INT_DTYPES = ("int64", "int32", "int16", "int8", "uint8")  # buffers such as Bat
 
 
 def real_tensors(sd: dict, name: str) -> dict:
-    """`sd` if every tensor is a dense float tensor whose values the file really holds. A stride-0
+    """`sd` if every tensor is a dense float tensor (or integer buffer) whose values the file really holds. A stride-0
     expansion, a meta, sparse, quantized or float8 tensor claims values it does not store: building
     a model for its shape is how a 7 KB file makes us allocate gigabytes."""
     import torch

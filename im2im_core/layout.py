@@ -18,10 +18,7 @@ def tensor_to_numpy(t: torch.Tensor) -> np.ndarray:
     t = t.detach().cpu()
     if t.dtype in (torch.bfloat16, torch.float16):
         t = t.float()
-    if not (t.is_floating_point() or t.dtype in (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64,
-                                                   torch.uint16, torch.bool)):
-        raise InputError(f"image tensor dtype {t.dtype} is not supported; use uint8, uint16, int16 or float")
-    try:
+    try:  # other unsupported dtypes are named by validate_image's dtype check
         return t.numpy()
     except (TypeError, RuntimeError):  # float8 and other dtypes numpy has no type for
         raise InputError(f"image tensor dtype {t.dtype} is not supported; use uint8, uint16, int16 or float") from None

@@ -72,7 +72,8 @@ def skull_data() -> dict:
     keep = lambda s: s[(s > 0.05).mean(axis=(1, 2)) > 0.05]  # noqa: E731
     mni_stack = keep(mni.native_slices(mni_brain, np.arange(mni_brain.shape[2]), axis=2))
     sl = lambda v, i: mni.native_slices(v, i, axis=2)  # noqa: E731
-    out = {"A": sl(head, ia), "B": [sl(truth, ib), mni_stack], "pairs": (sl(head, ia), sl(truth, ia)),
+    a_slices = sl(head, ia)
+    out = {"A": a_slices, "B": [sl(truth, ib), mni_stack], "pairs": (a_slices, sl(truth, ia)),
            "index": {"A": ia, "B": ib, "val": sp["val"], "test": sp["test"]}}
     for name in ("val", "test"):
         idx = sp[name]
