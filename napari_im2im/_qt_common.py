@@ -19,7 +19,7 @@ from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QL
 
 from im2im_core.errors import Cancelled, Im2ImError
 
-from ._layers import Progress
+from ._layers import PROVENANCE_KEY, Progress
 
 log = logging.getLogger("napari_im2im")
 SHOW_EVERY = 0.2  # s between progress bar / status line updates
@@ -70,8 +70,10 @@ def _drive(gen: Generator) -> Generator:
 
 
 def add_or_replace(viewer, layer_data: Iterable[tuple]) -> list:
-    """Add (data, kwargs, type) tuples as layers; a layer of the same name is updated in place
-    (keeping the user's display settings) or replaced at the same position."""
+    """Add (data, kwargs, type) tuples as layers. A re-run finds its earlier output by name and by
+    provenance (an im2im record in its metadata) and updates it in place, so the user's colormap,
+    opacity, blending, visibility and, once changed by hand, contrast survive; a layer of that name
+    that we did not make, or that cannot take the new data, is replaced at the same position."""
     from napari.layers import Layer
 
     out = []
@@ -80,16 +82,12 @@ def add_or_replace(viewer, layer_data: Iterable[tuple]) -> list:
         new = Layer.create(data, kw, kind)
         if name in viewer.layers:
             old = viewer.layers[name]
-            same = (type(old) is type(new) and old.ndim == new.ndim and getattr(old, "rgb", False) == getattr(new, "rgb", False))
+            # plugin widgets get napari's proxy viewer, whose layers are proxies: compare classes
+            same = (old.__class__ is new.__class__ and old.ndim == new.ndim
+                    and getattr(old, "rgb", False) == getattr(new, "rgb", False)
+                    and PROVENANCE_KEY in (old.metadata or {}))
             if same:
-                old.data = new.data
-                for attr in ("scale", "translate", "axis_labels", "units"):
-                    setattr(old, attr, getattr(new, attr))
-                old.metadata = dict(new.metadata)
-                if "contrast_limits" in kw:
-                    old.contrast_limits = kw["contrast_limits"]
-                elif hasattr(old, "reset_contrast_limits") and not getattr(old, "rgb", False):
-                    old.reset_contrast_limits()
+                _update_in_place(old, new, kw)
                 out.append(old)
                 continue
             idx = viewer.layers.index(old)
@@ -97,8 +95,33 @@ def add_or_replace(viewer, layer_data: Iterable[tuple]) -> list:
             viewer.layers.insert(idx, new)
         else:
             viewer.add_layer(new)
+        new.metadata = {**new.metadata, AUTO_CONTRAST: _limits(new)}
         out.append(new)
     return out
+
+
+AUTO_CONTRAST = "im2im_auto_contrast"  # the contrast limits we set, to tell them from the user's
+
+
+def _limits(layer):
+    lim = getattr(layer, "contrast_limits", None)
+    return None if lim is None or getattr(layer, "rgb", False) else [float(v) for v in lim]
+
+
+def _update_in_place(old, new, kw: dict) -> None:
+    """New data, geometry and provenance into `old`; display settings stay the user's."""
+    user_contrast = _limits(old) != old.metadata.get(AUTO_CONTRAST)
+    old.data = new.data
+    for attr in ("scale", "translate", "axis_labels", "units"):
+        setattr(old, attr, getattr(new, attr))
+    if hasattr(new, "affine"):
+        old.affine = new.affine
+    if _limits(old) is not None and not user_contrast:
+        if "contrast_limits" in kw:
+            old.contrast_limits = kw["contrast_limits"]
+        else:
+            old.reset_contrast_limits()
+    old.metadata = {**new.metadata, AUTO_CONTRAST: None if user_contrast else _limits(old)}
 
 
 class LayerCombo(QComboBox):

@@ -681,3 +681,56 @@ def test_attention_on_the_colin27_sample_shows_the_brain(make_napari_viewer, qtb
     outside = ~brain & (head.data[z] > 0.05)
     assert out.data[outside].mean() < 0.5 * head.data[z][outside].mean()  # skull and scalp mostly removed
     assert not [m for m in notes if m[0] == "error"]
+
+
+def test_rerun_from_the_plugin_dock_keeps_the_users_display_settings(make_napari_viewer, qtbot, ckpts, notes):
+    """The dock napari builds gets a proxy viewer; a re-run must still find its output layer and
+    update it in place: colormap, contrast, opacity, blending and visibility stay as the user set them."""
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(1)[0], name="slice")
+    _, w = viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")
+    _wait_idle(qtbot, w)
+    _load(qtbot, w, ckpts["generator"])
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers["slice [T1w -> T2w]"]
+    auto = tuple(out.contrast_limits)
+    out.colormap, out.contrast_limits, out.opacity, out.blending = "magma", (-0.3, 0.2), 0.5, "additive"
+    out.visible = False
+    n = len(viewer.layers)
+    viewer.layers["slice"].data = viewer.layers["slice"].data * 2  # new input, new output data
+    assert w.run()
+    _wait_idle(qtbot, w)
+    assert len(viewer.layers) == n and viewer.layers["slice [T1w -> T2w]"] is out
+    assert out.colormap.name == "magma" and out.opacity == 0.5 and out.blending == "additive"
+    assert not out.visible and tuple(out.contrast_limits) == pytest.approx((-0.3, 0.2))
+    assert tuple(out.contrast_limits) != pytest.approx(auto)
+    assert not [m for m in notes if m[0] == "error"]
+
+
+def test_rerun_follows_new_data_while_the_contrast_is_ours(make_napari_viewer, qtbot, ckpts, notes):
+    """Contrast limits the user never touched follow the new output; a layer of the same name that
+    the plugin did not make is replaced, not overwritten."""
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(1)[0], name="slice")
+    w = TranslateWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    _load(qtbot, w, ckpts["generator"])
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers["slice [T1w -> T2w]"]
+    first = np.asarray(out.data).copy()
+    viewer.layers["slice"].data = viewer.layers["slice"].data * 3 + 1
+    assert w.run()
+    _wait_idle(qtbot, w)
+    assert viewer.layers["slice [T1w -> T2w]"] is out and not np.allclose(out.data, first)
+    lo, hi = float(np.min(out.data)), float(np.max(out.data))
+    assert tuple(out.contrast_limits) == pytest.approx((lo, hi), rel=1e-3, abs=1e-3)
+    viewer.layers.remove(out)
+    mine = viewer.add_image(np.zeros((64, 64), np.float32), name="slice [T1w -> T2w]")  # the user's own
+    assert w.run()
+    _wait_idle(qtbot, w)
+    new = viewer.layers["slice [T1w -> T2w]"]
+    assert new is not mine and np.abs(np.asarray(new.data)).max() > 0
