@@ -345,6 +345,8 @@ class JobWidget(QWidget):
         self.worker.yielded.connect(self._on_progress)
         self.worker.returned.connect(self._on_returned)
         self.worker.finished.connect(self._on_finished)
+        # a worker's warnings are otherwise dropped (or only logged): ours reach the status line and a notification
+        self.worker.warned.connect(self._on_warned)
         self._set_busy(True)
         self.worker.start()
         return True
@@ -367,6 +369,11 @@ class JobWidget(QWidget):
             self._show_pending()
         elif not self._flush.isActive():
             self._flush.start(int(SHOW_EVERY * 1000))
+
+    @if_alive
+    def _on_warned(self, args: tuple) -> None:
+        """A warning raised in the worker (showwarning's arguments: message, category, ...)."""
+        self.say(str(args[0]).splitlines()[0] if str(args[0]) else args[1].__name__, "warning")
 
     @if_alive
     def _show_pending(self) -> None:

@@ -734,3 +734,21 @@ def test_rerun_follows_new_data_while_the_contrast_is_ours(make_napari_viewer, q
     _wait_idle(qtbot, w)
     new = viewer.layers["slice [T1w -> T2w]"]
     assert new is not mine and np.abs(np.asarray(new.data)).max() > 0
+
+
+def test_a_warning_in_the_worker_reaches_the_user(make_napari_viewer, qtbot, tmp_path, notes):
+    """The library warns about caption words it does not know; that warning is raised in the worker
+    thread and must reach a notification and the status line, not only the log."""
+    from napari_im2im._widget_translate import TranslateWidget
+
+    vocab = ("<pad>", "<unk>", "a", "red", "circle")
+    viewer = make_napari_viewer()
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, tiny_checkpoint(tmp_path, "gan_cls", channels=3, vocabulary=vocab))
+    w.text.setText("a purple elephant dancing")
+    assert w.generate()
+    _wait_idle(qtbot, w)
+    warned = [text for severity, text in notes if severity == "warning"]
+    assert any("elephant" in text and "unknown" in text for text in warned), notes
+    assert ("warning", warned[0]) in w.messages
+    assert any(layer.name.startswith("generated:") for layer in viewer.layers)
