@@ -237,3 +237,12 @@ def test_results_prose_matches_the_committed_results():
     speed = re.search(r"default training step \(.*?\) is ([\d.]+–[\d.]+)× fp32 eager", limits)
     assert speed, "the Limits sentence on the training speed"
     assert f"{speed.group(1)}x fp32 eager" in " ".join((ROOT / "docs" / "benchmarks.md").read_text().split())
+
+
+def test_readme_names_the_plugin_menu_as_napari_shows_it():
+    """napari lists the docks under the manifest's display name."""
+    import yaml
+
+    shown = yaml.safe_load((ROOT / "napari_im2im" / "napari.yaml").read_text())["display_name"]
+    menus = re.findall(r"Plugins > ([\w-]+)", README)
+    assert menus and set(menus) == {shown}, (menus, shown)
