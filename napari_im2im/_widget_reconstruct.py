@@ -104,6 +104,14 @@ class ReconstructWidget(JobWidget):
             self.pages.addWidget(page)
         self.mode.currentIndexChanged.connect(self._show_page)
         self._show_page(0)
+        # start on the shipped models, not on the classical fallbacks
+        self._mri_picked = False
+        self.mri_model.combo.activated.connect(lambda *_: setattr(self, "_mri_picked", True))
+        self.mri_model.browse.clicked.connect(lambda *_: setattr(self, "_mri_picked", True))
+        self.mask_kind.currentTextChanged.connect(self._match_mri_model)
+        self._match_mri_model(self.mask_kind.currentText())
+        if self.inpaint_model.combo.count() > 1:
+            self.inpaint_model.combo.setCurrentIndex(1)
         self.tile = tile_spin()
         self.device = device_combo()
         self.form.addRow("tile", self.tile)
@@ -112,8 +120,29 @@ class ReconstructWidget(JobWidget):
         self.metrics.setWordWrap(True)
         self.extra.addWidget(self.metrics)
 
+    def _match_mri_model(self, kind: str) -> None:
+        """Select the shipped reconstruction model trained with this mask kind (zero-filled when
+        none is), until the user picks a model by hand."""
+        from im2im_core.checkpoint import read_metadata
+
+        combo = self.mri_model.combo
+        if self._mri_picked:
+            return
+        for i in range(combo.count()):
+            name, path = combo.itemData(i), combo.itemData(i, 3)
+            if name and path and name != path:  # a shipped name (files carry their path as data)
+                cfg = read_metadata(path).get("config", {})
+                if cfg.get("model", cfg).get("mask_kind") == kind:
+                    combo.setCurrentIndex(i)
+                    return
+        combo.setCurrentIndex(0)  # no shipped model knows this mask: zero-filled
+
     def _show_page(self, index: int) -> None:
-        """Only the current page counts for the size, so short pages leave no gap."""
+        """Only the current page counts for the size, so short pages leave no gap. The previous
+        page's metrics and messages go: they described another mode."""
+        if hasattr(self, "metrics"):  # not yet built on the first call
+            self.metrics.setText("")
+            self.status.setText("ready")
         for i in range(self.pages.count()):
             policy = QSizePolicy.Policy.Preferred if i == index else QSizePolicy.Policy.Ignored
             self.pages.widget(i).setSizePolicy(policy, policy)

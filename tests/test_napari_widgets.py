@@ -339,6 +339,8 @@ def test_inpaint_from_shapes_and_labels_and_super_resolution(make_napari_viewer,
     w.set_mode("Inpaint")
     w.layer_combo.setCurrentText("cells")
     w.holes_combo.setCurrentText("holes")
+    assert w.inpaint_model.spec() == "inpaint_mri"  # the shipped model is the default
+    w.inpaint_model.combo.setCurrentIndex(0)
     holes = w.holes(viewer.layers["cells"])
     assert holes.shape == (64, 64) and holes[20:30, 20:30].all() and holes.sum() < 150
     assert w.run()  # no model: biharmonic
@@ -752,3 +754,31 @@ def test_a_warning_in_the_worker_reaches_the_user(make_napari_viewer, qtbot, tmp
     assert any("elephant" in text and "unknown" in text for text in warned), notes
     assert ("warning", warned[0]) in w.messages
     assert any(layer.name.startswith("generated:") for layer in viewer.layers)
+
+
+def test_reconstruct_starts_on_the_shipped_model_for_its_mask_and_pages_forget_old_metrics(
+        make_napari_viewer, qtbot, notes):
+    """The MRI page selects the shipped model trained with the chosen mask kind (zero-filled where
+    none is) until the user picks one by hand; switching modes clears the last mode's metrics."""
+    from im2im_core.checkpoint import read_metadata
+    from napari_im2im._widget_reconstruct import ReconstructWidget
+
+    viewer = make_napari_viewer()
+    w = ReconstructWidget(viewer)
+    for kind in ("gaussian1d", "poisson2d", "random_lines"):
+        w.mask_kind.setCurrentText(kind)
+        spec = w.mri_model.spec()
+        if kind == "random_lines":
+            assert spec is None
+        else:
+            path = w.mri_model.combo.itemData(w.mri_model.combo.currentIndex(), 3)
+            assert read_metadata(path)["config"]["mask_kind"] == kind, spec
+    w.mask_kind.setCurrentText("gaussian1d")
+    w.mri_model.combo.setCurrentIndex(0)
+    w.mri_model.combo.activated.emit(0)  # the user chooses zero-filled
+    w.mask_kind.setCurrentText("poisson2d")
+    assert w.mri_model.spec() is None
+    w.metrics.setText("reconstruction: PSNR 30 dB")
+    w.say("hole mask is empty", "error")
+    w.set_mode("Super-resolution")
+    assert w.metrics.text() == "" and "hole" not in w.status.text()
