@@ -30,12 +30,14 @@ MAX_SLICES = 256
 
 def trainable_families() -> list[str]:
     """Registered families that implement training from two image layers (not the inference-only
-    'generator', nor the text-conditioned families, which learn from captioned images)."""
+    'generator', the text-conditioned families, which learn from captioned images, nor inpainting,
+    reconstruction and super-resolution, which learn from one set of clean images)."""
     from im2im_core.models import family_class, list_models
     from im2im_core.models.base import Im2ImModel
 
     return [n for n in list_models() if family_class(n).train_step is not Im2ImModel.train_step
-            and not getattr(family_class(n), "captioned", False)]  # captions come from Python, not layers
+            and not getattr(family_class(n), "captioned", False)  # captions come from Python, not layers
+            and family_class(n).two_domains]  # restoration families make their inputs from one domain
 
 
 def model_config(family: str, capacity: str = "tiny", image_size: int = 64, channels: int = 1,
@@ -99,8 +101,8 @@ def _preview(model, direction: str, x: np.ndarray, intensity, device) -> np.ndar
 
 def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int = 64, iterations: int = 200,
               out_dir, capacity: str = "tiny", paired: bool = False, device: str = "auto",
-              domains=("A", "B"), meta_a: dict | None = None, preview_every: int = 25, seed: int = 0,
-              cancel=None) -> Generator[Progress, None, list[tuple]]:
+              domains=("A", "B"), meta_a: dict | None = None, meta_b: dict | None = None, preview_every: int = 25,
+              seed: int = 0, cancel=None) -> Generator[Progress, None, list[tuple]]:
     """Train and yield Progress(step, iterations, extra={"losses", "preview"?}).
 
     `domain_a`/`domain_b`: an array (2D image or stack), a list of 2D arrays, or a folder path.
@@ -135,6 +137,8 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     else:
         data = ArrayPairs(a_list, b_list, paired=paired, channels=(channels, channels), augment=augment,
                           description=desc)
+    if not small:  # crops keep the pixel size: the checkpoint records it, so translation resamples to it
+        data.spacing = training_spacing(meta_a, meta_b)
     out_dir = Path(out_dir).expanduser()
     # the run is configured as a YAML run is (the data are the layers above, not a data section)
     run = {"model": {"family": family, **to_dict(model_config(family, capacity, image_size, channels, domains))},
@@ -201,6 +205,20 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
                       losses=res.get("losses", {}), checkpoint_path=str(export))
     yield Progress(res["iterations"], iterations, f"{res['status']} after {res['iterations']} iterations")
     return [preview_layer(preview, meta_a, prov)]
+
+
+def training_spacing(meta_a: dict, meta_b: dict | None) -> tuple | None:
+    """Domain A's pixel size in mm when its units are lengths, unless domain B is a layer whose
+    pixel size is unknown or differs by over 1% (a folder of images carries none)."""
+    from ._translate import layer_spacing
+
+    if not meta_a.get("units") or (spacing := layer_spacing(meta_a)) is None:
+        return None
+    if meta_b and meta_b.get("units"):
+        other = layer_spacing(meta_b)
+        if other is None or not np.allclose(other, spacing, rtol=0.01):
+            return None
+    return spacing
 
 
 def preview_layer(preview: np.ndarray, meta_a: dict, prov: dict | None = None) -> tuple:

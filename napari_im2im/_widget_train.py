@@ -75,8 +75,7 @@ class TrainWidget(JobWidget):
         self.cancel_button.setText("Stop")
         self.domain_a = DomainPicker(napari_viewer)
         self.domain_b = DomainPicker(napari_viewer)
-        if self.domain_b.layers.count() > 2:
-            self.domain_b.layers.setCurrentIndex(2)
+        self._default_domains()
         self.family = QComboBox()
         self.family.addItems(trainable_families())
         if "cycle_gan" in trainable_families():
@@ -116,11 +115,24 @@ class TrainWidget(JobWidget):
         self.checkpoint: str | None = None
         self._meta_a: dict = {}
 
+    def _default_domains(self) -> None:
+        """A: the selected image layer, else the first one opened; B: the next one opened after it."""
+        images = [ly for ly in self.viewer.layers if ly.__class__.__name__ == "Image"]
+        if not images:
+            return
+        active = self.viewer.layers.selection.active
+        a = next((ly for ly in images if active is not None and ly.name == active.name), images[0])
+        self.domain_a.layers.set_layer(a)
+        rest = [ly for ly in images if ly.name != a.name]
+        if rest:
+            after = [ly for ly in rest if images.index(ly) > images.index(a)]
+            self.domain_b.layers.set_layer((after or rest)[0])
+
     def run(self) -> bool:
         from ._train import train_job
 
         a, meta_a, name_a = self.domain_a.source()
-        b, _, name_b = self.domain_b.source()
+        b, meta_b, name_b = self.domain_b.source()
         if a is None or b is None:
             self.say("choose an image layer or a folder for both domain A and domain B", "error")
             return False
@@ -129,7 +141,7 @@ class TrainWidget(JobWidget):
         out = Path(self.out_dir.text().strip() or "im2im_runs").expanduser() / f"{fam}-{stamp}"
         kw = dict(family=fam, image_size=self.size.value(), iterations=self.iterations.value(), out_dir=out,
                   capacity=self.capacity.currentText(), paired=self.paired.isChecked(),
-                  device=self.device.currentText(), domains=(name_a, name_b), meta_a=meta_a,
+                  device=self.device.currentText(), domains=(name_a, name_b), meta_a=meta_a, meta_b=meta_b,
                   preview_every=self.preview_every.value())
         self._meta_a = meta_a
         self.plot.reset()
@@ -145,7 +157,8 @@ class TrainWidget(JobWidget):
             self.preview.show_array(ev.extra["preview"])
 
     def _done(self, layers) -> None:
-        self.show_layers(layers)
+        for layer in self.show_layers(layers):  # the dock shows the preview; the layer waits hidden
+            layer.visible = False
         prov = layers[0][1]["metadata"]["im2im"]
         self.checkpoint = prov["checkpoint_path"]
         if prov["status"] == "stopped":

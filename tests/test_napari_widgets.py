@@ -412,6 +412,7 @@ def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, not
     assert w.checkpoint and os.path.isfile(w.checkpoint), w.messages[-3:]
     assert len(w.plot.steps) == 12 and "cycle_A" in w.plot.values
     prev = viewer.layers["T1 [training preview]"]
+    assert not prev.visible  # the dock shows the preview; the layer does not cover the user's images
     np.testing.assert_allclose(prev.scale, (0.7, 0.7))
     assert prev.metadata["im2im"]["iterations_done"] == 12
     assert w.load_button.isEnabled()
@@ -782,3 +783,18 @@ def test_reconstruct_starts_on_the_shipped_model_for_its_mask_and_pages_forget_o
     w.say("hole mask is empty", "error")
     w.set_mode("Super-resolution")
     assert w.metrics.text() == "" and "hole" not in w.status.text()
+
+
+def test_train_domains_default_to_the_selected_then_first_opened_layer(make_napari_viewer, qtbot):
+    """Domain A is the selected image layer, else the first one opened; B the next one opened."""
+    from napari_im2im._widget_train import TrainWidget
+
+    viewer = make_napari_viewer()
+    viewer.add_image(_stack(1)[0], name="T1w")
+    viewer.add_image(_stack(1)[0], name="T2w")
+    viewer.add_labels(np.zeros((64, 64), np.uint8), name="marks")  # selected, but not an image
+    w = TrainWidget(viewer)
+    assert (w.domain_a.layers.currentText(), w.domain_b.layers.currentText()) == ("T1w", "T2w")
+    viewer.layers.selection.active = viewer.layers["T2w"]
+    w = TrainWidget(viewer)
+    assert (w.domain_a.layers.currentText(), w.domain_b.layers.currentText()) == ("T2w", "T1w")

@@ -330,6 +330,7 @@ def test_train_job_streams_losses_and_stop_keeps_checkpoint(tmp_path):
 
     assert {"cycle_gan", "pix2pix", "attention_cycle_gan"} <= set(trainable_families())
     assert "generator" not in trainable_families()
+    assert not {"inpaint", "mri_recon", "super_resolution"} & set(trainable_families())  # one domain, not two
     a, b = smooth((3, 48, 48)), smooth((3, 48, 48), seed=1)[:, ::-1].copy()
     cancel = threading.Event()
     seen = []
@@ -353,6 +354,7 @@ def test_train_job_streams_losses_and_stop_keeps_checkpoint(tmp_path):
     assert prev.shape == (48, 48) and kw["scale"] == (0.3, 0.3)
     tr = load(prov["checkpoint_path"], device="cpu")
     assert tr.family == "cycle_gan" and tr.meta["provenance"]["iterations"] == prov["iterations_done"]
+    assert tr.spacing is None  # pixel units: the pixel size is unknown
     tiny = model_config("cycle_gan", "tiny", 64)
     assert tiny.generator.ngf == 8 and tiny.generator.n_blocks == 1 and tiny.discriminator.ndf == 8
 
@@ -384,3 +386,28 @@ def test_every_family_the_train_widget_offers_trains_and_exports(tmp_path, famil
     assert prov["status"] == "completed" and prov["iterations_done"] == 2
     tr = load(prov["checkpoint_path"], device="cpu")
     assert tr.family == family == family_class(family).family
+
+
+@pytest.mark.parametrize("units_b, scale_b, want", [
+    (("mm", "mm", "mm"), (1.0, 0.5, 0.5), (0.5, 0.5)),
+    (None, None, (0.5, 0.5)),  # B a folder: A's pixel size holds
+    (("mm", "mm", "mm"), (1.0, 0.8, 0.8), None),  # the domains disagree: unknown
+    (("pixel", "pixel", "pixel"), (1.0, 1.0, 1.0), None)])
+def test_train_job_records_the_layers_pixel_size(tmp_path, units_b, scale_b, want):
+    """The checkpoint keeps the training layers' pixel size (mm), so translation resamples to it."""
+    from im2im_core import load
+    from napari_im2im._train import train_job
+
+    a, b = smooth((2, 48, 48)), smooth((2, 48, 48), seed=1)
+    meta_a = {"name": "T1", "scale": (1.0, 0.5, 0.5), "units": ("mm", "mm", "mm")}
+    meta_b = None if units_b is None else {"name": "T2", "scale": scale_b, "units": units_b}
+    gen = train_job(a, b, family="cycle_gan", image_size=32, iterations=1, out_dir=tmp_path, preview_every=0,
+                    meta_a=meta_a, meta_b=meta_b, domains=("T1", "T2"))
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            (_, kw, _), = stop.value
+            break
+    tr = load(kw["metadata"]["im2im"]["checkpoint_path"], device="cpu")
+    assert (tr.spacing is None) if want is None else tuple(tr.spacing) == pytest.approx(want)

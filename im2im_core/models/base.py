@@ -124,6 +124,9 @@ class Im2ImModel(nn.Module):
     scale_factor: ClassVar[int] = 1
     #: False when the model needs the whole image at once (k-space masks, inpainting masks)
     tileable: ClassVar[bool] = True
+    #: False for the restoration families, which learn from one set of clean images (they make
+    #: their own degraded inputs), not from a pair of domains
+    two_domains: ClassVar[bool] = True
     #: conv-only families run fastest on CPU with bf16 weights (no autocast casts around each norm)
     pure_bf16: ClassVar[bool] = False
 

@@ -123,6 +123,7 @@ class Inpaint(Im2ImModel):
     generator_names = ("netG",)
     inference_options = frozenset({"mask", "label"})
     tileable = False
+    two_domains = False
 
     def __init__(self, config: InpaintConfig):
         super().__init__(config)

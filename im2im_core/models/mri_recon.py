@@ -184,6 +184,7 @@ class MRIRecon(Im2ImModel):
     inference_options = frozenset({"mask", "mask_kind", "ratio", "seed", "data_consistency", "dc_lambda",
                                    "simulate", "return_zero_filled"})
     tileable = False
+    two_domains = False
 
     def __init__(self, config: MRIReconConfig):
         super().__init__(config)

@@ -119,6 +119,7 @@ class SuperResolution(Im2ImModel):
     pure_bf16 = True
     generator_names = ("netG",)
     tileable = True
+    two_domains = False
 
     def __init__(self, config: SuperResolutionConfig):
         super().__init__(config)
