@@ -1,9 +1,11 @@
-"""NIfTI reader and NIfTI/TIFF writer: the affine becomes napari's scale and translate, and back.
+"""NIfTI reader and NIfTI/TIFF writer: the NIfTI affine becomes the layer's geometry, and back.
 
 Convention: volumes are reoriented to the closest canonical (RAS+) orientation and shown with
 their axes reversed, (t, z, y, x), so the slider walks axial slices; world coordinates are
-scanner millimetres. Rotation/shear beyond axis flips is not representable by scale and
-translate; it is kept in layer.metadata["nifti"]["affine"] and reported there.
+scanner millimetres in (S, A, R) order. The voxel sizes become `scale`; a rotation or shear
+(an oblique acquisition) goes into the layer's `affine`, so every voxel lies where the scanner
+put it, and the writer saves exactly that geometry back. Opening a NIfTI turns the 2D camera
+anterior-up, as neuroimaging viewers show axial slices, without touching world coordinates.
 """
 from __future__ import annotations
 
@@ -21,19 +23,72 @@ def _is_nifti(path) -> bool:
     return str(path).lower().endswith(NIFTI_SUFFIXES)
 
 
-def affine_to_layer_kwargs(affine, ndim: int, zooms=None, space_unit: str = "mm", time_unit: str = "s") -> dict:
-    """scale/translate/axis_labels/units of an axis-reversed (t, z, y, x) layer from a 4x4 affine."""
-    a = np.asarray(affine, float)
+def _reverse(m: np.ndarray) -> np.ndarray:
+    """A 4x4 spatial affine with its three axes reversed on both sides: (x, y, z) <-> (z, y, x)."""
+    p = np.eye(4)[[2, 1, 0, 3]]
+    return p @ m @ p
+
+
+def affine_to_layer_kwargs(affine, ndim: int, zooms=None, space_unit: str = "mm", time_unit: str = "s",
+                           rows: int | None = None) -> dict:
+    """scale/translate/affine/axis_labels/units of an axis-reversed (t, z, y, x) layer from a 4x4
+    NIfTI affine: world = affine @ (scale * index + translate) reproduces the NIfTI mapping exactly,
+    with the voxel sizes in `scale` and any rotation, shear or flip in `affine` (left out when it is
+    the identity). With `rows` (the y size), the data's rows run the other way (see `nifti_layer`)."""
+    m = _reverse(np.asarray(affine, float))
+    if rows is not None:  # row r holds NIfTI y = rows - 1 - r
+        m = m @ np.array([[1.0, 0, 0, 0], [0, -1.0, 0, rows - 1.0], [0, 0, 1.0, 0], [0, 0, 0, 1.0]])
+    if not np.all(np.isfinite(m)):
+        raise ValueError("the NIfTI affine is not finite")
     nsp = min(ndim, 3)
-    scale = [float(np.linalg.norm(a[:3, i])) for i in range(nsp)]
-    trans = [float(a[i, 3]) for i in range(nsp)]
-    units = [space_unit] * nsp
+    lin, t = m[:3, :3], m[:3, 3]
+    sizes = np.linalg.norm(lin, axis=0)
+    if np.any(sizes <= 0):
+        raise ValueError("the NIfTI affine is singular")
+    rot = lin / sizes  # unit columns: rotation, shear and flips only
+    trans = np.linalg.solve(rot, t)
+    rot, sizes, trans = rot[-nsp:, -nsp:], sizes[-nsp:], trans[-nsp:]  # a 2D image keeps (y, x)
+    full = np.eye(ndim + 1)
+    full[ndim - nsp:ndim, ndim - nsp:ndim] = rot
+    scale, translate, units = list(sizes), list(trans), [space_unit] * nsp
     if ndim == 4:
-        scale.append(float(zooms[3]) if zooms is not None and len(zooms) > 3 and zooms[3] > 0 else 1.0)
-        trans.append(0.0)
-        units.append(time_unit)
-    return {"scale": tuple(scale[::-1]), "translate": tuple(trans[::-1]), "axis_labels": _LABELS[-ndim:],
-            "units": tuple(units[::-1])}
+        scale.insert(0, float(zooms[3]) if zooms is not None and len(zooms) > 3 and zooms[3] > 0 else 1.0)
+        translate.insert(0, 0.0)
+        units.insert(0, time_unit)
+    kw = {"scale": tuple(float(v) for v in scale), "translate": tuple(float(v) for v in translate),
+          "axis_labels": _LABELS[-ndim:], "units": tuple(units)}
+    if not np.allclose(rot, np.eye(nsp), atol=1e-9):
+        kw["affine"] = full
+    return kw
+
+
+def nifti_layer(data_xyz: np.ndarray, affine, **kw) -> tuple[np.ndarray, dict]:
+    """(data, layer kwargs) of a canonical (x, y, z[, t]) volume: axes reversed to (t, z, y, x) and
+    rows from anterior to posterior, the orientation our models were trained in and neuroimaging
+    viewers show; the affine keeps every voxel at its scanner position."""
+    data = np.asarray(data_xyz).T
+    if data.ndim >= 2:
+        data = data[..., ::-1, :]
+    layer_kw = affine_to_layer_kwargs(affine, data.ndim, rows=data.shape[-2] if data.ndim >= 2 else None, **kw)
+    return np.ascontiguousarray(data), layer_kw
+
+
+def layer_world_affine(meta: dict, ndim: int) -> np.ndarray:
+    """The (ndim+1)-square data-to-world matrix of a layer's scale, translate, rotate, shear and affine."""
+    from napari.utils.transforms import Affine
+
+    def given(key, default):
+        v = meta.get(key)
+        return default if v is None else np.asarray(v, float)
+
+    phys = Affine(scale=given("scale", np.ones(ndim))[-ndim:], translate=given("translate", np.zeros(ndim))[-ndim:],
+                  rotate=given("rotate", np.eye(ndim)), shear=given("shear", np.zeros(ndim * (ndim - 1) // 2)),
+                  ndim=ndim)
+    aff = meta.get("affine")
+    aff = getattr(aff, "affine_matrix", aff)
+    outer = Affine(affine_matrix=np.asarray(aff, float)[-ndim - 1:, -ndim - 1:] if aff is not None else np.eye(ndim + 1),
+                   ndim=ndim)
+    return outer.compose(phys).affine_matrix
 
 
 def get_reader(path):
@@ -56,25 +111,54 @@ def read_nifti(path) -> list[tuple]:
             data = data[..., 0]
         if data.ndim not in (2, 3, 4):
             raise ValueError(f"{Path(p).name}: NIfTI with shape {data.shape} is not 2D, 3D or 4D")
-        kw = affine_to_layer_kwargs(affine, data.ndim, f.meta["zooms"], f.meta["space_unit"], f.meta["time_unit"])
-        off_axis = float(np.abs(affine[:3, :3] - np.diag(np.diag(affine[:3, :3]))).max())
+        shown, kw = nifti_layer(data, affine, zooms=f.meta["zooms"], space_unit=f.meta["space_unit"],
+                                time_unit=f.meta["time_unit"])
         name = Path(p).name
         kw.update(name=name[:-7] if name.lower().endswith(".nii.gz") else Path(p).stem,
                   metadata={"nifti": {"path": str(p), "affine": affine.tolist(), "orientation": f.meta["orientation"],
-                                      "shown_as": "RAS+, axes reversed (t, z, y, x)",
-                                      "rotation_dropped": off_axis > 1e-6}})
-        out.append((np.ascontiguousarray(data.T), kw, "image"))
+                                      "shown_as": "RAS+, axes reversed (t, z, y, x), rows anterior first"}})
+        out.append((shown, kw, "image"))
+    _anterior_up()
     return out
 
 
-def _affine_from_meta(meta: dict, ndim: int) -> tuple[np.ndarray, list[float]]:
-    scale = [float(s) for s in (meta.get("scale") if meta.get("scale") is not None else [1.0] * ndim)][-ndim:]
-    trans = [float(t) for t in (meta.get("translate") if meta.get("translate") is not None else [0.0] * ndim)][-ndim:]
-    rs, rt = scale[::-1], trans[::-1]  # back to NIfTI (x, y, z, t) order
-    aff = np.eye(4)
-    for i in range(min(ndim, 3)):
-        aff[i, i], aff[i, 3] = rs[i], rt[i]
-    return aff, rs
+def _anterior_up() -> None:
+    """Turn the current viewer's 2D camera so world +A points up (a view setting, not a data change)."""
+    try:
+        import napari
+
+        viewer = napari.current_viewer()
+        if viewer is not None:
+            scene = getattr(viewer, "scene", viewer)  # napari >= 0.9 keeps the camera on the scene
+            scene.camera.orientation2d = ("up", "right")
+    except Exception:  # noqa: BLE001 - no viewer (a script) or an older napari: keep napari's default
+        pass
+
+
+def _nifti_affine(meta: dict, ndim: int) -> tuple[np.ndarray, list[float]]:
+    """(4x4 NIfTI affine, voxel sizes in NIfTI (x, y, z[, t]) order) of a layer of `ndim` spatial(+t) axes."""
+    m = layer_world_affine(meta, ndim)
+    nsp = min(ndim, 3)
+    spatial = np.eye(4)
+    spatial[3 - nsp:3, 3 - nsp:3] = m[ndim - nsp:ndim, ndim - nsp:ndim]
+    spatial[3 - nsp:3, 3] = m[ndim - nsp:ndim, ndim]
+    aff = _reverse(spatial)
+    zooms = [float(v) for v in np.linalg.norm(aff[:3, :3], axis=0)[:nsp]]
+    if ndim == 4:
+        zooms.append(float(np.linalg.norm(m[:, 0][:-1])))
+    return aff, zooms
+
+
+def _sizes_mm(meta: dict, ndim: int) -> list[float] | None:
+    """The layer's spatial pixel sizes in mm (layer axis order), or None unless its units are lengths."""
+    from ._translate import MM_PER_UNIT
+
+    nsp = min(ndim, 3)
+    units = [str(u).strip().lower() for u in (meta.get("units") or ())][-nsp:]
+    if len(units) != nsp or any(u not in MM_PER_UNIT for u in units):
+        return None
+    scale = [float(v) for v in (meta.get("scale") if meta.get("scale") is not None else [1.0] * ndim)][-nsp:]
+    return [v * MM_PER_UNIT[u] for v, u in zip(scale, units)]
 
 
 def write_image(path: str, data, meta: dict) -> list[str]:
@@ -92,18 +176,27 @@ def write_image(path: str, data, meta: dict) -> list[str]:
     if low.endswith(NIFTI_SUFFIXES):
         if rgb:
             raise ValueError("RGB layers cannot be saved as NIfTI here; save them as .tif")
-        aff, zooms = _affine_from_meta(meta, ndim)
-        write_nifti(path, np.ascontiguousarray(arr.T), aff, zooms=zooms, units=("mm", "sec"))
+        import nibabel as nib
+
+        aff, zooms = _nifti_affine(meta, ndim)
+        # stored in the closest canonical (RAS+) order: the same voxels at the same positions
+        canon = nib.as_closest_canonical(nib.Nifti1Image(np.ascontiguousarray(arr.T), aff))
+        nsp = min(ndim, 3)
+        zooms = [float(v) for v in np.linalg.norm(canon.affine[:3, :3], axis=0)[:nsp]] + zooms[nsp:]
+        write_nifti(path, np.ascontiguousarray(np.asanyarray(canon.dataobj)), canon.affine, zooms=zooms,
+                    units=("mm", "sec"))
         return [str(path)]
     if low.endswith(TIFF_SUFFIXES):
         import tifffile
 
-        _, zooms = _affine_from_meta(meta, ndim)
+        sizes = _sizes_mm(meta, ndim)  # (..., z, y, x) in mm, or None for pixel units
         axes = "TZYX"[-ndim:] + ("S" if rgb else "")
         kw: dict = {"metadata": {"axes": axes}}
         if arr.dtype in (np.uint8, np.uint16, np.float32) and (not rgb or arr.dtype == np.uint8):
-            kw = {"imagej": True, "resolution": (1.0 / zooms[0], 1.0 / zooms[1]),
-                  "metadata": {"axes": axes, "unit": "mm", **({"spacing": zooms[2]} if ndim >= 3 else {})}}
+            kw = {"imagej": True, "metadata": {"axes": axes}}
+            if sizes is not None:  # pixel-unit layers get no physical size
+                kw["resolution"] = (1.0 / sizes[-1], 1.0 / sizes[-2])
+                kw["metadata"].update(unit="mm", **({"spacing": sizes[-3]} if ndim >= 3 else {}))
         atomic_write(path, lambda tmp: tifffile.imwrite(tmp, arr, **kw))
         return [str(path)]
     raise ValueError(f"{Path(path).name}: save as .nii, .nii.gz, .tif or .tiff")

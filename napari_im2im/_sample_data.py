@@ -1,21 +1,22 @@
 """Sample data: the MNI152 T1 template (true 1 mm voxels), its synthetic T2w twin, a photograph.
 
 The MNI volumes come from the nilearn wheel (no download) through `im2im_core.data.mni`; they
-are shown as (z, y, x) so the slider walks axial slices, placed in MNI millimetres.
+are shown as NIfTI files open (`_io.nifti_layer`): (z, y, x), rows anterior first, in MNI millimetres.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ._io import affine_to_layer_kwargs
+from ._io import _anterior_up, nifti_layer
 
 
 def _mni_layer(volume: np.ndarray, name: str, affine, contrast: str) -> tuple:
-    kw = affine_to_layer_kwargs(affine, volume.ndim)
+    data, kw = nifti_layer(volume, affine)
     kw.update(name=name, colormap="gray", contrast_limits=(0.0, float(volume.max()) or 1.0),
               metadata={"source": "MNI152 ICBM 2009a nonlinear symmetric template (nilearn)",
                         "contrast": contrast, "affine": np.asarray(affine).tolist()})
-    return np.ascontiguousarray(volume.T), kw, "image"
+    _anterior_up()
+    return data, kw, "image"
 
 
 def mni_t1() -> list[tuple]:
@@ -45,18 +46,15 @@ def photo() -> list[tuple]:
 
 def colin27_head() -> list[tuple]:
     """Colin27, a real T1 head with skull and scalp at 1 mm (the skull-removal models' input), shown
-    as (z, y, x) with anterior up; the layer's affine keeps scanner millimetres."""
+    as (z, y, x) with anterior up, in scanner millimetres."""
     from im2im_core.data.skull import colin27_head as load
 
     vol = load()
-    a = np.asarray(vol["affine"], float)
-    data = np.ascontiguousarray(vol["head"].T[:, ::-1, :])  # (z, y, x), rows from anterior to posterior
-    ny = data.shape[1]
-    # (z, row, col) -> scanner (z, y, x): y runs against the rows
-    affine = np.array([[a[2, 2], 0, 0, a[2, 3]], [0, -a[1, 1], 0, a[1, 3] + a[1, 1] * (ny - 1)],
-                       [0, 0, a[0, 0], a[0, 3]], [0, 0, 0, 1]])
-    kw = {"name": "Colin27 T1 head", "colormap": "gray", "contrast_limits": (0.0, 1.0), "affine": affine,
-          "axis_labels": ("z", "y", "x"), "units": ("mm", "mm", "mm"),
-          "metadata": {"source": "Colin27 (ch2, Debian mricron-data, BSD-3)", "contrast": "T1w",
-                       "affine": a.tolist()}}
+    data, kw = nifti_layer(vol["head"], vol["affine"])
+    kw.update(name="Colin27 T1 head", colormap="gray", contrast_limits=(0.0, 1.0),
+              metadata={"source": "Colin27 (ch2, Debian mricron-data, BSD-3)", "contrast": "T1w",
+                        "affine": np.asarray(vol["affine"]).tolist()})
+    _anterior_up()
     return [(data, kw, "image")]
+
+

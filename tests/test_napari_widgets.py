@@ -479,9 +479,10 @@ def test_sample_data_reader_and_writer(make_napari_viewer, tmp_path):
     layer = viewer.add_image(data, name="vol", scale=(2.0, 1.0, 0.5), translate=(-10.0, 3.0, 7.0))
     layer.save(str(path), plugin="napari-im2im")
     back = viewer.open(str(path), plugin="napari-im2im")[0]
-    np.testing.assert_allclose(back.data, data)
+    np.testing.assert_allclose(back.data[:, ::-1], data)  # shown rows anterior first
     np.testing.assert_allclose(back.scale, layer.scale)
-    np.testing.assert_allclose(back.translate, layer.translate)
+    for z, y, x in [(0, 0, 0), (4, 10, 60)]:  # every voxel where it was
+        np.testing.assert_allclose(back.data_to_world((z, 63 - y, x)), layer.data_to_world((z, y, x)), atol=1e-6)
     assert tuple(back.axis_labels) == ("z", "y", "x")
     assert all(str(u) == "millimeter" for u in back.units)
 
@@ -557,7 +558,7 @@ def test_translate_on_the_mni_sample_as_it_opens_gives_t2_contrast(make_napari_v
     out = next(ly for ly in viewer.layers if ly.name.startswith("MNI152 T1w ["))
     assert out.data.shape == src.data.shape and np.allclose(out.scale, src.scale)
     tis = mni.load_mni_tissues()
-    pure = {t: (tis[t] > 0.9).T for t in ("csf", "gm", "wm")}  # (z, y, x) as the layer
+    pure = {t: (tis[t] > 0.9).T[:, ::-1] for t in ("csf", "gm", "wm")}  # (z, y, x), rows anterior first, as the layer
     mean = {t: float(out.data[m].mean()) for t, m in pure.items()}
     assert mean["csf"] > mean["gm"] > mean["wm"], mean
     before = {t: float(src.data[m].mean()) for t, m in pure.items()}
@@ -798,3 +799,36 @@ def test_train_domains_default_to_the_selected_then_first_opened_layer(make_napa
     viewer.layers.selection.active = viewer.layers["T2w"]
     w = TrainWidget(viewer)
     assert (w.domain_a.layers.currentText(), w.domain_b.layers.currentText()) == ("T2w", "T1w")
+
+
+def test_oblique_nifti_open_translate_save_reopen_keeps_the_affine(make_napari_viewer, qtbot, tmp_path, ckpts, notes):
+    """Issue 39: an oblique NIfTI (rotated and sheared) opens in its true geometry, anterior up; the
+    translated output saved by our writer carries exactly the input's affine (1e-6)."""
+    import nibabel as nib
+
+    from napari_im2im._widget_translate import TranslateWidget
+    from tests.test_plugin_functions import _oblique_affine
+
+    aff = _oblique_affine()
+    src = tmp_path / "oblique.nii.gz"
+    nib.save(nib.Nifti1Image(_stack(4).T.copy(), aff), str(src))
+    viewer = make_napari_viewer()
+    layer, = viewer.open(str(src), plugin="napari-im2im")
+    assert tuple(viewer.scene.camera.orientation2d) == ("up", "right")
+    canonical = nib.as_closest_canonical(nib.load(str(src))).affine
+    corner = np.array([3, 10, 20])  # (z, row, x) index; rows run anterior first, against NIfTI's j
+    ijk = (corner[2], layer.data.shape[1] - 1 - corner[1], corner[0])
+    np.testing.assert_allclose(layer.data_to_world(corner), (canonical @ (*ijk, 1.0))[:3][::-1], atol=1e-6)
+    w = TranslateWidget(viewer)
+    _load(qtbot, w, ckpts["generator"])
+    w.layer_combo.set_layer(layer)
+    assert w.run()
+    _wait_idle(qtbot, w)
+    out = viewer.layers[f"{layer.name} [T1w -> T2w]"]
+    np.testing.assert_allclose(out.data_to_world(corner), layer.data_to_world(corner), atol=1e-6)
+    saved = tmp_path / "translated.nii.gz"
+    out.save(str(saved), plugin="napari-im2im")
+    np.testing.assert_allclose(nib.load(str(saved)).affine, canonical, atol=1e-6)
+    again, = viewer.open(str(saved), plugin="napari-im2im")
+    np.testing.assert_allclose(again.data_to_world(corner), layer.data_to_world(corner), atol=1e-6)
+    assert not [m for m in notes if m[0] == "error"]

@@ -266,30 +266,76 @@ def test_super_resolution_overlays_the_input(ckpts):
         drain(super_resolve_layer(img, dict(META3), ckpts["generator"]))
 
 
-def test_nifti_round_trip_keeps_scale_and_translate(tmp_path):
+def _world(data, kw, index):
+    """World position (napari axis order) of a data index under a layer's geometry."""
+    import napari.layers
+
+    layer = napari.layers.Image(data, **{k: v for k, v in kw.items() if k in ("scale", "translate", "affine")})
+    return np.asarray(layer.data_to_world(index))
+
+
+def test_nifti_round_trip_keeps_every_voxel_in_place(tmp_path):
     import nibabel as nib
 
     from napari_im2im._io import get_reader, read_nifti, write_image
 
     data = smooth((5, 6, 7))
-    meta = {"scale": (3.0, 2.0, 0.5), "translate": (-30.0, 12.0, 7.5), "rgb": False}
+    data[1, 2, 3] = 10.0  # a marked voxel, found again after the round trip
+    meta = {"scale": (3.0, 2.0, 0.5), "translate": (-30.0, 12.0, 7.5), "units": ("mm",) * 3, "rgb": False}
     path = tmp_path / "v.nii.gz"
     assert write_image(str(path), data, meta) == [str(path)]
     img = nib.load(str(path))
-    assert img.shape == (7, 6, 5) and np.allclose(np.diag(img.affine)[:3], (0.5, 2.0, 3.0))
+    assert img.shape == (7, 6, 5) and np.allclose(np.diag(img.affine)[:3], (0.5, 2.0, 3.0))  # stored RAS+
     assert get_reader(str(path)) is read_nifti and get_reader("x.png") is None
     (back, kw, kind), = read_nifti(str(path))
-    np.testing.assert_allclose(back, data)
-    assert kw["scale"] == meta["scale"] and kw["translate"] == meta["translate"]
+    assert back.shape == data.shape and np.sort(back, None) == pytest.approx(np.sort(data, None))
+    np.testing.assert_allclose(back[:, ::-1], data)  # shown with rows anterior first
+    marked = np.unravel_index(np.argmax(back), back.shape)
+    np.testing.assert_allclose(_world(back, kw, marked), _world(data, meta, (1, 2, 3)), atol=1e-6)
+    assert kw["scale"] == pytest.approx(meta["scale"])
     assert kw["axis_labels"] == ("z", "y", "x") and kw["units"] == ("mm",) * 3 and kw["name"] == "v"
     # a flipped (LAS) file comes back in canonical RAS+ orientation with positive spacing
     aff = np.diag([-1.0, 1.0, 2.0, 1.0])
     aff[:3, 3] = (10.0, -5.0, 0.0)
     nib.save(nib.Nifti1Image(data.T.copy(), aff), str(tmp_path / "las.nii"))
     (flip, kw2, _), = read_nifti(str(tmp_path / "las.nii"))
-    np.testing.assert_allclose(flip, data[:, :, ::-1])
-    assert kw2["scale"] == (2.0, 1.0, 1.0) and kw2["translate"][2] == pytest.approx(10.0 - 6.0)
-    assert kw2["metadata"]["nifti"]["orientation"] == "LAS"
+    np.testing.assert_allclose(flip[:, ::-1], data[:, :, ::-1])
+    assert kw2["scale"] == (2.0, 1.0, 1.0) and kw2["metadata"]["nifti"]["orientation"] == "LAS"
+    marked = np.unravel_index(np.argmax(flip), flip.shape)
+    np.testing.assert_allclose(_world(flip, kw2, marked), (aff @ (3, 2, 1, 1.0))[:3][::-1], atol=1e-6)
+
+
+def _oblique_affine():
+    """A 10 degree rotation about z, a shear and anisotropic voxels (NIfTI x, y, z order)."""
+    c, s = np.cos(np.deg2rad(10)), np.sin(np.deg2rad(10))
+    rot = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    shear = np.array([[1.0, 0.15, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    aff = np.eye(4)
+    aff[:3, :3] = rot @ shear @ np.diag([0.9, 1.1, 2.5])
+    aff[:3, 3] = (-40.0, 25.0, -12.0)
+    return aff
+
+
+def test_oblique_nifti_voxels_lie_where_the_affine_puts_them(tmp_path):
+    """Every voxel's world position (S, A, R order) equals the NIfTI affine's, rotation and shear included."""
+    import nibabel as nib
+    import napari.layers
+
+    from napari_im2im._io import read_nifti
+
+    aff = _oblique_affine()
+    vol = smooth((7, 6, 5)).T.copy()  # (x, y, z)
+    nib.save(nib.Nifti1Image(vol, aff), str(tmp_path / "obl.nii.gz"))
+    (data, kw, _), = read_nifti(str(tmp_path / "obl.nii.gz"))
+    assert "affine" in kw
+    layer = napari.layers.Image(data, **{k: v for k, v in kw.items() if k != "name"})
+    img = nib.as_closest_canonical(nib.load(str(tmp_path / "obl.nii.gz")))
+    ny = img.shape[1]
+    for i, j, k in [(0, 0, 0), (4, 1, 3), (2, 5, 6)]:  # the layer shows rows anterior first
+        want = (img.affine @ (i, j, k, 1.0))[:3][::-1]
+        np.testing.assert_allclose(layer.data_to_world((k, ny - 1 - j, i)), want, atol=1e-6)
+        assert data[k, ny - 1 - j, i] == pytest.approx(np.asarray(img.dataobj)[i, j, k])
+    np.testing.assert_allclose(kw["scale"], np.linalg.norm(img.affine[:3, :3], axis=0)[::-1])
 
 
 def test_tiff_writer_keeps_voxel_size(tmp_path):
@@ -299,12 +345,15 @@ def test_tiff_writer_keeps_voxel_size(tmp_path):
 
     data = smooth((4, 16, 16))
     path = tmp_path / "v.tif"
-    write_image(str(path), data, {"scale": (2.0, 0.5, 0.25), "rgb": False})
+    write_image(str(path), data, {"scale": (2.0, 0.5, 0.25), "units": ("mm", "mm", "µm"), "rgb": False})
     with tifffile.TiffFile(str(path)) as tf:
         np.testing.assert_array_equal(tf.asarray(), data)
-        assert tf.imagej_metadata["spacing"] == pytest.approx(2.0)
+        assert tf.imagej_metadata["spacing"] == pytest.approx(2.0) and tf.imagej_metadata["unit"] == "mm"
         x_res = tf.pages[0].tags["XResolution"].value
-        assert x_res[0] / x_res[1] == pytest.approx(4.0)  # 1 / 0.25 mm
+        assert x_res[0] / x_res[1] == pytest.approx(4000.0)  # 1 / 0.25 µm, in pixels per mm
+    write_image(str(path), data, {"scale": (1.0, 1.0, 1.0), "units": ("pixel",) * 3, "rgb": False})
+    with tifffile.TiffFile(str(path)) as tf:  # pixel units: no physical size is claimed
+        assert "unit" not in tf.imagej_metadata and "spacing" not in tf.imagej_metadata
     with pytest.raises(ValueError, match="save as"):
         write_image(str(tmp_path / "v.png"), data, {})
 
@@ -315,9 +364,12 @@ def test_sample_data():
     (t1, kw1, _), = mni_t1()
     (t2, kw2, _), = mni_t2()
     assert t1.shape == t2.shape == (189, 233, 197)
-    assert kw1["scale"] == (1.0, 1.0, 1.0) and kw1["translate"] == (-72.0, -134.0, -98.0)
+    assert kw1["scale"] == (1.0, 1.0, 1.0)
+    # MNI millimetres: voxel (0, 0, 0) of the template lies at (-98, -134, -72) (x, y, z); rows run anterior first
+    np.testing.assert_allclose(_world(t1, kw1, (0, t1.shape[1] - 1, 0)), (-72.0, -134.0, -98.0))
     assert kw1["axis_labels"] == ("z", "y", "x") and kw1["units"] == ("mm",) * 3
     assert kw2["scale"] == kw1["scale"] and kw2["translate"] == kw1["translate"]
+    assert tuple(map(tuple, kw2["affine"])) == tuple(map(tuple, kw1["affine"]))
     brain = t2 > 0
     assert brain.mean() > 0.1 and (t1[brain] > 0).mean() > 0.9  # voxel-aligned volumes
     (rgb, kw, _), = photo()
