@@ -152,6 +152,8 @@ class Translator:
         samples = self.model.resolve_samples(direction, opts, self.device)
         n, _, h, w = x.shape
         big = (h > tile or w > tile) and self.model.tileable
+        if (precision or self.precision) == "auto" and narrow(min(h, w, tile) if big else min(h, w), mult):
+            dtype = None  # bf16 kernels on tiny feature maps: not reproducible from run to run (see narrow)
         fmt = torch.channels_last
         units = len(samples) * -(-n // batch_size)
         model, in_dtype, autocast = self._runner(dtype)
@@ -389,6 +391,18 @@ def _batch_opts(opts: dict, sl: slice, n: int) -> dict:
 
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+#: with precision "auto", images (or tiles) whose shorter padded side is under NARROW_FACTOR times
+#: the network's size multiple (at least NARROW_MIN pixels) run in fp32
+NARROW_FACTOR, NARROW_MIN = 4, 64
+
+
+def narrow(side: int, multiple: int) -> bool:
+    """True when the deepest feature maps of an image with this shorter side would be a few pixels
+    wide. There oneDNN's bf16 channels_last convolutions were seen to differ from run to run (by up
+    to 1.6 against fp32 for a (1, 256, 6, 2) input, issue 40) and to give NaN; fp32 costs little at
+    these sizes."""
+    padded = max(side, MIN_SIDE) + (-max(side, MIN_SIDE)) % multiple
+    return padded < max(NARROW_FACTOR * multiple, NARROW_MIN)
 
 
 def _is_int(v) -> bool:

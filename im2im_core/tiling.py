@@ -85,7 +85,8 @@ def _as_dict(y) -> dict[str, torch.Tensor]:
 def run_padded(fn: Fn, x: torch.Tensor, multiple: int) -> dict[str, torch.Tensor]:
     """fn on x padded to the network's multiple, cropped back (outputs may be scaled, e.g. SR)."""
     h, w = x.shape[-2:]
-    xp = pad_to_multiple(x, multiple, MIN_SIDE)
+    # multiple 1: the model pads internally (or needs no padding), and its masks match x exactly
+    xp = pad_to_multiple(x, multiple, MIN_SIDE if multiple > 1 else 0)
     out = _as_dict(fn(xp))
     res = {}
     for k, v in out.items():
