@@ -58,3 +58,26 @@ def pin_malloc_for_large_images() -> bool:
         return bool(libc.mallopt(-3, 16 * 1024 * 1024))  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to pin
         return False
+
+
+@lru_cache(maxsize=1)
+def _libc():
+    import ctypes
+    import os
+    import sys
+
+    if os.environ.get("IM2IM_KEEP_MALLOC") or not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") else None
+    except OSError:  # not glibc
+        return None
+
+
+def release_memory() -> None:
+    """Hand freed heap pages back to the system (glibc's malloc_trim) after a CPU call: buffers of
+    ever-new sizes otherwise stay in the heap's free lists and the process only grows."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -21,7 +21,7 @@ import torch
 from .errors import CheckpointError, InputError, NonFiniteOutput
 from .layout import _per_slice, _restore_axes, _spatial_mask, axes_order, from_slices, to_slices, validate_image
 from .intensity import Intensity, cast_like
-from .device import bf16_supported, pin_malloc_for_large_images, select_device  # noqa: F401  (re-exported)
+from .device import bf16_supported, pin_malloc_for_large_images, release_memory, select_device  # noqa: F401
 from .nets.packed import pack
 from .resample import in_plane, resize, target_shape
 from . import chunked, stream
@@ -224,6 +224,8 @@ class Translator:
                         parts.append({k: v.float().cpu() for k, v in out.items()})
                         tick()
                 results.append({k: torch.cat([p[k] for p in parts]) for k in parts[0]})
+        if self.device.type == "cpu":
+            release_memory()  # buffers of a new size would otherwise stay in the heap (issue 40)
         return results
 
     def _reference_images(self, opts: dict, channels: int, rgb: bool | None) -> dict:
