@@ -61,3 +61,94 @@ def test_translate_fails_cleanly_or_returns_finite_output(tr, image, opts):
     assert out.dtype == want
     assert out.shape == image.shape or (image.ndim >= 3 and image.shape[-1] in (3, 4))
     assert np.isfinite(out.astype(np.float64)).all()
+
+
+def _odd_inputs():
+    """Issue 40 item 8's inputs that raised errors not ours: (name, image factory, options)."""
+    import dask.array as da
+    import torch
+    import zarr
+
+    img = np.random.default_rng(0).random((24, 24)).astype(np.float32)
+    t = torch.from_numpy(img)
+    z = zarr.create_array(store={}, shape=(24, 24), dtype="float32")
+    z[:] = img
+    unknown = da.from_array(img, chunks=12)
+    unknown = unknown[unknown > 2]  # a dask array of unknown (nan) shape
+    return {
+        "ragged list": (lambda: [[1.0, 2.0], [3.0]], {}),
+        "bf16 tensor": (lambda: t.to(torch.bfloat16), {}),
+        "float8 tensor": (lambda: t.to(torch.float8_e4m3fn), {}),
+        "sparse tensor": (lambda: t.to_sparse(), {}),
+        "meta tensor": (lambda: torch.empty((24, 24), device="meta"), {}),
+        "nested tensor": (lambda: torch.nested.nested_tensor([t, t[:10]]), {}),
+        "quantized tensor": (lambda: torch.quantize_per_tensor(t, 0.1, 0, torch.quint8), {}),
+        "complex spacing": (lambda: img, {"spacing": 1 + 2j}),
+        "huge seed": (lambda: img, {"seed": 2**70}),
+        "bool n_samples": (lambda: img, {"n_samples": True}),
+        "text 5": (lambda: img, {"text": 5}),
+        "dc_lambda string": (lambda: img, {"dc_lambda": "a"}),
+        "empty dask": (lambda: da.zeros((0, 24), chunks=8), {}),
+        "bool dask": (lambda: da.from_array(img > 0.5, chunks=12), {}),
+        "complex dask": (lambda: da.from_array(img.astype(np.complex64), chunks=12), {}),
+        "unknown-shape dask": (lambda: unknown, {}),
+        "5D dask": (lambda: da.zeros((2, 2, 2, 24, 24), chunks=12), {}),
+        "RGB dask into a gray model": (lambda: da.from_array(np.stack([img] * 3, -1), chunks=12), {"rgb": True}),
+        "NaN dask": (lambda: da.full((24, 24), np.nan, chunks=12), {}),
+        "zarr array": (lambda: z, {}),
+        "empty zarr": (lambda: zarr.create_array(store={}, shape=(0, 24), dtype="float32"), {}),
+        "complex zarr": (lambda: zarr.create_array(store={}, shape=(24, 24), dtype="complex64"), {}),
+        "object array": (lambda: np.array([[object()] * 4] * 4), {}),
+        "string array": (lambda: np.full((8, 8), "a"), {}),
+    }
+
+
+ODD = _odd_inputs()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(case=st.sampled_from(sorted(ODD)), extra=OPTIONS)
+def test_odd_arrays_and_options_fail_cleanly(tr, case, extra):
+    """Each of issue 40's odd inputs, alone or with random options: our error, or a finite result."""
+    make, opts = ODD[case]
+    try:
+        out = tr.translate(make(), **{**extra, **opts})
+    except Im2ImError:
+        return
+    out = np.asarray(out)
+    assert np.isfinite(out.astype(np.float64)).all(), case
+
+
+@pytest.mark.parametrize("text", [None, 5, [], "", "   "])
+def test_generate_with_odd_captions_is_our_error(tmp_path, text):
+    from napari_im2im._testing import tiny_checkpoint
+
+    tr = im2im_core.load(tiny_checkpoint(tmp_path, "gan_cls", channels=3, vocabulary=("<pad>", "<unk>", "a", "red")))
+    with pytest.raises(Im2ImError):
+        tr.generate(text)
+
+
+@pytest.mark.parametrize("family, opts", [
+    ("munit", {"seed": 2**70}), ("munit", {"n_samples": True}), ("munit", {"n_samples": 10**6}),
+    ("munit", {"seed": "a"}), ("sisgan", {"text": 5}), ("sisgan", {"text": ["a", 3]}),
+    ("mri_recon", {"dc_lambda": "a"}), ("mri_recon", {"mask_kind": "gaussian1d", "ratio": float("nan")})])
+def test_option_values_of_the_families_that_take_them_are_checked(tmp_path, family, opts):
+    """The odd option values of issue 40 item 8, on a family that accepts the option."""
+    from napari_im2im._testing import tiny_checkpoint
+
+    kw = {"channels": 3, "vocabulary": ("<pad>", "<unk>", "a", "red")} if family == "sisgan" else {}
+    tr = im2im_core.load(tiny_checkpoint(tmp_path, family, **kw), device="cpu")
+    image = np.random.default_rng(0).random((32, 32, 3) if family == "sisgan" else (32, 32)).astype(np.float32)
+    with pytest.raises(Im2ImError):
+        tr.translate(image, **opts)
+
+
+@pytest.mark.parametrize("case", sorted(ODD))
+def test_each_odd_input_alone(tr, case):
+    make, opts = ODD[case]
+    try:
+        out = tr.translate(make(), **opts)
+    except Im2ImError:
+        return
+    assert np.isfinite(np.asarray(out, np.float64)).all(), case

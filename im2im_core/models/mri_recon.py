@@ -59,6 +59,7 @@ DC coefficient, which every mask samples, so simulating in the normalised scale 
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -256,8 +257,9 @@ class MRIRecon(Im2ImModel):
     def inference_forward(self, x, direction, mask=None, mask_kind=None, ratio=None, seed=0,
                           data_consistency=False, dc_lambda=None, simulate=True, return_zero_filled=False):
         """Reconstruct x (see the module docstring for the option semantics)."""
-        if dc_lambda is not None and not float(dc_lambda) >= 0:
-            raise InputError(f"dc_lambda must be None (hard data consistency) or >= 0, got {dc_lambda!r}")
+        if dc_lambda is not None and (isinstance(dc_lambda, bool) or not isinstance(dc_lambda, numbers.Real)
+                                      or not 0 <= dc_lambda < float("inf")):
+            raise InputError(f"dc_lambda must be None (hard data consistency) or a number >= 0, got {dc_lambda!r}")
         x = x.float()
         m = self.sampling_mask(x, mask, mask_kind, ratio, seed)
         if m is None:
