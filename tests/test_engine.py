@@ -517,3 +517,22 @@ def test_resume_rewrites_an_export_older_than_the_checkpoint(tmp_path, damage):
         res = again.fit(resume=True)
     assert res["iterations"] == 4
     assert read_metadata(tmp_path / "model.safetensors")["provenance"]["iterations"] == 4
+
+
+@pytest.mark.parametrize("where", ["under a file", "read-only"])
+def test_an_unusable_out_dir_is_a_config_error_naming_it(tmp_path, where):
+    """Issue 40 item 8: a run folder that cannot be made or written is our ConfigError, not an OSError."""
+    import os
+
+    if where == "under a file":
+        (tmp_path / "afile").write_text("x")
+        out = tmp_path / "afile" / "run"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o500)
+        out = ro / "run"
+    with pytest.raises(ConfigError, match="train.out_dir"):
+        _arrays_trainer(out, iterations=2).fit()

@@ -111,6 +111,23 @@ def load_checkpoint(path) -> dict:
     return state
 
 
+def make_out_dir(path: Path) -> Path:
+    """Create the run folder, or a ConfigError naming train.out_dir (under a file, read-only, ...)."""
+    import tempfile
+
+    from ..errors import ConfigError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        reason = "it is not writable" if isinstance(exc, PermissionError) else (exc.strerror or type(exc).__name__)
+        raise ConfigError(f"train.out_dir {str(path)!r} cannot hold the run: {reason}") from None
+    return path
+
+
 def clean_stale_temps(directory) -> list[Path]:
     """Remove temp files an interrupted write left behind: atomic_write's hidden `.*.tmp` and
     the `.tmpXXXXXX` files safetensors itself writes through."""

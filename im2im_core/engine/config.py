@@ -181,7 +181,9 @@ def train_from_config(path_or_dict, overrides=(), **hooks):
 
     trainer = build_trainer(path_or_dict, overrides, **hooks)
     if trainer.dist.is_main:
-        trainer.out_dir.mkdir(parents=True, exist_ok=True)
+        from .checkpointing import make_out_dir
+
+        make_out_dir(trainer.out_dir)
         (trainer.out_dir / "config.yaml").write_text(yaml.safe_dump(trainer.full_config, sort_keys=False))
     trainer.result = trainer.fit()
     return trainer

@@ -356,7 +356,7 @@ class Trainer:
         """Rank 0: create out_dir, drop temp files a killed run left, open the CSV/TensorBoard log."""
         if not self.dist.is_main:
             return None
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        ckpt.make_out_dir(self.out_dir)
         ckpt.clean_stale_temps(self.ckpt_dir)
         ckpt.clean_stale_temps(self.out_dir)
         return RunLog(self.out_dir, self.step, self.cfg.tensorboard)
