@@ -38,7 +38,8 @@ solo=()
 marked=0  # the caller chose tests by marker (-m ...): one run, no solo split
 for a in "$@"; do [ "$a" = "-m" ] && marked=1; done
 if [ "$workers" -gt 1 ] && [ "$marked" -eq 1 ]; then
-    args=(-n "$workers" --dist loadscope "${args[@]}")
+    # a marker picks a few long tests from many modules: spread them one by one, not by module
+    args=(-n "$workers" --dist load "${args[@]}")
 elif [ "$workers" -gt 1 ]; then
     # timing-sensitive tests (marker "solo") would measure the other workers' load: they run
     # afterwards, alone, on the same paths and options

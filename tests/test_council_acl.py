@@ -193,7 +193,10 @@ def test_bad_configs_are_config_errors(family, bad, message):
         build(config_from_dict(family, {**FAMILIES[family], **bad}))
 
 
-LEARN = {"council_gan": (600, {"lr": 2e-4}), "acl_gan": (400, {})}  # steps, settings (measured in docs/testing.md)
+# steps, settings (measured in docs/testing.md). Council-GAN's council and mask terms start at 50% and
+# 25% of the run: from 5% and 7.5% (its defaults) the council agreed on the identity in 2 of 3 seeds
+# with oneDNN off (disc left 0.70, 0.73), while later starts learned in all six runs (0.13-0.30)
+LEARN = {"council_gan": (600, {"lr": 2e-4, "council_start": 300, "focus_start": 150}), "acl_gan": (400, {})}
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -222,8 +225,9 @@ def test_tiny_run_learns_to_remove_the_disc(family):
         model.train_step(batch(n=2, seed=1000 + step), step)
     after = measure()
     assert before[0] > 0.5 and before[1] > 0.1, before
-    # measured (disc contrast left, texture change): Council-GAN (0.12, 0.02) with one thread, (0.28, 0.11)
-    # with two (GAN trajectories follow the float summation order); ACL-GAN (0.10, 0.05) either way
+    # measured (disc contrast left, texture change), seeds 0-2 with oneDNN on / off, one thread:
+    # Council-GAN (0.16, 0.02) (0.20, 0.05) (0.13, 0.07) / (0.14, 0.02) (0.30, 0.06) (0.19, 0.01);
+    # ACL-GAN (0.10, 0.05) either way
     assert after[0] < 0.5 and after[1] < 0.15, (before, after)
 
 
