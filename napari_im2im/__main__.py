@@ -15,8 +15,8 @@ def show(layers: dict, viewer=None):
     for name, data in layers.items():
         viewer.add_image(data, name=name, colormap="magma" if name == "attention" else "gray", blending="additive"
                          if name == "attention" else "translucent", visible=name in ("T1w", "attention"))
-    for widget in ("Translate", "Attention masks", "Reconstruct / Inpaint", "Train"):
-        viewer.window.add_plugin_dock_widget("napari-im2im", widget)
+    for widget in ("Translate", "Attention masks", "Reconstruct / Inpaint", "Train"):  # tabs: fits 1366 x 768
+        viewer.window.add_plugin_dock_widget("napari-im2im", widget, tabify=True)
     if own:
         napari.run()
     return viewer

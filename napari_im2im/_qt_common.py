@@ -13,9 +13,9 @@ import traceback
 from pathlib import Path
 from typing import Callable, Generator, Iterable
 
-from qtpy.QtCore import QTimer, Signal
-from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                            QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtCore import Qt, QTimer, Signal
+from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QFrame, QHBoxLayout, QLabel, QProgressBar,
+                            QPushButton, QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from im2im_core.errors import Cancelled, Im2ImError
 
@@ -23,6 +23,7 @@ from ._layers import PROVENANCE_KEY, Progress
 
 log = logging.getLogger("napari_im2im")
 SHOW_EVERY = 0.2  # s between progress bar / status line updates
+MIN_FORM_HEIGHT = 120  # px: the scrolling part of a dock never shrinks below this
 
 
 def notify(message: str, severity: str = "error") -> None:
@@ -266,11 +267,25 @@ class JobWidget(QWidget):
         self._flush.setSingleShot(True)
         self._flush.timeout.connect(self._show_pending)
         outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        # the form and the results scroll; Run / Cancel, progress and status stay in view below, so
+        # the dock fits small screens (1366 x 768) and docks that share a column
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setMinimumHeight(MIN_FORM_HEIGHT)
+        body = QWidget()
+        inner = QVBoxLayout(body)
+        inner.setContentsMargins(0, 0, 0, 0)
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        outer.addLayout(self.form)
+        inner.addLayout(self.form)
         self.extra = QVBoxLayout()
-        outer.addLayout(self.extra)
+        inner.addLayout(self.extra)
+        inner.addStretch(1)
+        self.scroll.setWidget(body)
+        outer.addWidget(self.scroll, 1)
         buttons = QHBoxLayout()
         self.run_button = QPushButton(self.run_text)
         self.cancel_button = QPushButton("Cancel")
@@ -288,7 +303,6 @@ class JobWidget(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         outer.addWidget(self.progress)
         outer.addWidget(self.status)
-        outer.addStretch(1)
 
     # ---- state ------------------------------------------------------------------------------
     @property

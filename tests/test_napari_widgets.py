@@ -832,3 +832,31 @@ def test_oblique_nifti_open_translate_save_reopen_keeps_the_affine(make_napari_v
     again, = viewer.open(str(saved), plugin="napari-im2im")
     np.testing.assert_allclose(again.data_to_world(corner), layer.data_to_world(corner), atol=1e-6)
     assert not [m for m in notes if m[0] == "error"]
+
+
+def _inside_window(viewer, widget) -> bool:
+    """The widget is shown and lies wholly inside the main window."""
+    win = viewer.window._qt_window
+    top_left = widget.mapTo(win, widget.rect().topLeft())
+    return (widget.isVisible() and top_left.y() >= 0
+            and top_left.y() + widget.height() <= win.height() and top_left.x() + widget.width() <= win.width())
+
+
+@pytest.mark.parametrize("tabify", [True, False], ids=["four docks as tabs", "Train and Translate stacked"])
+def test_docks_fit_a_1366x768_screen(make_napari_viewer, qtbot, tabify):
+    """Issue 39 item 1: the window stays 1366 x 768 with the docks open, and each dock's Run and
+    Cancel buttons, progress bar and status line are on screen (the form scrolls above them)."""
+    viewer = make_napari_viewer(show=True)
+    win = viewer.window._qt_window
+    win.resize(1366, 768)
+    names = ("Translate", "Attention masks", "Reconstruct / Inpaint", "Train") if tabify else ("Train", "Translate")
+    docks = [viewer.window.add_plugin_dock_widget("napari-im2im", n, tabify=tabify) for n in names]
+    for dock, w in docks:
+        _wait_idle(qtbot, w, 180_000)
+    for dock, w in docks:
+        dock.raise_()
+        qtbot.wait(50)
+        assert win.height() <= 768 and win.width() <= 1366, (win.width(), win.height())
+        for part in (w.run_button, w.cancel_button, w.progress, w.status):
+            assert _inside_window(viewer, part), (dock.name, part)
+        assert w.scroll.height() >= 100
