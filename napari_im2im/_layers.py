@@ -72,6 +72,12 @@ def check_image(data, meta: dict) -> tuple[np.ndarray, dict]:
                          "3D (Z,Y,X) and 4D (T,Z,Y,X) images, RGB or not")
     if arr.dtype.kind not in "uifb":
         raise InputError(f"layer {meta['name']!r} has dtype {arr.dtype}; use an integer or float image")
+    if spatial >= 3 and arr.shape[-1] <= 4 < 16 <= arr.shape[-2]:
+        c = arr.shape[-1]
+        raise InputError(f"layer {meta['name']!r} has shape {arr.shape}: its last axis ({c} entries) looks like "
+                         f"channels, but napari shows it as images of {arr.shape[-2]} x {c} pixels. Split the "
+                         "channels (right-click the layer > Split Stack, axis -1) and use each as its own layer"
+                         + (", or open it as RGB" if c in (3, 4) else ""))
     n = spatial
     meta["scale"] = _fit(meta.get("scale"), n, 1.0)
     meta["translate"] = _fit(meta.get("translate"), n, 0.0)

@@ -46,16 +46,30 @@ def zero_filled(image2d: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return zf.numpy().astype(np.float32)
 
 
+def describe_scores(m: dict) -> str:
+    """'PSNR 31.20 dB, SSIM 0.912' ('identical' where the output equals the reference: no inf)."""
+    psnr = f"PSNR {m['psnr']:.2f} dB" if np.isfinite(m["psnr"]) else "identical to the reference"
+    return f"{psnr}, SSIM {m['ssim']:.3f}"
+
+
 def metrics(gt: np.ndarray, pred: np.ndarray, data_range: float) -> dict[str, float]:
-    """PSNR and SSIM (skimage, explicit data_range), averaged over the 2D slices of a stack."""
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    """PSNR (from the mean squared error) and SSIM (skimage, explicit data_range, the mean over
+    slices) over the 2D slices of a stack that hold signal: empty slices would score a perfect,
+    infinite PSNR and lift the mean. PSNR is inf only when the output equals the reference."""
+    from skimage.metrics import structural_similarity
 
     g = np.asarray(gt, np.float64).reshape(-1, *gt.shape[-2:])
     p = np.asarray(pred, np.float64).reshape(-1, *gt.shape[-2:])
-    psnr = [peak_signal_noise_ratio(a, b, data_range=data_range) for a, b in zip(g, p)]
-    win = min(7, *[s - (1 - s % 2) for s in g.shape[-2:]])
-    ssim = [structural_similarity(a, b, data_range=data_range, win_size=max(win, 3)) for a, b in zip(g, p)]
-    return {"psnr": float(np.mean(psnr)), "ssim": float(np.mean(ssim))}
+    if min(g.shape[-2:]) < 7:
+        raise InputError(f"planes of {g.shape[-2]} x {g.shape[-1]} pixels are too small to score (SSIM needs 7 x 7)")
+    signal = np.abs(g).reshape(len(g), -1).max(1) > 1e-3 * data_range
+    if not signal.any():
+        raise InputError("the reference image is empty (no slice holds signal); nothing to score")
+    g, p = g[signal], p[signal]
+    mse = float(np.mean((g - p) ** 2))
+    psnr = float("inf") if mse == 0 else float(10 * np.log10(data_range ** 2 / mse))
+    ssim = [structural_similarity(a, b, data_range=data_range, win_size=7) for a, b in zip(g, p)]
+    return {"psnr": psnr, "ssim": float(np.mean(ssim)), "slices_scored": int(signal.sum())}
 
 
 def _window(translator, image: np.ndarray) -> tuple[float, float]:
@@ -122,7 +136,7 @@ def reconstruct_layer(data, layer_meta: dict, model=None, *, mask_kind: str = "g
                       method=("model" if model is not None else "zero-filled (no model)"))
     names = mri_names(meta["name"])
     err = np.abs(recon - gt)
-    yield Progress(1, 1, f"PSNR {scores['reconstruction']['psnr']:.2f} dB, SSIM {scores['reconstruction']['ssim']:.3f}")
+    yield Progress(1, 1, describe_scores(scores["reconstruction"]))
     lim = (float(gt.min()), float(gt.max()) if gt.max() > gt.min() else float(gt.min()) + 1.0)
     return [
         (mask.astype(np.uint8), plane_kwargs(meta, names["mask"], prov, colormap="gray", opacity=0.5,

@@ -236,13 +236,15 @@ class ReconstructWidget(JobWidget):
         return holes_from_labels(np.asarray(src.data), label, spatial)
 
     def _mri_done(self, layers) -> None:
+        from ._reconstruct import describe_scores
+
         self.show_layers(layers)
         prov = layers[-1][1]["metadata"]["im2im"]
         m = prov["metrics"]
         r, z = m["reconstruction"], m["zero_filled"]
-        self.metrics.setText(f"reconstruction: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.3f}\n"
-                             f"zero-filled: PSNR {z['psnr']:.2f} dB, SSIM {z['ssim']:.3f}\n"
-                             f"({prov['method']}; data range {m['data_range']:.4g})")
+        self.metrics.setText(f"reconstruction: {describe_scores(r)}\nzero-filled: {describe_scores(z)}\n"
+                             f"({prov['method']}; data range {m['data_range']:.4g}; "
+                             f"{r['slices_scored']} slice(s) with signal scored)")
         self.say(f"done in {prov['seconds']:.1f} s")
 
     def _done(self, layers) -> None:

@@ -463,3 +463,40 @@ def test_train_job_records_the_layers_pixel_size(tmp_path, units_b, scale_b, wan
             break
     tr = load(kw["metadata"]["im2im"]["checkpoint_path"], device="cpu")
     assert (tr.spacing is None) if want is None else tuple(tr.spacing) == pytest.approx(want)
+
+
+def test_volume_metrics_score_the_slices_with_signal_and_never_print_inf():
+    """Issue 39 item 5: empty slices scored PSNR inf and lifted the mean; now only slices with
+    signal count, PSNR comes from their mean squared error, and an exact match reads 'identical'."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from napari_im2im._reconstruct import describe_scores, metrics, reconstruct_layer
+
+    vol = np.zeros((5, 64, 64), np.float32)
+    vol[2] = smooth((64, 64)) - smooth((64, 64)).min()
+    _, layers = drain(reconstruct_layer(vol, dict(META3), None, mask_kind="equispaced_lines", acceleration=4, seed=1))
+    m = layers[-1][1]["metadata"]["im2im"]["metrics"]["reconstruction"]
+    zf = layers[1][0]
+    dr = float(vol.max() - vol.min())
+    assert m["slices_scored"] == 1 and np.isfinite(m["psnr"])
+    assert m["psnr"] == pytest.approx(peak_signal_noise_ratio(vol[2], zf[2], data_range=dr), rel=1e-6)
+    same = metrics(vol, vol, dr)
+    assert same["psnr"] == float("inf") and "inf" not in describe_scores(same)
+    with pytest.raises(InputError, match="empty"):
+        metrics(np.zeros((2, 16, 16)), np.zeros((2, 16, 16)), 1.0)
+
+
+@pytest.mark.parametrize("call", ["translate", "reconstruct", "attention"])
+def test_a_trailing_channel_axis_is_named_not_misread(ckpts, call):
+    """Issue 39 item 5: (128, 128, 2) is not a stack of 128 x 2 images: the error names the axis and
+    says how to split the channels; nothing reaches skimage's win_size error."""
+    from napari_im2im._attention import attention_layers
+    from napari_im2im._reconstruct import reconstruct_layer
+    from napari_im2im._translate import translate_layer
+
+    x = np.random.default_rng(0).random((128, 128, 2)).astype(np.float32)
+    run = {"translate": lambda: translate_layer(x, {"name": "two"}, ckpts["generator"]),
+           "reconstruct": lambda: reconstruct_layer(x, {"name": "two"}, None, mask_kind="gaussian2d"),
+           "attention": lambda: attention_layers(x, {"name": "two"}, ckpts["attention"])}[call]
+    with pytest.raises(InputError, match="last axis .2 entries. looks like channels.*Split Stack"):
+        drain(run())
