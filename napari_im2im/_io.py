@@ -19,6 +19,21 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 _LABELS = ("t", "z", "y", "x")
 
 
+def activate(context=None) -> None:
+    """npe2 calls this the first time any contribution of ours is used: make us napari's reader
+    for NIfTI (its built-in imageio reader cannot open .nii.gz, and `viewer.open` without
+    `plugin=` picked it), unless the user already chose a reader for those files."""
+    try:
+        from napari.settings import get_settings
+
+        prefs = get_settings().plugins.extension2reader
+        missing = {p: "napari-im2im" for p in ("*.nii", "*.nii.gz") if p not in prefs}
+        if missing:
+            get_settings().plugins.extension2reader = {**prefs, **missing}
+    except Exception:  # noqa: BLE001 - an older napari without reader preferences: plugin= still works
+        pass
+
+
 def _is_nifti(path) -> bool:
     return str(path).lower().endswith(NIFTI_SUFFIXES)
 

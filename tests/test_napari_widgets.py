@@ -860,3 +860,27 @@ def test_docks_fit_a_1366x768_screen(make_napari_viewer, qtbot, tabify):
         for part in (w.run_button, w.cancel_button, w.progress, w.status):
             assert _inside_window(viewer, part), (dock.name, part)
         assert w.scroll.height() >= 100
+
+
+def test_after_first_use_a_nifti_opens_without_naming_the_plugin(make_napari_viewer, tmp_path):
+    """Issue 39 item 5: napari's built-in reader cannot open .nii.gz; once any part of the plugin
+    was used, napari prefers our reader for NIfTI when the user opens a file, and a user's own
+    preference is kept."""
+    import nibabel as nib
+    from napari.settings import get_settings
+
+    path = tmp_path / "head.nii.gz"
+    nib.save(nib.Nifti1Image(_stack(3).T.copy(), np.diag([1.0, 1.0, 2.0, 1.0])), str(path))
+    settings = get_settings().plugins
+    saved = dict(settings.extension2reader)
+    try:
+        settings.extension2reader = {"*.nii": "some-other-reader"}
+        viewer = make_napari_viewer()
+        viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")  # first use activates the plugin
+        # File > Open and drag-and-drop open with plugin=None, which follows the preferences (a script's
+        # viewer.open(path) means napari's built-in reader unless it names plugin=)
+        layer, = viewer.open(str(path), plugin=None)
+        assert layer.data.shape == (3, 64, 64) and layer.metadata["nifti"]["path"] == str(path)
+        assert settings.extension2reader["*.nii"] == "some-other-reader"  # the user's choice stays
+    finally:
+        settings.extension2reader = saved
