@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ensure_display(width=1600, height=1100):
+def ensure_display(width=1366, height=768):
     """Start a virtual X server (pyvirtualdisplay, installed with pytest-xvfb) when none is set."""
     if os.environ.get("DISPLAY"):
         return None
@@ -45,7 +45,7 @@ def new_viewer(title):
     import napari
 
     viewer = napari.Viewer(title=title, show=True)
-    viewer.window._qt_window.resize(1500, 980)
+    viewer.window._qt_window.resize(1366, 768)  # a common laptop screen (issue 39)
     return viewer
 
 
