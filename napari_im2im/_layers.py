@@ -107,7 +107,7 @@ def output_kwargs(meta: dict, name: str, provenance: dict | None = None, *, lead
         kw["affine"] = meta["affine"]
     if meta.get("metadata"):  # the input's own (a NIfTI affine, a sample's source), under the provenance
         kw["metadata"][PROVENANCE_KEY]["input_metadata"] = dict(meta["metadata"])
-    if any(labels):
+    if any(labels) or lead:  # a samples axis is named, not left as napari's "-3"
         default = [str(i) for i in range(-len(labels), 0)]
         kw["axis_labels"] = (lead_label,) * lead + tuple(l or d for l, d in zip(labels, default))
     if any(u not in ("", "pixel") for u in meta["units"]):

@@ -20,6 +20,10 @@ def overlap_for(tile: int) -> int:
     return min(32, max(0, tile // 4))
 
 
+def _short(text: str, n: int = 40) -> str:
+    return f"{text[:n]}{'…' if len(text) > n else ''}"
+
+
 def output_name(source: str, label: str) -> str:
     return f"{source} [{label}]"
 
@@ -64,6 +68,8 @@ def translate_layer(data, layer_meta: dict, model, direction: str | None = None,
     label = info["direction_labels"].get(direction, direction)
     if options.get("target") is not None:  # multi-domain: name the output by its target domain
         label = f"-> {options['target']}"
+    if isinstance(options.get("text"), str):  # a text-guided edit: named by its caption
+        label = f"edited: {_short(options['text'])}"
     lead = 1 if "n_samples" in options else 0
     prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "device": str(tr.device),
                                                 **options}, seconds, input_shape=list(arr.shape))
@@ -108,7 +114,8 @@ def generate_layer(model, text: str, *, n_samples: int = 1, seed: int = 0, devic
     stack = np.stack(images)
     prov = provenance("generate", model_info(tr), {"text": text, "n_samples": n_samples, "seed": seed,
                                                    "device": str(tr.device)}, seconds)
-    name = f"generated: {text[:40]}{'…' if len(text) > 40 else ''}"
-    kw = {"name": name, "rgb": stack.ndim == 4 and stack.shape[-1] in (3, 4), "metadata": {"im2im": prov}}
+    rgb = stack.ndim == 4 and stack.shape[-1] in (3, 4)
+    kw = {"name": f"generated: {_short(text)}", "rgb": rgb, "metadata": {"im2im": prov},
+          "axis_labels": ("sample", "y", "x")}
     yield Progress(n_samples + 1, n_samples + 1, f"done in {seconds:.1f} s")
     return [(stack, kw, "image")]

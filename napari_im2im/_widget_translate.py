@@ -47,7 +47,6 @@ class TranslateWidget(ModelJobWidget):
                          ("tile", self.tile), ("device", self.device)):
             self.form.addRow(label, w)
         self._show_options(set())
-        self.generate_button.setVisible(False)
         self.model.changed.connect(self.load_model)
         self.device.currentTextChanged.connect(lambda *_: self.load_model(self.model.spec()))
         if self.model.spec() is not None:
@@ -68,19 +67,23 @@ class TranslateWidget(ModelJobWidget):
         self.target.clear()
         self.target.addItems([str(x) for x in d["domains"]])
         self.member.setRange(0, max(int(getattr(translator.model.config, "members", 1)) - 1, 0))
-        self._show_options(d["options"])
         generative = bool(getattr(translator.model, "generative", False))
-        self.generate_button.setVisible(generative)
-        if generative:
-            self.form.setRowVisible(self.samples, True)
+        self._show_options(d["options"], generative)
         self.status.setText(f"loaded {translator.name}")
 
-    def _show_options(self, options: set) -> None:
-        rows = {self.seed: any(o in options for o in SEED_OPTIONS), self.samples: "n_samples" in options,
+    def _show_options(self, options: set, generative: bool = False) -> None:
+        """Only the rows that apply: a text-to-image model (gan_cls) takes a caption, a noise seed and
+        a sample count, and its Generate button replaces Translate; other models take an image."""
+        rows = {self.seed: generative or any(o in options for o in SEED_OPTIONS),
+                self.samples: generative or "n_samples" in options,
                 self.target: any(o in options for o in TARGET_OPTIONS), self.member: "member" in options,
-                self.text: "text" in options}
+                self.text: generative or "text" in options, self.layer_combo: not generative,
+                self.direction: not generative, self.tile: not generative}
         for w, visible in rows.items():
             self.form.setRowVisible(w, visible)
+        self.form.labelForField(self.seed).setText("noise seed" if generative else "style seed")
+        self.generate_button.setVisible(generative)
+        self.run_button.setVisible(not generative)
 
     def options(self) -> dict:
         """Family options for the loaded model (only the ones it accepts)."""
@@ -106,6 +109,9 @@ class TranslateWidget(ModelJobWidget):
     def run(self, layer=None) -> bool:
         from ._translate import translate_layer
 
+        if self.translator is not None and getattr(self.translator.model, "generative", False):
+            self.say(f"{self.translator.family} draws images from a caption: use Generate from text", "error")
+            return False
         data, meta = selected_image(self.layer_combo, layer)
         spec = self.model.spec()
         if spec is None:

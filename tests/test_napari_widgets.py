@@ -628,13 +628,18 @@ def test_text_models_caption_box_and_generate(make_napari_viewer, qtbot, tmp_pat
     gan = tiny_checkpoint(tmp_path, "gan_cls", channels=3, vocabulary=vocab)
     _load(qtbot, w, gan)
     assert not w.generate_button.isHidden() and w.form.isRowVisible(w.text) and w.form.isRowVisible(w.samples)
+    # issue 39 item 7: only the rows that apply; Translate is not offered for a text-to-image model
+    assert w.run_button.isHidden() and not w.run() and "Generate" in notes[-1][1]
+    notes.clear()
+    assert not any(w.form.isRowVisible(r) for r in (w.layer_combo, w.direction, w.tile))
+    assert w.form.labelForField(w.seed).text() == "noise seed"
     w.text.setText("a red circle")
     w.samples.setValue(2)
     w.seed.setValue(3)
     assert w.generate()
     _wait_idle(qtbot, w)
     out = viewer.layers["generated: a red circle"]
-    assert out.rgb and out.data.shape == (2, 64, 64, 3)
+    assert out.rgb and out.data.shape == (2, 64, 64, 3) and tuple(out.axis_labels)[0] == "sample"
     assert out.metadata["im2im"]["options"]["text"] == "a red circle"
     lib = im2im_core.load(gan)  # sample k comes from seed + k, as in the library
     for k in range(2):
@@ -643,12 +648,13 @@ def test_text_models_caption_box_and_generate(make_napari_viewer, qtbot, tmp_pat
     rgb = np.random.default_rng(0).random((64, 64, 3)).astype(np.float32)
     viewer.add_image(rgb, name="scene", rgb=True, scale=(0.5, 0.5))
     _load(qtbot, w, tiny_checkpoint(tmp_path, "sisgan", channels=3, vocabulary=vocab))
-    assert w.generate_button.isHidden() and w.form.isRowVisible(w.text)
+    assert w.generate_button.isHidden() and w.form.isRowVisible(w.text) and not w.run_button.isHidden()
+    assert w.form.isRowVisible(w.layer_combo)
     w.layer_combo.setCurrentText("scene")
     w.text.setText("a blue square")
     assert w.run()
     _wait_idle(qtbot, w)
-    edited = [layer for layer in viewer.layers if layer.name.startswith("scene [")][0]
+    edited = viewer.layers["scene [edited: a blue square]"]  # named by what happened
     assert edited.data.shape == rgb.shape and tuple(edited.scale) == (0.5, 0.5)
     assert edited.metadata["im2im"]["options"]["text"] == "a blue square"
     assert not [m for m in notes if m[0] == "error"]
