@@ -890,3 +890,29 @@ def test_after_first_use_a_nifti_opens_without_naming_the_plugin(make_napari_vie
         assert settings.extension2reader["*.nii"] == "some-other-reader"  # the user's choice stays
     finally:
         settings.extension2reader = saved
+
+
+def test_loss_plot_uses_a_log_axis_with_readable_ticks_and_curves_can_be_hidden(qtbot, tmp_path):
+    """Issue 39 item 6: eight curves from 0.0018 to 10 get a log axis with a tick per decade; a
+    click on a legend entry hides its curve (and the axis follows the curves shown)."""
+    from qtpy.QtCore import Qt
+
+    from napari_im2im._loss_plot import LossPlot, axis
+
+    scale, lo, hi, ticks = axis(np.array([0.0018, 0.05, 1.0, 10.0]))
+    assert scale == "log" and ticks == pytest.approx([0.01, 0.1, 1.0])  # a tick per decade inside the data
+    assert axis(np.array([0.2, 0.5, 0.9]))[0] == "linear" and len(axis(np.array([0.2, 0.5, 0.9]))[3]) >= 3
+    assert axis(np.array([-1.0, 3.0]))[0] == "linear"  # not all positive: linear
+    plot = LossPlot(min_interval=0.0)
+    qtbot.addWidget(plot)
+    plot.resize(360, 220)
+    plot.show()
+    rng = np.random.default_rng(0)
+    for step in range(1, 60):
+        plot.add(step, {f"loss_{k}": float(10 ** (1 - k * 0.5) * (1 + 0.1 * rng.random())) for k in range(8)})
+    plot.grab().save(str(tmp_path / "plot.png"))  # paints, which lays the legend out
+    box, name = plot._legend_boxes[0]
+    qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=box.center().toPoint())
+    assert name in plot.hidden and name not in plot.visible_values()
+    qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=box.center().toPoint())
+    assert name not in plot.hidden
