@@ -248,7 +248,9 @@ def kspace_layer(path, model=None, *, data_consistency: bool = True, device: str
     prov = provenance(WIDGET, info, {"kspace": str(path), "data_consistency": data_consistency,
                                      "sampled": float(m.mean())}, time.perf_counter() - t0, mode="kspace",
                       method="model" if tr is not None else "zero-filled (no model)")
-    _, meta = check_image(recon, {"name": name, "rgb": False})
+    # k-space files carry no pixel size: pixel units, and axes named rather than napari's "-2, -1"
+    labels = ("slice", "y", "x")[-recon.ndim:]
+    _, meta = check_image(recon, {"name": name, "rgb": False, "axis_labels": labels})
     lim = (0.0, float(np.percentile(recon, 99.9)) or 1.0)
     return [(zf, output_kwargs(meta, f"{name} [zero-filled]", prov, contrast_limits=lim, visible=False), "image"),
             (recon, output_kwargs(meta, f"{name} [reconstruction]", prov, contrast_limits=lim), "image")]

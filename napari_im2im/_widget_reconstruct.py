@@ -250,5 +250,6 @@ class ReconstructWidget(JobWidget):
     def _done(self, layers) -> None:
         shown = self.show_layers(layers)
         prov = layers[0][1]["metadata"]["im2im"]
-        self.metrics.setText(f"{shown[0].name}: {prov.get('method', prov.get('checkpoint'))}")
+        how = prov.get("checkpoint") or prov.get("method") or "done"
+        self.metrics.setText(f"{shown[-1].name}: {'with ' + how if prov.get('checkpoint') else how}")
         self.say(f"done in {prov['seconds']:.1f} s")

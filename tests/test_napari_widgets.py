@@ -323,6 +323,8 @@ def test_reconstruct_a_kspace_file(make_napari_viewer, qtbot, tmp_path, notes):
     assert rec.metadata["im2im"]["family"] == "mri_recon" and rec.metadata["im2im"]["mode"] == "kspace"
     err_rec, err_zf = np.abs(rec.data - gt).mean(), np.abs(zf.data - gt).mean()
     assert err_rec < err_zf, (err_rec, err_zf)
+    assert tuple(rec.axis_labels) == ("y", "x")  # named axes, not "-2, -1"
+    assert w.metrics.text() == "scan.npy [reconstruction]: with mri_recon_1dgauss"  # what was done, with what
     assert not [n for n in notes if n[0] == "error"]
 
 
