@@ -54,6 +54,20 @@ def compose(x: np.ndarray, y: np.ndarray, a: np.ndarray, threshold: float = 0.0,
     return fg, bg
 
 
+def signal(x: np.ndarray, rgb: bool = False) -> np.ndarray:
+    """Where the input holds more than air: above its minimum by 2% of its range (per pixel, any channel)."""
+    x = np.asarray(x, np.float32)
+    lo, hi = float(x.min()), float(x.max())
+    keep = x > lo + 0.02 * (hi - lo)
+    return keep.any(-1) if rgb else keep
+
+
+def _limits(x: np.ndarray) -> tuple[float, float]:
+    """The input's value range, so the compositions' zeros show as the input's black, not mid-gray."""
+    lo, hi = float(np.min(x)), float(np.max(x))
+    return (min(lo, 0.0), hi if hi > min(lo, 0.0) else min(lo, 0.0) + 1.0)
+
+
 def overlay_limits(threshold: float) -> tuple[float, float]:
     """Contrast limits that hide attention below the threshold in the additive overlay."""
     return (min(max(float(threshold), 0.0), 0.99), 1.0)
@@ -95,16 +109,19 @@ def attention_layers(data, layer_meta: dict, model, direction: str | None = None
     if threshold is None:
         threshold = auto_threshold(a)
     fg, bg = compose(arr, g, a, threshold, rgb_out)
+    shown = np.where(signal(arr, meta["rgb"]), a, 0.0).astype(np.float32)  # air carries nothing to attend to
     prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "threshold": threshold},
-                      seconds)
+                      seconds, overlay="attention where the input has signal (air, at the input's minimum, shows 0)")
     names = layer_names(meta["name"])
     label = describe(tr)["direction_labels"].get(direction, direction)
     prov_t = dict(prov, direction_label=label)
     yield Progress(1, 1, f"done in {seconds:.1f} s")
     return [
         (g, output_kwargs(meta, names["translated"], prov_t, rgb=rgb_out), "image"),
-        (fg, output_kwargs(meta, names["foreground"], prov, rgb=rgb_out, visible=False), "image"),
-        (bg, output_kwargs(meta, names["background"], prov, rgb=rgb_out, visible=False), "image"),
-        (a, output_kwargs(meta, names["attention"], prov, colormap="inferno", opacity=0.6, blending="additive",
-                          contrast_limits=overlay_limits(threshold)), "image"),
+        (fg, output_kwargs(meta, names["foreground"], prov, rgb=rgb_out, visible=False,
+                           **({} if rgb_out else {"contrast_limits": _limits(arr)})), "image"),
+        (bg, output_kwargs(meta, names["background"], prov, rgb=rgb_out, visible=False,
+                           **({} if rgb_out else {"contrast_limits": _limits(arr)})), "image"),
+        (shown, output_kwargs(meta, names["attention"], prov, colormap="inferno", opacity=0.6, blending="additive",
+                              contrast_limits=overlay_limits(threshold)), "image"),
     ]

@@ -176,7 +176,8 @@ def test_attention_layers_and_composition(ckpts):
     assert names == ["h [translated]", "h [foreground]", "h [background]", "h [attention]"]
     y, fg, bg, a = (d for d, _, _ in layers)
     assert a.shape == x.shape and 0 <= a.min() and a.max() <= 1
-    np.testing.assert_allclose(bg, (1 - a) * x, rtol=1e-5)
+    air = x <= x.min() + 0.02 * (x.max() - x.min())
+    np.testing.assert_allclose(bg[~air], ((1 - a) * x)[~air], rtol=1e-5)
     np.testing.assert_allclose(fg + bg, y, rtol=1e-4, atol=1e-4)
     assert all(kw["scale"] == (0.5, 0.5) for _, kw, _ in layers)
     thr = float(np.median(a))
@@ -185,6 +186,23 @@ def test_attention_layers_and_composition(ckpts):
     assert (fg2[weak] == 0).all() and np.allclose(bg2[weak], x[weak]) and np.allclose(fg2[~weak], fg[~weak])
     with pytest.raises(InputError, match="no attention"):
         drain(attention_layers(x, {"name": "h"}, ckpts["generator"]))
+
+
+def test_attention_overlay_leaves_air_dark_and_compositions_keep_the_inputs_black(ckpts):
+    """Issue 39 item 8: the overlay showed attention over the air around a head, and the
+    foreground composition's zeros read mid-gray; air now shows no attention, and the compositions
+    use the input's value range."""
+    from napari_im2im._attention import attention_layers
+
+    x = np.zeros((64, 64), np.float32)
+    x[12:52, 12:52] = 0.2 + smooth((40, 40)) - smooth((40, 40)).min()  # an object in air
+    _, layers = drain(attention_layers(x, {"name": "h"}, ckpts["attention"], threshold=None))
+    kw = {k["name"]: k for _, k, _ in layers}
+    a = layers[-1][0]
+    assert (a[x == 0] == 0).all() and a[x > 0].max() > 0
+    for name in ("h [foreground]", "h [background]"):
+        lo, hi = kw[name]["contrast_limits"]
+        assert lo == 0.0 and hi == pytest.approx(float(x.max()))
 
 
 def test_mri_zero_filled_metrics_use_explicit_data_range():
