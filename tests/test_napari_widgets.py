@@ -311,7 +311,7 @@ def test_reconstruct_a_kspace_file(make_napari_viewer, qtbot, tmp_path, notes):
     gt = _stack(2)[0].astype(np.float32)
     mask = make_mask("gaussian1d", gt.shape, ratio=0.3, seed=1)
     np.save(tmp_path / "scan.npy", (fft2c_np(gt.astype(np.complex64)) * mask).astype(np.complex64))
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     w = ReconstructWidget(viewer)
     from im2im_core.inference import shipped_models
 
@@ -405,7 +405,7 @@ def test_holes_layers_match_the_image_and_pages_fit_their_mode(make_napari_viewe
 def test_train_then_load_then_translate(make_napari_viewer, qtbot, tmp_path, notes):
     from napari_im2im._testing import train_widget
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     viewer.add_image(_stack(4, seed=1), name="T1", scale=(1.0, 0.7, 0.7))
     viewer.add_image(-_stack(4, seed=2), name="T2")
     w = train_widget(viewer, "T1", "T2", tmp_path, iterations=12, preview_every=4)
@@ -625,7 +625,7 @@ def test_text_models_caption_box_and_generate(make_napari_viewer, qtbot, tmp_pat
     from napari_im2im._widget_translate import TranslateWidget
 
     vocab = ("<pad>", "<unk>", "a", "red", "circle", "blue", "square")
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     w = TranslateWidget(viewer)
     gan = tiny_checkpoint(tmp_path, "gan_cls", channels=3, vocabulary=vocab)
     _load(qtbot, w, gan)
@@ -698,7 +698,7 @@ def test_attention_on_the_colin27_sample_shows_the_brain(make_napari_viewer, qtb
 def test_rerun_from_the_plugin_dock_keeps_the_users_display_settings(make_napari_viewer, qtbot, ckpts, notes):
     """The dock napari builds gets a proxy viewer; a re-run must still find its output layer and
     update it in place: colormap, contrast, opacity, blending and visibility stay as the user set them."""
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     viewer.add_image(_stack(1)[0], name="slice")
     _, w = viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")
     _wait_idle(qtbot, w)
@@ -725,7 +725,7 @@ def test_rerun_follows_new_data_while_the_contrast_is_ours(make_napari_viewer, q
     the plugin did not make is replaced, not overwritten."""
     from napari_im2im._widget_translate import TranslateWidget
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     viewer.add_image(_stack(1)[0], name="slice")
     w = TranslateWidget(viewer)
     viewer.window.add_dock_widget(w)
@@ -754,7 +754,7 @@ def test_a_warning_in_the_worker_reaches_the_user(make_napari_viewer, qtbot, tmp
     from napari_im2im._widget_translate import TranslateWidget
 
     vocab = ("<pad>", "<unk>", "a", "red", "circle")
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     w = TranslateWidget(viewer)
     _load(qtbot, w, tiny_checkpoint(tmp_path, "gan_cls", channels=3, vocabulary=vocab))
     w.text.setText("a purple elephant dancing")
@@ -773,7 +773,7 @@ def test_reconstruct_starts_on_the_shipped_model_for_its_mask_and_pages_forget_o
     from im2im_core.checkpoint import read_metadata
     from napari_im2im._widget_reconstruct import ReconstructWidget
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     w = ReconstructWidget(viewer)
     for kind in ("gaussian1d", "poisson2d", "random_lines"):
         w.mask_kind.setCurrentText(kind)
@@ -798,7 +798,7 @@ def test_train_domains_default_to_the_selected_then_first_opened_layer(make_napa
     """Domain A is the selected image layer, else the first one opened; B the next one opened."""
     from napari_im2im._widget_train import TrainWidget
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     viewer.add_image(_stack(1)[0], name="T1w")
     viewer.add_image(_stack(1)[0], name="T2w")
     viewer.add_labels(np.zeros((64, 64), np.uint8), name="marks")  # selected, but not an image
@@ -820,7 +820,7 @@ def test_oblique_nifti_open_translate_save_reopen_keeps_the_affine(make_napari_v
     aff = _oblique_affine()
     src = tmp_path / "oblique.nii.gz"
     nib.save(nib.Nifti1Image(_stack(4).T.copy(), aff), str(src))
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
     layer, = viewer.open(str(src), plugin="napari-im2im")
     assert tuple(viewer.scene.camera.orientation2d) == ("up", "right")
     canonical = nib.as_closest_canonical(nib.load(str(src))).affine
@@ -883,7 +883,10 @@ def test_after_first_use_a_nifti_opens_without_naming_the_plugin(make_napari_vie
     saved = dict(settings.extension2reader)
     try:
         settings.extension2reader = {"*.nii": "some-other-reader"}
-        viewer = make_napari_viewer()
+        viewer = make_napari_viewer(show=True)
+        import npe2
+
+        npe2.PluginManager.instance().deactivate("napari-im2im")  # earlier tests in this process used it
         viewer.window.add_plugin_dock_widget("napari-im2im", "Translate")  # first use activates the plugin
         # File > Open and drag-and-drop open with plugin=None, which follows the preferences (a script's
         # viewer.open(path) means napari's built-in reader unless it names plugin=)
@@ -918,3 +921,19 @@ def test_loss_plot_uses_a_log_axis_with_readable_ticks_and_curves_can_be_hidden(
     assert name in plot.hidden and name not in plot.visible_values()
     qtbot.mouseClick(plot, Qt.MouseButton.LeftButton, pos=box.center().toPoint())
     assert name not in plot.hidden
+
+
+def test_a_two_channel_layer_is_named_in_the_dock_not_misread(make_napari_viewer, qtbot, ckpts, notes):
+    """Issue 39 item 5 in the window: a (128, 128, 2) layer gets a notification naming its channel
+    axis and how to split it; no output layer appears."""
+    from napari_im2im._widget_translate import TranslateWidget
+
+    viewer = make_napari_viewer(show=True)
+    viewer.add_image(np.random.default_rng(0).random((128, 128, 2)).astype(np.float32), name="two")
+    w = TranslateWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    _load(qtbot, w, ckpts["generator"])
+    w.run()
+    _wait_idle(qtbot, w)
+    assert any(sev == "error" and "channels" in text and "Split Stack" in text for sev, text in notes), notes
+    assert [ly.name for ly in viewer.layers] == ["two"]
