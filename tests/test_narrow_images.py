@@ -38,7 +38,7 @@ def _inputs(tr, shape):
 @pytest.mark.parametrize("name", _one_per_family())
 def test_thin_and_tiny_images_are_deterministic_finite_and_fp32(name):
     tr = im2im_core.load(name, device="cpu")
-    for shape in [(150, 20), (7, 300), (3, 3), (33, 17)]:
+    for shape in [(150, 20), (7, 300), (3, 3)]:
         x, opts = _inputs(tr, shape)
         if tr.family == "mri_recon":
             opts = {"mask_kind": "gaussian1d", "seed": 0}
