@@ -151,17 +151,13 @@ def _anterior_up() -> None:
 
 
 def _nifti_affine(meta: dict, ndim: int) -> tuple[np.ndarray, list[float]]:
-    """(4x4 NIfTI affine, voxel sizes in NIfTI (x, y, z[, t]) order) of a layer of `ndim` spatial(+t) axes."""
+    """(4x4 NIfTI affine of the layer's spatial axes, [time step] for a 4D layer, else [])."""
     m = layer_world_affine(meta, ndim)
     nsp = min(ndim, 3)
     spatial = np.eye(4)
     spatial[3 - nsp:3, 3 - nsp:3] = m[ndim - nsp:ndim, ndim - nsp:ndim]
     spatial[3 - nsp:3, 3] = m[ndim - nsp:ndim, ndim]
-    aff = _reverse(spatial)
-    zooms = [float(v) for v in np.linalg.norm(aff[:3, :3], axis=0)[:nsp]]
-    if ndim == 4:
-        zooms.append(float(np.linalg.norm(m[:, 0][:-1])))
-    return aff, zooms
+    return _reverse(spatial), ([float(np.linalg.norm(m[:-1, 0]))] if ndim == 4 else [])
 
 
 def _sizes_mm(meta: dict, ndim: int) -> list[float] | None:
@@ -193,11 +189,10 @@ def write_image(path: str, data, meta: dict) -> list[str]:
             raise ValueError("RGB layers cannot be saved as NIfTI here; save them as .tif")
         import nibabel as nib
 
-        aff, zooms = _nifti_affine(meta, ndim)
+        aff, time_step = _nifti_affine(meta, ndim)
         # stored in the closest canonical (RAS+) order: the same voxels at the same positions
         canon = nib.as_closest_canonical(nib.Nifti1Image(np.ascontiguousarray(arr.T), aff))
-        nsp = min(ndim, 3)
-        zooms = [float(v) for v in np.linalg.norm(canon.affine[:3, :3], axis=0)[:nsp]] + zooms[nsp:]
+        zooms = [float(v) for v in np.linalg.norm(canon.affine[:3, :3], axis=0)[:min(ndim, 3)]] + time_step
         write_nifti(path, np.ascontiguousarray(np.asanyarray(canon.dataobj)), canon.affine, zooms=zooms,
                     units=("mm", "sec"))
         return [str(path)]
