@@ -24,6 +24,15 @@ def _short(text: str, n: int = 40) -> str:
     return f"{text[:n]}{'…' if len(text) > n else ''}"
 
 
+def value_range(image) -> tuple[float, float]:
+    """(min, max) of an output, computed in the worker: otherwise napari scans the layer for its
+    contrast limits on the GUI thread (training/benchmarks/gui_spikes.py, docs/performance.md)."""
+    import numpy as np
+
+    lo, hi = float(np.min(image)), float(np.max(image))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
 def output_name(source: str, label: str) -> str:
     return f"{source} [{label}]"
 
@@ -73,8 +82,9 @@ def translate_layer(data, layer_meta: dict, model, direction: str | None = None,
     lead = 1 if "n_samples" in options else 0
     prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "device": str(tr.device),
                                                 **options}, seconds, input_shape=list(arr.shape))
-    kw = output_kwargs(meta, output_name(meta["name"], label), prov, lead=lead,
-                       rgb=bool(image.ndim - lead > len(meta["scale"]) and image.shape[-1] in (3, 4)))
+    rgb = bool(image.ndim - lead > len(meta["scale"]) and image.shape[-1] in (3, 4))
+    kw = output_kwargs(meta, output_name(meta["name"], label), prov, lead=lead, rgb=rgb,
+                       **({} if rgb else {"contrast_limits": value_range(image)}))
     kw = _place_super_resolution(kw, info["scale_factor"], lead)
     yield Progress(1, 1, f"done in {seconds:.1f} s")
     return [(image, kw, "image")]
