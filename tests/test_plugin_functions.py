@@ -124,6 +124,7 @@ def test_translate_layer_passes_the_layer_spacing_in_mm(tmp_path):
     _, layers = drain(translate_layer(data, META3, ckpt))
     (out, kw, _), = layers
     assert out.shape == data.shape and kw["scale"] == META3["scale"]
+    assert kw["contrast_limits"] == (float(out.min()), float(out.max()))  # computed in the worker (issue 39 item 9)
     assert kw["metadata"]["im2im"]["options"]["spacing"] == [0.5, 0.25]
     _, kept = drain(translate_layer(data, {**META3, "metadata": {"affine": [[1.0]], "source": "scan"}}, ckpt))
     assert kept[0][1]["metadata"]["im2im"]["input_metadata"] == {"affine": [[1.0]], "source": "scan"}
