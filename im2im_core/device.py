@@ -47,21 +47,13 @@ def pin_malloc_for_large_images() -> bool:
     from the heap and fragment it: measured on a 2048^2 ResNet-9 run here, peak RSS 1.54 GB
     with glibc's default and 0.88 GB pinned, for ~10% more time (tile buffers are mmapped
     and faulted in again). Only tiled CPU runs call this."""
-    import ctypes
-    import os
-    import sys
-
-    if os.environ.get("IM2IM_KEEP_MALLOC") or not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(-3, 16 * 1024 * 1024))  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to pin
-        return False
+    libc = _libc()
+    return bool(libc.mallopt(-3, 16 * 1024 * 1024)) if libc is not None else False  # M_MMAP_THRESHOLD
 
 
 @lru_cache(maxsize=1)
 def _libc():
+    """glibc, for tuning the heap; None elsewhere (musl, macOS) or with IM2IM_KEEP_MALLOC set."""
     import ctypes
     import os
     import sys
@@ -70,9 +62,9 @@ def _libc():
         return None
     try:
         libc = ctypes.CDLL("libc.so.6")
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:  # not glibc
+    except OSError:
         return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
 
 
 def release_memory() -> None:

@@ -25,7 +25,8 @@ from .device import bf16_supported, pin_malloc_for_large_images, release_memory,
 from .nets.packed import pack
 from .resample import in_plane, resize, target_shape
 from . import chunked, stream
-from .tiling import MIN_SIDE, n_tiles, pad_to_multiple, run_padded, run_seamless, run_streamed, used_norms
+from .tiling import (MIN_SIDE, min_side_for, n_tiles, pad_to_multiple, padded_side, run_padded, run_seamless,
+                     run_streamed, used_norms)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 DEFAULT_TILE = 1024  # up to this side one whole-image pass (exact, fastest); larger images stream (stream.py)
@@ -403,8 +404,7 @@ def narrow(side: int, multiple: int) -> bool:
     wide. There oneDNN's bf16 channels_last convolutions were seen to differ from run to run (by up
     to 1.6 against fp32 for a (1, 256, 6, 2) input, issue 40) and to give NaN; fp32 costs little at
     these sizes."""
-    padded = max(side, MIN_SIDE) + (-max(side, MIN_SIDE)) % multiple
-    return padded < max(NARROW_FACTOR * multiple, NARROW_MIN)
+    return padded_side(side, multiple, min_side_for(multiple)) < max(NARROW_FACTOR * multiple, NARROW_MIN)
 
 
 def _is_int(v) -> bool:

@@ -66,12 +66,23 @@ def _ramp(size: int, start: int, length: int, overlap: int) -> torch.Tensor:
 MIN_SIDE = 16
 
 
+def min_side_for(multiple: int) -> int:
+    """The smallest side a whole-image pass pads to: MIN_SIDE, except for models that pad
+    internally (size multiple 1), whose masks must match the image exactly."""
+    return MIN_SIDE if multiple > 1 else 0
+
+
+def padded_side(n: int, multiple: int, min_side: int = 0) -> int:
+    """A side of n pixels padded to a multiple of `multiple` and to at least `min_side`."""
+    low = min_side + (-min_side) % multiple
+    return max(n + (-n) % multiple, low)
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int, min_side: int = 0) -> torch.Tensor:
     """Pad bottom/right (reflect where possible) so H and W are multiples of `multiple`, and at
     least `min_side`."""
     h, w = x.shape[-2:]
-    low = min_side + (-min_side) % multiple
-    ph, pw = max((-h) % multiple, low - h), max((-w) % multiple, low - w)
+    ph, pw = padded_side(h, multiple, min_side) - h, padded_side(w, multiple, min_side) - w
     if not ph and not pw:
         return x
     mode = "reflect" if ph < h and pw < w else "replicate"
@@ -85,8 +96,7 @@ def _as_dict(y) -> dict[str, torch.Tensor]:
 def run_padded(fn: Fn, x: torch.Tensor, multiple: int) -> dict[str, torch.Tensor]:
     """fn on x padded to the network's multiple, cropped back (outputs may be scaled, e.g. SR)."""
     h, w = x.shape[-2:]
-    # multiple 1: the model pads internally (or needs no padding), and its masks match x exactly
-    xp = pad_to_multiple(x, multiple, MIN_SIDE if multiple > 1 else 0)
+    xp = pad_to_multiple(x, multiple, min_side_for(multiple))
     out = _as_dict(fn(xp))
     res = {}
     for k, v in out.items():
