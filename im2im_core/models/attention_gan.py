@@ -44,6 +44,10 @@ class AttentionCycleGANConfig(ModelConfig):
     attention_norm: str = "instance"
     gan_mode: str = "lsgan"
     lambda_cyc: float = 10.0
+    #: CycleGAN's identity term on the blended output, |attend(t, AtoB) - t|: a target-domain image
+    #: must pass unchanged, so attention stays closed on what both domains share; relative to
+    #: lambda_cyc as in cycle_gan (0 in the paper)
+    lambda_identity: float = 0.0
     #: iteration from which attention is frozen and D sees masked inputs; -1: 30% of the run (paper)
     freeze_attention_after: int = -1
     attention_threshold: float = 0.1
@@ -89,6 +93,8 @@ class AttentionCycleGAN(Im2ImModel):
         require_blendable("attention_cycle_gan", c)
         if not 0.0 <= c.attention_threshold < 1.0:
             raise ConfigError(f"attention_threshold must be in [0, 1), got {c.attention_threshold}")
+        if c.lambda_identity < 0:
+            raise ConfigError(f"attention_cycle_gan: lambda_identity must be >= 0, got {c.lambda_identity}")
         ch = c.in_channels
         self.F_ST, self.F_TS = (with_prior(build_generator(c.generator, ch, ch), c.intensity_prior) for _ in range(2))
         self.A_S, self.A_T = (AttentionNet(ch, c.attention_ngf, c.attention_norm) for _ in range(2))
@@ -139,7 +145,8 @@ class AttentionCycleGAN(Im2ImModel):
         return x * (a > self.config.attention_threshold).to(x.dtype) if frozen else x
 
     def train_step(self, batch: dict, step: int) -> dict[str, float]:
-        """G step (LSGAN + lambda_cyc * L1 cycle through both attention blends), then D step."""
+        """G step (LSGAN + lambda_cyc * L1 cycle through both attention blends, optionally the
+        identity term), then D step."""
         s, t = batch["A"], batch["B"]
         frozen = self.attention_frozen(step)
         self.set_requires_grad([self.A_S, self.A_T], not frozen)
@@ -152,6 +159,11 @@ class AttentionCycleGAN(Im2ImModel):
         g_ts = self.gan(self.D_S(self.masked(t2s, a_t, frozen)), True, False)
         cyc_s, cyc_t = self.config.lambda_cyc * l1(s_cyc, s), self.config.lambda_cyc * l1(t_cyc, t)
         g_total = g_st + g_ts + cyc_s + cyc_t
+        idt = {}
+        if self.config.lambda_identity > 0:
+            w = self.config.lambda_identity * self.config.lambda_cyc
+            idt = {"identity_A": w * l1(self.attend(s, "BtoA")[0], s), "identity_B": w * l1(self.attend(t, "AtoB")[0], t)}
+            g_total = g_total + idt["identity_A"] + idt["identity_B"]
         self.optimize("G", g_total)
         self.set_requires_grad([self.D_S, self.D_T], True)
         d_t = self.discriminator_loss(self.D_T, t, a_t.detach(), s2t.detach(), a_s.detach(), self.pools["B"], frozen)
@@ -160,7 +172,8 @@ class AttentionCycleGAN(Im2ImModel):
         return {"G_ST": float(g_st.detach()), "G_TS": float(g_ts.detach()), "cycle_A": float(cyc_s.detach()),
                 "cycle_B": float(cyc_t.detach()), "G_total": float(g_total.detach()), "D_T": float(d_t.detach()),
                 "D_S": float(d_s.detach()), "attention_A": float(a_s.detach().mean()),
-                "attention_B": float(a_t.detach().mean()), "attention_frozen": float(frozen)}
+                "attention_B": float(a_t.detach().mean()), "attention_frozen": float(frozen),
+                **{k: float(v.detach()) for k, v in idt.items()}}
 
     def discriminator_loss(self, net, real, a_real, fake, a_fake, pool: ImagePool, frozen: bool) -> torch.Tensor:
         """0.5 (L(D(real), 1) + L(D(pooled fake), 0)); the pool keeps each fake's attention with it
