@@ -282,6 +282,11 @@ def _models(args) -> int:
 
 
 def _export(args) -> int:
+    if args.format == "official":
+        from .foreign import export_official
+
+        print(export_official(args.checkpoint, args.output))
+        return 0
     if args.format == "bioimageio":
         from .bmz import export_bioimageio
 
@@ -293,6 +298,24 @@ def _export(args) -> int:
 
     out = export(args.checkpoint, args.output, fmt=args.format, direction=args.direction, size=args.size)
     print(out)
+    return 0
+
+
+def _import(args) -> int:
+    import yaml
+
+    from .errors import ConfigError
+    from .foreign import import_checkpoint, read_config
+
+    config = args.config
+    if args.set:
+        config = read_config(config)
+        for item in args.set:
+            key, eq, value = item.partition("=")
+            if not eq or not key:
+                raise ConfigError(f"--set takes KEY=VALUE, got {item!r}")
+            config[key] = yaml.safe_load(value)
+    print(import_checkpoint(args.checkpoint, args.output, config=config))
     return 0
 
 
@@ -427,7 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("checkpoint")
     e.add_argument("-o", "--output", required=True)
     e.add_argument("--format", default="torchscript",
-                   choices=("torchscript", "export", "onnx", "bioimageio", "safetensors"))
+                   choices=("torchscript", "export", "onnx", "bioimageio", "safetensors", "official"),
+                   help="official: the official repository's own checkpoint format (imported models and "
+                        "models trained with the official architecture)")
     e.add_argument("--direction", default=None)
     e.add_argument("--size", type=int, default=256, help="example input side used for tracing")
     e.add_argument("--sample", default=None, help="bioimageio: the package's test image (default: a whole slice "
@@ -436,6 +461,15 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "mri_recon cascade): the test image's mask (default: one "
                                                        "made as in training)")
     e.set_defaults(func=_export)
+
+    im = sub.add_parser("import", help="convert an official checkpoint (MUNIT, StarGAN, BicycleGAN, DRIT, "
+                                       "Council-GAN, AttentionGAN, DeepFill v2, junyanz) into ours")
+    im.add_argument("checkpoint", help="the official .pt/.pth/.ckpt file")
+    im.add_argument("-o", "--output", required=True, help="our .safetensors to write")
+    im.add_argument("--config", default=None, help="the official YAML/JSON config, where the format needs one")
+    im.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="an official option value (e.g. c_dim=5, encoder=latest_net_E.pth); repeatable")
+    im.set_defaults(func=_import)
 
     r = sub.add_parser("reconstruct", help="reconstruct measured single-coil k-space with an mri_recon model")
     r.add_argument("checkpoint", help="an mri_recon model: a shipped name or our .safetensors")

@@ -30,6 +30,12 @@ With `intensity_prior` (not in the paper; nets/prior.py, as for UNIT) each decod
 base image plus G(c, s): the input itself within a domain, the quantile mapping q of the source's
 foreground histogram onto the target's across domains; the decoders' last layers start at zero.
 
+`arch="official"` builds the networks of NVlabs/MUNIT (what `im2im_core.foreign.munit` imports
+into): the decoder's layer norm is theirs, (x - mean) / (std + eps) with the unbiased std, where
+ours is (x - mean) / sqrt(var + eps), and the style MLP uses `activation` (ours: always ReLU).
+Their AdaIN takes (bias, weight) per layer from the MLP where ours takes (gamma, beta) per
+block; the import permutes the MLP's last rows, so no network change is needed for that.
+
 Every norm is tile-aware (instance norms in the content encoder and AdaIN, layer norms in the
 decoder, see `GlobalLayerNorm2d`) and the style is a global vector computed once, so tiled
 inference is seamless.
@@ -80,6 +86,8 @@ class MUNITConfig(ModelConfig):
     intensity_prior: str = "none"
     #: L1 pull of each translation (random style) towards q(x); needs intensity_prior
     lambda_prior: float = 0.0
+    #: "ours" or "official" (NVlabs/MUNIT's layer norm and MLP activation; see the module docstring)
+    arch: str = "ours"
 
 
 class MUNITAutoEncoder(nn.Module):
@@ -89,8 +97,10 @@ class MUNITAutoEncoder(nn.Module):
         super().__init__()
         self.enc_content = ConvEncoder(channels, c.dim, c.n_down, c.n_res, "instance", c.activation, c.pad_type)
         self.enc_style = StyleEncoder(channels, c.dim, c.n_style_down, c.style_dim, c.activation, c.pad_type)
+        official = c.arch == "official"
         self.dec = StyleDecoder(self.enc_content.out_channels, channels, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
-                                "layer", c.activation, c.pad_type)
+                                "munit_layer" if official else "layer", c.activation, c.pad_type,
+                                mlp_activation=c.activation if official else "relu")
         #: q from the other domain into this one (with an intensity prior)
         self.prior = QuantileMap(c.intensity_prior == "invert") if c.intensity_prior != "none" else None
 
@@ -125,6 +135,8 @@ class MUNIT(MultimodalModel):
         if c.style_dim < 1 or c.n_style_down < 2:
             raise ConfigError(f"munit: need style_dim >= 1 and n_style_down >= 2, got {c.style_dim}, {c.n_style_down}")
         check_prior("munit", c.intensity_prior, c.lambda_prior)
+        if c.arch not in ("ours", "official"):
+            raise ConfigError(f"munit: arch {c.arch!r} unknown; use 'ours' or 'official' (NVlabs/MUNIT)")
         # inits of the reference code: kaiming for the auto-encoders, N(0, 0.02) for the discriminators
         self.gen_a = kaiming_init(MUNITAutoEncoder(c.in_channels, c))
         self.gen_b = kaiming_init(MUNITAutoEncoder(c.out_channels, c))

@@ -209,14 +209,14 @@ class StyleEncoder(nn.Module):
 class MLP(nn.Module):
     """n_layers linear layers (ReLU between): MUNIT's map from a style code to AdaIN parameters."""
 
-    def __init__(self, in_dim: int, out_dim: int, hidden: int = 256, n_layers: int = 3):
+    def __init__(self, in_dim: int, out_dim: int, hidden: int = 256, n_layers: int = 3, activation: str = "relu"):
         super().__init__()
         dims = [in_dim] + [hidden] * (n_layers - 1) + [out_dim]
         layers: list[nn.Module] = []
         for i in range(n_layers):
             layers.append(nn.Linear(dims[i], dims[i + 1]))
             if i < n_layers - 1:
-                layers.append(nn.ReLU(True))
+                layers.append(activation_layer(activation))
         self.model = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -258,10 +258,12 @@ class AdaINResBlock(nn.Module):
 
 class StyleDecoder(nn.Module):
     """MUNIT's decoder: `n_res` AdaIN residual blocks whose AdaIN parameters an MLP computes from
-    the style code, then n_up x (nearest x2, 5x5 conv, layer norm), then c7s1-out with tanh."""
+    the style code, then n_up x (nearest x2, 5x5 conv, layer norm), then c7s1-out with tanh.
+    `mlp_activation` is the MLP's (the official MUNIT uses the decoder's `activ` there)."""
 
     def __init__(self, in_dim: int, out_ch: int, n_up: int = 2, n_res: int = 4, style_dim: int = 8,
-                 mlp_dim: int = 256, up_norm: str = "layer", activation: str = "relu", pad_type: str = "reflect"):
+                 mlp_dim: int = 256, up_norm: str = "layer", activation: str = "relu", pad_type: str = "reflect",
+                 mlp_activation: str = "relu"):
         super().__init__()
         self.res = nn.ModuleList([AdaINResBlock(in_dim, activation, pad_type) for _ in range(n_res)])
         layers: list[nn.Module] = []
@@ -272,7 +274,7 @@ class StyleDecoder(nn.Module):
             dim //= 2
         layers.append(Conv2dBlock(dim, out_ch, 7, 1, 3, "none", "tanh", pad_type))
         self.up = nn.Sequential(*layers)
-        self.mlp = MLP(style_dim, sum(b.n_params for b in self.res) or 1, mlp_dim)
+        self.mlp = MLP(style_dim, sum(b.n_params for b in self.res) or 1, mlp_dim, activation=mlp_activation)
 
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """content (N, in_dim, h, w), style (N, style_dim) -> image (N, out_ch, h * 2**n_up, ...)."""

@@ -105,11 +105,33 @@ class GlobalLayerNorm2d(GlobalInstanceNorm2d):
         return (y * self.weight.float().view(shape) + self.bias.float().view(shape)).to(x.dtype)
 
 
+class MUNITLayerNorm2d(GlobalLayerNorm2d):
+    """The official MUNIT/UNIT LayerNorm: (x - mean) / (std + eps) with the *unbiased* std over
+    (C, H, W), not rsqrt(var + eps). With whole-image statistics from the tiler the std is the
+    biased one (the pixel count is not kept; over a tiled image n / (n - 1) is 1 to float precision)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.tiler_hooks(x)
+        xf = x.float()
+        if self.fixed_stats is None:
+            mean = xf.mean(dim=(1, 2, 3), keepdim=True)
+            std = xf.flatten(1).std(dim=1).view(-1, 1, 1, 1)
+        else:
+            m, v = (t.float() for t in self.fixed_stats)
+            mean = m.mean()
+            std = ((v + m * m).mean() - mean * mean).clamp_min(0).sqrt()
+        y = (xf - mean) / (std + self.eps)
+        shape = (1, -1, 1, 1)
+        return (y * self.weight.float().view(shape) + self.bias.float().view(shape)).to(x.dtype)
+
+
 def norm_layer(kind: str, channels: int) -> nn.Module:
     """The norm module for `kind`: instance (no affine, no running stats), batch (affine), layer
-    (over C, H, W per sample, per-channel affine) or none."""
+    (over C, H, W per sample, per-channel affine), munit_layer (the official MUNIT one) or none."""
     if kind == "layer":
         return GlobalLayerNorm2d(channels)
+    if kind == "munit_layer":
+        return MUNITLayerNorm2d(channels)
     if kind == "instance":
         return GlobalInstanceNorm2d(channels, affine=False, track_running_stats=False)
     if kind == "batch":

@@ -1,18 +1,16 @@
-"""Import of pickled `.pth`/`.pt`/`.ckpt` weights, above all pytorch-CycleGAN-and-pix2pix generators.
+"""junyanz/pytorch-CycleGAN-and-pix2pix generators (`latest_net_G*.pth`) into the `generator` family.
 
-Only `torch.load(weights_only=True)` is used: a file that needs arbitrary unpickling is refused
-before anything in it runs. The architecture is inferred from the state_dict keys.
+The architecture (ResNet or U-Net, depth, width, norm, dropout) is inferred from the state_dict keys.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from .checkpoint import check_buildable
-from .errors import CheckpointError
-from .intensity import Intensity
-from .io import safe_torch_load
-from .nets import GeneratorConfig
+from ..checkpoint import check_buildable
+from ..errors import CheckpointError
+from ..intensity import Intensity
+from ..nets import GeneratorConfig
 
 FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: junyanz preprocessing: RGB (x/255 - 0.5)/0.5, output (y+1)/2*255
@@ -102,15 +100,15 @@ def _infer_unet(sd):
     return cfg, w_in.shape[1], w_out.shape[1]
 
 
-def load_foreign(path, device="cpu", generator: GeneratorConfig | None = None, dropout_at_test: bool = False):
-    """Build a `generator`-family model from a junyanz state_dict; returns (model, metadata)."""
+def load_junyanz(obj, path, device="cpu", generator: GeneratorConfig | None = None, dropout_at_test: bool = False):
+    """Build a `generator`-family model from a loaded junyanz state_dict; returns (model, metadata)."""
     import torch
 
-    from .errors import ConfigError
-    from .models.base import check_sizes
-    from .models.generator import GeneratorOnly, GeneratorOnlyConfig
+    from ..errors import ConfigError
+    from ..models.base import check_sizes
+    from ..models.generator import GeneratorOnly, GeneratorOnlyConfig
 
-    sd = real_tensors(_unwrap(safe_torch_load(path)), Path(path).name)
+    sd = real_tensors(_unwrap(obj), Path(path).name)
     sd = {k: v for k, v in sd.items() if not re.search(r"(running_mean|running_var|num_batches_tracked)$", k)
           or k.rsplit(".", 1)[0] + ".weight" in sd}  # stale InstanceNorm buffers from old torch
     inferred, cin, cout = infer_generator(sd)

@@ -1,0 +1,126 @@
+"""What every official-format module shares: reading the official config, checking a config
+value against what the weights' shapes say, renaming keys with errors that name them, building
+the family safely, and the metadata an import carries."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from ..checkpoint import check_buildable
+from ..errors import CheckpointError, ConfigError
+from ..intensity import Intensity
+
+#: every official repo here feeds Normalize(0.5, 0.5) of ToTensor: [0, 255] -> [-1, 1]
+OFFICIAL_INTENSITY = Intensity(mode="fixed", low=0.0, high=255.0)
+
+
+def read_config(config) -> dict:
+    """The official config as a dict: None, a dict, or a path to its YAML/JSON file."""
+    if config is None:
+        return {}
+    if isinstance(config, dict):
+        return dict(config)
+    path = Path(config).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"config {config} is not a file (give the official YAML or a dict of option values)")
+    text = path.read_text()
+    try:
+        if path.suffix.lower() == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:
+        raise ConfigError(f"config {path.name} is not valid YAML/JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config {path.name} holds {type(data).__name__}, not a mapping of options")
+    return data
+
+
+def agree(given: dict, key: str, inferred, evidence: str, name: str):
+    """The inferred value, after checking that the config, where it sets `key`, says the same."""
+    if key in given and given[key] is not None and given[key] != inferred:
+        raise CheckpointError(f"{name}: the config says {key}={given[key]!r} but the weights say {inferred!r} "
+                              f"({evidence}); the config does not match this file")
+    return inferred
+
+
+def unwrap_module(sd: dict) -> dict:
+    """A state_dict without DataParallel's `module.` prefixes."""
+    return {re.sub(r"^module\.", "", k): v for k, v in sd.items()}
+
+
+def state_dict_in(obj, key: str | None, name: str, what: str) -> dict:
+    """obj[key] (or obj) as a dict of tensors, checked to hold real values."""
+    import torch
+
+    from .junyanz import real_tensors
+
+    sd = obj.get(key) if key is not None and isinstance(obj, dict) else obj
+    if not isinstance(sd, dict) or not sd:
+        raise CheckpointError(f"{name}: no {what} state_dict{f' under {key!r}' if key else ''}")
+    bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{name}: the {what} state_dict holds entries that are not named tensors: {bad[:3]}")
+    return real_tensors(unwrap_module(sd), name)
+
+
+def map_keys(sd: dict, keymap: dict, shapes: dict, name: str, what: str, ignore=()) -> dict:
+    """{our key: tensor} from an official state_dict through `keymap` (official -> ours); errors
+    name the missing, unexpected and mis-shaped official keys. `ignore`: regexes of official keys
+    that carry nothing the forward pass uses; keys mapped to None are such dummies too (optional)."""
+    missing = [k for k, o in keymap.items() if o is not None and k not in sd]
+    unexpected = [k for k in sd if k not in keymap and not any(re.search(p, k) for p in ignore)]
+    wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(shapes[o])})" for k, o in keymap.items()
+             if o is not None and k in sd and tuple(sd[k].shape) != tuple(shapes[o])]
+    if missing or unexpected or wrong:
+        parts = [f"{label} {keys[:4]}{' ...' if len(keys) > 4 else ''}"
+                 for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
+        raise CheckpointError(f"{name}: keys do not match the {what} ({'; '.join(parts)})")
+    return {o: sd[k] for k, o in keymap.items() if o is not None}
+
+
+def build_checked(family: str, cfg_dict: dict, shapes: dict, name: str):
+    """Our model for `cfg_dict`, after the size checks that keep a small file from building a huge net."""
+    from ..models import build, config_from_dict
+
+    try:
+        cfg = config_from_dict(family, cfg_dict, warn_renamed=False)
+    except ConfigError as exc:
+        raise CheckpointError(f"{name}: {exc}") from None
+    check_buildable(cfg, shapes, 0, name)
+    return build(cfg)
+
+
+def load_mapped(model, tensors: dict, name: str):
+    """Copy `tensors` (our keys) into `model`, every key present; returns the model in eval mode."""
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    expected = {k for k in _inference_keys(model)}
+    gaps = sorted(expected - set(tensors))
+    if gaps or unexpected:
+        raise CheckpointError(f"{name}: internal key map incomplete (missing {gaps[:3]}, unexpected {unexpected[:3]})")
+    return model.eval()
+
+
+def _inference_keys(model):
+    from ..checkpoint import inference_state
+
+    return inference_state(model).keys()
+
+
+def imported_meta(model, path, repo: str, fmt: str, official: dict, commit: str | None = None) -> dict:
+    """Metadata of an imported model: family, domains, our config, and the official config and
+    origin in `provenance` (what `export --format official` reads back)."""
+    prov = {"imported_from": Path(path).name, "source": repo,
+            "official": {"repo": repo, "format": fmt, "config": official}}
+    if commit:
+        prov["official"]["commit"] = commit
+    return {"family": model.family, "domains": list(model.config.domains), "config": model.config_dict(),
+            "intensity": OFFICIAL_INTENSITY, "provenance": prov}
+
+
+def shapes_of(model) -> dict:
+    """name -> shape of every tensor in the model's state_dict."""
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
