@@ -67,11 +67,12 @@ def state_dict_in(obj, key: str | None, name: str, what: str) -> dict:
     return real_tensors(unwrap_module(sd), name)
 
 
-def map_keys(sd: dict, keymap: dict, shapes: dict, name: str, what: str, ignore=()) -> dict:
+def map_keys(sd: dict, keymap: dict, shapes: dict, name: str, what: str, ignore=(), optional=()) -> dict:
     """{our key: tensor} from an official state_dict through `keymap` (official -> ours); errors
     name the missing, unexpected and mis-shaped official keys. `ignore`: regexes of official keys
-    that carry nothing the forward pass uses; keys mapped to None are such dummies too (optional)."""
-    missing = [k for k, o in keymap.items() if o is not None and k not in sd]
+    that carry nothing the forward pass uses; keys mapped to None are such dummies too (optional).
+    `optional`: regexes of mapped keys a file may lack (buffers older PyTorch did not save)."""
+    missing = [k for k, o in keymap.items() if o is not None and k not in sd and not any(re.search(p, k) for p in optional)]
     unexpected = [k for k in sd if k not in keymap and not any(re.search(p, k) for p in ignore)]
     wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(shapes[o])})" for k, o in keymap.items()
              if o is not None and k in sd and tuple(sd[k].shape) != tuple(shapes[o])]
@@ -79,7 +80,7 @@ def map_keys(sd: dict, keymap: dict, shapes: dict, name: str, what: str, ignore=
         parts = [f"{label} {keys[:4]}{' ...' if len(keys) > 4 else ''}"
                  for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if keys]
         raise CheckpointError(f"{name}: keys do not match the {what} ({'; '.join(parts)})")
-    return {o: sd[k] for k, o in keymap.items() if o is not None}
+    return {o: sd[k] for k, o in keymap.items() if o is not None and k in sd}
 
 
 def build_checked(family: str, cfg_dict: dict, shapes: dict, name: str):
@@ -94,11 +95,12 @@ def build_checked(family: str, cfg_dict: dict, shapes: dict, name: str):
     return build(cfg)
 
 
-def load_mapped(model, tensors: dict, name: str):
-    """Copy `tensors` (our keys) into `model`, every key present; returns the model in eval mode."""
+def load_mapped(model, tensors: dict, name: str, optional=()):
+    """Copy `tensors` (our keys) into `model`, every key present but `optional` regexes; returns the
+    model in eval mode."""
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     expected = {k for k in _inference_keys(model)}
-    gaps = sorted(expected - set(tensors))
+    gaps = sorted(k for k in expected - set(tensors) if not any(re.search(p, k) for p in optional))
     if gaps or unexpected:
         raise CheckpointError(f"{name}: internal key map incomplete (missing {gaps[:3]}, unexpected {unexpected[:3]})")
     return model.eval()

@@ -38,6 +38,9 @@ image, as the paper's "randomly generate the target domain label".
 
 Inference: `translate(x, target="T2w")` (a domain name of config.domains), or a direction
 "T1w->T2w" / "to_T2w" / "T2w" (the source domain is only validated: the generator ignores it).
+`arch="official"` builds yunjey/stargan's generator (what `im2im_core.foreign.stargan` imports into;
+`OfficialStarGANGenerator` says how it differs); `target` also takes a label vector such as
+`[1, 0, 0, 1, 0]`, one value per domain, for their multi-attribute (CelebA) models.
 Data: `MultiDomainArrays` / `MultiDomainFolders` items {"image", "label"} (`multi_domain = True`).
 """
 from __future__ import annotations
@@ -53,6 +56,7 @@ from ..errors import ConfigError, InputError
 from ..losses import GANLoss, gradient_penalty, l1
 from ..nets.discriminators import AuxClassifierDiscriminator
 from ..nets.encoders import Conv2dBlock, ConvDecoder, res_blocks
+from ..nets.norm import GlobalInstanceNorm2d
 from ..nets.prior import check_prior, QuantileMap, zero_last_conv
 from .base import Im2ImModel, ModelConfig, register
 
@@ -84,6 +88,65 @@ class StarGANConfig(ModelConfig):
     invert_pairs: tuple = ()
     lambda_prior: float = 0.0  # L1 pull of each translation towards q_{s->t}(x); needs intensity_prior
     lr: float = 1e-4  # paper's Adam step for G and D; 0 takes TrainConfig.optim.lr
+    #: "ours" or "official" (yunjey/stargan's generator, `OfficialStarGANGenerator`)
+    arch: str = "ours"
+
+
+def label_map(labels: torch.Tensor, n_domains: int, like: torch.Tensor) -> torch.Tensor:
+    """(N,) domain indices (one-hot) or (N, n_domains) label vectors (multi-hot attributes), replicated
+    over the image's space."""
+    c = F.one_hot(labels, n_domains).to(like.dtype) if labels.ndim == 1 else labels.to(like.dtype)
+    return c[:, :, None, None].expand(-1, -1, *like.shape[-2:])
+
+
+class KeptStatsInstanceNorm2d(GlobalInstanceNorm2d):
+    """yunjey/stargan's InstanceNorm2d(affine=True, track_running_stats=True), which their code never
+    puts in eval mode: it always normalises with the image's own statistics. The running statistics
+    their files hold are kept here, unused, so an export writes them back unchanged."""
+
+    def __init__(self, channels: int):
+        super().__init__(channels, affine=True, track_running_stats=False)
+        self.register_buffer("kept_mean", torch.zeros(channels))
+        self.register_buffer("kept_var", torch.ones(channels))
+        self.register_buffer("kept_count", torch.tensor(0, dtype=torch.int64))
+
+
+class OfficialStarGANGenerator(nn.Module):
+    """yunjey/stargan's Generator, for `arch="official"`. Where ours differs: theirs zero-pads every
+    conv (ours reflects), has no conv biases, instance-normalises (with affine) the stem too, and
+    up-samples with 4x4 transposed convs (ours: nearest x2 then a 5x5 conv); its output conv has no
+    bias. `main` is laid out index for index as theirs, so their keys load unchanged (the running
+    statistics under kept_*). Labels may be multi-hot attribute vectors, as in their CelebA models."""
+
+    def __init__(self, channels: int, n_domains: int, dim: int, n_down: int, n_res: int):
+        super().__init__()
+        self.n_domains = n_domains
+        layers = [nn.Conv2d(channels + n_domains, dim, 7, 1, 3, bias=False), KeptStatsInstanceNorm2d(dim), nn.ReLU(True)]
+        for _ in range(n_down):
+            layers += [nn.Conv2d(dim, dim * 2, 4, 2, 1, bias=False), KeptStatsInstanceNorm2d(dim * 2), nn.ReLU(True)]
+            dim *= 2
+        layers += [OfficialResidualBlock(dim) for _ in range(n_res)]
+        for _ in range(n_down):
+            layers += [nn.ConvTranspose2d(dim, dim // 2, 4, 2, 1, bias=False), KeptStatsInstanceNorm2d(dim // 2),
+                       nn.ReLU(True)]
+            dim //= 2
+        layers += [nn.Conv2d(dim, channels, 7, 1, 3, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.main(torch.cat([x, label_map(labels, self.n_domains, x)], 1))
+
+
+class OfficialResidualBlock(nn.Module):
+    """x + [conv3 -> IN -> ReLU -> conv3 -> IN](x), zero padding, no biases (yunjey/stargan's)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.main = nn.Sequential(nn.Conv2d(dim, dim, 3, 1, 1, bias=False), KeptStatsInstanceNorm2d(dim), nn.ReLU(True),
+                                  nn.Conv2d(dim, dim, 3, 1, 1, bias=False), KeptStatsInstanceNorm2d(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.main(x)
 
 
 class StarGANGenerator(nn.Module):
@@ -110,9 +173,8 @@ class StarGANGenerator(nn.Module):
                                     for k in range(n_down)]) if skips else None
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """x: (N, C, H, W); labels: (N,) int64 target domain indices."""
-        c = F.one_hot(labels, self.n_domains).to(x.dtype)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        h = torch.cat([x, c], 1)
+        """x: (N, C, H, W); labels: (N,) int64 target domain indices or (N, n_domains) label vectors."""
+        h = torch.cat([x, label_map(labels, self.n_domains, x)], 1)
         if self.skips is None:
             return self.decoder(self.encoder(h))
         feats = []  # stem and down-sampling outputs, finest first
@@ -193,7 +255,14 @@ class StarGAN(Im2ImModel):
         check_prior("stargan", c.intensity_prior)
         if c.intensity_prior == "none" and (c.lambda_prior > 0 or c.invert_pairs):
             raise ConfigError("stargan: lambda_prior and invert_pairs need intensity_prior 'match' or 'invert'")
-        self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm, c.skips)
+        if c.arch == "official":
+            if c.skips or c.intensity_prior != "none":
+                raise ConfigError("stargan: arch 'official' (yunjey/stargan's generator) has no skips and no intensity prior")
+            self.G = OfficialStarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res)
+        elif c.arch == "ours":
+            self.G = StarGANGenerator(c.in_channels, len(doms), c.dim, c.n_down, c.n_res, c.norm, c.skips)
+        else:
+            raise ConfigError(f"stargan: arch {c.arch!r} unknown; use 'ours' or 'official' (yunjey/stargan)")
         self.prior = None
         if c.intensity_prior != "none":
             self.prior = PairPriors(doms, c.intensity_prior, c.invert_pairs)
@@ -253,8 +322,11 @@ class StarGAN(Im2ImModel):
         return 2 ** self.config.n_down
 
     def resolve_samples(self, direction, opts, device):
-        """The target domain index, from `target` or the direction (they must agree)."""
+        """The target domain index, from `target` or the direction (they must agree); or a label
+        vector: `target=[1, 0, 0, 1, 0]` (one value per domain, e.g. CelebA attributes)."""
         target = opts.get("target")
+        if target is not None and not isinstance(target, str) and self.prior is None and direction == ANY_TARGET:
+            return [{"target_vector": self.label_vector(target)}]
         if target is not None:
             if not isinstance(target, str):
                 raise InputError(f"target must be a domain name (one of {self.domain_names}), got {target!r}")
@@ -271,7 +343,20 @@ class StarGAN(Im2ImModel):
             raise InputError(f"direction {direction!r} and target={target!r} disagree; give one of them")
         return [{"target_index": named}]
 
-    def inference_forward(self, x, direction, target_index: int | None = None):
+    def label_vector(self, target) -> tuple:
+        """`target` as a tuple of one float per domain, or an InputError."""
+        try:
+            vec = tuple(float(v) for v in target)
+        except (TypeError, ValueError):
+            vec = ()
+        if len(vec) != len(self.domain_names):
+            raise InputError(f"target must be a domain name (one of {self.domain_names}) or a label vector of "
+                             f"{len(self.domain_names)} numbers, got {target!r}")
+        return vec
+
+    def inference_forward(self, x, direction, target_index: int | None = None, target_vector: tuple | None = None):
+        if target_vector is not None:
+            return self.G(x, torch.tensor([target_vector], dtype=x.dtype, device=x.device).expand(x.shape[0], -1))
         if target_index is None:
             if direction == ANY_TARGET:
                 raise InputError(f"stargan needs a target domain (one of {self.domain_names}); pass target=... "
