@@ -12,13 +12,13 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..io import safe_torch_load
-from . import munit, stargan
+from . import attentiongan, munit, stargan
 from .common import OFFICIAL_INTENSITY, read_config
 from .junyanz import FLOAT_DTYPES, INT_DTYPES, JUNYANZ_INTENSITY, infer_generator, load_junyanz, real_tensors
 
 FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: format name -> module with matches(obj, cfg), load(obj, path, config, device) and export(model)
-FORMATS = {"munit": munit, "stargan": stargan}
+FORMATS = {"munit": munit, "stargan": stargan, "attentiongan": attentiongan}
 
 
 def detect(obj, cfg: dict) -> str:

@@ -17,7 +17,8 @@ from .pad import ReflectionPad2d
 
 @dataclass
 class GeneratorConfig:
-    """`arch`: "resnet" (n_blocks residual blocks at 1/4 resolution) or "unet" (num_downs levels)."""
+    """`arch`: "resnet" (n_blocks residual blocks at 1/4 resolution), "unet" (num_downs levels) or
+    "attentiongan" (Ha0Tang/AttentionGAN's ResnetGenerator_our, nets/attention_resnet.py)."""
 
     arch: str = "resnet"
     n_blocks: int = 9
@@ -28,7 +29,7 @@ class GeneratorConfig:
 
     def size_multiple(self) -> int:
         """Input sides must be a multiple of this."""
-        return 4 if self.arch == "resnet" else 2 ** self.num_downs
+        return 2 ** self.num_downs if self.arch == "unet" else 4
 
 
 class ResnetBlock(nn.Module):
@@ -141,4 +142,8 @@ def build_generator(cfg: GeneratorConfig, in_ch: int, out_ch: int, final_act: bo
         return ResnetGenerator(in_ch, out_ch, cfg.ngf, cfg.norm, cfg.dropout, cfg.n_blocks, final_act)
     if cfg.arch == "unet":
         return UnetGenerator(in_ch, out_ch, cfg.num_downs, cfg.ngf, cfg.norm, cfg.dropout, final_act)
-    raise ConfigError(f"generator arch {cfg.arch!r} unknown; use 'resnet' or 'unet'")
+    if cfg.arch == "attentiongan":
+        from .attention_resnet import AttentionResnetGenerator
+
+        return AttentionResnetGenerator(in_ch, out_ch, cfg.ngf, cfg.n_blocks)
+    raise ConfigError(f"generator arch {cfg.arch!r} unknown; use 'resnet', 'unet' or 'attentiongan'")
