@@ -16,8 +16,9 @@ TOL = 1e-4  # max abs on [-1, 1], fp32
 def golden(name: str):
     """(folder, arrays as tensors, meta) of one golden."""
     folder = ROOT / name
-    with np.load(folder / "golden.npz") as z:
-        arrays = {k: torch.from_numpy(z[k]) for k in z.files}
+    with np.load(folder / "golden.npz") as z:  # uint8 arrays are image codes k: k / 255 * 2 - 1
+        arrays = {k: torch.from_numpy(z[k].astype(np.float32) / 255 * 2 - 1 if z[k].dtype == np.uint8 else z[k])
+                  for k in z.files}
     return folder, arrays, json.loads((folder / "meta.json").read_text())
 
 
@@ -67,7 +68,7 @@ def round_trip(path, tmp_path, config=None, **kw):
     back = tmp_path / f"back{Path(path).suffix}"
     args = ["import", str(path), "-o", str(ours)] + (["--config", str(config)] if config is not None else [])
     for k, v in kw.items():
-        args += [f"--{k.replace('_', '-')}", str(v)]
+        args += [f"--{k.replace('_', '-')}", str(v)]  # e.g. set="encoder=..." -> --set encoder=...
     assert main(args) == 0
     assert main(["export", str(ours), "-o", str(back), "--format", "official"]) == 0
     return torch.load(path, weights_only=True), torch.load(back, weights_only=True)

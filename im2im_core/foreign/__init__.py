@@ -12,13 +12,14 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..io import safe_torch_load
-from . import attentiongan, munit, stargan
+from . import attentiongan, bicycle_gan, munit, stargan
 from .common import OFFICIAL_INTENSITY, read_config
 from .junyanz import FLOAT_DTYPES, INT_DTYPES, JUNYANZ_INTENSITY, infer_generator, load_junyanz, real_tensors
 
 FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: format name -> module with matches(obj, cfg), load(obj, path, config, device) and export(model)
-FORMATS = {"munit": munit, "stargan": stargan, "attentiongan": attentiongan}
+FORMATS = {"munit": munit, "stargan": stargan, "attentiongan": attentiongan,
+           "bicycle_gan": bicycle_gan}
 
 
 def detect(obj, cfg: dict) -> str:
@@ -58,8 +59,11 @@ def export_official(checkpoint, output) -> Path:
 
     model, meta = load_model(checkpoint)
     fmt = ((meta.get("provenance") or {}).get("official") or {}).get("format") or official_format(model)
-    obj = FORMATS[fmt].export(model)
-    return atomic_write(output, lambda tmp: torch.save(obj, tmp))
+    mod = FORMATS[fmt]
+    files = mod.export_files(model, Path(output)) if hasattr(mod, "export_files") else [(output, mod.export(model))]
+    for path, obj in files:
+        atomic_write(path, lambda tmp, obj=obj: torch.save(obj, tmp))
+    return Path(output)
 
 
 def official_format(model) -> str:

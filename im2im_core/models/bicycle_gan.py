@@ -31,6 +31,12 @@ Inference (`Translator.translate` options):
   drawn once per call (every tile and every slice share them) and a leading axis of K outputs;
 - `style_from=ref`: z = mu(E(ref)) of a reference image of the output domain B (normalised with
   the checkpoint's Intensity window computed on the reference).
+
+`arch="official"` builds junyanz/BicycleGAN's generator (what `im2im_core.foreign.bicycle_gan`
+imports into): `G_Unet_add_all` (nets/unet_add_all.py), z added at every U-Net level where ours
+adds it to the input only. The encoder is the same network as their `E_ResNet` except that it
+pools globally where theirs ends in AvgPool2d(8), which ties theirs to 256 px (resnet_256) or
+128 px (resnet_128) references; at those sizes the two agree.
 """
 from __future__ import annotations
 
@@ -76,6 +82,8 @@ class BicycleGANConfig(ModelConfig):
     lambda_latent: float = 0.5
     #: "match"/"invert": G adds its output to a fixed quantile mapping q(A) (nets/prior.py), not in the paper
     intensity_prior: str = "none"
+    #: "ours" or "official" (junyanz/BicycleGAN's G_Unet_add_all; see the module docstring)
+    arch: str = "ours"
 
 
 class ResDownBlock(nn.Module):
@@ -159,8 +167,18 @@ class BicycleGAN(MultimodalModel):
         if c.nz < 1:
             raise ConfigError(f"bicycle_gan: nz must be >= 1, got {c.nz}")
         check_prior("bicycle_gan", c.intensity_prior)
-        gcfg = GeneratorConfig(arch="unet", num_downs=c.num_downs, ngf=c.ngf, norm=c.norm)
-        self.netG = init_weights(LatentUnet(c.in_channels, c.out_channels, c.nz, gcfg, c.intensity_prior))
+        if c.arch == "official":
+            if c.intensity_prior != "none":
+                raise ConfigError("bicycle_gan: arch 'official' (their G_Unet_add_all) takes no intensity prior")
+            from ..nets.unet_add_all import UnetAddAll
+
+            self.netG = init_weights(UnetAddAll(c.in_channels, c.out_channels, c.nz, c.num_downs, c.ngf, c.norm))
+            self.netG.prior = None
+        elif c.arch == "ours":
+            gcfg = GeneratorConfig(arch="unet", num_downs=c.num_downs, ngf=c.ngf, norm=c.norm)
+            self.netG = init_weights(LatentUnet(c.in_channels, c.out_channels, c.nz, gcfg, c.intensity_prior))
+        else:
+            raise ConfigError(f"bicycle_gan: arch {c.arch!r} unknown; use 'ours' or 'official' (junyanz/BicycleGAN)")
         if self.netG.prior is not None:
             zero_last_conv(self.netG.unet)  # the model starts as the mapping q
         self.netE = init_weights(LatentEncoder(c.out_channels, c.nz, c.nef, c.e_blocks, c.norm))

@@ -60,11 +60,22 @@ def images(seed: int, channels: int, sizes=SIZES, batch: int = 1) -> list[torch.
     return [torch.rand(batch, channels, h, w, generator=g) * 2 - 1 for h, w in sizes]
 
 
+def image_codes(seed: int, channels: int, sizes, batch: int = 1) -> list[tuple[np.ndarray, torch.Tensor]]:
+    """Images stored as uint8 codes k (4x smaller goldens) and their values k / 255 * 2 - 1."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for h, w in sizes:
+        k = rng.integers(0, 256, (batch, channels, h, w), dtype=np.uint8)
+        out.append((k, torch.from_numpy(k.astype(np.float32) / 255 * 2 - 1)))
+    return out
+
+
 def write(name: str, repo: str, commit: str, arrays: dict, info: dict) -> Path:
     """golden.npz (float32 arrays) and meta.json under tests/data/official/<name>/."""
     out = GOLDEN_ROOT / name
     out.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out / "golden.npz", **{k: np.asarray(v.detach() if torch.is_tensor(v) else v, np.float32)
+    np.savez_compressed(out / "golden.npz", **{k: v if isinstance(v, np.ndarray) and v.dtype == np.uint8 else
+                                               np.asarray(v.detach() if torch.is_tensor(v) else v, np.float32)
                                                for k, v in arrays.items()})
     meta = {"repo": repo, "commit": commit, "torch": torch.__version__, **info}
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
