@@ -49,8 +49,9 @@ def shipped(families=None) -> dict[str, Path]:
     return out
 
 
-def get_translator(spec, device: str = "auto"):
-    """A loaded Translator for a shipped name or a path (cached per file version and device)."""
+def get_translator(spec, device: str = "auto", config=None):
+    """A loaded Translator for a shipped name or a path (cached per file version, device and the
+    official `config` an official checkpoint may need)."""
     from im2im_core.inference import Translator, load, resolve_checkpoint
 
     avoid_llvm_clash()
@@ -58,12 +59,12 @@ def get_translator(spec, device: str = "auto"):
         return spec
     path = resolve_checkpoint(spec)
     st = path.stat()
-    key = (str(path.resolve()), st.st_mtime, st.st_size, device)
+    key = (str(path.resolve()), st.st_mtime, st.st_size, device, repr(config))
     with _LOCK:
         if key not in _CACHE:
             if len(_CACHE) >= 4:  # keep memory bounded: forget the oldest
                 _CACHE.pop(next(iter(_CACHE)))
-            tr = load(path, device=device)
+            tr = load(path, device=device, **({"config": config} if config is not None else {}))
             tr.source_path = str(path)
             _CACHE[key] = tr
         return _CACHE[key]
@@ -94,10 +95,10 @@ def describe(translator) -> dict:
             "name": translator.name}
 
 
-def load_job(spec, device: str = "auto") -> Generator[Progress, None, object]:
+def load_job(spec, device: str = "auto", config=None) -> Generator[Progress, None, object]:
     """Generator form of `get_translator` so the widgets load models off the GUI thread."""
     yield Progress(0, 1, f"loading {Path(str(spec)).name}")
-    tr = get_translator(spec, device)
+    tr = get_translator(spec, device, config)
     yield Progress(1, 1, f"loaded {tr.name} ({tr.family})")
     return tr
 

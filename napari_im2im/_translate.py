@@ -54,17 +54,18 @@ def layer_spacing(meta: dict) -> tuple | None:
 
 def translate_layer(data, layer_meta: dict, model, direction: str | None = None, *, tile: int = 512,
                     device: str = "auto", options: dict | None = None,
-                    cancel=None) -> Generator[Progress, None, list[tuple]]:
+                    cancel=None, config=None) -> Generator[Progress, None, list[tuple]]:
     """Yield Progress while translating; return [(data, kwargs, "image")].
 
     `model`: a Translator, a shipped name or a checkpoint path. `options`: family options
-    (e.g. seed, n_samples, target) passed to `Translator.translate`.
+    (e.g. seed, n_samples, target) passed to `Translator.translate`. `config`: the official
+    config of an official checkpoint (im2im_core.foreign).
     """
     arr, meta = check_image(data, layer_meta)
     options = dict(options or {})
     options.setdefault("spacing", layer_spacing(meta))
     yield Progress(0, 1, "loading model")
-    tr = get_translator(model, device)
+    tr = get_translator(model, device, config)
     info = describe(tr)
     direction = tr.model.resolve_direction(direction)
     t0 = time.perf_counter()
@@ -75,13 +76,17 @@ def translate_layer(data, layer_meta: dict, model, direction: str | None = None,
     seconds = time.perf_counter() - t0
     image = out["image"] if isinstance(out, dict) else out
     label = info["direction_labels"].get(direction, direction)
-    if options.get("target") is not None:  # multi-domain: name the output by its target domain
-        label = f"-> {options['target']}"
+    target = options.get("target")
+    if isinstance(target, (list, tuple)):  # attribute vector (official StarGAN): named by the attributes on
+        label = "-> " + ("+".join(str(d) for d, v in zip(tr.domains, target) if v) or "no attributes")
+    elif target is not None:  # multi-domain: name the output by its target domain
+        label = f"-> {target}"
     if isinstance(options.get("text"), str):  # a text-guided edit: named by its caption
         label = f"edited: {_short(options['text'])}"
     lead = 1 if "n_samples" in options else 0
+    shown = {k: (f"reference image {getattr(v, 'shape', '')}" if k == "style_from" else v) for k, v in options.items()}
     prov = provenance(WIDGET, model_info(tr), {"direction": direction, "tile": tile, "device": str(tr.device),
-                                                **options}, seconds, input_shape=list(arr.shape))
+                                                **shown}, seconds, input_shape=list(arr.shape))
     rgb = bool(image.ndim - lead > len(meta["scale"]) and image.shape[-1] in (3, 4))
     kw = output_kwargs(meta, output_name(meta["name"], label), prov, lead=lead, rgb=rgb,
                        **({} if rgb else {"contrast_limits": value_range(image)}))

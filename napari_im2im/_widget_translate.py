@@ -3,13 +3,15 @@
 The options follow the loaded model: directions named by domain, a style seed and a sample count
 for multimodal families, a target domain for multi-domain ones, a council member for Council-GAN,
 a caption for text-conditioned ones (sisgan); text-to-image models (gan_cls) get a Generate button
-that makes a new layer from the caption alone.
+that makes a new layer from the caption alone. Official checkpoints get a config field, StarGAN's
+attribute checkboxes and a reference-style layer (_widget_official.py).
 """
 from __future__ import annotations
 
 from qtpy.QtWidgets import QComboBox, QLabel, QLineEdit, QPushButton, QSpinBox
 
 from ._qt_common import LayerCombo, ModelJobWidget, ModelPicker, device_combo, selected_image, tile_spin
+from ._widget_official import OfficialRows
 
 SEED_OPTIONS = ("seed", "style_seed")
 TARGET_OPTIONS = ("target", "target_domain")
@@ -41,11 +43,13 @@ class TranslateWidget(ModelJobWidget):
         self.extra.addWidget(self.generate_button)
         self.tile = tile_spin()
         self.device = device_combo()
-        for label, w in (("image", self.layer_combo), ("model", self.model), ("", self.info),
+        self.official = OfficialRows(napari_viewer)
+        for label, w in (("image", self.layer_combo), ("model", self.model), *self.official.rows()[:1], ("", self.info),
                          ("direction", self.direction), ("style seed", self.seed), ("samples", self.samples),
-                         ("target", self.target), ("council member", self.member), ("text", self.text),
-                         ("tile", self.tile), ("device", self.device)):
+                         ("target", self.target), *self.official.rows()[1:], ("council member", self.member),
+                         ("text", self.text), ("tile", self.tile), ("device", self.device)):
             self.form.addRow(label, w)
+        self.official.config.editingFinished.connect(lambda: self.load_model(self.model.spec()))
         self._show_options(set())
         self.model.changed.connect(self.load_model)
         self.device.currentTextChanged.connect(lambda *_: self.load_model(self.model.spec()))
@@ -67,6 +71,7 @@ class TranslateWidget(ModelJobWidget):
         self.target.clear()
         self.target.addItems([str(x) for x in d["domains"]])
         self.member.setRange(0, max(int(getattr(translator.model.config, "members", 1)) - 1, 0))
+        self.official.set_attributes(d["domains"])
         generative = bool(getattr(translator.model, "generative", False))
         self._show_options(d["options"], generative)
         self.status.setText(f"loaded {translator.name}")
@@ -79,6 +84,9 @@ class TranslateWidget(ModelJobWidget):
                 self.target: any(o in options for o in TARGET_OPTIONS), self.member: "member" in options,
                 self.text: generative or "text" in options, self.layer_combo: not generative,
                 self.direction: not generative, self.tile: not generative}
+        rows.update(self.official.visibility(self.model.spec(), self.translator))
+        if rows[self.official.attrs]:  # attribute checkboxes replace the one-target list
+            rows[self.target] = False
         for w, visible in rows.items():
             self.form.setRowVisible(w, visible)
         self.form.labelForField(self.seed).setText("noise seed" if generative else "style seed")
@@ -103,7 +111,16 @@ class TranslateWidget(ModelJobWidget):
             opts["member"] = self.member.value()
         if "text" in accepted:
             opts["text"] = self.text.text()
-        return opts
+        return self.official.options(opts, self.translator, self.direction.currentData())
+
+    def load_model(self, spec) -> None:
+        """As every model widget's, with the official config where the file needs one."""
+        if spec is None:
+            return
+        from ._models import load_job
+
+        device, config = self.device.currentText(), self.official.config_value()
+        self.start(lambda cancel: load_job(spec, device, config), self._model_loaded, "loading model", queue=True)
 
     # ---- run ----------------------------------------------------------------------------------
     def run(self, layer=None) -> bool:
@@ -118,8 +135,9 @@ class TranslateWidget(ModelJobWidget):
             self.say("choose a model first (a shipped one, or File… for a .safetensors/.pth)", "error")
             return False
         direction, tile, device, opts = self.direction.currentData(), self.tile.value(), self.device.currentText(), self.options()
+        config = self.official.config_value()
         return self.start(lambda cancel: translate_layer(data, meta, spec, direction, tile=tile, device=device,
-                                                         options=opts, cancel=cancel),
+                                                         options=opts, cancel=cancel, config=config),
                           self._done, "translating")
 
     def generate(self) -> bool:
