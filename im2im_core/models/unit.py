@@ -26,6 +26,11 @@ base image to G_i(z): the input itself for a within-domain stream and the quanti
 the source's foreground histogram onto the target's for a cross-domain one (x1->2 = q12(x1) +
 G2(z1)). The generators' last layers start at zero, so training starts from the mapping.
 
+`arch="official"` builds mingyuliutw/UNIT's PyTorch networks (master's VAEGen, what
+`im2im_core.foreign.unit` imports into): no weight-tied layers (n_shared = 0; the official
+PyTorch code ties nothing, the shared latent comes from the losses alone) and their layer norm
+(nets/norm.py `MUNITLayerNorm2d`) after each up-sampling conv where ours uses `norm`.
+
 GAN loss: `gan_mode="vanilla"` (the paper's; generator side non-saturating) by default, "lsgan"
 (the official PyTorch code's) selectable. Discriminators: multi-scale PatchGANs (`n_scales`
 junyanz PatchGANs on the image and 2x/4x average-pooled copies, as in the official PyTorch code);
@@ -75,6 +80,8 @@ class UNITConfig(ModelConfig):
     #: domain) plus G_i(z); see the module docstring
     intensity_prior: str = "none"
     lambda_prior: float = 0.0  # L1 pull of each translation towards q(x); needs intensity_prior
+    #: "ours" or "official" (mingyuliutw/UNIT's VAEGen: nothing tied, their layer norm; see the module docstring)
+    arch: str = "ours"
 
     def preset(self, capacity: str = "full", size: int = 256):
         """As every family's, but the shared blocks stay: n_res >= n_shared."""
@@ -96,7 +103,10 @@ class UNIT(Im2ImModel):
     def __init__(self, config: UNITConfig):
         super().__init__(config)
         c = config
-        if not 1 <= c.n_shared <= c.n_res:
+        if c.arch not in ("ours", "official"):
+            raise ConfigError(f"unit: arch {c.arch!r} unknown; use 'ours' or 'official' (mingyuliutw/UNIT)")
+        official = c.arch == "official"
+        if not (0 if official else 1) <= c.n_shared <= c.n_res:
             raise ConfigError(f"unit: need 1 <= n_shared <= n_res, got n_shared={c.n_shared}, n_res={c.n_res}")
         if c.gan_mode not in ("vanilla", "lsgan"):
             raise ConfigError(f"unit: gan_mode {c.gan_mode!r} unknown; use 'vanilla' (paper) or 'lsgan'")
@@ -113,7 +123,8 @@ class UNIT(Im2ImModel):
 
         def generator(ch):
             """The one shared head, then a private decoder to `ch` channels."""
-            dec = ConvDecoder(latent, ch, c.n_downsample, n_private, c.norm, c.norm, c.activation, c.pad_type)
+            dec = ConvDecoder(latent, ch, c.n_downsample, n_private, c.norm, "munit_layer" if official else c.norm,
+                              c.activation, c.pad_type)
             return SharedHeadDecoder(dec_shared, dec)
 
         # one container, so a deepcopy (the engine's EMA) or export keeps the tied layers tied
