@@ -18,6 +18,7 @@ LEARNING = (
     "test_drit.py::test_latent_regression_trains_generators_not_attribute_encoders",
     "test_pix2pix_cyclegan.py::test_pix2pix_overfits_one_pair",
     "test_prior.py::test_bicycle_gan_prior_starts_at_the_mapping_learns",
+    "test_prior.py::test_pix2pix_prior_starts_at_the_mapping_learns",
     "test_recon_inpaint_sr.py::test_recon_beats_zero_filled_on_real_slice",
     "test_recon_inpaint_sr.py::test_dc_cascade_learns_and_keeps_measured_kspace",
     "test_recon_inpaint_sr.py::test_inpaint_learns_beyond_biharmonic",
@@ -40,6 +41,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if any(key in item.nodeid for key in LEARNING):
             item.add_marker(pytest.mark.learning)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadscope` keeps each module on one worker (module fixtures load once), but a module of
+    long trainings then runs serially: each learning test is a scope of its own."""
+    if config.getoption("dist", None) != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LearningSpread(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return nodeid if any(key in nodeid for key in LEARNING) else super()._split_scope(nodeid)
+
+    return LearningSpread(config, log)
 
 
 def pytest_report_header(config):

@@ -12,7 +12,8 @@ from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..nets.init import init_weights
-from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register
+from ..nets.prior import check_prior, fit_priors, with_prior
+from .base import NESTED_SIZES, Im2ImModel, ModelConfig, register, require_blendable
 
 
 @dataclass
@@ -23,6 +24,9 @@ class Pix2PixConfig(ModelConfig):
     discriminator: DiscriminatorConfig = field(default_factory=lambda: DiscriminatorConfig(norm="batch"))
     gan_mode: str = "vanilla"
     lambda_L1: float = 100.0
+    #: "match"/"invert": G learns a residual, starting at zero, on the quantile mapping of the two
+    #: domains' foreground histograms (nets/prior.py), as the unpaired families can
+    intensity_prior: str = "none"
 
 
 @register("pix2pix")
@@ -43,9 +47,16 @@ class Pix2Pix(Im2ImModel):
         super().__init__(config)
         if config.lambda_L1 < 0:
             raise ConfigError(f"pix2pix: lambda_L1 must be >= 0, got {config.lambda_L1}")
-        self.netG = init_weights(build_generator(config.generator, config.in_channels, config.out_channels))
+        check_prior("pix2pix", config.intensity_prior)
+        if config.intensity_prior != "none":
+            require_blendable("pix2pix", config, "adds its output to the mapped input (intensity_prior)")
+        self.netG = with_prior(init_weights(build_generator(config.generator, config.in_channels, config.out_channels)),
+                               config.intensity_prior)
         self.netD = init_weights(build_discriminator(config.discriminator, config.in_channels + config.out_channels))
         self.gan_loss = GANLoss(config.gan_mode)
+
+    def prepare_data(self, dataset):
+        fit_priors(self, dataset, [("netG", "A", "B")])
 
     def directions(self):
         return ["AtoB"]
