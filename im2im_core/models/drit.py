@@ -48,6 +48,12 @@ Inference (`Translator.translate` options; AtoB = G_Y(E^c_X(x), a)):
 Every norm is tile-aware (instance norms, and layer norms in the decoder), and the attribute is one
 global vector per call, so tiled inference is seamless.
 
+`arch="official"` builds HsinYingLee/DRIT's networks (nets/drit_official.py, which says how they
+differ; what `im2im_core.foreign.drit` imports into) with their `concat` option: 1 concatenates
+the attribute at every decoder stage, 0 injects it through MisINSResBlocks. Their widths follow
+`dim` (64 in their code: content 256 channels) and `attr_dim` (their nz); n_down, n_res,
+n_attr_down, n_dec_res and pad_type do not apply.
+
 With `intensity_prior` (not in the paper; nets/prior.py, as for MUNIT) each generator output is a
 base image plus G(c, a): the input itself for self-reconstruction, the quantile mapping q of the
 source's foreground histogram onto the target's across domains (`nets["q_X"]`, `nets["q_Y"]`); the
@@ -106,6 +112,9 @@ class DRITConfig(ModelConfig):
     #: not in the paper: "match"/"invert" makes outputs a base image plus G(c, a) (module docstring)
     intensity_prior: str = "none"
     lambda_prior: float = 0.0  # L1 pull of random-attribute translations towards q(x); needs intensity_prior
+    #: "ours" or "official" (HsinYingLee/DRIT's networks; see the module docstring)
+    arch: str = "ours"
+    concat: int = 1  # arch "official" only: their --concat (1: concatenation, 0: MisINSResBlocks)
 
 
 LOSS_WEIGHTS = ("lambda_gan", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl", "lambda_prior")
@@ -212,6 +221,23 @@ class ContentDiscriminator(nn.Module):
         return self.head(self.features(c).mean(dim=(2, 3)))
 
 
+def official_nets(c: DRITConfig) -> nn.ModuleDict:
+    """HsinYingLee/DRIT's networks per domain, their shared blocks one module object each."""
+    from ..nets import drit_official as o
+
+    share = o.shared_content_block(c.dim)
+    cx, cy = c.in_channels, c.out_channels
+    enc = o.AttrEncoderConcat if c.concat else o.AttrEncoder
+    if c.concat:
+        dec_share = nn.Sequential(o.INSResBlock(4 * c.dim))
+        gens = [o.GeneratorConcat(dec_share, ch, c.dim, c.attr_dim) for ch in (cx, cy)]
+    else:
+        gens = [o.Generator(ch, c.dim, c.attr_dim) for ch in (cx, cy)]
+    return nn.ModuleDict({"Ec_X": o.ContentEncoder(cx, c.dim, share), "Ec_Y": o.ContentEncoder(cy, c.dim, share),
+                          "Ea_X": enc(cx, c.dim, c.attr_dim), "Ea_Y": enc(cy, c.dim, c.attr_dim),
+                          "G_X": gens[0], "G_Y": gens[1]})
+
+
 def kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) summed over the code, averaged over the batch."""
     return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).sum(dim=1).mean()
@@ -241,6 +267,24 @@ class DRIT(MultimodalModel):
         if c.content_lr_scale <= 0:
             raise ConfigError(f"drit: content_lr_scale must be > 0, got {c.content_lr_scale}")
         check_prior("drit", c.intensity_prior, c.lambda_prior)
+        if c.arch not in ("ours", "official") or c.concat not in (0, 1):
+            raise ConfigError(f"drit: arch {c.arch!r} / concat {c.concat!r} unknown; use arch 'ours' or 'official' "
+                              "(HsinYingLee/DRIT) and concat 0 or 1")
+        if c.arch == "official":
+            if c.intensity_prior != "none" or c.n_down != 2:
+                raise ConfigError("drit: arch 'official' (their networks) has n_down 2 and no intensity prior")
+            self.nets = official_nets(c)
+        else:
+            self.nets = self._our_nets(c)
+        latent = c.dim * 2 ** c.n_down
+        # discriminators: N(0, 0.02) init, as the authors' code (GANs train worse from PyTorch's default)
+        self.D_X = init_weights(MultiScaleDiscriminator(c.in_channels, c.ndf, c.d_layers, c.n_scales, "none"))
+        self.D_Y = init_weights(MultiScaleDiscriminator(c.out_channels, c.ndf, c.d_layers, c.n_scales, "none"))
+        self.D_c = init_weights(ContentDiscriminator(latent, c.ndf_content))
+        self.gan = GANLoss(c.gan_mode)
+
+    @staticmethod
+    def _our_nets(c: DRITConfig) -> nn.ModuleDict:
         latent = c.dim * 2 ** c.n_down
         enc_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in Ec_X and Ec_Y
         gen_shared = res_blocks(1, latent, "instance", "relu", c.pad_type)  # ONE object in G_X and G_Y
@@ -253,21 +297,17 @@ class DRIT(MultimodalModel):
             return AttrGenerator(gen_shared, latent, ch, c.n_down, c.n_dec_res, c.attr_dim, c.pad_type)
 
         cx, cy = c.in_channels, c.out_channels
-        self.nets = nn.ModuleDict({
+        nets = nn.ModuleDict({
             "Ec_X": content_encoder(cx), "Ec_Y": content_encoder(cy),
             "Ea_X": AttrEncoder(cx, c.dim, c.n_attr_down, c.attr_dim, c.pad_type),
             "Ea_Y": AttrEncoder(cy, c.dim, c.n_attr_down, c.attr_dim, c.pad_type),
             "G_X": generator(cx), "G_Y": generator(cy)})
         if c.intensity_prior != "none":  # q_X maps Y into X, q_Y maps X into Y; the residuals start at zero
-            self.nets.update({"q_X": QuantileMap(c.intensity_prior == "invert"),
-                              "q_Y": QuantileMap(c.intensity_prior == "invert")})
-            zero_last_conv(self.nets["G_X"].out)
-            zero_last_conv(self.nets["G_Y"].out)
-        # discriminators: N(0, 0.02) init, as the authors' code (GANs train worse from PyTorch's default)
-        self.D_X = init_weights(MultiScaleDiscriminator(cx, c.ndf, c.d_layers, c.n_scales, "none"))
-        self.D_Y = init_weights(MultiScaleDiscriminator(cy, c.ndf, c.d_layers, c.n_scales, "none"))
-        self.D_c = init_weights(ContentDiscriminator(latent, c.ndf_content))
-        self.gan = GANLoss(c.gan_mode)
+            nets.update({"q_X": QuantileMap(c.intensity_prior == "invert"),
+                         "q_Y": QuantileMap(c.intensity_prior == "invert")})
+            zero_last_conv(nets["G_X"].out)
+            zero_last_conv(nets["G_Y"].out)
+        return nets
 
     Ec_X = property(lambda self: self.nets["Ec_X"], doc="Content encoder of X (A).")
     Ec_Y = property(lambda self: self.nets["Ec_Y"], doc="Content encoder of Y (B).")

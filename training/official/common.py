@@ -80,3 +80,23 @@ def write(name: str, repo: str, commit: str, arrays: dict, info: dict) -> Path:
     meta = {"repo": repo, "commit": commit, "torch": torch.__version__, **info}
     (out / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     return out
+
+
+def seeded_state_dict(shapes, seed: int) -> dict:
+    """Tensors for [(name, shape), ...] drawn in order from one seeded generator: weights ~ N(0, 1/fan_in),
+    vectors (biases, norm affines, shaped (C,) or (C, 1, 1)) around 0 or 1. Goldens of official networks
+    whose widths are fixed in their code (tens of MB) store the names, shapes and seed instead of the
+    weights; the tests redraw them with this function."""
+    import math
+
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, shape in shapes:
+        t = torch.randn(tuple(shape), generator=g)
+        vector = len(shape) == 1 or (len(shape) == 3 and list(shape[1:]) == [1, 1])
+        fan = (math.prod(shape[1:]) if math.prod(shape[1:]) > 1 else shape[0]) if not vector else 1
+        if vector:
+            out[name] = t * 0.1 + (1.0 if name.endswith("weight") else 0.0)
+        else:
+            out[name] = t / math.sqrt(fan)
+    return out
