@@ -64,8 +64,12 @@ def round_trip(path, tmp_path, config=None, **kw):
     returns (the original object, the exported one)."""
     from im2im_core.cli import main
 
+    if Path(tmp_path).suffix:  # a file name for the exported file (formats whose names carry meaning)
+        tmp_path, back = Path(tmp_path).parent, Path(tmp_path)
+        tmp_path.mkdir(parents=True, exist_ok=True)
+    else:
+        back = tmp_path / f"back{Path(path).suffix}"
     ours = tmp_path / "imported.safetensors"
-    back = tmp_path / f"back{Path(path).suffix}"
     args = ["import", str(path), "-o", str(ours)] + (["--config", str(config)] if config is not None else [])
     for k, v in kw.items():
         args += [f"--{k.replace('_', '-')}", str(v)]  # e.g. set="encoder=..." -> --set encoder=...

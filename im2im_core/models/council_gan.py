@@ -25,6 +25,11 @@ member once per step (the reference draws 4 colleagues, with repeats); the style
 (not in the paper) the output is q(x) + m * G(x, s), with q the quantile mapping of nets/prior.py
 and G starting at zero, for translations between contrasts.
 
+`arch="official"` builds Onr/Council-GAN's generator (nets/council_official.py says how it
+differs; what `im2im_core.foreign.council_gan` imports into) with their `n_masks`
+(num_of_mask_dim_to_add), `activation` and `pad_type`; one member is then enough (an import of a
+single member's file), and `residual` and the intensity prior do not apply.
+
 Inference: `member=i` picks a member (default 0) with s = 0; `seed` / `n_samples=K` draw K codes and,
 without `member`, sample k comes from member k mod members; `return_attention=True` adds the mask.
 """
@@ -63,6 +68,11 @@ class CouncilGANConfig(MaskedGANConfig):
     council_start: int = -1  # iteration; -1: 5% of the run
     focus_start: int = -1  # iteration; -1: 7.5% of the run
     loss_matching: bool = True
+    #: "ours" or "official" (Onr/Council-GAN's generator; see the module docstring)
+    arch: str = "ours"
+    n_masks: int = 3  # arch "official": their num_of_mask_dim_to_add
+    activation: str = "relu"  # arch "official": their gen.activ
+    pad_type: str = "zero"  # arch "official": their gen.pad_type
 
 
 @register("council_gan")
@@ -79,17 +89,29 @@ class CouncilGAN(Im2ImModel):
         super().__init__(config)
         c = config
         require_blendable("council_gan", c)
-        if c.members < 2:
+        official = c.arch == "official"
+        if c.arch not in ("ours", "official"):
+            raise ConfigError(f"council_gan: arch {c.arch!r} unknown; use 'ours' or 'official' (Onr/Council-GAN)")
+        if c.members < (1 if official else 2):
             raise ConfigError(f"council_gan needs a council of at least 2 members, got members={c.members}")
+        if official and (c.residual or c.intensity_prior != "none" or c.n_masks < 1):
+            raise ConfigError("council_gan: arch 'official' takes no residual or intensity prior, and n_masks >= 1")
         if min(c.lambda_gan, c.lambda_council, c.lambda_binary, c.lambda_size, c.lambda_tv) < 0:
             raise ConfigError("council_gan: loss weights must be >= 0")
         if not 0 <= c.less_noise <= 1:
             raise ConfigError(f"council_gan: less_noise must be in [0, 1], got {c.less_noise}")
         check_prior("council_gan", c.intensity_prior)
         ch = c.in_channels
-        self.gens = nn.ModuleList(MaskedStyleGenerator(ch, c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
-                                                       c.mask_sharpness, residual=c.residual or c.intensity_prior != "none")
-                                  for _ in range(c.members))
+        if official:
+            from ..nets.council_official import CouncilGenerator
+
+            self.gens = nn.ModuleList(CouncilGenerator(ch, c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim, c.n_masks,
+                                                       c.activation, c.pad_type) for _ in range(c.members))
+        else:
+            self.gens = nn.ModuleList(MaskedStyleGenerator(ch, c.dim, c.n_down, c.n_res, c.style_dim, c.mlp_dim,
+                                                           c.mask_sharpness,
+                                                           residual=c.residual or c.intensity_prior != "none")
+                                      for _ in range(c.members))
         self.dis = nn.ModuleList(init_weights(MultiScaleDiscriminator(ch, c.ndf, c.d_layers, c.n_scales, "none"))
                                  for _ in range(c.members))
         self.council = nn.ModuleList(init_weights(MultiScaleDiscriminator(2 * ch, c.ndf, c.d_layers, c.n_scales, "none"))
