@@ -254,6 +254,10 @@ def _info(args) -> int:
     print(f"family:     {meta['family']}")
     print(f"domains:    {' -> '.join(meta['domains'])}")
     print(f"intensity:  {json.dumps(meta['intensity'])}")
+    if meta["family"] == "mri_recon":
+        from .mri.envelope import describe
+
+        print(f"expects:    {describe(meta['config'], meta.get('provenance'))}")
     print(f"provenance: {json.dumps(meta.get('provenance', {}), indent=2)}")
     print(f"config:     {json.dumps(meta['config'], indent=2)}")
     return 0

@@ -27,3 +27,7 @@ class NonFiniteLoss(Im2ImError):
 
 class NonFiniteOutput(Im2ImError):
     """A model produced NaN or Inf; never returned silently."""
+
+
+class OutsideTraining(UserWarning):
+    """An input unlike anything the model was trained on: it runs, and the warning names the difference."""

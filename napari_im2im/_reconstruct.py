@@ -36,6 +36,27 @@ def make_mask(kind: str, shape, acceleration: float, seed: int = 0) -> np.ndarra
         raise InputError(str(exc)) from None
 
 
+def model_expects(spec, mask_kind: str, acceleration: float) -> tuple[str, list[str]]:
+    """(what an mri_recon checkpoint was trained and tested on, how this mask setting departs from it);
+    ("", []) for no model or a file without our metadata."""
+    from im2im_core.checkpoint import read_metadata
+    from im2im_core.errors import Im2ImError
+    from im2im_core.inference import resolve_checkpoint
+    from im2im_core.mri.envelope import departures, describe
+
+    if spec is None:
+        return "", []
+    try:
+        path = resolve_checkpoint(spec)
+        meta = read_metadata(path) if path.suffix == ".safetensors" else None
+    except Im2ImError:
+        return "", []
+    if not meta or meta.get("family") != "mri_recon":
+        return "", []
+    cfg = meta["config"].get("model", meta["config"])
+    return describe(cfg, meta.get("provenance")), departures(cfg, make_mask(mask_kind, (128, 128), acceleration))
+
+
 def zero_filled(image2d: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """|IFFT(mask * FFT(image))| of one real 2D image, float32."""
     import torch

@@ -71,8 +71,11 @@ class ReconstructWidget(JobWidget):
                                       "'kspace' dataset as fastMRI stores it) with the model below")
         self.kspace_button.clicked.connect(lambda: self.run_kspace())
         row.addWidget(self.kspace_button)
+        self.expects = QLabel()
+        self.expects.setWordWrap(True)
         for label, w in (("mask", self.mask_kind), ("acceleration", self.acceleration), ("", self.ratio_label),
-                         ("seed", self.seed), ("", self.dc), ("model", self.mri_model), ("measured", kspace_row)):
+                         ("seed", self.seed), ("", self.dc), ("model", self.mri_model), ("", self.expects),
+                         ("measured", kspace_row)):
             f.addRow(label, w)
         # Inpaint
         inp = QWidget()
@@ -110,6 +113,9 @@ class ReconstructWidget(JobWidget):
         self.mri_model.browse.clicked.connect(lambda *_: setattr(self, "_mri_picked", True))
         self.mask_kind.currentTextChanged.connect(self._match_mri_model)
         self._match_mri_model(self.mask_kind.currentText())
+        for signal in (self.mri_model.changed, self.mask_kind.currentTextChanged, self.acceleration.valueChanged):
+            signal.connect(lambda *_: self._show_expects())
+        self._show_expects()
         if self.inpaint_model.combo.count() > 1:
             self.inpaint_model.combo.setCurrentIndex(1)
         self.tile = tile_spin()
@@ -136,6 +142,13 @@ class ReconstructWidget(JobWidget):
                     combo.setCurrentIndex(i)
                     return
         combo.setCurrentIndex(0)  # no shipped model knows this mask: zero-filled
+
+    def _show_expects(self) -> None:
+        """What the chosen model was trained and tested on, and how the chosen mask departs from it."""
+        from ._reconstruct import model_expects
+
+        text, departures = model_expects(self.mri_model.spec(), self.mask_kind.currentText(), self.acceleration.value())
+        self.expects.setText(text + "".join(f"\n⚠ {d}" for d in departures))
 
     def _show_page(self, index: int) -> None:
         """Only the current page counts for the size, so short pages leave no gap. The previous

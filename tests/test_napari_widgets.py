@@ -937,3 +937,24 @@ def test_a_two_channel_layer_is_named_in_the_dock_not_misread(make_napari_viewer
     _wait_idle(qtbot, w)
     assert any(sev == "error" and "channels" in text and "Split Stack" in text for sev, text in notes), notes
     assert [ly.name for ly in viewer.layers] == ["two"]
+
+
+def test_reconstruct_states_what_the_model_expects_and_flags_the_mask_outside_it(make_napari_viewer, qtbot, notes):
+    """Issue 38 item 4: the MRI page shows the chosen model's training contrasts, masks and sampling,
+    and a warning line when the mask kind or acceleration lies outside them."""
+    from napari_im2im._widget_reconstruct import ReconstructWidget
+
+    viewer = make_napari_viewer(show=True)
+    w = ReconstructWidget(viewer)
+    w.mask_kind.setCurrentText("gaussian1d")
+    w.acceleration.setValue(4.0)
+    assert "T1w" in w.expects.text() and "1D gaussian1d" in w.expects.text() and "⚠" not in w.expects.text()
+    idx = w.mri_model.combo.currentIndex()
+    w.mri_model.combo.activated.emit(idx)  # the user keeps this model by hand
+    w.mask_kind.setCurrentText("poisson2d")
+    assert "⚠ a 2D mask, but the model was trained on 1D masks" in w.expects.text()
+    w.mask_kind.setCurrentText("gaussian1d")
+    w.acceleration.setValue(16.0)
+    assert "⚠ 6% of k-space sampled" in w.expects.text()
+    w.mri_model.combo.setCurrentIndex(0)  # zero-filled: nothing to expect
+    assert w.expects.text() == ""

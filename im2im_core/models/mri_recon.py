@@ -70,6 +70,7 @@ from torch import nn
 from ..errors import ConfigError, InputError
 from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse, ssim
 from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
+from ..mri.envelope import warn_outside
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
 from .base import NESTED_SIZES, Im2ImModel, ModelConfig, check_choices, check_losses, register, require_blendable
@@ -262,6 +263,8 @@ class MRIRecon(Im2ImModel):
             raise InputError(f"dc_lambda must be None (hard data consistency) or a number >= 0, got {dc_lambda!r}")
         x = x.float()
         m = self.sampling_mask(x, mask, mask_kind, ratio, seed)
+        if m is not None:
+            warn_outside(self.config, m.detach().cpu().numpy().reshape(-1, *m.shape[-2:])[0])
         if m is None:
             if data_consistency:
                 raise InputError("data_consistency=True needs the sampling mask: pass mask=... or mask_kind=...")

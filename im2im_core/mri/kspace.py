@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, NonFiniteOutput
+from .envelope import warn_outside
 from .fft import fft2c_np, ifft2c_np
 
 #: fraction of each axis around DC whose samples set the phase estimate
@@ -114,6 +115,7 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
         raise InputError(f"k-space reconstruction needs an mri_recon model, not {getattr(net, 'family', net)!r}")
     shape = np.shape(kspace)
     k, m = check_kspace(kspace, mask)
+    warn_outside(net.config, m[0])
     device = next(net.parameters()).device
     out = []
     for i in range(k.shape[0]):

@@ -220,6 +220,7 @@ def run_recon(args, data, out, cmd):
             print("shipped", ship(models[kind], RECON_MODELS[kind],
                                   {f"{kind} 20% PSNR, real held-out slices": {c: round(r[c]["psnr"], 2) for c in COLUMNS}},
                                   cmd, {"task": "CS-MRI, trained on MNI152 + Colin27, tested on other subjects",
+                                        "contrasts": ["T1w (MNI152 template, Colin27 with and without skull)"],
                                         "classical_tuned_on_validation_at_20%": r["tuned"]}))
     result = {"rows": rows, "command": cmd, "source": "measured"}
     write_json(out / f"recon_{'_'.join(kinds)}.json", result)
