@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..io import safe_torch_load
-from . import attentiongan, bicycle_gan, council_gan, drit, munit, stargan, unit
+from . import attentiongan, bicycle_gan, council_gan, deepfill, drit, munit, stargan, unit
 from .common import OFFICIAL_INTENSITY, read_config
 from .junyanz import FLOAT_DTYPES, INT_DTYPES, JUNYANZ_INTENSITY, infer_generator, load_junyanz, real_tensors
 
@@ -20,7 +20,7 @@ FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: format name -> module with matches(obj, cfg), load(obj, path, config, device) and export(model)
 FORMATS = {"munit": munit, "stargan": stargan, "attentiongan": attentiongan,
            "bicycle_gan": bicycle_gan, "unit": unit, "drit": drit,
-           "council_gan": council_gan}
+           "council_gan": council_gan, "deepfill": deepfill}
 
 
 def detect(obj, cfg: dict) -> str:

@@ -22,6 +22,11 @@ normalised tensor. The Translator's raw -> [-1, 1] -> raw round trip (percentile
 clipping, float rounding, integer cast) is not bit-exact, so for bit-identical raw output the
 caller must paste the ORIGINAL raw pixels back outside the mask.
 
+`arch="official"` builds the DeepFill v2 generator of nipponjo/deepfillv2-pytorch (the official
+weights converted from TF; nets/deepfill_official.py says how it differs; what
+`im2im_core.foreign.deepfill` imports into): two stages with contextual attention, input
+[x with holes zeroed, ones, mask], `ngf` their cnum (48); it needs residual=False, prefill "zero".
+
 Masks are full-image arrays and the Translator slices only the image per tile, so this family
 sets ``tileable = False`` (and ``size_multiple() == 1``: padding to the network's multiple
 happens inside, so the mask always matches the image exactly).
@@ -87,7 +92,8 @@ class InpaintConfig(ModelConfig):
 
     ngf: int = 32
     #: "gated": DeepFill v2's gated encoder-decoder; "unet": a norm-free U-Net with `num_downs`
-    #: levels (skips carry the context straight to the output; not in the paper)
+    #: levels (skips carry the context straight to the output; not in the paper); "official":
+    #: nipponjo/deepfillv2-pytorch's two-stage generator (see the module docstring)
     arch: str = "gated"
     num_downs: int = 6
     n_down: int = 2
@@ -128,13 +134,17 @@ class Inpaint(Im2ImModel):
     def __init__(self, config: InpaintConfig):
         super().__init__(config)
         self._check_config(config)
-        if config.arch == "unet":
+        if config.arch == "official":
+            from ..nets.deepfill_official import DeepFillGenerator
+
+            self.netG = DeepFillGenerator(config.in_channels + 2, config.out_channels, config.ngf)
+        elif config.arch == "unet":
             self.netG = UnetGenerator(config.in_channels + 1, config.out_channels, config.num_downs, config.ngf,
                                       norm="none", final_act=not config.residual)
         else:
             self.netG = GatedGenerator(config.in_channels + 1, config.out_channels, config.ngf, config.n_down,
                                        tuple(config.dilations))
-        if config.residual and config.prefill != "zero":  # start exactly at the classical fill
+        if config.residual and config.prefill != "zero" and config.arch != "official":  # start at the classical fill
             last = [m for m in self.netG.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
@@ -145,7 +155,10 @@ class Inpaint(Im2ImModel):
     def _check_config(c: InpaintConfig) -> None:
         """Fail at build time, naming the field, rather than mid-training."""
         require_blendable("inpaint", c, "keeps known pixels")
-        check_choices(c, hole_kind=HOLE_KINDS, prefill=PREFILLS, arch=("gated", "unet"))
+        check_choices(c, hole_kind=HOLE_KINDS, prefill=PREFILLS, arch=("gated", "unet", "official"))
+        if c.arch == "official" and (c.residual or c.prefill != "zero" or c.ngf % 4):
+            raise ConfigError("inpaint: arch 'official' (DeepFill v2) needs residual=False, prefill 'zero' and ngf "
+                              "divisible by 4")
         if c.arch == "unet" and not 1 <= c.num_downs <= 8:
             raise ConfigError(f"inpaint: num_downs must lie in [1, 8], got {c.num_downs}")
         bad = {w: getattr(c, w) for w in ("l1_hole_weight", "l1_valid_weight", "l2_hole_weight", "lambda_gan")
@@ -173,6 +186,10 @@ class Inpaint(Im2ImModel):
         """(generator output, classical prefill it started from)."""
         h, w = x.shape[-2:]
         m = hole.to(x.dtype).expand(x.shape[0], 1, h, w)
+        if self.config.arch == "official":  # their input: [x with holes zeroed, ones, mask]
+            known = x * (1 - m)
+            inp = pad_to_multiple(torch.cat([known, torch.ones_like(m), m], 1), self.netG.size_multiple())
+            return self.netG(inp, inp[:, -1:])[..., :h, :w].float(), known
         base = self.prefilled(x, hole, m)
         inp = torch.cat([base, m], dim=1)
         out = self.netG(pad_to_multiple(inp, self.netG.size_multiple()))[..., :h, :w].float()
