@@ -2,7 +2,7 @@
 `ResnetGenerator_our`, netG "our") into our `generator` family with `arch="attentiongan"`.
 
 ngf, n_blocks and the channels come from the shapes: 9 content images of input_nc channels and
-10 attention maps (the last one weights the input).
+10 attention maps (the last one weights the input). The export serves junyanz generators too.
 """
 from __future__ import annotations
 
@@ -44,6 +44,6 @@ def load(obj, path, config=None, device="cpu"):
 
 
 def export(model) -> dict:
-    if model.config.generator.arch != "attentiongan":
-        raise CheckpointError(f"this generator is a {model.config.generator.arch}, not AttentionGAN's ResnetGenerator_our")
+    """The generator's state_dict under their names: AttentionGAN's ResnetGenerator_our, or, for
+    our resnet / unet generators, a pytorch-CycleGAN-and-pix2pix `latest_net_G.pth` (same layout)."""
     return {k[len("netG."):]: v.detach().cpu().clone() for k, v in model.state_dict().items()}

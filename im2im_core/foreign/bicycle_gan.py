@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..io import safe_torch_load
-from .common import agree, build_checked, imported_meta, load_mapped, map_keys, read_config, shapes_of, state_dict_in
+from .common import (agree, build_checked, imported_meta, load_mapped, map_keys, read_config, require_official,
+                     shapes_of, state_dict_in)
 
 REPO = "junyanz/BicycleGAN"
 LEVELS = {"unet_256": 8, "unet_128": 7}
@@ -100,9 +101,7 @@ def load(obj, path, config=None, device="cpu"):
 
 def export_files(model, output: Path) -> list:
     """[(G path, G state_dict), (E path, E state_dict)]: E beside G, `_net_G` renamed `_net_E`."""
-    if getattr(model.config, "arch", "ours") != "official":
-        raise CheckpointError("this BicycleGAN model uses our U-Net (arch='ours'); only arch='official' models "
-                              "run in the official code")
+    require_official(model, REPO)
     sd = model.state_dict()
     g = {k[len("netG."):]: v.detach().cpu().clone() for k, v in sd.items() if k.startswith("netG.")}
     e = {off: sd[ours].detach().cpu().clone() for off, ours in e_keymap(model.config.e_blocks).items()}

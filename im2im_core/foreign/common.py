@@ -67,6 +67,27 @@ def state_dict_in(obj, key: str | None, name: str, what: str) -> dict:
     return real_tensors(unwrap_module(sd), name)
 
 
+def two_domain_gens(obj, config, name: str, what: str, infer, first_key: str):
+    """The shared head of the {'a': ..., 'b': ...} formats (NVlabs MUNIT, UNIT): both state_dicts,
+    the widths inferred from 'a' (and checked on 'b' and against the YAML's `gen` block), the two
+    domains' channels, and the YAML's activ and pad_type (defaults relu, reflect)."""
+    cfg = read_config(config)
+    given = dict(cfg.get("gen", cfg))
+    sds = {d: state_dict_in(obj, d, name, f"{what} gen_{d}") for d in ("a", "b")}
+    g = infer(sds["a"], given, name)
+    gb = infer(sds["b"], {k: v for k, v in g.items() if k != "input_dim"}, name + " ['b']")
+    cin = agree(cfg, "input_dim_a", g["input_dim"], f"{first_key} of 'a'", name)
+    cout = agree(cfg, "input_dim_b", gb["input_dim"], f"{first_key} of 'b'", name)
+    return sds, g, cin, cout, given.get("activ", "relu"), given.get("pad_type", "reflect")
+
+
+def require_official(model, repo: str) -> None:
+    """Only models built with arch='official' run in the official code."""
+    if getattr(model.config, "arch", "ours") != "official":
+        raise CheckpointError(f"this {model.family} model uses our networks (arch={model.config.arch!r}); only "
+                              f"arch='official' models run in {repo}'s code")
+
+
 def map_keys(sd: dict, keymap: dict, shapes: dict, name: str, what: str, ignore=(), optional=()) -> dict:
     """{our key: tensor} from an official state_dict through `keymap` (official -> ours); errors
     name the missing, unexpected and mis-shaped official keys. `ignore`: regexes of official keys

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..io import safe_torch_load
-from .common import agree, build_checked, imported_meta, load_mapped, map_keys, read_config, shapes_of, state_dict_in
+from .common import (agree, build_checked, imported_meta, load_mapped, map_keys, read_config, require_official,
+                     shapes_of, state_dict_in)
 
 REPO = "Onr/Council-GAN"
 NAME = re.compile(r"^(a2b|b2a)_gen_(\d+)_(.+)$")
@@ -100,9 +101,7 @@ def load(obj, path, config=None, device="cpu"):
 def export_files(model, output: Path) -> list:
     """One file per member: output's own name for member 0 and its index swapped for the others
     (a2b_gen_{i}_{iter}.pt), else NAME_{i}.pt."""
-    if getattr(model.config, "arch", "ours") != "official":
-        raise CheckpointError("this Council-GAN model uses our generator (arch='ours'); only arch='official' models "
-                              "run in the official code")
+    require_official(model, REPO)
     m = NAME.match(output.stem)
     direction = m.group(1) if m else "a2b"
     sd = model.state_dict()

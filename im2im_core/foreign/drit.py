@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from ..errors import CheckpointError
 from ..nets.norm import GlobalLayerNorm2d
-from .common import agree, build_checked, imported_meta, load_mapped, map_keys, read_config, shapes_of, state_dict_in
+from .common import (agree, build_checked, imported_meta, load_mapped, map_keys, read_config, require_official,
+                     shapes_of, state_dict_in)
 
 REPO = "HsinYingLee/DRIT"
 PARTS = ("enc_c", "enc_a", "gen")
@@ -88,9 +89,7 @@ def load(obj, path, config=None, device="cpu"):
 
 def export(model) -> dict:
     c = model.config
-    if getattr(c, "arch", "ours") != "official":
-        raise CheckpointError("this DRIT model uses our networks (arch='ours'); only arch='official' models run in "
-                              "the official code")
+    require_official(model, REPO)
     sd, ln = model.state_dict(), layer_norm_keys(model)
     out = {p: {} for p in PARTS}
     for off, ours in keymap(model, c.concat).items():

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from ..errors import CheckpointError
-from .common import agree, build_checked, imported_meta, load_mapped, map_keys, read_config, shapes_of, state_dict_in
+from .common import (agree, build_checked, imported_meta, load_mapped, map_keys, require_official, shapes_of,
+                     two_domain_gens)
 
 REPO = "NVlabs/MUNIT"
 #: the gen files hold no discriminator: an imported model gets a token one (inference never runs it)
@@ -95,27 +96,19 @@ def adain_order(t, dim: int):
     return t[idx].clone()
 
 
-def our_config(g: dict, given: dict, cin: int, cout: int, activ: str, pad: str) -> dict:
+def our_config(g: dict, cin: int, cout: int, activ: str, pad: str) -> dict:
     return {"in_channels": cin, "out_channels": cout, "dim": g["dim"], "style_dim": g["style_dim"],
             "n_down": g["n_downsample"], "n_res": g["n_res"], "n_style_down": g["n_style_down"],
             "mlp_dim": g["mlp_dim"], "activation": activ, "pad_type": pad, "arch": "official", **SMALL_D}
 
 
-def load(obj, path, config=None, device="cpu", family="munit", extra=None):
+def load(obj, path, config=None, device="cpu"):
     """(model, meta) of an official MUNIT generator file."""
     name = getattr(path, "name", str(path))
-    cfg = read_config(config)
-    given = dict(cfg.get("gen", cfg))
-    sds = {d: state_dict_in(obj, d, name, f"MUNIT gen_{d}") for d in ("a", "b")}
-    g = infer(sds["a"], given, name)
-    gb = infer(sds["b"], {k: v for k, v in g.items() if k != "input_dim"}, name + " ['b']")
-    cin = agree(cfg, "input_dim_a", g["input_dim"], "enc_content.model.0.conv.weight of 'a'", name)
-    cout = agree(cfg, "input_dim_b", gb["input_dim"], "enc_content.model.0.conv.weight of 'b'", name)
-    activ, pad = given.get("activ", "relu"), given.get("pad_type", "reflect")
-    ours = our_config(g, given, cin, cout, activ, pad)
-    ours.update(extra or {})
+    sds, g, cin, cout, activ, pad = two_domain_gens(obj, config, name, "MUNIT", infer, "enc_content.model.0.conv.weight")
+    ours = our_config(g, cin, cout, activ, pad)
     shapes = {f"{d}.{k}": tuple(v.shape) for d, sd in sds.items() for k, v in sd.items()}
-    model = build_checked(family, ours, shapes, name)
+    model = build_checked("munit", ours, shapes, name)
     tensors = {}
     for d in ("a", "b"):
         km = gen_keymap(g, f"gen_{d}.")
@@ -136,9 +129,7 @@ def export(model) -> dict:
     import torch
 
     c = model.config
-    if getattr(c, "arch", "ours") != "official":
-        raise CheckpointError("this MUNIT model uses our layer norm (arch='ours'); only arch='official' models "
-                              "run in the official code")
+    require_official(model, REPO)
     g = {"n_downsample": c.n_down, "n_res": c.n_res, "n_style_down": c.n_style_down, "dim": c.dim}
     sd = model.state_dict()
     dim = c.dim * 2 ** c.n_down

@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from ..errors import CheckpointError
-from .common import agree, build_checked, imported_meta, load_mapped, map_keys, read_config, shapes_of, state_dict_in
+from .common import (agree, build_checked, imported_meta, load_mapped, map_keys, read_config, require_official,
+                     shapes_of, state_dict_in)
 
 REPO = "yunjey/stargan"
 CELEBA_ATTRS = ["Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young"]
@@ -73,7 +74,5 @@ def load(obj, path, config=None, device="cpu"):
 
 
 def export(model) -> dict:
-    if getattr(model.config, "arch", "ours") != "official":
-        raise CheckpointError("this StarGAN model uses our generator (arch='ours'); only arch='official' models "
-                              "run in the official code")
+    require_official(model, REPO)
     return {to_official(k): v.detach().cpu().clone() for k, v in model.state_dict().items() if k.startswith("G.")}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import CheckpointError
-from .common import agree, build_checked, imported_meta, load_mapped, map_keys, read_config, shapes_of, state_dict_in
+from .common import agree, build_checked, imported_meta, load_mapped, map_keys, shapes_of, two_domain_gens
 
 REPO = "mingyuliutw/UNIT"
 SIDES = {"a": ("E1", "G1"), "b": ("E2", "G2")}
@@ -57,14 +57,7 @@ def keymap(g: dict, enc: str, dec: str) -> dict:
 
 def load(obj, path, config=None, device="cpu"):
     name = getattr(path, "name", str(path))
-    cfg = read_config(config)
-    given = dict(cfg.get("gen", cfg))
-    sds = {d: state_dict_in(obj, d, name, f"UNIT gen_{d}") for d in ("a", "b")}
-    g = infer(sds["a"], given, name)
-    gb = infer(sds["b"], {k: v for k, v in g.items() if k != "input_dim"}, name + " ['b']")
-    cin = agree(cfg, "input_dim_a", g["input_dim"], "enc.model.0.conv.weight of 'a'", name)
-    cout = agree(cfg, "input_dim_b", gb["input_dim"], "enc.model.0.conv.weight of 'b'", name)
-    activ, pad = given.get("activ", "relu"), given.get("pad_type", "reflect")
+    sds, g, cin, cout, activ, pad = two_domain_gens(obj, config, name, "UNIT", infer, "enc.model.0.conv.weight")
     ours = {"in_channels": cin, "out_channels": cout, "dim": g["dim"], "n_downsample": g["n_downsample"],
             "n_res": g["n_res"], "n_shared": 0, "activation": activ, "pad_type": pad, "arch": "official",
             "ndf": 8, "n_scales": 1}
