@@ -58,6 +58,19 @@ class AttentionResnetGenerator(nn.Module):
         h = F.relu(self.conv2_norm(self.conv2(h)))
         h = self.resnet_blocks(F.relu(self.conv3_norm(self.conv3(h))))
         images = torch.tanh(self.deconv3_content(self.pad3(self._decode(h, "content"))))
-        attention = torch.softmax(self.deconv3_attention(self._decode(h, "attention")), dim=1)
-        images = torch.cat([images.unflatten(1, (self.n_content, self.out_ch)), x[:, None]], 1)
-        return (images * attention[:, :, None]).sum(1)
+        return attention_blend(images, self.deconv3_attention(self._decode(h, "attention")), x, self.n_content)
+
+
+def attention_blend(images: torch.Tensor, logits: torch.Tensor, x: torch.Tensor, n_content: int) -> torch.Tensor:
+    """sum_k softmax(logits)_k * image_k + softmax(logits)_last * x, summed in their order. Pixel by
+    pixel, so the tiled executor (stream.py) runs it as one pointwise step."""
+    attention = torch.softmax(logits, dim=1)
+    c = images.shape[1] // n_content
+    out = images[:, :c] * attention[:, :1]
+    for k in range(1, n_content):
+        out = out + images[:, k * c:(k + 1) * c] * attention[:, k:k + 1]
+    return out + x * attention[:, n_content:]
+
+
+attention_blend.stream_pointwise = True
+torch.fx.wrap("attention_blend")
