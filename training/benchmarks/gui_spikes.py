@@ -11,6 +11,7 @@ Same process, alternating, after one warm-up add (the first layer initialises vi
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 
 import numpy as np
@@ -118,6 +119,7 @@ def main(argv=None) -> int:
         return stall_ms(app, lambda: add_or_replace(viewer, [(data, kw, "image")]))
 
     add("warm-up", False)
+    gc.freeze()  # as the plugin does when a job starts (JobWidget.start)
     rows = {"napari computes the contrast limits": [], "limits computed beforehand": []}
     for k in range(args.repeats):
         rows["napari computes the contrast limits"].append(add(f"a{k}", False))
