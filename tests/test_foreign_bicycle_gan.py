@@ -30,9 +30,10 @@ def test_parity_with_the_official_forward(tr, i):
     x = G[f"x{i}"]
     with torch.no_grad():
         assert max_err(tr.model.encode_reference(G[f"ref{i}"]), G[f"mu{i}"]) <= TOL
-        assert max_err(tr.model.inference_forward(x, "AtoB", z=G[f"mu{i}"]), G[f"y_ref{i}"]) <= TOL
-        if i == 0:
+        if i == 0:  # a random code at 256 x 256, a reference's (through the Translator) at 256 x 512
             assert max_err(tr.model.inference_forward(x, "AtoB", z=G["z0"]), G["y_z0"]) <= TOL
+            return
+        assert max_err(tr.model.inference_forward(x, "AtoB", z=G[f"mu{i}"]), G[f"y_ref{i}"]) <= TOL
     # the Translator: z is the encoder's mean of the reference
     assert max_err(translate(tr, x, style_from=G[f"ref{i}"]), G[f"y_ref{i}"]) <= TOL
 

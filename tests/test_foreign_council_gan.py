@@ -21,7 +21,7 @@ def tr():
 def test_council_and_config_are_inferred(tr):
     c = tr.model.config
     assert (tr.family, c.arch, c.members, c.dim, c.style_dim, c.n_masks, c.pad_type) == \
-        ("council_gan", "official", 2, 8, 8, 3, "zero")
+        ("council_gan", "official", 2, 4, 8, 3, "zero")
 
 
 @pytest.mark.parametrize("i", [0, 1])

@@ -19,8 +19,8 @@ def tr():
 def test_config_is_inferred_and_official(tr):
     c = tr.model.config
     assert (tr.family, c.arch, c.dim, c.n_res, c.mlp_dim, c.in_channels, c.out_channels) == \
-        ("munit", "official", 8, 2, 32, 3, 1)
-    assert tr.meta["provenance"]["official"]["config"]["gen"]["dim"] == 8
+        ("munit", "official", 4, 2, 16, 3, 1)
+    assert tr.meta["provenance"]["official"]["config"]["gen"]["dim"] == 4
 
 
 @pytest.mark.parametrize("i", [0, 1])
@@ -50,7 +50,7 @@ def test_round_trip_is_bit_identical(tmp_path):
 
 
 def test_wrong_config_names_the_keys(tmp_path):
-    with pytest.raises(CheckpointError, match=r"dim=64 but the weights say 8 \(enc_content.model.0.conv.weight is"):
+    with pytest.raises(CheckpointError, match=r"dim=64 but the weights say 4 \(enc_content.model.0.conv.weight is"):
         im2im_core.load(WEIGHTS, device="cpu", config={"gen": {"dim": 64}})
     with pytest.raises(CheckpointError, match="input_dim_b=3 but the weights say 1"):
         im2im_core.load(WEIGHTS, device="cpu", config={"input_dim_b": 3})

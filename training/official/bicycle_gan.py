@@ -30,9 +30,9 @@ def main():
         for i, ((xk, x), (rk, ref)) in enumerate(zip(image_codes(50, 1, [(256, 256), (256, 512)]), refs)):
             mu, _ = E(ref)
             z = torch.randn(1, 8, generator=torch.Generator().manual_seed(60 + i))
-            arrays.update({f"x{i}": xk, f"ref{i}": rk, f"mu{i}": mu, f"z{i}": z, f"y_ref{i}": G(x, mu)})
-            if i == 0:  # a random code at one size only: the goldens stay near 1 MB
-                arrays["y_z0"] = G(x, z)
+            arrays.update({f"x{i}": xk, f"ref{i}": rk, f"mu{i}": mu, f"z{i}": z,
+                           # a random code at the small size only, its reference's at the large one: near 1 MB
+                           (f"y_z{i}" if i == 0 else f"y_ref{i}"): G(x, z if i == 0 else mu)})
     out = write("bicycle_gan", REPO, commit_of(args.checkout, args.commit), arrays,
                 {"weights": "latest_net_G.pth", "encoder": "latest_net_E.pth", "config": OPTS})
     torch.save(G.state_dict(), out / "latest_net_G.pth")

@@ -1,6 +1,6 @@
 """Council-GAN goldens from Onr/Council-GAN's networks.py: `python -m training.official.council_gan CHECKOUT`.
 
-Two a2b members (dim 8, style_dim 8, mlp_dim 16, n_res 2, three masks, zero padding as in their
+Two a2b members (dim 4, style_dim 8, mlp_dim 16, n_res 2, three masks, zero padding as in their
 configs). Their constructors call .cuda(): the harness turns .cuda() into a no-op for this run.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import yaml
 from .common import commit_of, images, import_official, parse, randomize, write
 
 REPO = "Onr/Council-GAN"
-GEN = {"dim": 8, "mlp_dim": 16, "style_dim": 8, "do_my_style": False, "activ": "relu", "n_downsample": 2,
+GEN = {"dim": 4, "mlp_dim": 16, "style_dim": 8, "do_my_style": False, "activ": "relu", "n_downsample": 2,
        "n_res": 2, "pad_type": "zero", "num_of_mask_dim_to_add": 3}
 ITER = "00010000"
 

@@ -1,6 +1,6 @@
 """MUNIT goldens from NVlabs/MUNIT's networks.py: `python -m training.official.munit CHECKOUT`.
 
-Small widths (dim 8, mlp_dim 32, n_res 2) keep the files small; the loader infers them from the
+Small widths (dim 4, mlp_dim 16, n_res 2) keep the files small; the loader infers them from the
 shapes, so the test still checks the inference. Domain a has 3 channels, b has 1.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ import yaml
 from .common import commit_of, images, import_official, parse, randomize, write
 
 REPO = "NVlabs/MUNIT"
-GEN = {"dim": 8, "mlp_dim": 32, "style_dim": 8, "activ": "relu", "n_downsample": 2, "n_res": 2, "pad_type": "reflect"}
+GEN = {"dim": 4, "mlp_dim": 16, "style_dim": 8, "activ": "relu", "n_downsample": 2, "n_res": 2, "pad_type": "reflect"}
 CONFIG = {"gen": GEN, "input_dim_a": 3, "input_dim_b": 1}
 
 
