@@ -76,3 +76,15 @@ def test_truncated_file_is_refused(tmp_path):
     path.write_bytes(WEIGHTS.read_bytes()[:5000])
     with pytest.raises(CheckpointError, match="gen_trunc.pt is not a readable"):
         im2im_core.load(path, device="cpu")
+
+
+def test_pytorch_03_instance_norm_buffers_are_ignored(tmp_path, tr):
+    """PyTorch 0.3 saved running statistics for affine-free InstanceNorm2d; no forward reads them."""
+    sd = torch.load(WEIGHTS, weights_only=True)
+    for d in ("a", "b"):
+        for k in ("enc_content.model.0.norm", "enc_content.model.3.model.1.model.0.norm"):
+            sd[d][f"{k}.running_mean"], sd[d][f"{k}.running_var"] = torch.rand(4 if "model.0" in k else 16), torch.rand(16)
+    path = tmp_path / "gen_old.pt"
+    torch.save(sd, path)
+    old = im2im_core.load(path, device="cpu", precision="fp32", config=CONFIG)
+    assert max_err(translate(old, G["x_a0"], style_from=G["ref_b0"]), G["ab_ref0"]) <= TOL

@@ -88,13 +88,20 @@ def require_official(model, repo: str) -> None:
                               f"arch='official' models run in {repo}'s code")
 
 
+def stale_norm_buffer(key: str, sd: dict) -> bool:
+    """Running statistics of an affine-free InstanceNorm2d, which PyTorch 0.3 saved (0.4 renamed the
+    behaviour to track_running_stats and stopped saving them): no forward reads them."""
+    return bool(re.search(r"\.(running_mean|running_var|num_batches_tracked)$", key)) and \
+        key.rsplit(".", 1)[0] + ".weight" not in sd
+
+
 def map_keys(sd: dict, keymap: dict, shapes: dict, name: str, what: str, ignore=(), optional=()) -> dict:
     """{our key: tensor} from an official state_dict through `keymap` (official -> ours); errors
     name the missing, unexpected and mis-shaped official keys. `ignore`: regexes of official keys
     that carry nothing the forward pass uses; keys mapped to None are such dummies too (optional).
     `optional`: regexes of mapped keys a file may lack (buffers older PyTorch did not save)."""
     missing = [k for k, o in keymap.items() if o is not None and k not in sd and not any(re.search(p, k) for p in optional)]
-    unexpected = [k for k in sd if k not in keymap and not any(re.search(p, k) for p in ignore)]
+    unexpected = [k for k in sd if k not in keymap and not any(re.search(p, k) for p in ignore) and not stale_norm_buffer(k, sd)]
     wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(shapes[o])})" for k, o in keymap.items()
              if o is not None and k in sd and tuple(sd[k].shape) != tuple(shapes[o])]
     if missing or unexpected or wrong:
