@@ -21,7 +21,7 @@ def _translate(args) -> int:
     if zarrs:
         return _translate_zarrs(args, zarrs)
     files = list_images(args.inputs)
-    tr = load(args.checkpoint, device=args.device, precision=args.precision)
+    tr = load(args.checkpoint, device=args.device, precision=args.precision, **_official_config(args))
     out_dir = Path(args.output)
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"-o {out_dir} is a file; -o names the output folder")
@@ -81,7 +81,7 @@ def _translate_zarrs(args, zarrs: list[Path]) -> int:
     out = Path(args.output)
     if out.suffix == ".zarr" and len(zarrs) > 1:
         raise InputError(f"-o {out} names one OME-Zarr output, but {len(zarrs)} inputs were given; use a folder")
-    tr = load(args.checkpoint, device=args.device, precision=args.precision)
+    tr = load(args.checkpoint, device=args.device, precision=args.precision, **_official_config(args))
     for src in zarrs:
         dst = out if out.suffix == ".zarr" else out / src.name
         if dst.resolve() == src.resolve():
@@ -216,8 +216,10 @@ def _family_options(args, read_image) -> dict:
     from .errors import InputError
 
     opts = {}
-    if args.target is not None:
-        opts["target"] = args.target
+    if args.target is not None:  # a domain name, or an attribute vector such as 1,0,0,1,0 (official StarGAN)
+        parts = args.target.split(",")
+        numeric = len(parts) > 1 and all(p.strip().replace(".", "", 1).isdigit() for p in parts)
+        opts["target"] = [float(p) for p in parts] if numeric else args.target
     if args.n_samples is not None:
         if args.n_samples < 1:
             raise InputError(f"--n-samples must be >= 1, got {args.n_samples}")
@@ -303,6 +305,11 @@ def _export(args) -> int:
     out = export(args.checkpoint, args.output, fmt=args.format, direction=args.direction, size=args.size)
     print(out)
     return 0
+
+
+def _official_config(args) -> dict:
+    """{'config': ...} when --config names an official checkpoint's YAML (im2im_core.foreign), else {}."""
+    return {"config": args.config} if getattr(args, "config", None) else {}
 
 
 def _import(args) -> int:
@@ -422,7 +429,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pixel size of the inputs in mm (NIfTI volumes: read from the header); models that "
                         "record their training pixel size resample to it and back")
     t.add_argument("--no-resample", action="store_true", help="never resample to the model's pixel size")
-    t.add_argument("--target", default=None, help="multi-domain models (stargan): the target domain name")
+    t.add_argument("--target", default=None, help="multi-domain models (stargan): the target domain name, or an "
+                                                  "attribute vector such as 1,0,0,1,0 (official StarGAN models)")
     t.add_argument("--n-samples", type=int, default=None,
                    help="multimodal models (munit): write K outputs per input, NAME_sample0..K-1")
     t.add_argument("--batch-size", type=int, default=8,
@@ -431,6 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--style-from", default=None, help="multimodal models: take the style from this reference image")
     t.add_argument("--member", type=int, default=None, help="council_gan: the council member that translates")
     t.add_argument("--text", default=None, help="text-conditioned models (sisgan): the caption the output should match")
+    t.add_argument("--config", default=None, help="an official checkpoint's YAML/JSON config, where it needs one "
+                                                  "(see im2im import)")
     t.set_defaults(func=_translate)
 
     g = sub.add_parser("generate", help="make images from a caption with a text-to-image model (gan_cls)")

@@ -45,3 +45,27 @@ def test_import_reports_bad_configs(tmp_path, capsys):
     assert main(["import", weights, "-o", str(tmp_path / "m.safetensors")]) == 0
     assert main(["info", str(tmp_path / "m.safetensors")]) == 0
     assert "NVlabs/MUNIT" in capsys.readouterr().out
+
+
+def test_translate_official_checkpoints_from_the_shell(tmp_path):
+    """--config for a MUNIT YAML, --target as an attribute vector for StarGAN."""
+    import numpy as np
+    from PIL import Image
+
+    from foreign_parity import to_image
+
+    _, g, meta = golden("stargan")
+    Image.fromarray(np.round(to_image(g["x0"][:1])).astype(np.uint8)).save(tmp_path / "face.png")
+    assert main(["translate", str(ROOT / "stargan" / meta["weights"]), str(tmp_path / "face.png"), "-o",
+                 str(tmp_path / "out"), "--target", "1,0,0,1,0", "--precision", "fp32"]) == 0
+    import im2im_core
+
+    out = np.asarray(Image.open(tmp_path / "out" / "face.png"))
+    face = np.asarray(Image.open(tmp_path / "face.png"))
+    want = im2im_core.load(ROOT / "stargan" / meta["weights"], device="cpu").translate(
+        face, target=[1, 0, 0, 1, 0], precision="fp32")
+    assert out.shape == (32, 32, 3) and np.abs(out.astype(int) - want.astype(int)).max() <= 1
+    folder, _, m = golden("munit")
+    assert main(["translate", str(folder / m["weights"]), str(tmp_path / "face.png"), "-o", str(tmp_path / "m"),
+                 "--config", str(folder / m["config"]), "--seed", "3"]) == 0
+    assert np.asarray(Image.open(tmp_path / "m" / "face.png")).ndim == 2  # domain b has one channel
