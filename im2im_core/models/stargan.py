@@ -99,6 +99,17 @@ def label_map(labels: torch.Tensor, n_domains: int, like: torch.Tensor) -> torch
     return c[:, :, None, None].expand(-1, -1, *like.shape[-2:])
 
 
+def with_labels(x: torch.Tensor, labels, n_domains: int) -> torch.Tensor:
+    """[x, label map]: pixel by pixel, so the tiled executor (stream.py) runs it as one pointwise step."""
+    if isinstance(labels, tuple):
+        labels = torch.tensor([labels], dtype=x.dtype, device=x.device).expand(x.shape[0], -1)
+    return torch.cat([x, label_map(labels, n_domains, x)], 1)
+
+
+with_labels.stream_pointwise = True
+torch.fx.wrap("with_labels")
+
+
 class KeptStatsInstanceNorm2d(GlobalInstanceNorm2d):
     """yunjey/stargan's InstanceNorm2d(affine=True, track_running_stats=True), which their code never
     puts in eval mode: it always normalises with the image's own statistics. The running statistics
@@ -133,8 +144,9 @@ class OfficialStarGANGenerator(nn.Module):
         layers += [nn.Conv2d(dim, channels, 7, 1, 3, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.main(torch.cat([x, label_map(labels, self.n_domains, x)], 1))
+    def forward(self, x: torch.Tensor, labels) -> torch.Tensor:
+        """labels: (N,) indices, (N, n_domains) vectors, or one label vector as a tuple (inference)."""
+        return self.main(with_labels(x, labels, self.n_domains))
 
 
 class OfficialResidualBlock(nn.Module):
@@ -355,8 +367,10 @@ class StarGAN(Im2ImModel):
         return vec
 
     def inference_forward(self, x, direction, target_index: int | None = None, target_vector: tuple | None = None):
+        if target_vector is None and self.config.arch == "official" and target_index is not None:
+            target_vector = tuple(float(i == int(target_index)) for i in range(len(self.domain_names)))
         if target_vector is not None:
-            return self.G(x, torch.tensor([target_vector], dtype=x.dtype, device=x.device).expand(x.shape[0], -1))
+            return self.G(x, tuple(target_vector))
         if target_index is None:
             if direction == ANY_TARGET:
                 raise InputError(f"stargan needs a target domain (one of {self.domain_names}); pass target=... "
