@@ -44,3 +44,11 @@ def test_wrong_config_and_keys_are_named(tmp_path):
     torch.save(sd, path)
     with pytest.raises(CheckpointError, match=r"\['a'\]: keys do not match the UNIT VAEGen \(missing \['dec.model.4.norm.beta'\]"):
         im2im_core.load(path, device="cpu")
+
+
+def test_non_finite_weights_are_named(tmp_path):
+    sd = torch.load(WEIGHTS, weights_only=True)
+    sd["b"]["dec.model.5.conv.weight"][0, 0, 0, 0] = float("nan")
+    torch.save(sd, tmp_path / "gen_nan.pt")
+    with pytest.raises(CheckpointError, match=r"weights \['dec.model.5.conv.weight'\] contain NaN/Inf"):
+        im2im_core.load(tmp_path / "gen_nan.pt", device="cpu")

@@ -18,6 +18,7 @@ from .junyanz import FLOAT_DTYPES, INT_DTYPES, JUNYANZ_INTENSITY, infer_generato
 
 FOREIGN_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 #: format name -> module with matches(obj, cfg), load(obj, path, config, device) and export(model)
+#: (or export_files(model, output) for formats of several files)
 FORMATS = {"munit": munit, "stargan": stargan, "attentiongan": attentiongan,
            "bicycle_gan": bicycle_gan, "unit": unit, "drit": drit,
            "council_gan": council_gan, "deepfill": deepfill}

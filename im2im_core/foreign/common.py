@@ -64,7 +64,11 @@ def state_dict_in(obj, key: str | None, name: str, what: str) -> dict:
     bad = [k for k, v in sd.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
         raise CheckpointError(f"{name}: the {what} state_dict holds entries that are not named tensors: {bad[:3]}")
-    return real_tensors(unwrap_module(sd), name)
+    sd = real_tensors(unwrap_module(sd), name)
+    bad = [k for k, v in sd.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"{name}: weights {bad[:3]} contain NaN/Inf; the file is broken")
+    return sd
 
 
 def two_domain_gens(obj, config, name: str, what: str, infer, first_key: str):
@@ -126,7 +130,7 @@ def build_checked(family: str, cfg_dict: dict, shapes: dict, name: str):
 def load_mapped(model, tensors: dict, name: str, optional=()):
     """Copy `tensors` (our keys) into `model`, every key present but `optional` regexes; returns the
     model in eval mode."""
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    _, unexpected = model.load_state_dict(tensors, strict=False)
     expected = {k for k in _inference_keys(model)}
     gaps = sorted(k for k in expected - set(tensors) if not any(re.search(p, k) for p in optional))
     if gaps or unexpected:
@@ -140,13 +144,11 @@ def _inference_keys(model):
     return inference_state(model).keys()
 
 
-def imported_meta(model, path, repo: str, fmt: str, official: dict, commit: str | None = None) -> dict:
+def imported_meta(model, path, repo: str, fmt: str, official: dict) -> dict:
     """Metadata of an imported model: family, domains, our config, and the official config and
     origin in `provenance` (what `export --format official` reads back)."""
     prov = {"imported_from": Path(path).name, "source": repo,
             "official": {"repo": repo, "format": fmt, "config": official}}
-    if commit:
-        prov["official"]["commit"] = commit
     return {"family": model.family, "domains": list(model.config.domains), "config": model.config_dict(),
             "intensity": OFFICIAL_INTENSITY, "provenance": prov}
 
