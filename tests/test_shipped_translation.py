@@ -14,13 +14,13 @@ MODELS = (("pix2pix_t1w_t2w", "T1w->T2w"), ("pix2pix_t2w_t1w", "T2w->T1w"), ("cy
           ("cyclegan_t1w_t2w", "T2w->T1w"), ("attention_t1w_t2w", "T1w->T2w"), ("attention_t1w_t2w", "T2w->T1w"),
           ("unit_t1w_t2w", "T1w->T2w"), ("unit_t1w_t2w", "T2w->T1w"), ("stargan_mri", "T1w->T2w"),
           ("stargan_mri", "T2w->T1w"), ("stargan_mri", "T2w->PD"), ("stargan_mri", "PD->T1w"))
-#: how far below the strong training-free baseline (brain histogram matching) a model may stay. pix2pix
-#: is paired, so that baseline is not its target (>= 0.95 is); measured on these slices when written:
-#: 0.960 against 0.973 for T1w->T2w, 0.942 against 0.972 for T2w->T1w (four slices make their own
-#: intensity window; with the whole volume's, the benchmark measures 0.958). The unpaired models
+#: how far below the strong training-free baseline (brain histogram matching) a model may stay. The
+#: T2w->T1w pix2pix has no prior and its target is >= 0.95: 0.942 against 0.972 on these slices when
+#: written (four slices make their own intensity window; with the whole volume's, the benchmark
+#: measures 0.958). The T1w->T2w pix2pix (prior) measured 0.983 against 0.973. The unpaired models
 #: (intensity prior) beat it in the benchmark both ways; T2w->T1w on four slices with their own
 #: window they stay a little below it (see the note under the dict).
-BRAIN_HIST_MARGIN = {("pix2pix_t1w_t2w", "T1w->T2w"): 0.03, ("pix2pix_t2w_t1w", "T2w->T1w"): 0.04,
+BRAIN_HIST_MARGIN = {("pix2pix_t1w_t2w", "T1w->T2w"): 0.0, ("pix2pix_t2w_t1w", "T2w->T1w"): 0.04,
                      ("cyclegan_t1w_t2w", "T1w->T2w"): 0.0, ("cyclegan_t1w_t2w", "T2w->T1w"): 0.015,
                      ("attention_t1w_t2w", "T1w->T2w"): 0.0, ("attention_t1w_t2w", "T2w->T1w"): 0.015,
                      ("unit_t1w_t2w", "T1w->T2w"): 0.0, ("unit_t1w_t2w", "T2w->T1w"): 0.015,
@@ -73,6 +73,25 @@ def test_shipped_translation_beats_training_free_baselines_at_1mm(native, name, 
     strong = _ssim(tb.brain_hist(data, {direction: direction not in SAME_ORDER})(x, direction), gt)
     print(f"{name} {direction}: SSIM {ours:.3f}, brain histogram matching {strong:.3f}")
     assert ours > strong - BRAIN_HIST_MARGIN[name, direction], (ours, strong)
+
+
+def test_pix2pix_beats_its_own_quantile_prior(native):
+    """Issue 36 item 6: the shipped T1w->T2w pix2pix learns what its prior q misses. With the learned
+    residual removed (q alone, same windowing) the same check fails. Measured when written, these four
+    slices: 0.9827 against 0.9798 (oneDNN on and off alike)."""
+    import torch
+
+    data, pick = native
+    x, gt = data["stack"]["T1w"][pick], data["stack"]["T2w"][pick]
+    tr, prior = (im2im_core.load("pix2pix_t1w_t2w", device="cpu") for _ in range(2))
+
+    class NoResidual(torch.nn.Module):
+        def forward(self, t):
+            return torch.zeros_like(t)
+
+    prior.model.netG.net = NoResidual()
+    ours, q = (_ssim(t.translate(x, out_dtype="float32", spacing=(1.0, 1.0, 1.0)), gt) for t in (tr, prior))
+    assert ours > q + 0.0015, (ours, q)
 
 
 def test_spacing_aware_inference_agrees_between_1mm_and_other_pixel_sizes(native):

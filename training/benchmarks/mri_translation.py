@@ -240,6 +240,8 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--baselines", action="store_true", help="evaluate the training-free baselines and the oracle")
     ap.add_argument("--ship", action="store_true", help="copy the evaluated models into im2im_core/weights")
+    ap.add_argument("--ship-only", default="", help="with --ship: only these shipped names (comma-separated), e.g. "
+                    "the direction that beats its prior")
     ap.add_argument("--report", action="store_true", help="only print the tables from saved results")
     args = ap.parse_args(argv)
     results = Path(args.results)
@@ -273,6 +275,8 @@ def main(argv=None) -> int:
         print(fam, json.dumps({w: {d: round(v["ssim"], 3) for d, v in m.items()} for w, m in metrics.items()}), flush=True)
         if args.ship and fam in SHIP_NAMES:
             for export, name in zip(exports, SHIP_NAMES[fam]):
+                if args.ship_only and name not in args.ship_only.split(","):
+                    continue
                 short = {d: {k: round(v, 4) for k, v in m.items() if k in ("ssim", "psnr", "ssim_mask")}
                          for d, m in metrics["test"].items()}
                 extra = {"task": "MNI152 T1w<->T2w at 1 mm", **({"trained_with": args.trained_with} if args.trained_with else {})}
