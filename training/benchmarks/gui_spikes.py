@@ -90,6 +90,13 @@ def train_stalls(viewer, app, repeats: int) -> dict:
     return {k: v[1:] for k, v in rows.items()}
 
 
+def table(title: str, first: str, rows: dict) -> None:
+    print(f"{title}: longest event-loop stall, ms")
+    print(f"| {first} | median | max |\n|---|---|---|")
+    for name, v in rows.items():
+        print(f"| {name} | {np.median(v):.0f} | {np.max(v):.0f} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -104,11 +111,7 @@ def main(argv=None) -> int:
     viewer = napari.Viewer(show=True)
     app = QApplication.instance()
     if args.train:
-        rows = train_stalls(viewer, app, args.repeats)
-        print("Train widget, cycle_gan tiny, 30 iterations on 96 px: longest event-loop stall, ms")
-        print("| window | median | max |\n|---|---|---|")
-        for name, v in rows.items():
-            print(f"| {name} | {np.median(v):.0f} | {np.max(v):.0f} |")
+        table("Train widget, cycle_gan tiny, 30 iterations on 96 px", "window", train_stalls(viewer, app, args.repeats))
         viewer.close()
         return 0
     rng = np.random.default_rng(0)
@@ -124,10 +127,7 @@ def main(argv=None) -> int:
     for k in range(args.repeats):
         rows["napari computes the contrast limits"].append(add(f"a{k}", False))
         rows["limits computed beforehand"].append(add(f"b{k}", True))
-    print("Adding a 181 x 217 x 181 float32 output layer: longest event-loop stall, ms")
-    print("| case | median | max |\n|---|---|---|")
-    for name, v in rows.items():
-        print(f"| {name} | {np.median(v):.0f} | {np.max(v):.0f} |")
+    table("Adding a 181 x 217 x 181 float32 output layer", "case", rows)
     viewer.close()
     return 0
 
