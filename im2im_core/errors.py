@@ -29,5 +29,10 @@ class NonFiniteOutput(Im2ImError):
     """A model produced NaN or Inf; never returned silently."""
 
 
+class NotStreamable(UserWarning):
+    """A large image could not be streamed exactly (im2im_core.stream); the warning names the part of
+    the network that stopped it and says what ran instead."""
+
+
 class OutsideTraining(UserWarning):
     """An input unlike anything the model was trained on: it runs, and the warning names the difference."""

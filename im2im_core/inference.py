@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from .errors import CheckpointError, InputError, NonFiniteOutput
+from .errors import CheckpointError, InputError, NonFiniteOutput, NotStreamable
 from .layout import _per_slice, _restore_axes, _spatial_mask, axes_order, from_slices, to_slices, validate_image
 from .intensity import Intensity, cast_like
 from .device import bf16_supported, pin_malloc_for_large_images, release_memory, select_device  # noqa: F401
@@ -167,12 +168,16 @@ class Translator:
                         graphs[j] = stream.trace(model, lambda t, s=sopts: model.inference_forward(
                             t, direction, **_batch_opts(s, slice(0, 1), n)))
                     units = len(samples) * n * stream.n_steps(graphs[0])
-                except stream.Unsupported:
-                    graphs = {}
+                except stream.Unsupported as exc:
+                    graphs, why = {}, str(exc)
                 if not graphs and h * w <= WHOLE_PASS_TILES * tile * tile:
                     # not streamable: while the image is a few tiles, one whole-image pass per image
                     # beats a tiled pass per norm (StarGAN at 2048²: 10x)
                     big, batch_size = False, 1
+                    units = len(samples) * n
+                elif not graphs:
+                    big = self._not_streamable(why)
+                    batch_size = batch_size if big else 1
                     units = len(samples) * n
                 if big and not graphs:
                     with torch.inference_mode():
@@ -211,8 +216,13 @@ class Translator:
                             try:
                                 parts.append(run_streamed(gm, src, tuple(x.shape[-2:]), on_tile=tick, cancel=cancel))
                                 continue
-                            except stream.Unsupported:  # a layer the tracer passed but the executor lacks
+                            except stream.Unsupported as exc:  # a layer the tracer passed but the executor lacks
                                 graphs.clear()
+                                if not self._not_streamable(str(exc)):
+                                    out = run_padded(fn, x[i:i + 1], mult)
+                                    parts.append({k: v.float().cpu() for k, v in out.items()})
+                                    tick()
+                                    continue
                         parts.append(run_seamless(fn, x[i:i + 1], model, tile=tile, overlap=overlap,
                                                   multiple=mult, norm_stats=norm_stats, on_tile=tick, cancel=cancel))
                 else:
@@ -228,6 +238,16 @@ class Translator:
         if self.device.type == "cpu":
             release_memory()  # buffers of a new size would otherwise stay in the heap (issue 40)
         return results
+
+    def _not_streamable(self, why: str) -> bool:
+        """Warn that a large image does not stream; True: tile it (a pass per norm layer), False: run
+        it whole (the family's `unstreamable` rule)."""
+        tiles = self.model.unstreamable == "tiles"
+        what = ("tiles with a statistics pass per norm layer instead (close to, not equal to, the whole-image "
+                "result)" if tiles else "one whole-image pass instead (tiles of this family would differ from it)")
+        warnings.warn(f"{self.family}: this network cannot be streamed over a large image ({why}); {what}",
+                      NotStreamable, stacklevel=4)
+        return tiles
 
     def _reference_images(self, opts: dict, channels: int, rgb: bool | None) -> dict:
         """Options that are reference images of the output domain (MUNIT's `style_from`): a raw

@@ -11,6 +11,12 @@ the strips their consumer reads. Every convolution output row is computed once, 
 close to one whole-image pass, and the result equals whole-image inference up to floating-point
 order.
 
+Conditional and multimodal networks stream too: a network may read the image's shape, device and
+dtype (to make a code or label vector for it), concatenate a code map (`stream_pointwise`
+functions such as nets/codemap.with_code), slice channels, hand AdaIN parameters to its layers
+while tracing (recorded with the layer's node), and pool an activation globally (the whole image's
+channel means, before any layer that uses the result).
+
 Memory is bounded by the strip size and a RAM budget for stored activations; beyond the budget
 they go to temporary files (read back with plain file I/O, so they do not count as resident
 memory). Graphs with anything else (data-dependent shapes, unknown ops, dropout in training
@@ -62,6 +68,16 @@ class Tracer(fx.Tracer):
             return True
         return super().is_leaf_module(m, qualname)
 
+    def call_module(self, m, forward, args, kwargs):
+        """A leaf whose attributes were set to traced values just before the call (the AdaIN
+        parameters a decoder hands its layers, as in Council-GAN's official networks) records
+        them, so the executor sets them to their values when it runs the layer."""
+        out = super().call_module(m, forward, args, kwargs)
+        attrs = {k: v.node for k, v in vars(m).items() if isinstance(v, fx.Proxy)}
+        if attrs and isinstance(out, fx.Proxy) and self.is_leaf_module(m, self.path_of_module(m)):
+            out.node.meta["stream_attrs"] = attrs
+        return out
+
 
 class _Call(nn.Module):
     """`fn(x)` as a module, so it can be traced."""
@@ -82,6 +98,11 @@ def trace(model: nn.Module, fn: Callable) -> fx.GraphModule:
         return fx.GraphModule(root, Tracer().trace(root))
     except Exception as exc:  # noqa: BLE001 - anything fx cannot trace is simply not streamable
         raise Unsupported(f"not traceable: {type(exc).__name__}: {exc}") from None
+    finally:  # attributes a forward set to traced values (recorded in the graph) are not kept
+        for m in model.modules():
+            for k, v in list(vars(m).items()):
+                if isinstance(v, fx.Proxy):
+                    setattr(m, k, None)
 
 
 # ---- activations -----------------------------------------------------------------------------
@@ -430,20 +451,64 @@ def _out_dtype(src: Act, weight: torch.Tensor) -> torch.dtype:
     return torch.promote_types(src.dtype, weight.dtype)
 
 
-def norm(ctx: Context, m: GlobalInstanceNorm2d, src: Act) -> Pointwise:
-    """The layer's own forward with the whole activation's statistics."""
+def _stats(ctx: Context, src: Act) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (mean, variance) of the whole activation, float32."""
     s, ss, n = src.stats(ctx)
     mean = s / n
-    stats = (mean.float(), (ss / n - mean * mean).clamp_min(0).float())
+    return mean.float(), (ss / n - mean * mean).clamp_min(0).float()
 
+
+def norm(ctx: Context, m: GlobalInstanceNorm2d, src: Act, attrs: dict | None = None) -> Pointwise:
+    """The layer's own forward with the whole activation's statistics (and `attrs` set on it)."""
+    return Pointwise(_with_attrs(m, {**(attrs or {}), "fixed_stats": _stats(ctx, src)}), (src,), {}, src)
+
+
+class _Rows(Act):
+    """A tensor of the image's size already in memory, read a band of rows at a time."""
+
+    def __init__(self, t: torch.Tensor):
+        self.t = t
+        _, self.c, self.h, self.w = t.shape
+        self.dtype = t.dtype
+
+    def read(self, r0, r1):
+        return self.t[:, :, r0:r1]
+
+
+def _is_map(t, like: Act) -> bool:
+    return isinstance(t, torch.Tensor) and t.dim() == 4 and t.shape[0] == 1 and tuple(t.shape[2:]) == (like.h, like.w)
+
+
+def _map_maps(v, like: Act):
+    if isinstance(v, (list, tuple)):
+        return type(v)(_map_maps(x, like) for x in v)
+    return _Rows(v) if _is_map(v, like) else v
+
+
+def _stand_in(a: Act) -> torch.Tensor:
+    """A tensor with the activation's shape, dtype and device and no memory of its own."""
+    return torch.zeros((), dtype=a.dtype, device=_attribute(a, "device")).expand(1, a.c, a.h, a.w)
+
+
+def _map_acts(f, v):
+    if isinstance(v, (list, tuple)):
+        return type(v)(_map_acts(f, x) for x in v)
+    return f(v) if isinstance(v, Act) else v
+
+
+def _with_attrs(m: nn.Module, attrs: dict) -> Callable:
+    """m(x) with `attrs` set on m for the call (tensors moved to x's device), then restored."""
     def apply(x):
-        saved = m.fixed_stats
-        m.fixed_stats = tuple(t.to(x.device) for t in stats)
+        saved = {k: getattr(m, k) for k in attrs}
+        for k, v in attrs.items():
+            setattr(m, k, tuple(t.to(x.device) for t in v) if isinstance(v, tuple) else
+                    v.to(x.device) if isinstance(v, torch.Tensor) else v)
         try:
             return m(x)
         finally:
-            m.fixed_stats = saved
-    return Pointwise(apply, (src,), {}, src)
+            for k, v in saved.items():
+                setattr(m, k, v)
+    return apply
 
 
 def _acts(v) -> list[Act]:
@@ -456,16 +521,61 @@ def _acts(v) -> list[Act]:
     return []
 
 
-def _pointwise_call(f, args, kwargs) -> Pointwise:
+def _pointwise_call(f, args, kwargs, probe: bool = False) -> Pointwise:
+    """f on bands of its image arguments; `probe`: f may change the channel count, read it off one row."""
     acts = _acts(args) + _acts(kwargs)
     like = acts[0]
     if any((a.h, a.w) != (like.h, like.w) for a in acts):
         raise Unsupported("pointwise op on activations of different sizes")
-    return Pointwise(f, args, kwargs, like)
+    # a constant map of the image's size (a reference image resized to it) is read in bands too
+    args, kwargs = _map_maps(args, like), {k: _map_maps(v, like) for k, v in kwargs.items()}
+    out = Pointwise(f, args, kwargs, like)
+    if probe:
+        t = out.read(0, 1)
+        if t.dim() != 4 or t.shape[0] != 1 or t.shape[2] != 1 or t.shape[3] != like.w:
+            raise Unsupported(f"{getattr(f, '__name__', f)} does not keep the image's rows and columns")
+        out.c, out.dtype = t.shape[1], t.dtype
+    return out
 
 
-def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs):
-    """The value of one graph node: an Act when it depends on the image, else computed eagerly."""
+def _channels(idx, c: int) -> int | None:
+    """How many channels x[idx] keeps when idx selects a range of channels only (x[:, a:b]), else None."""
+    idx = idx if isinstance(idx, tuple) else (idx,)
+    if not 1 <= len(idx) <= 4 or any(not isinstance(i, slice) for i in idx):
+        return None
+    if idx[0] != slice(None) or any(i != slice(None) for i in idx[2:]):
+        return None
+    return c if len(idx) == 1 else len(range(c)[idx[1]])
+
+
+#: what a network may ask of the whole image without reading it: its shape, device and dtype
+#: (a code or label vector made for the image's batch and device, not for a band of it)
+ACT_ATTRIBUTES = ("shape", "device", "dtype", "ndim")
+
+
+def _attribute(a: Act, name: str):
+    if name == "shape":
+        return torch.Size((1, a.c, a.h, a.w))
+    if name == "ndim":
+        return 4
+    if name == "dtype":
+        return a.dtype
+    device = getattr(a, "device", None)
+    return device if device is not None else a.read(0, 1).device
+
+
+def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs, env_attrs: dict | None = None):
+    """The value of one graph node: an Act when it depends on the image, else computed eagerly.
+    `env_attrs`: the values computed so far, for attributes a leaf had set while tracing."""
+    if node.op == "call_function" and node.target is getattr and isinstance(args[0], Act):
+        if len(args) == 2 and args[1] in ACT_ATTRIBUTES:
+            return _attribute(args[0], args[1])
+        raise Unsupported(f"attribute {args[1:]} of an image activation")
+    if node.op == "call_method" and node.target in ("size", "dim") and isinstance(args[0], Act):
+        shape = _attribute(args[0], "shape")
+        if node.target == "dim":
+            return 4
+        return shape if len(args) == 1 and not kwargs else shape[args[1] if len(args) > 1 else kwargs["dim"]]
     if not _acts(args) and not _acts(kwargs):
         if node.op == "call_module":
             return gm.get_submodule(node.target)(*args, **kwargs)
@@ -474,6 +584,7 @@ def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs):
         return getattr(args[0], node.target)(*args[1:], **kwargs)
     if node.op == "call_module":
         m = gm.get_submodule(node.target)
+        attrs = {k: env_attrs[n] for k, n in node.meta.get("stream_attrs", {}).items()} if env_attrs else {}
         src = args[0]
         if len(args) != 1 or kwargs or not isinstance(src, Act):
             raise Unsupported(f"module {node.target} called with extra arguments")
@@ -481,8 +592,14 @@ def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs):
             moments = any(u.op == "call_module" and isinstance(gm.get_submodule(u.target), GlobalInstanceNorm2d)
                           for u in node.users)
             return (conv2d if isinstance(m, nn.Conv2d) else conv_transpose2d)(ctx, m, src, moments)
+        if getattr(m, "stream_reduction", False):  # a vector of the whole image's channel means
+            return _with_attrs(m, {**attrs, "fixed_stats": _stats(ctx, src)})(src.read(0, 1))
+        if isinstance(m, nn.AdaptiveAvgPool2d) and _pair(m.output_size) == (1, 1):
+            return _stats(ctx, src)[0].to(src.read(0, 1).dtype).view(1, -1, 1, 1)
         if isinstance(m, GlobalInstanceNorm2d):
-            return norm(ctx, m, src)
+            return norm(ctx, m, src, attrs)
+        if attrs:
+            raise Unsupported(f"module {node.target} with attributes set while tracing")
         for cls, mode in PAD_MODULES.items():
             if isinstance(m, cls):
                 return Padded(src, tuple(m.padding), mode)
@@ -505,17 +622,38 @@ def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs):
         f = node.target
         if f in (torch.cat, torch.concat):
             dim = kwargs.get("dim", args[1] if len(args) > 1 else 0)
-            parts = args[0]
-            if dim not in (1, -3) or not all(isinstance(p, Act) for p in parts):
+            parts = list(args[0])
+            like = _acts(parts)[0]
+            if dim not in (1, -3) or not all(isinstance(p, Act) or _is_map(p, like) for p in parts):
                 raise Unsupported("concatenation other than along channels")
-            out = _pointwise_call(lambda ps: torch.cat(ps, 1), (list(parts),), {})
+            out = _pointwise_call(lambda ps: torch.cat(ps, 1), (parts,), {})
+            parts = out.args[0]
             out.c = sum(p.c for p in parts)
             return out
+        if getattr(f, "stream_shape_only", False):  # reads only the image's shape, dtype and device
+            return f(*_map_acts(_stand_in, args), **{k: _map_acts(_stand_in, v) for k, v in kwargs.items()})
         if f is F.interpolate and isinstance(args[0], Act):
             return _interpolated(*args, **kwargs)
-        if f in POINTWISE_FUNCTIONS or getattr(f, "stream_pointwise", False):
+        if f is operator.getitem and isinstance(args[0], Act) and len(args) == 2:
+            c = _channels(args[1], args[0].c)
+            if not c:
+                raise Unsupported("indexing an image other than by a range of channels")
+            out = _pointwise_call(operator.getitem, args, kwargs)
+            out.c = c
+            return out
+        if f in POINTWISE_FUNCTIONS:
             return _pointwise_call(f, args, kwargs)
+        if getattr(f, "stream_pointwise", False):
+            return _pointwise_call(f, args, kwargs, probe=True)
         raise Unsupported(f"function {getattr(f, '__name__', f)}")
+    if node.op == "call_method" and node.target in ("mean", "sum", "amax", "amin") and len(args) >= 1:
+        dim = kwargs.get("dim", args[1] if len(args) > 1 else None)
+        keep = kwargs.get("keepdim", args[2] if len(args) > 2 else False)
+        if dim in (1, -3, (1,), [1]) and keep and isinstance(args[0], Act):  # across channels: per pixel
+            out = _pointwise_call(lambda x, *a, _m=node.target, **k: getattr(x, _m)(*a, **k), args, kwargs)
+            out.c = 1
+            return out
+        raise Unsupported(f"{node.target} over the image")
     if node.op == "call_method" and node.target in POINTWISE_METHODS:
         out = _pointwise_call(lambda x, *a, _m=node.target, **k: getattr(x, _m)(*a, **k), args, kwargs)
         if node.target in ("float", "to", "type_as"):
@@ -557,7 +695,7 @@ def stream(gm: fx.GraphModule, x: "torch.Tensor | Act", *, strip_bytes: int = ST
     nodes = list(gm.graph.nodes)
     last_use = {}
     for i, n in enumerate(nodes):
-        for a in n.all_input_nodes:
+        for a in [*n.all_input_nodes, *n.meta.get("stream_attrs", {}).values()]:
             last_use[a] = i
     env: dict[fx.Node, object] = {}
     try:
@@ -574,13 +712,13 @@ def stream(gm: fx.GraphModule, x: "torch.Tensor | Act", *, strip_bytes: int = ST
             else:
                 args = fx.node.map_arg(node.args, env.__getitem__)
                 kwargs = fx.node.map_arg(node.kwargs, env.__getitem__)
-                val = run_node(ctx, gm, node, args, kwargs)
+                val = run_node(ctx, gm, node, args, kwargs, env)
                 if isinstance(val, Stored) and tick is not None:
                     tick()
                 elif isinstance(val, Act) and not isinstance(val, (Stored, Source)) and len(node.users) > 1:
                     val = _materialize(ctx, val, moments=False)  # read by several consumers: compute it once
                 env[node] = val
-            for a in node.all_input_nodes:
+            for a in [*node.all_input_nodes, *node.meta.get("stream_attrs", {}).values()]:
                 if last_use.get(a) == i:  # a stored activation is freed when its last lazy reader goes
                     env.pop(a, None)
         raise Unsupported("graph without output")

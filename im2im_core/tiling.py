@@ -5,8 +5,11 @@ tiles changes the result unless every tile shares those statistics.
 
 - `norm_stats="exact"` (default): the network is traced and run layer by layer over row strips
   of the whole image (`run_streamed`, im2im_core.stream): one pass, equal to whole-image
-  inference up to floating-point order. Networks that cannot be traced fall back to tiles with
-  one statistics pass per norm layer (each stopping at its layer): also exact, but several passes.
+  inference up to floating-point order. Networks that cannot be streamed fall back (with a
+  NotStreamable warning) to tiles with one statistics pass per norm layer (each stopping at its
+  layer): close to whole-image inference for plain instance-norm generators, not equal to it, and
+  several passes. Families whose codes, labels or AdaIN parameters enter every tile
+  (`Im2ImModel.unstreamable == "whole"`) run one whole-image pass instead (inference.Translator).
 - `norm_stats="thumbnail"`: tiles share statistics from one pass over the image downsampled to a
   tile (Thumbnail Instance Normalization, Chen et al., CVPR 2022). Approximate; kept for networks
   that cannot be traced, where it is one pass instead of one per norm layer.

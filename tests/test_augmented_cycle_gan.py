@@ -137,8 +137,10 @@ def test_samples_seeded_reference_latent_and_round_trip(ckpt):
 
 
 def test_tiled_reference_latent_is_one_code_and_bf16_runs(ckpt):
-    """Tiled inference with a reference: the tile-aware pooling gives every tile the same latent
-    (per-tile pooling would give each tile its own); the pure-bf16 CPU path runs and stays close."""
+    """Tiled inference with a reference: with thumbnail statistics the tile-aware pooling gives every
+    tile the same latent (per-tile pooling would give each tile its own); the exact default streams
+    the image (one latent, from the whole image: the untiled result); the pure-bf16 CPU path runs
+    and stays close."""
     _, path = ckpt
     tr = im2im_core.load(path, device="cpu", precision="fp32")
     img = np.random.default_rng(1).integers(0, 255, (64, 64), dtype=np.uint8).astype(np.float32)
@@ -149,8 +151,13 @@ def test_tiled_reference_latent_is_one_code_and_bf16_runs(ckpt):
         for stats in ("thumbnail", "exact"):
             codes.clear()
             # tiles of 24: more than the four tiles' pixels an unstreamable model runs in one pass
-            y = tr.translate(img, tile=24, overlap=8, norm_stats=stats, style_from=ref)
+            y = tr.translate(img, tile=24, overlap=8, norm_stats=stats, style_from=ref, out_dtype="float32")
             assert y.shape == img.shape and np.isfinite(y).all()
+            if stats == "exact":  # streamed: one latent of the whole image, the untiled result
+                assert len(codes) == 1
+                whole = tr.translate(img, style_from=ref, out_dtype="float32")
+                assert np.abs(y - whole).max() <= 1e-4 * 255
+                continue
             assert len(codes) >= 4, stats  # the tiles (after the statistics passes)
             for z in codes[-4:]:
                 torch.testing.assert_close(z, codes[-1], rtol=0, atol=0)

@@ -164,22 +164,43 @@ def test_shipped_unit_streams_exactly_where_thumbnails_fail():
     assert psnr(whole, tiled) >= 60
 
 
+def _untraceable(tr):
+    """The model with a Python branch on the image's size in its inference: not traceable."""
+    forward = tr.model.inference_forward
+    tr.model.inference_forward = lambda t, d, **o: forward(t, d, **o) if t.shape[-1] > 0 else t
+    return tr
+
+
 def test_unstreamable_model_runs_whole_images_up_to_four_tiles():
-    """StarGAN's label map (expanded to the image's size) does not stream. Up to four tiles' pixels
-    the image runs in one whole pass (the same output as an untiled call); above, tiles with a
-    pass per norm, still close to it."""
-    cfg = {"domains": ["T1w", "T2w", "PD"], "dim": 8, "n_res": 1, "ndf": 8, "d_layers": 3,
-           "intensity_prior": "match", "invert_pairs": ["T1w:T2w"]}
-    tr = _translator("stargan", cfg)
+    """A network the tracer cannot follow: up to four tiles' pixels the image runs in one whole
+    pass (the same output as an untiled call); above, tiles with a pass per norm, still close to
+    it, with a NotStreamable warning that says why."""
+    from im2im_core.errors import NotStreamable
+
+    tr = _untraceable(_translator("generator", {"generator": {"ngf": 8, "n_blocks": 2}}))
     with pytest.raises(stream.Unsupported):
-        stream.trace(tr.model, lambda t: tr.model.inference_forward(t, "T2w->T1w"))
+        stream.trace(tr.model, lambda t: tr.model.inference_forward(t, "AtoB"))
     img = _image(320, 3).astype(np.float32)
-    whole = tr.translate(img, "T2w->T1w", tile=512, out_dtype="float32")
+    whole = tr.translate(img, tile=512, out_dtype="float32")
     ticks = []
-    np.testing.assert_array_equal(tr.translate(img, "T2w->T1w", tile=160, out_dtype="float32",
+    np.testing.assert_array_equal(tr.translate(img, tile=160, out_dtype="float32",
                                                progress=lambda i, n: ticks.append((i, n))), whole)
     assert ticks == [(1, 1)]  # one unit: the whole image
     ticks.clear()
-    tiled = tr.translate(img, "T2w->T1w", tile=128, out_dtype="float32", progress=lambda i, n: ticks.append((i, n)))
+    with pytest.warns(NotStreamable, match="not traceable.*tiles with a statistics pass"):
+        tiled = tr.translate(img, tile=128, out_dtype="float32", progress=lambda i, n: ticks.append((i, n)))
     assert len(ticks) > 4 and ticks[-1][0] == ticks[-1][1]
     assert psnr(whole, tiled) >= 30
+
+
+def test_unstreamable_multimodal_model_runs_whole_with_a_warning():
+    """Families whose codes or labels enter every tile (here MUNIT with a seeded style) never tile
+    when they cannot stream: one whole-image pass, equal to the untiled call, and a warning."""
+    from im2im_core.errors import NotStreamable
+
+    tr = _untraceable(_translator("munit", {"dim": 8, "n_res": 1, "mlp_dim": 16, "ndf": 8, "n_scales": 1}))
+    img = _image(320, 3).astype(np.float32)
+    whole = tr.translate(img, tile=512, out_dtype="float32", seed=3)
+    with pytest.warns(NotStreamable, match="munit: .*not traceable.*one whole-image pass"):
+        tiled = tr.translate(img, tile=64, overlap=16, out_dtype="float32", seed=3)
+    np.testing.assert_array_equal(tiled, whole)

@@ -76,6 +76,7 @@ class ACLGAN(Im2ImModel):
         "Consistency Loss, ECCV 2020",
         "https://arxiv.org/abs/2003.04858")
     Config = ACLGANConfig
+    unstreamable = "whole"  # AdaIN codes and masks: tiles would not match the whole image
     generator_names = ("G_ST", "G_TS")
     inference_options = frozenset({"n_samples", "seed", "return_attention"})
     pure_bf16 = True

@@ -69,7 +69,10 @@ from .base import ModelConfig, check_losses, register
 class GlobalMeanPool(GlobalInstanceNorm2d):
     """Global average pooling (N, C, H, W) -> (N, C) that the tiler treats like an instance norm:
     with whole-image statistics gathered (thumbnail or exact), every tile returns the whole image's
-    mean, so a code computed from it is the same for all tiles."""
+    mean, so a code computed from it is the same for all tiles. The streaming executor
+    (im2im_core.stream) sets the whole image's statistics and takes the vector it returns."""
+
+    stream_reduction = True
 
     def __init__(self, channels: int):
         super().__init__(channels, affine=False, track_running_stats=False)
@@ -87,6 +90,10 @@ def resize_like(ref: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if ref.shape[-2:] != x.shape[-2:]:
         ref = F.interpolate(ref, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False, antialias=True)
     return ref.to(x.dtype)
+
+
+resize_like.stream_shape_only = True  # the executor calls it with a stand-in of x's shape (stream.py)
+torch.fx.wrap("resize_like")
 
 
 # ---- networks ------------------------------------------------------------------------------------------
@@ -180,7 +187,7 @@ class PairEncoder(nn.Module):
         self.head = nn.Linear(ch, z_dim)
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        if a.shape[-2:] != b.shape[-2:]:
+        if not isinstance(a, torch.fx.Proxy) and a.shape[-2:] != b.shape[-2:]:  # traced: x and a resized reference
             raise InputError(f"latent encoder: the pair's images differ in size ({tuple(a.shape[-2:])} vs "
                              f"{tuple(b.shape[-2:])})")
         pooled = self.pool(self.features(torch.cat([a, b.to(a.dtype)], dim=1)))

@@ -129,6 +129,11 @@ class Im2ImModel(nn.Module):
     two_domains: ClassVar[bool] = True
     #: conv-only families run fastest on CPU with bf16 weights (no autocast casts around each norm)
     pure_bf16: ClassVar[bool] = False
+    #: what a large image gets when its network cannot be streamed (stream.Unsupported), with a
+    #: NotStreamable warning: "tiles" (a statistics pass per norm layer, then overlapping tiles:
+    #: close to the whole image for plain instance-norm generators) or "whole" (one whole-image pass:
+    #: for families whose codes, labels or AdaIN parameters make tiles differ from it)
+    unstreamable: ClassVar[str] = "tiles"
 
     def __init__(self, config):
         super().__init__()

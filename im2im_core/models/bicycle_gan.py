@@ -49,12 +49,15 @@ from torch import nn
 from ..errors import ConfigError, InputError
 from ..losses import GANLoss, kl_gaussian, l1
 from ..nets import GeneratorConfig, build_generator
+from ..nets.codemap import with_code
 from ..nets.encoders import MultiScaleDiscriminator
 from ..nets.norm import conv_bias, norm_layer
 from ..nets.prior import QuantileMap, check_prior, fit_priors, zero_last_conv
 from ..nets.init import init_weights
 from .latents import MultimodalModel, draw_codes, reference_tensor
 from .base import ModelConfig, check_losses, register
+
+torch.fx.wrap("with_code")  # one pointwise step for the streaming executor (nets/codemap.py)
 
 
 @dataclass
@@ -144,8 +147,7 @@ class LatentUnet(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """x (N, C, H, W), z (N, nz) -> (N, out, H, W)."""
-        z = z.to(dtype=x.dtype, device=x.device)[:, :, None, None].expand(-1, -1, *x.shape[-2:])
-        y = self.unet(torch.cat([x, z], 1))
+        y = self.unet(with_code(x, z))
         return y if self.prior is None else self.prior(x) + y
 
 

@@ -81,6 +81,7 @@ class CouncilGAN(Im2ImModel):
         "Nizan & Tal: Breaking the Cycle - Colleagues Are All You Need, CVPR 2020",
         "https://arxiv.org/abs/1911.10538")
     Config = CouncilGANConfig
+    unstreamable = "whole"  # AdaIN codes and masks: tiles would not match the whole image
     generator_names = ("gens",)
     inference_options = frozenset({"member", "n_samples", "seed", "return_attention"})
     pure_bf16 = True

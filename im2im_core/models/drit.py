@@ -73,11 +73,14 @@ from ..errors import ConfigError
 from ..losses import GANLoss, l1
 from ..nets.encoders import (ConvEncoder, MultiScaleDiscriminator, SharedTailEncoder, StyleEncoder, pad_layer,
                              res_blocks)
+from ..nets.codemap import with_code
 from ..nets.norm import norm_layer
 from ..nets.prior import check_prior, QuantileMap, fit_priors, zero_last_conv
 from ..nets.init import init_weights
 from .latents import MultimodalModel, draw_codes, reference_tensor
 from .base import LATENT_SIZES, ModelConfig, check_losses, register
+
+torch.fx.wrap("with_code")  # one pointwise step for the streaming executor (nets/codemap.py)
 
 
 @dataclass
@@ -120,11 +123,6 @@ class DRITConfig(ModelConfig):
 LOSS_WEIGHTS = ("lambda_gan", "lambda_content", "lambda_cc", "lambda_rec", "lambda_lr", "lambda_kl", "lambda_prior")
 
 
-def tile_code(a: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """Attribute (N, D) as a spatially constant map (N, D, H, W) shaped like `like`."""
-    return a.to(like.dtype)[:, :, None, None].expand(-1, -1, *like.shape[-2:])
-
-
 class AttrInject(nn.Module):
     """1x1 conv over [features, attribute map]: the attribute becomes a learned per-channel shift."""
 
@@ -134,7 +132,7 @@ class AttrInject(nn.Module):
         self.act = nn.ReLU(True) if act else nn.Identity()
 
     def forward(self, h, a):
-        return self.act(self.conv(torch.cat([h, tile_code(a, h)], dim=1)))
+        return self.act(self.conv(with_code(h, a)))
 
 
 class AttrResBlock(nn.Module):
@@ -163,7 +161,7 @@ class AttrUp(nn.Module):
 
     def forward(self, x, a):
         x = F.interpolate(x, scale_factor=2, mode="nearest")
-        return F.relu(self.norm(self.conv(self.pad(torch.cat([x, tile_code(a, x)], dim=1)))))
+        return F.relu(self.norm(self.conv(self.pad(with_code(x, a)))))
 
 
 class AttrGenerator(nn.Module):

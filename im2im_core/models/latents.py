@@ -16,6 +16,7 @@ class MultimodalModel(Im2ImModel):
     inference_options = frozenset({"n_samples", "seed", "style_from"})
     reference_options = ("style_from",)
     pure_bf16 = True
+    unstreamable = "whole"  # a code enters every tile: per-tile statistics would not match the whole image
 
 
 MAX_SAMPLES = 256  # samples per call: each is a whole output image

@@ -110,6 +110,16 @@ with_labels.stream_pointwise = True
 torch.fx.wrap("with_labels")
 
 
+def add_domain_skip(h: torch.Tensor, skip: torch.Tensor, labels: torch.Tensor, n_domains: int) -> torch.Tensor:
+    """h + the target domain's part of `skip` (n_domains * C channels), per item: pixel by pixel."""
+    rows = torch.arange(len(labels), device=labels.device)
+    return h + skip.unflatten(1, (n_domains, h.shape[1]))[rows, labels]
+
+
+add_domain_skip.stream_pointwise = True
+torch.fx.wrap("add_domain_skip")
+
+
 class KeptStatsInstanceNorm2d(GlobalInstanceNorm2d):
     """yunjey/stargan's InstanceNorm2d(affine=True, track_running_stats=True), which their code never
     puts in eval mode: it always normalises with the image's own statistics. The running statistics
@@ -186,7 +196,7 @@ class StarGANGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """x: (N, C, H, W); labels: (N,) int64 target domain indices or (N, n_domains) label vectors."""
-        h = torch.cat([x, label_map(labels, self.n_domains, x)], 1)
+        h = with_labels(x, labels, self.n_domains)
         if self.skips is None:
             return self.decoder(self.encoder(h))
         feats = []  # stem and down-sampling outputs, finest first
@@ -195,11 +205,9 @@ class StarGANGenerator(nn.Module):
             feats.append(h)
         stages = list(self.decoder.model)  # [residual blocks, (up-sample, conv) * n_down, output conv]
         h = stages[0](h)
-        rows = torch.arange(len(labels), device=labels.device)
         for k, proj in enumerate(self.skips):
             h = stages[2 + 2 * k](stages[1 + 2 * k](h))
-            skip = proj(feats[len(self.skips) - 1 - k])
-            h = h + skip.unflatten(1, (self.n_domains, h.shape[1]))[rows, labels]
+            h = add_domain_skip(h, proj(feats[len(self.skips) - 1 - k]), labels, self.n_domains)
         return stages[-1](h)
 
 
@@ -251,6 +259,7 @@ class StarGAN(Im2ImModel):
     inference_options = frozenset({"target"})
     multi_domain = True
     pure_bf16 = True
+    unstreamable = "whole"  # the label map enters every tile: tiles would not match the whole image
 
     def __init__(self, config: StarGANConfig):
         super().__init__(config)

@@ -13,8 +13,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .codemap import with_code
 from .norm import GlobalLayerNorm2d, norm_layer
 from .pad import ReflectionPad2d
+
+torch.fx.wrap("with_code")  # one pointwise step for the streaming executor (nets/codemap.py)
 
 
 class Block(nn.Module):
@@ -122,10 +125,6 @@ class AttrEncoderConcat(nn.Module):
         return self.fc(h), self.fcVar(h)
 
 
-def zmap(z: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return z.to(like.dtype)[:, :, None, None].expand(-1, -1, *like.shape[-2:])
-
-
 class MisINSResBlock(nn.Module):
     """x + blk2([IN(conv3(blk1([IN(conv3(x)), z]))), z]); blk = 1x1 conv, ReLU, 1x1 conv, ReLU."""
 
@@ -140,8 +139,8 @@ class MisINSResBlock(nn.Module):
         self.model = nn.Sequential()
 
     def forward(self, x, z):
-        h = self.blk1(torch.cat([self.conv1(x), zmap(z, x)], 1))
-        return x + self.blk2(torch.cat([self.conv2(h), zmap(z, x)], 1))
+        h = self.blk1(with_code(self.conv1(x), z))
+        return x + self.blk2(with_code(self.conv2(h), z))
 
 
 class Generator(nn.Module):
@@ -159,10 +158,10 @@ class Generator(nn.Module):
                                  nn.Linear(tch, tch * 4))
 
     def forward(self, content, z):
-        codes = self.mlp(z.to(self.mlp[0].weight.dtype)).split(self.tch, dim=1)
+        codes = self.mlp(z.to(self.mlp[0].weight.dtype))
         h = content
-        for k, code in enumerate(codes, 1):
-            h = getattr(self, f"dec{k}")(h, code)
+        for k in range(1, 5):  # slices, not split(): a traced tensor cannot be iterated (stream.py)
+            h = getattr(self, f"dec{k}")(h, codes[:, (k - 1) * self.tch:k * self.tch])
         return self.dec5(h)
 
 
@@ -184,5 +183,5 @@ class GeneratorConcat(nn.Module):
     def forward(self, content, z):
         h = self.share(content)
         for stage in (self.dec1, self.dec2, self.dec3, self.dec4):
-            h = stage(torch.cat([h, zmap(z, h)], 1))
+            h = stage(with_code(h, z))
         return h

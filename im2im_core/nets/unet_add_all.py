@@ -8,7 +8,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .codemap import with_code
 from .norm import norm_layer
+
+torch.fx.wrap("with_code")  # one pointwise step for the streaming executor (nets/codemap.py)
 
 
 class UnetBlockWithZ(nn.Module):
@@ -33,7 +36,7 @@ class UnetBlockWithZ(nn.Module):
         self.up = nn.Sequential(*up)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        h = torch.cat([x, z[:, :, None, None].expand(-1, -1, *x.shape[-2:])], 1) if self.nz > 0 else x
+        h = with_code(x, z) if self.nz > 0 else x
         if self.outermost:
             return self.up(self.submodule(self.down(h), z))
         if self.innermost:
