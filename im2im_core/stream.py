@@ -589,7 +589,8 @@ def run_node(ctx: Context, gm: fx.GraphModule, node: fx.Node, args, kwargs, env_
         if len(args) != 1 or kwargs or not isinstance(src, Act):
             raise Unsupported(f"module {node.target} called with extra arguments")
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):  # statistics only for a norm that reads it
-            moments = any(u.op == "call_module" and isinstance(gm.get_submodule(u.target), GlobalInstanceNorm2d)
+            moments = any(u.op == "call_module" and isinstance(gm.get_submodule(u.target),
+                                                               (GlobalInstanceNorm2d, nn.AdaptiveAvgPool2d))
                           for u in node.users)
             return (conv2d if isinstance(m, nn.Conv2d) else conv_transpose2d)(ctx, m, src, moments)
         if getattr(m, "stream_reduction", False):  # a vector of the whole image's channel means
