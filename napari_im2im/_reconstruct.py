@@ -248,7 +248,7 @@ def kspace_layer(path, model=None, *, data_consistency: bool = True, device: str
     from pathlib import Path
 
     from im2im_core.mri.fft import ifft2c_np
-    from im2im_core.mri.kspace import check_kspace, read_kspace, reconstruct_kspace
+    from im2im_core.mri.kspace import check_kspace, kspace_pixel_size, read_kspace, reconstruct_kspace
 
     t0 = time.perf_counter()
     raw, mask = read_kspace(path)
@@ -269,9 +269,12 @@ def kspace_layer(path, model=None, *, data_consistency: bool = True, device: str
     prov = provenance(WIDGET, info, {"kspace": str(path), "data_consistency": data_consistency,
                                      "sampled": float(m.mean())}, time.perf_counter() - t0, mode="kspace",
                       method="model" if tr is not None else "zero-filled (no model)")
-    # k-space files carry no pixel size: pixel units, and axes named rather than napari's "-2, -1"
+    # fastMRI files give the pixel size (ISMRMRD header), so the output sits in mm beside other scans;
+    # a .npy carries none: pixel units. Axes are named rather than napari's "-2, -1"
     labels = ("slice", "y", "x")[-recon.ndim:]
-    _, meta = check_image(recon, {"name": name, "rgb": False, "axis_labels": labels})
+    size = kspace_pixel_size(path, recon.shape)
+    geometry = {"scale": size, "units": ("mm",) * recon.ndim} if size else {}
+    _, meta = check_image(recon, {"name": name, "rgb": False, "axis_labels": labels, **geometry})
     lim = (0.0, float(np.percentile(recon, 99.9)) or 1.0)
     return [(zf, output_kwargs(meta, f"{name} [zero-filled]", prov, contrast_limits=lim, visible=False), "image"),
             (recon, output_kwargs(meta, f"{name} [reconstruction]", prov, contrast_limits=lim), "image")]

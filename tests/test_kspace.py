@@ -144,3 +144,44 @@ def test_finite_but_huge_kspace_is_an_error_not_a_nan_image(scan, tmp_path, caps
     assert main(["reconstruct", "mri_recon_1dgauss", str(tmp_path / "huge.npy"), "-o", str(tmp_path / "r.tif")]) == 2
     assert not (tmp_path / "r.tif").exists()
     assert "single precision" in capsys.readouterr().err
+
+
+HEADER = """<?xml version="1.0"?><ismrmrdHeader xmlns="http://www.ismrm.org/ISMRMRD"><encoding><encodedSpace>
+<matrixSize><x>{mx}</x><y>{my}</y><z>1</z></matrixSize>
+<fieldOfView_mm><x>{fx}</x><y>{fy}</y><z>3.0</z></fieldOfView_mm></encodedSpace></encoding></ismrmrdHeader>"""
+
+
+def test_fastmri_header_gives_the_pixel_size_in_mm(tmp_path, make_napari_viewer):
+    """Issue 39 item 8: a fastMRI file's reconstruction sits in mm beside other scans (no "Inconsistent
+    units"); a .npy, which carries no pixel size, stays in pixels."""
+    h5py = pytest.importorskip("h5py")
+    from im2im_core.mri.kspace import kspace_pixel_size
+    from napari_im2im._qt_common import add_or_replace
+    from napari_im2im._reconstruct import kspace_layer
+
+    rng = np.random.default_rng(0)
+    k = (rng.normal(size=(2, 64, 48)) + 1j * rng.normal(size=(2, 64, 48))).astype(np.complex64)
+    path = tmp_path / "knee.h5"
+    with h5py.File(path, "w") as f:
+        f["kspace"] = k
+        f["ismrmrd_header"] = HEADER.format(mx=64, my=48, fx=160.0, fy=96.0).encode()
+    assert kspace_pixel_size(path, k.shape) == (3.0, 2.5, 2.0)
+    assert kspace_pixel_size(path, k.shape[:1] + (50, 50)) is None  # a header for another grid is not used
+    np.save(tmp_path / "k.npy", k)
+    assert kspace_pixel_size(tmp_path / "k.npy", k.shape) is None
+
+    def run(p):
+        gen = kspace_layer(p)
+        try:
+            while True:
+                next(gen)
+        except StopIteration as stop:
+            return stop.value
+
+    viewer = make_napari_viewer()
+    viewer.add_image(np.zeros((2, 64, 48), np.float32), name="scan", scale=(3.0, 2.5, 2.0), units=("mm",) * 3)
+    layers = add_or_replace(viewer, run(path))
+    np.testing.assert_allclose(layers[-1].scale, (3.0, 2.5, 2.0))
+    assert [str(u) for u in viewer.layers.extent.units] == ["millimeter"] * 3
+    data, kw, _ = run(tmp_path / "k.npy")[-1]
+    assert tuple(kw.get("units", ("pixel",) * 3)) == ("pixel",) * 3

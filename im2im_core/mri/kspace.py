@@ -61,6 +61,43 @@ def read_kspace(path) -> tuple[np.ndarray, np.ndarray | None]:
     raise InputError(f"{path.name}: k-space files are .npy (complex) or .h5/.hdf5 with a 'kspace' dataset")
 
 
+def _child(node, name: str):
+    """The first element below `node` named `name`, whatever its XML namespace."""
+    return next(e for e in node.iter() if e.tag.rsplit("}", 1)[-1] == name)
+
+
+def kspace_pixel_size(path, shape) -> tuple[float, ...] | None:
+    """The image's pixel size in mm, (slice, row, column) for (slices, H, W) k-space, from the ISMRMRD
+    header fastMRI files carry (encoded field of view / matrix); None for .npy or without a header."""
+    path = Path(path)
+    if path.suffix.lower() not in (".h5", ".hdf5"):
+        return None
+    import xml.etree.ElementTree as ET
+
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if "ismrmrd_header" not in f:
+                return None
+            raw = f["ismrmrd_header"][()]
+        root = ET.fromstring(raw.decode() if isinstance(raw, bytes) else str(raw))
+        enc = _child(root, "encodedSpace")
+        val = {f"{kind}_{ax}": float(_child(_child(enc, kind), ax).text)
+               for kind in ("matrixSize", "fieldOfView_mm") for ax in ("x", "y", "z")}
+    except (StopIteration, AttributeError, ValueError, TypeError, ET.ParseError, OSError):
+        return None
+    size = {ax: val[f"fieldOfView_mm_{ax}"] / val[f"matrixSize_{ax}"] for ax in ("x", "y", "z")}
+    h, w = shape[-2:]
+    if (h, w) == (val["matrixSize_x"], val["matrixSize_y"]):
+        rows, cols = size["x"], size["y"]
+    elif (h, w) == (val["matrixSize_y"], val["matrixSize_x"]):
+        rows, cols = size["y"], size["x"]
+    else:
+        return None
+    return ((size["z"],) if len(shape) == 3 else ()) + (rows, cols)
+
+
 def check_kspace(kspace, mask=None) -> tuple[np.ndarray, np.ndarray]:
     """(k-space as complex64 (N, H, W), mask as bool (N or 1, H, W)), or an InputError naming
     the problem: a real dtype, the wrong number of axes, NaN/Inf, a mask that does not fit."""
