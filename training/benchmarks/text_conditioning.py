@@ -1,27 +1,32 @@
 """Text-conditioned families on rendered data with exact targets: GAN-CLS (text -> image) and
 SisGAN (image + text -> image), and their text encoders. Two worlds: `--data shapes`
 (im2im_core.data.text_scenes, 64 px RGB scenes) and `--data mri` (im2im_core.data.mri_text,
-MNI152 slices in three contrasts with or without a lesion; test scenes use held-out slices).
+MNI152 slices in three contrasts with or without a lesion; validation and test scenes use held-out slices).
 
 An attribute classifier (one head per attribute of the world), trained here on rendered scenes,
 reads generated images; its accuracy on held-out rendered scenes is the ceiling. Training scenes,
-held-out scenes and edits come from different seeds.
+validation scenes, test scenes, their edit pairs and the classifier's scenes come from different seeds
+(train 1, test 2 and 102, classifier 3, validation 4 and 104).
 
     python -m training.benchmarks.text_conditioning --report                     # table from the committed results
-    python -m training.benchmarks.text_conditioning --bow --record               # score the shipped models
+    python -m training.benchmarks.text_conditioning --family gan_cls --train --iterations 4500 --candidate-every 500 \
+        --set lambda_match=1 ... --out runs/RUN                                  # saves runs/RUN/shapes/gan_cls/candidates/it*.safetensors
+    python -m training.benchmarks.text_conditioning --family gan_cls --select \
+        --candidate "fresh run" runs/RUN/shapes/gan_cls/candidates --candidate "shipped" gan_cls_shapes --record
+    python -m training.benchmarks.text_conditioning --family gan_cls --checkpoint CHOSEN --ship   # test, then ship
+    python -m training.benchmarks.text_conditioning --record                     # score the shipped models (val + test)
     python -m training.benchmarks.text_conditioning --record --from-provenance   # their recorded metrics instead
-    python -m training.benchmarks.text_conditioning --family gan_cls --train --iterations 3000 --ship
-    python -m training.benchmarks.text_conditioning --family sisgan --train --iterations 3000 --ship
-    python -m training.benchmarks.text_conditioning --family gan_cls --train --set lambda_mismatch=0  # ablation
     (add --data mri for the MRI world)
 
-Without --train the shipped models are scored. `--record` writes the result to
+Iteration counts and recipes are chosen on the validation split only (`--select`: each candidate
+export is scored on validation, the best by the family's criterion is chosen and recorded with all
+candidates' scores); the test split scores a chosen model (`--checkpoint ... --ship`) and the shipped
+ones (`--record`). `--train` scores its final export on validation only. `--record` writes
 `training/benchmarks/results/text_conditioning/<data>.json` (committed), which `--report` reprints
 without computing anything. Scoring trains the attribute classifier first (3,000 steps, about
-25 minutes on one shared core); `--from-provenance` records the metrics the shipped checkpoints
-were saved with instead, and the file says so. All scores are on the held-out test scenes: the
-benchmark has no validation split, and the recipes and iteration counts in
-docs/text_conditioning.md were compared on these same scores.
+25 minutes on one shared core; cached at `--classifier`). For `--data mri`, mri_text has training
+and held-out slices only, so validation scenes are drawn (seed 4) from the same held-out slices as
+the test scenes: disjoint draws, not disjoint anatomy.
 """
 from __future__ import annotations
 
@@ -40,15 +45,31 @@ from .common import command_line, config_overrides, ship, write_json
 
 WORLDS = {"shapes": text_scenes, "mri": mri_text}
 CHANNELS = {"shapes": 3, "mri": 1}
-TRAIN_SEED, TEST_SEED, CLASSIFIER_SEED = 1, 2, 3
+TRAIN_SEED, TEST_SEED, CLASSIFIER_SEED, VAL_SEED = 1, 2, 3, 4
+#: a split's scenes come from its seed, its SisGAN edit pairs from seed + PAIR_OFFSET
+SPLIT_SEEDS = {"val": VAL_SEED, "test": TEST_SEED}
+PAIR_OFFSET = 100
 RESULTS = Path(__file__).resolve().parent / "results" / "text_conditioning"
 FAMILIES = ("gan_cls", "sisgan")
+#: SisGAN candidates must keep at least this fraction of the attributes an edit leaves alone (the keep target)
+KEEP_FLOOR = 0.9
+CRITERIA = {"gan_cls": "highest validation attribute accuracy (attributes the caption names)",
+            "sisgan": f"highest validation edited-attribute accuracy among candidates that keep >= {KEEP_FLOOR:.0%} "
+                      "of the attributes the edit leaves alone (the keep target)"}
 
 
-def split_note(n_test: int) -> str:
-    return (f"test: {n_test} held-out scenes (seed {TEST_SEED}) for gan_cls and {n_test} edit pairs (seed "
-            f"{TEST_SEED + 100}) for sisgan; the benchmark has no validation split, and the recipes and iteration "
-            "counts in docs/text_conditioning.md were compared on these same test scores")
+def split_note(n: int) -> str:
+    return (f"validation: {n} scenes (seed {VAL_SEED}) for gan_cls and {n} edit pairs (seed {VAL_SEED + PAIR_OFFSET}) "
+            f"for sisgan; test: {n} held-out scenes (seed {TEST_SEED}) and {n} edit pairs (seed "
+            f"{TEST_SEED + PAIR_OFFSET}). Iteration counts and recipes were chosen on validation only (`selection`); "
+            "test scores the chosen, shipped models")
+
+
+def criterion(fam: str, r: dict) -> float:
+    """The number `--select` maximises on validation (CRITERIA)."""
+    if fam == "gan_cls":
+        return r["attribute_accuracy"]
+    return r["edited_accuracy"] if r["kept_accuracy"] >= KEEP_FLOOR else float("-inf")
 #: the world whose functions the helpers below use (main sets it from --data)
 ts = text_scenes
 
@@ -58,6 +79,7 @@ def shipped_name(family: str, data: str) -> str:
 
 
 def _scene(rng, test: bool):
+    """test=True: a held-out scene (mri: a held-out slice; validation and test both draw from them)."""
     return ts.random_scene(rng, "test" if test else "train") if ts is mri_text else ts.random_scene(rng)
 
 
@@ -245,9 +267,84 @@ def bag_of_words_recall(model, test: dict) -> dict:
                            emb.text(*encode([t[0] for t in test["captions"]], c.vocabulary)))
 
 
+# ---- splits and one model's scores --------------------------------------------------------------
+def make_split(name: str, n: int, clf) -> dict:
+    """The `name` ("val" or "test") split: n scenes from its seed, n edit pairs from seed + PAIR_OFFSET,
+    and the classifier's accuracies on their renders (the ceilings)."""
+    seed = SPLIT_SEEDS[name]
+    scenes = scenes_data(n, seed, 1, test=True)
+    pairs = edit_pairs(n, seed + PAIR_OFFSET)
+    real = predict(clf, scenes["images"])
+    real_dst = predict(clf, pairs["y"])
+    ceiling = {"mentioned": accuracy(real, scenes["scenes"], lambda i: ts.mentioned(scenes["scenes"][i])),
+               "edited": accuracy(real_dst, pairs["dst"], lambda i: changed_heads(pairs["src"][i], pairs["dst"][i])),
+               "kept": accuracy(real_dst, pairs["dst"], lambda i: [h for h in ts.HEADS if h not in
+                                                                   changed_heads(pairs["src"][i], pairs["dst"][i])])}
+    print(f"classifier on {name} renders: mentioned {ceiling['mentioned']:.3f}, edited {ceiling['edited']:.3f}, "
+          f"kept {ceiling['kept']:.3f}", flush=True)
+    return {"name": name, "scenes": scenes, "pairs": pairs, "ceiling": ceiling}
+
+
+def evaluate(fam: str, tr, split: dict, clf, data: str, full: bool = True, fig: Path | None = None) -> dict:
+    """One model's scores on one split; full adds the text encoder's recall and GAN-CLS's interpolation."""
+    scenes, pairs, ceiling = split["scenes"], split["pairs"], split["ceiling"]
+    if fam == "gan_cls":
+        r = eval_gan_cls(tr, scenes, clf, ceiling["mentioned"])
+        rows = [("real", scenes["images"]), ("generated", r.pop("images"))]
+        if full:
+            r["interpolation"] = interpolation(tr, clf, data)
+    else:
+        r = eval_sisgan(tr, pairs, clf, ceiling["edited"], ceiling["kept"])
+        rows = [("input", pairs["x"]), ("edited", r.pop("images")), ("target", pairs["y"])]
+    if full:
+        r["recall"], r["text_encoder"] = eval_text_encoder(tr.model, scenes), tr.model.config.text_encoder
+    if fig is not None:
+        figure(fig, rows)
+    return r
+
+
+def floats(r: dict) -> dict:
+    return {k: v for k, v in r.items() if isinstance(v, float)}
+
+
+def expand_candidates(pairs: list[list[str]]) -> list[tuple[str, str]]:
+    """--candidate LABEL PATH pairs; a directory PATH stands for its it*.safetensors, labelled 'LABEL, N it'."""
+    out = []
+    for label, path in pairs:
+        d = Path(path)
+        if d.is_dir():
+            files = sorted(d.glob("it*.safetensors"), key=lambda f: int(f.stem[2:]))
+            if not files:
+                raise SystemExit(f"--candidate {label!r} {path}: no it*.safetensors in that folder")
+            out += [(f"{label}, {int(f.stem[2:])} it", str(f)) for f in files]
+        else:
+            out.append((label, path))
+    return out
+
+
+def select(fam: str, candidates: list[tuple[str, str]], val: dict, clf, data: str) -> dict:
+    """Score every candidate on validation; choose by CRITERIA[fam]."""
+    import im2im_core
+
+    rows = []
+    for label, path in candidates:
+        t0 = time.time()
+        tr = im2im_core.load(path, device="cpu", precision="fp32")
+        r = floats(evaluate(fam, tr, val, clf, data, full=False))
+        it = tr.meta.get("provenance", {}).get("iterations")
+        rows.append({"label": label, "model": path, "iterations": it, "val": r})
+        print(f"[{fam}] {label} ({path}, {it} it): {first(fam, r, val['ceiling'])}  [{time.time() - t0:.0f} s]",
+              flush=True)
+    best = max(range(len(rows)), key=lambda i: criterion(fam, rows[i]["val"]))
+    return {"criterion": CRITERIA[fam], "ceiling": val["ceiling"], "candidates": rows, "chosen": rows[best]["label"],
+            "chosen_model": rows[best]["model"]}
+
+
 # ---- training ---------------------------------------------------------------------------------
 def train(family: str, data_name: str, iterations: int, out: Path, sets: list[str], batch_size: int, lr: float,
-          resume: bool, ema: float = 0.0, edits: bool = False) -> Path:
+          resume: bool, ema: float = 0.0, edits: bool = False, candidate_every: int = 0) -> Path:
+    """Train one family; with candidate_every, the export at every multiple of it is kept as
+    out/FAMILY/candidates/itNNNNN.safetensors for `--select`."""
     from im2im_core.data.datasets import CaptionedArrays
     from im2im_core.engine.config import OptimConfig, TrainConfig, apply_overrides
     from im2im_core.engine.trainer import Trainer
@@ -267,7 +364,18 @@ def train(family: str, data_name: str, iterations: int, out: Path, sets: list[st
                        tensorboard=False, sample_every=max(1, iterations // 10), save_every=max(1, min(250, iterations // 4)),
                        optim=OptimConfig(lr=lr, beta1=0.5), resume=resume, ema=ema)
     t0 = time.time()
-    res = Trainer(build(cfg), ds, tcfg).fit()
+    trainer = Trainer(build(cfg), ds, tcfg)
+    if candidate_every:
+        folder = out / family / "candidates"
+
+        def keep_candidate(step: int, _losses: dict) -> None:
+            if step % candidate_every == 0:
+                folder.mkdir(parents=True, exist_ok=True)
+                trainer.export(folder / f"it{step:05d}.safetensors")
+                print(f"[{family}] candidate at {step} it, {time.time() - t0:.0f} s", flush=True)
+
+        trainer.callback = keep_candidate
+    res = trainer.fit()
     print(f"[{family}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
     return Path(res["export"])
 
@@ -281,17 +389,24 @@ def figure(path: Path, rows: list[tuple[str, np.ndarray]]) -> None:
 
 
 # ---- the table and the committed results ---------------------------------------------------------
-def row(fam: str, r: dict, ceiling: dict) -> str:
-    """One table row; results recorded from a checkpoint's provenance lack the interpolation and recall."""
+def first(fam: str, r: dict, ceiling: dict) -> str:
+    """The attribute scores of one result on one split."""
     if fam == "gan_cls":
-        first = (f"attribute accuracy {r['attribute_accuracy']:.3f} ({r['of_ceiling']:.0%} of the ceiling "
-                 f"{ceiling['mentioned']:.3f})")
+        return (f"attribute accuracy {r['attribute_accuracy']:.3f} ({r['of_ceiling']:.0%} of the ceiling "
+                f"{ceiling['mentioned']:.3f})")
+    return (f"edited attributes {r['edited_accuracy']:.3f} ({r['edited_of_ceiling']:.0%} of "
+            f"{ceiling['edited']:.3f}), kept {r['kept_accuracy']:.3f} ({r['kept_of_ceiling']:.0%} of "
+            f"{ceiling['kept']:.3f})")
+
+
+def row(fam: str, r: dict, ceiling: dict, ceiling_val: dict | None = None) -> str:
+    """One table row: validation, then test; results recorded from a checkpoint's provenance lack
+    the interpolation and recall."""
+    val = first(fam, r["val"], ceiling_val or ceiling) if "val" in r else "-"
+    if fam == "gan_cls":
         other = ("interpolation, P(second caption's class): " + " ".join(f"{p:.2f}" for p in r["interpolation"]["p"])
                  if "interpolation" in r else "-")
     else:
-        first = (f"edited attributes {r['edited_accuracy']:.3f} ({r['edited_of_ceiling']:.0%} of "
-                 f"{ceiling['edited']:.3f}), kept {r['kept_accuracy']:.3f} ({r['kept_of_ceiling']:.0%} of "
-                 f"{ceiling['kept']:.3f})")
         other = (f"L1 {r['l1']:.4f} (unchanged region {r['l1_unchanged']:.4f}, input {r['input_l1_to_target']:.4f}), "
                  f"SSIM {r['ssim']:.3f}, identity L1 {r['identity_l1']:.4f}")
     enc = "-"
@@ -302,12 +417,25 @@ def row(fam: str, r: dict, ceiling: dict) -> str:
         if "recall_bow" in r:
             b = r["recall_bow"]
             enc += f"; bag of words: t2i {b['t2i_R@1']:.2f}/{b['t2i_R@5']:.2f}, i2t {b['i2t_R@1']:.2f}/{b['i2t_R@5']:.2f}"
-    return f"| {fam} | {first} | {other} | {enc} |"
+    return f"| {fam} | {val} | {first(fam, r, ceiling)} | {other} | {enc} |"
 
 
 def table(report: dict) -> str:
-    lines = [row(fam, report[fam], report["ceiling"]) for fam in FAMILIES if fam in report]
-    return "\n".join(["| family | attributes | other | text encoder (100 candidates) |", "|---|---|---|---|", *lines])
+    lines = [row(fam, report[fam], report["ceiling"], report.get("ceiling_val")) for fam in FAMILIES if fam in report]
+    return "\n".join(["| family | validation: attributes | test: attributes | test: other | "
+                      "test: text encoder (100 candidates) |", "|---|---|---|---|---|", *lines])
+
+
+def selection_table(sel: dict) -> str:
+    """The candidates each family's choice was made among, with their validation scores."""
+    lines = ["| family | candidate | iterations | validation | chosen |", "|---|---|---|---|---|"]
+    for fam in FAMILIES:
+        if fam not in sel:
+            continue
+        for c in sel[fam]["candidates"]:
+            lines.append(f"| {fam} | {c['label']} | {c['iterations']} | {first(fam, c['val'], sel[fam]['ceiling'])} | "
+                         f"{'**chosen**' if c['label'] == sel[fam]['chosen'] else ''} |")
+    return "\n".join(lines)
 
 
 def from_provenance(data: str) -> dict:
@@ -322,12 +450,17 @@ def from_provenance(data: str) -> dict:
            "ceiling": {}}
     for fam in FAMILIES:
         prov = im2im_core.load(shipped_name(fam, data), device="cpu").meta["provenance"]
-        m = dict(prov["metrics"])
-        out[fam] = {**m, "command": prov["command"], "iterations": prov.get("iterations"), "date": prov.get("date")}
+        m = {k: v for k, v in prov["metrics"].items() if not k.startswith("val_")}
+        val = {k[4:]: v for k, v in prov["metrics"].items() if k.startswith("val_")}
+        out[fam] = {**m, **({"val": val} if val else {}), "command": prov["command"],
+                    "iterations": prov.get("iterations"), "date": prov.get("date")}
         pairs = ({"mentioned": "attribute_accuracy"} if fam == "gan_cls"
                  else {"edited": "edited_accuracy", "kept": "kept_accuracy"})
         for key, acc in pairs.items():
-            out["ceiling"][key] = m[acc] / m[acc.replace("accuracy", "of_ceiling").replace("attribute_", "")]
+            of = acc.replace("accuracy", "of_ceiling").replace("attribute_", "")
+            out["ceiling"][key] = m[acc] / m[of]
+            if val:
+                out.setdefault("ceiling_val", {})[key] = val[acc] / val[of]
     return out
 
 
@@ -338,6 +471,12 @@ def report(path: Path) -> str:
         lines += [f"Source: {r['source']}.", ""]
     commands = {fam: r[fam].get("command", r.get("command")) for fam in FAMILIES if fam in r}
     lines += ["Commands:", ""] + [f"- {fam}: `{c}`" for fam, c in commands.items()]
+    sel = r.get("selection", {})
+    if sel:
+        lines += ["", "Chosen on validation only:", ""]
+        lines += [f"- {fam}: {sel[fam]['criterion']}; chose {sel[fam]['chosen']!r} (`{sel[fam]['command']}`)"
+                  for fam in FAMILIES if fam in sel]
+        lines += ["", selection_table(sel)]
     return "\n".join(lines)
 
 
@@ -349,12 +488,19 @@ def main(argv=None) -> int:
     ap.add_argument("--data", choices=tuple(WORLDS), default="shapes")
     ap.add_argument("--report", action="store_true",
                     help="only print the table from the committed results (training/benchmarks/results/text_conditioning)")
-    ap.add_argument("--record", action="store_true", help="also write the result to --results (committed)")
+    ap.add_argument("--record", action="store_true",
+                    help="also write the result (the shipped models' scores, or --select's choice) to --results")
     ap.add_argument("--from-provenance", action="store_true",
                     help="with --record: record the shipped checkpoints' saved metrics instead of scoring them")
     ap.add_argument("--results", default=str(RESULTS))
-    ap.add_argument("--train", action="store_true")
-    ap.add_argument("--ship", action="store_true", help="ship the model just trained, or --checkpoint, after scoring it")
+    ap.add_argument("--train", action="store_true", help="train, then score the final export on validation only")
+    ap.add_argument("--candidate-every", type=int, default=0,
+                    help="with --train: keep the export every N iterations as a --select candidate")
+    ap.add_argument("--select", action="store_true",
+                    help="score each --candidate on validation and choose one (one --family)")
+    ap.add_argument("--candidate", nargs=2, action="append", default=[], metavar=("LABEL", "PATH"),
+                    help="a --select candidate: an export, a shipped name, or a folder of it*.safetensors")
+    ap.add_argument("--ship", action="store_true", help="score --checkpoint on validation and test, then ship it")
     ap.add_argument("--iterations", type=int, default=3000)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=2e-4)
@@ -363,9 +509,11 @@ def main(argv=None) -> int:
     ap.add_argument("--ema", type=float, default=0.0, help="EMA decay of the generator's weights (0: off)")
     ap.add_argument("--set", action="append", default=[], help="model config override KEY=VALUE")
     ap.add_argument("--resume", action="store_true")
-    ap.add_argument("--checkpoint", default="", help="evaluate this checkpoint (one --family)")
-    ap.add_argument("--n-test", type=int, default=500)
+    ap.add_argument("--checkpoint", default="", help="score this checkpoint (one --family)")
+    ap.add_argument("--n-test", type=int, default=500, help="scenes (and edit pairs) in each of validation and test")
     ap.add_argument("--bow", action="store_true", help="also fit the bag-of-words text encoder ablation")
+    ap.add_argument("--classifier", default="", help="the attribute classifier's cache "
+                    "(default runs/text_conditioning/DATA/attribute_classifier.pt)")
     ap.add_argument("--out", default="runs/text_conditioning")
     args = ap.parse_args(argv)
     global ts
@@ -376,55 +524,81 @@ def main(argv=None) -> int:
         return 0
     out = Path(args.out) / args.data
     cmd = command_line("training.benchmarks.text_conditioning", argv)
+    previous = json.loads(result_file.read_text()) if result_file.exists() else {}
     if args.from_provenance:
-        if not args.record or args.train or args.checkpoint:
+        if not args.record or args.train or args.checkpoint or args.select:
             raise SystemExit("--from-provenance records the shipped models' saved metrics: use it with --record alone")
         result = {"data": args.data, **from_provenance(args.data), "split": split_note(500), "recorded_with": cmd}
+        if "selection" in previous:
+            result["selection"] = previous["selection"]
         write_json(result_file, result)
         print(report(result_file))
         return 0
     families = args.family or ["gan_cls", "sisgan"]
-    if args.record and (set(families) != set(FAMILIES) or ((args.train or args.checkpoint) and not args.ship)):
-        raise SystemExit("--record writes the committed results of the shipped models: score both families, "
-                         "and a trained model or --checkpoint only with --ship")
-    clf = train_classifier(path=out / "attribute_classifier.pt")
-    test = scenes_data(args.n_test, TEST_SEED, 1, test=True)
-    pairs = edit_pairs(args.n_test, TEST_SEED + 100)
-    real = predict(clf, test["images"])
-    ceiling = accuracy(real, test["scenes"], lambda i: ts.mentioned(test["scenes"][i]))
-    real_dst = predict(clf, pairs["y"])
-    ceiling_edit = accuracy(real_dst, pairs["dst"], lambda i: changed_heads(pairs["src"][i], pairs["dst"][i]))
-    ceiling_keep = accuracy(real_dst, pairs["dst"], lambda i: [h for h in ts.HEADS
-                                                               if h not in changed_heads(pairs["src"][i], pairs["dst"][i])])
-    print(f"classifier on held-out renders: mentioned {ceiling:.3f}, edited {ceiling_edit:.3f}, kept {ceiling_keep:.3f}")
-    result = {"data": args.data, "command": cmd, "source": "measured", "split": split_note(args.n_test),
-              "ceiling": {"mentioned": ceiling, "edited": ceiling_edit, "kept": ceiling_keep}}
+    if (args.select or args.checkpoint) and len(families) != 1:
+        raise SystemExit("--select and --checkpoint take one --family")
+    if args.select and (args.train or args.checkpoint or args.ship or not args.candidate):
+        raise SystemExit("--select scores --candidate LABEL PATH ... on validation: no --train/--checkpoint/--ship")
+    if args.ship and not args.checkpoint:
+        raise SystemExit("--ship ships --checkpoint, a candidate chosen with --select on validation")
+    if args.record and not args.select and (set(families) != set(FAMILIES) or args.train or args.checkpoint):
+        raise SystemExit("--record writes the committed results of the shipped models (score both families, "
+                         "after any --ship) or --select's choice")
+    clf_path = Path(args.classifier) if args.classifier else Path("runs/text_conditioning") / args.data / "attribute_classifier.pt"
+
+    if args.select:
+        candidates = expand_candidates(args.candidate)
+        clf = train_classifier(path=clf_path)
+        sel = select(families[0], candidates, make_split("val", args.n_test, clf), clf, args.data)
+        sel["command"] = cmd
+        print(f"[{families[0]}] chosen on validation: {sel['chosen']} ({sel['chosen_model']})")
+        write_json(out / f"selection_{families[0]}.json", sel)
+        if args.record:
+            result = previous or {"data": args.data, "split": split_note(args.n_test)}
+            result.setdefault("selection", {})[families[0]] = sel
+            write_json(result_file, result)
+            print(selection_table(result["selection"]))
+        return 0
+
+    trained = {}
     for fam in families:
-        model = args.checkpoint or shipped_name(fam, args.data)
         if args.train:
-            model = train(fam, args.data, args.iterations, out, args.set, args.batch_size, args.lr, args.resume,
-                          args.ema, args.edit_captions)
+            trained[fam] = train(fam, args.data, args.iterations, out, args.set, args.batch_size, args.lr, args.resume,
+                                 args.ema, args.edit_captions, args.candidate_every)
+    clf = train_classifier(path=clf_path)
+    val = make_split("val", args.n_test, clf)
+    test = None if args.train else make_split("test", args.n_test, clf)
+    result = {"data": args.data, "command": cmd, "source": "measured", "split": split_note(args.n_test),
+              "ceiling": test["ceiling"] if test else None, "ceiling_val": val["ceiling"]}
+    for fam in families:
+        model = str(trained.get(fam) or args.checkpoint or shipped_name(fam, args.data))
         tr = im2im_core.load(model, device="cpu", precision="fp32")
-        rec = eval_text_encoder(tr.model, test)
-        if fam == "gan_cls":
-            r = eval_gan_cls(tr, test, clf, ceiling)
-            r["interpolation"] = interpolation(tr, clf, args.data)
-            figure(out / f"{fam}.png", [("real", test["images"]), ("generated", r.pop("images"))])
+        rv = evaluate(fam, tr, val, clf, args.data, full=False)
+        if test is None:  # --train: validation only
+            r = {"val": floats(rv)}
+            print(f"| {fam} | validation: {first(fam, rv, val['ceiling'])} |", flush=True)
         else:
-            r = eval_sisgan(tr, pairs, clf, ceiling_edit, ceiling_keep)
-            figure(out / f"{fam}.png", [("input", pairs["x"]), ("edited", r.pop("images")), ("target", pairs["y"])])
-        r["recall"], r["text_encoder"], r["model"] = rec, tr.model.config.text_encoder, str(model)
-        if args.bow:
-            r["recall_bow"] = bag_of_words_recall(tr.model, test)
-        print(row(fam, r, result["ceiling"]), flush=True)
+            r = evaluate(fam, tr, test, clf, args.data, fig=out / f"{fam}.png")
+            r["val"] = floats(rv)
+            if args.bow:
+                r["recall_bow"] = bag_of_words_recall(tr.model, test["scenes"])
+            print(row(fam, r, test["ceiling"], val["ceiling"]), flush=True)
+        r["model"] = model
         result[fam] = r
-        if args.ship and (args.train or args.checkpoint):
-            print("shipped", ship(model, shipped_name(fam, args.data), {k: v for k, v in r.items() if isinstance(v, float)},
-                                  cmd, {"task": f"{fam} on rendered {args.data} scenes ({ts.__name__})"}))
+        if args.ship:
+            metrics = {**floats(r), **{f"val_{k}": v for k, v in r["val"].items()}}
+            chosen = previous.get("selection", {}).get(fam, {})
+            extra = {"task": f"{fam} on rendered {args.data} scenes ({ts.__name__})",
+                     "chosen_on": f"validation (scenes seed {VAL_SEED}, edit pairs seed {VAL_SEED + PAIR_OFFSET})"
+                                  + (f": {chosen['chosen']!r} by {chosen['criterion']}" if chosen else "")}
+            print("shipped", ship(model, shipped_name(fam, args.data), metrics, cmd, extra))
     write_json(out / "report.json", result)
     if args.record:
+        if "selection" in previous:
+            result["selection"] = previous["selection"]
         write_json(result_file, result)
-    print(table(result))
+    if test is not None:
+        print(table(result))
     return 0
 
 
