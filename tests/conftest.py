@@ -43,18 +43,23 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.learning)
 
 
+#: modules of independent long trainings (no module fixtures): under `--dist loadscope` each of their
+#: tests is a scope of its own, so two workers share them; elsewhere a module stays on one worker, so its
+#: module fixtures (some train a model) are built once
+SPREAD = ("test_learns_target.py::",)
+
+
 def pytest_xdist_make_scheduler(config, log):
-    """`--dist loadscope` keeps each module on one worker (module fixtures load once), but a module of
-    long trainings then runs serially: each learning test is a scope of its own."""
+    """`--dist loadscope` with the SPREAD modules' tests as scopes of their own."""
     if config.getoption("dist", None) != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class LearningSpread(LoadScopeScheduling):
+    class Spread(LoadScopeScheduling):
         def _split_scope(self, nodeid):
-            return nodeid if any(key in nodeid for key in LEARNING) else super()._split_scope(nodeid)
+            return nodeid if any(key in nodeid for key in SPREAD) else super()._split_scope(nodeid)
 
-    return LearningSpread(config, log)
+    return Spread(config, log)
 
 
 def pytest_report_header(config):
