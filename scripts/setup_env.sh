@@ -107,6 +107,13 @@ tv="$(dist_version torch)"; tvv="$(dist_version torchvision)"
 if [ "${tv%%+*}" = "$TORCH_VERSION" ] && [ "${tvv%%+*}" = "$TORCHVISION_VERSION" ]; then
     info "already installed (torch $tv, torchvision $tvv)"
 else
+    # the installed environment takes about 7 GB, and pip unpacks the wheels in TMPDIR first:
+    # say so up front rather than fail half-way with pip's "No space left on device"
+    for d in "$VENV" "${TMPDIR:-/tmp}"; do
+        free_gb=$(df -Pk "$d" | awk 'NR == 2 {print int($4 / 1048576)}')
+        [ "$free_gb" -ge "${IM2IM_MIN_FREE_GB:-8}" ] \
+            || die "only ${free_gb} GB free under $d; the environment needs about ${IM2IM_MIN_FREE_GB:-8} GB (free some space, or point TMPDIR elsewhere)"
+    done
     info "installing (found torch='${tv:-none}' torchvision='${tvv:-none}'); this takes a minute or two"
     pip_q install \
         "torch==$TORCH_VERSION" "torchvision==$TORCHVISION_VERSION" \
