@@ -69,7 +69,24 @@ def test_bias_and_gamma_change_contrast_but_not_the_background(slice_):
     assert black.float().mean() > 0.5 and torch.equal(out[black], x[0][black])  # zero signal stays zero
 
 
-@pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}])
+def test_contrast_curves_reorder_tissues_and_keep_air_dark(slice_):
+    """Random curves must give contrasts a gamma curve cannot: inverted ones (the in-head
+    correlation with the input turns negative) and unsorted ones; air stays at zero."""
+    x, head = slice_
+    inside = torch.from_numpy(head)
+    black = x[0] == -1
+    corr = []
+    for seed in range(12):
+        out = _draw(MRIAugment(**NONE, curves=1.0, p=1.0), [x], seed)[0][0]
+        assert torch.equal(out[black], x[0][black]) and out.min() >= -1 and out.max() <= 1
+        a, b = x[0][inside], out[inside]
+        corr.append(float(torch.corrcoef(torch.stack([a, b]))[0, 1]))
+    assert min(corr) < -0.3 and max(corr) > 0.3, corr
+    gammas = [_draw(MRIAugment(**{**NONE, "gamma": 0.5}, p=1.0), [x], s)[0][0][inside] for s in range(12)]
+    assert min(float(torch.corrcoef(torch.stack([x[0][inside], g]))[0, 1]) for g in gammas) > 0.8
+
+
+@pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}, {"curves": 2.0}, {"curve_points": 1}])
 def test_bad_settings_are_clear_errors(bad):
     with pytest.raises(InputError, match=rf"MRIAugment\.{next(iter(bad))}\b"):
         MRIAugment(**bad)

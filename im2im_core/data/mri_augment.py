@@ -31,7 +31,13 @@ class MRIAugment(Augment):
     Gaussian displacements with standard deviation `elastic` pixels, bicubic in between), a
     smooth bias field exp(`bias` * b) with b bicubic from a 3x3 grid in [-1, 1] (slight overshoot
     possible), a monotone intensity curve x**gamma with log(gamma) within +/- `gamma`, and Rician
-    noise of a standard deviation drawn from [0, `noise`] of the [0, 1] range."""
+    noise of a standard deviation drawn from [0, `noise`] of the [0, 1] range.
+
+    With probability `curves` the gamma curve gives way to a random contrast: a piecewise-linear
+    curve through `curve_points` evenly spaced knots, 0 kept at 0 (air stays dark in every
+    contrast) and the other knots drawn in [0, 1], unsorted (so tissues swap order, as between T1
+    and T2 weighting) or, half the time, inverted (bright fluid, dark white matter). A model that
+    sees only T1 anatomy learns T1's contrast as part of the image prior."""
 
     rotate: float = 10.0
     scale: float = 0.1
@@ -40,6 +46,8 @@ class MRIAugment(Augment):
     bias: float = 0.3
     gamma: float = 0.3
     noise: float = 0.03
+    curves: float = 0.0
+    curve_points: int = 6
     p: float = 0.8
 
     def __post_init__(self):
@@ -48,6 +56,10 @@ class MRIAugment(Augment):
                 raise InputError(f"MRIAugment.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.p <= 1:
             raise InputError(f"MRIAugment.p must be within [0, 1], got {self.p}")
+        if not 0 <= self.curves <= 1:
+            raise InputError(f"MRIAugment.curves (a probability) must be within [0, 1], got {self.curves}")
+        if self.curve_points < 2:
+            raise InputError(f"MRIAugment.curve_points must be >= 2, got {self.curve_points}")
 
     def __call__(self, images: list[torch.Tensor], names: tuple[str, ...] = ()) -> list[torch.Tensor]:
         images = super().__call__(images, names)
@@ -95,7 +107,12 @@ class MRIAugment(Augment):
         d = {}
         if self._on() and self.bias:
             d["field"] = F.interpolate(torch.rand(1, 1, 3, 3) * 2 - 1, size=(h, w), mode="bicubic", align_corners=True)[0]
-        if self._on() and self.gamma:
+        if self.curves and bool(torch.rand(()) < self.curves):
+            knots = torch.rand(self.curve_points)
+            if bool(torch.rand(()) < 0.5):  # inverted: the brightest tissue comes out darkest
+                knots = knots.sort(descending=True).values
+            d["curve"] = torch.cat([torch.zeros(1), knots / knots.amax().clamp(min=1e-6)])
+        elif self._on() and self.gamma:
             d["gamma"] = math.exp(_uniform(-self.gamma, self.gamma))
         if self._on() and self.noise:
             d["sigma"] = _uniform(0, self.noise)
@@ -112,6 +129,16 @@ class MRIAugment(Augment):
             x = x / x.amax().clamp(min=1e-6) if x.amax() > 1 else x
         if "gamma" in d:
             x = x.clamp(0, 1) ** d["gamma"]
+        if "curve" in d:
+            x = _piecewise_linear(x.clamp(0, 1), d["curve"])
         if "sigma" in d:
             x = torch.sqrt((x + d["sigma"] * torch.randn_like(x)) ** 2 + (d["sigma"] * torch.randn_like(x)) ** 2)
         return (x.clamp(0, 1) * 2 - 1).to(t.dtype)
+
+
+def _piecewise_linear(x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
+    """The curve through (i / (K - 1), knots[i]) for i < K, linear between knots, at each x in [0, 1]."""
+    pos = x * (len(knots) - 1)
+    i = pos.floor().clamp(max=len(knots) - 2).long()
+    frac = pos - i
+    return knots[i] * (1 - frac) + knots[i + 1] * frac

@@ -1,9 +1,10 @@
 """Classical compressed-sensing baselines (FISTA) a learned model must beat: total variation and
 L1 in an orthogonal wavelet basis.
 
-min_x 1/2 ||M F x - y||^2 + w R(x) for a real-valued image x; the TV proximal step is Chambolle's
-algorithm from scikit-image, the wavelet one an exact soft threshold (PyWavelets, periodised, so
-the transform is orthonormal). Their weights and iteration counts are tuned on validation images
+min_x 1/2 ||M F x - y||^2 + w R(x) for a real-valued image x, or with `complex_image` (k-space of
+an image with phase, as raw data has it) a complex x regularised in its real and imaginary parts,
+returned as its magnitude; the TV proximal step is Chambolle's algorithm from scikit-image, the
+wavelet one an exact soft threshold (PyWavelets, periodised, so the transform is orthonormal). Their weights and iteration counts are tuned on validation images
 (`tune`), never on the test images.
 """
 from __future__ import annotations
@@ -13,33 +14,39 @@ import numpy as np
 from .fft import fft2c_np, ifft2c_np
 
 
-def _fista(kspace: np.ndarray, mask: np.ndarray, prox, iterations: int, keep=()) -> np.ndarray | dict:
-    """Real image from masked centred k-space (FISTA, step 1 since ||M F|| <= 1); with `keep`,
-    {n: the iterate after n iterations} for each n in keep (one run serves every count)."""
+def _fista(kspace: np.ndarray, mask: np.ndarray, prox, iterations: int, keep=(),
+           complex_image: bool = False) -> np.ndarray | dict:
+    """Real image (`complex_image`: the magnitude of a complex one) from masked centred k-space
+    (FISTA, step 1 since ||M F|| <= 1); with `keep`, {n: the iterate after n iterations} for each n
+    in keep (one run serves every count)."""
     mask = mask.astype(bool)
-    x = np.real(ifft2c_np(kspace * mask))
+    part = (lambda v: v) if complex_image else np.real
+    step = (lambda v: prox(v.real) + 1j * prox(v.imag)) if complex_image else prox
+    out = np.abs if complex_image else np.copy
+    x = part(ifft2c_np(kspace * mask))
     z, t, kept = x.copy(), 1.0, {}
     for i in range(1, iterations + 1):
-        grad = np.real(ifft2c_np(mask * (fft2c_np(z) - kspace)))
-        x_new = prox(z - grad)
+        grad = part(ifft2c_np(mask * (fft2c_np(z) - kspace)))
+        x_new = step(z - grad)
         t_new = (1 + np.sqrt(1 + 4 * t * t)) / 2
         z = x_new + ((t - 1) / t_new) * (x_new - x)
         x, t = x_new, t_new
         if i in keep:
-            kept[i] = x.copy()
-    return kept if keep else x
+            kept[i] = out(x)
+    return kept if keep else out(x)
 
 
 def tv_reconstruction(kspace: np.ndarray, mask: np.ndarray, weight: float = 0.005, iterations: int = 60,
-                      keep=()) -> np.ndarray:
+                      keep=(), complex_image: bool = False) -> np.ndarray:
     """TV-regularised reconstruction (Chambolle's TV denoising as the proximal step)."""
     from skimage.restoration import denoise_tv_chambolle
 
-    return _fista(kspace, mask, lambda v: denoise_tv_chambolle(v, weight=weight), iterations, keep)
+    return _fista(kspace, mask, lambda v: denoise_tv_chambolle(v, weight=weight), iterations, keep, complex_image)
 
 
 def wavelet_reconstruction(kspace: np.ndarray, mask: np.ndarray, weight: float = 0.01, iterations: int = 100,
-                           keep=(), wavelet: str = "db4", level: int = 4, spin: bool = True) -> np.ndarray:
+                           keep=(), wavelet: str = "db4", level: int = 4, spin: bool = True,
+                           complex_image: bool = False) -> np.ndarray:
     """L1-wavelet reconstruction: soft thresholds on the detail coefficients of an orthogonal
     wavelet (sides must be divisible by 2**level). `spin`: cycle spinning, a new random circular
     shift before each threshold (fixed seed), which removes the decimated transform's blocky,
@@ -58,7 +65,7 @@ def wavelet_reconstruction(kspace: np.ndarray, mask: np.ndarray, weight: float =
         out = pywt.waverec2(kept, wavelet, mode="periodization")[: v.shape[0], : v.shape[1]]
         return np.roll(out, (-shift[0], -shift[1]), (0, 1))
 
-    return _fista(kspace, mask, prox, iterations, keep)
+    return _fista(kspace, mask, prox, iterations, keep, complex_image)
 
 
 METHODS = {"TV": tv_reconstruction, "L1-wavelet": wavelet_reconstruction}
@@ -68,7 +75,7 @@ GRIDS = {"TV": {"weight": (0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005)
 
 
 def tune(method: str, kspaces: np.ndarray, truths: np.ndarray, mask: np.ndarray, score,
-         grid: dict | None = None) -> tuple[dict, float]:
+         grid: dict | None = None, complex_image: bool = False) -> tuple[dict, float]:
     """The (weight, iterations) of `method` from `grid` (default GRIDS[method]) with the best mean
     `score(pred, truth)` on validation slices; returns (settings, that score). One run per weight
     serves every iteration count."""
@@ -76,7 +83,8 @@ def tune(method: str, kspaces: np.ndarray, truths: np.ndarray, mask: np.ndarray,
     counts = grid["iterations"]
     best, best_score = None, -np.inf
     for w in grid["weight"]:
-        runs = [METHODS[method](k, mask, weight=w, iterations=max(counts), keep=counts) for k in kspaces]
+        runs = [METHODS[method](k, mask, weight=w, iterations=max(counts), keep=counts, complex_image=complex_image)
+                for k in kspaces]
         for n in counts:
             s = float(np.mean([score(r[n], g) for r, g in zip(runs, truths)]))
             if s > best_score:

@@ -62,13 +62,17 @@ def pad_to(stack: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
-def training_slices(size: int = 256, step: int = 2, min_fraction: float = 0.08, skull: bool = False) -> np.ndarray:
+def training_slices(size: int = 256, step: int = 2, min_fraction: float = 0.08, skull: bool = False,
+                    contrasts: tuple[str, ...] = ()) -> np.ndarray:
     """Whole 1 mm slices of the MNI152 template and Colin27 (and, with `skull`, Colin27 with its
-    skull) in all three orientations, padded to size x size: every `step`-th slice with at least
+    skull; with `contrasts`, e.g. ("T2w", "PD"), those contrasts synthesized from the MNI152 tissue
+    maps) in all three orientations, padded to size x size: every `step`-th slice with at least
     `min_fraction` of its pixels in the head."""
     from im2im_core.data import mni
 
-    vols = [mni.template_t1(mni.load_mni_tissues()), colin27()] + ([colin27_with_skull()] if skull else [])
+    tissues = mni.load_mni_tissues()
+    vols = ([mni.template_t1(tissues), colin27()] + ([colin27_with_skull()] if skull else [])
+            + [mni.synthesize_contrast(tissues, c) for c in contrasts])
     out = []
     for vol in vols:
         for axis in (0, 1, 2):

@@ -61,7 +61,8 @@ def load_data(test_stride: int = 3):
 
 
 def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr: float, intensity,
-          augment=None, description: str = "", resume: bool = False) -> Path:
+          augment=None, description: str = "", resume: bool = False, init: str = "") -> Path:
+    """Train (from `init`'s weights, an export or shipped name, when given) and return the export."""
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.engine.config import OptimConfig, TrainConfig
     from im2im_core.engine.trainer import Trainer
@@ -74,8 +75,14 @@ def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr
     tcfg = TrainConfig(iterations=iterations, batch_size=batch_size, out_dir=str(out / name), progress=False,
                        tensorboard=False, sample_every=max(1, iterations // 5), save_every=max(1, min(500, iterations // 4)),
                        optim=OptimConfig(lr=lr), resume=resume)
+    model = build(model_cfg)
+    if init:
+        import im2im_core
+
+        start = im2im_core.load(init, device="cpu", precision="fp32").model
+        model.load_state_dict(start.state_dict())
     t0 = time.time()
-    res = Trainer(build(model_cfg), ds, tcfg).fit()
+    res = Trainer(model, ds, tcfg).fit()
     print(f"[{name}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
     return Path(res["export"])
 
@@ -103,7 +110,7 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
     from im2im_core.data.mri_augment import MRIAugment
     from im2im_core.intensity import Intensity
 
-    lr = 1e-3 if args.arch == "cascade" else 2e-4  # the settings of the runs quoted in the README
+    lr = args.lr or (1e-3 if args.arch == "cascade" else 2e-4)  # defaults: the settings of the runs quoted in the README
     cfg = recon_configs(kind, args.arch, args.phase)
     if args.data == "template":
         return train(cfg, load_data(), args.iterations, out, name, 4, lr, Intensity("percentile", 0.0, 99.5),
@@ -112,14 +119,27 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
 
     cfg.ratio, cfg.ratio_max = 0.1, 0.4
     cfg.lambda_gan, cfg.fm_weight, cfg.ssim_weight = args.recon_adv, args.recon_fm, args.recon_ssim
-    slices = training_slices(256, skull=args.skull)
-    desc = (f"MNI152 T1 template and Colin27{' (also with skull)' if args.skull else ''}, {len(slices)} whole 1 mm "
-            f"slices from 3 orientations padded to 256 px, random {args.crop} px crops with MRIAugment; tested on "
+    contrasts = tuple(c for c in args.contrasts.split(",") if c)
+    slices = training_slices(256, skull=args.skull, contrasts=contrasts)
+    desc = (f"MNI152 T1 template and Colin27{' (also with skull)' if args.skull else ''}"
+            f"{', MNI152 ' + ' and '.join(contrasts) + ' synthesized from its tissue maps' if contrasts else ''}, "
+            f"{len(slices)} whole 1 mm slices from 3 orientations padded to 256 px, random {args.crop} px crops with "
+            f"MRIAugment{f' (random contrast curves {args.curves:.0%} of the time)' if args.curves else ''}; tested on "
             "other subjects (im2im_core/data/real_mri)")
     # min-max window: a percentile window would clip the brightest pixels before undersampling
     return train(cfg, {"train": slices}, args.iterations, out, name, args.batch_size, lr,
-                 Intensity("percentile", 0.0, 100.0), MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale),
-                 desc, resume=args.resume)
+                 Intensity("percentile", 0.0, 100.0),
+                 MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale, curves=args.curves),
+                 desc, resume=args.resume, init=args.init)
+
+
+def trained_contrasts(args) -> list[str]:
+    """The contrasts a --data real run trains on, as the shipped model's provenance states them."""
+    out = [f"T1w (MNI152 template, Colin27{' with and without skull' if args.skull else ''})"]
+    out += [f"{c} (synthesized from MNI152 tissue maps)" for c in args.contrasts.split(",") if c]
+    if args.curves:
+        out.append(f"random contrast curves, inverted and unsorted ({args.curves:.0%} of crops)")
+    return out
 
 
 def background_error(pred: np.ndarray, gt: np.ndarray, head: np.ndarray) -> tuple[float, float]:
@@ -220,7 +240,7 @@ def run_recon(args, data, out, cmd):
             print("shipped", ship(models[kind], RECON_MODELS[kind],
                                   {f"{kind} 20% PSNR, real held-out slices": {c: round(r[c]["psnr"], 2) for c in COLUMNS}},
                                   cmd, {"task": "CS-MRI, trained on MNI152 + Colin27, tested on other subjects",
-                                        "contrasts": ["T1w (MNI152 template, Colin27 with and without skull)"],
+                                        "contrasts": trained_contrasts(args),
                                         "classical_tuned_on_validation_at_20%": r["tuned"]}))
     result = {"rows": rows, "command": cmd, "source": "measured"}
     write_json(out / f"recon_{'_'.join(kinds)}.json", result)
@@ -483,6 +503,11 @@ def main(argv=None) -> int:
     ap.add_argument("--recon-fm", type=float, default=1.0, help="recon --data real: feature-matching weight")
     ap.add_argument("--recon-ssim", type=float, default=0.0, help="recon --data real: weight of 1 - SSIM")
     ap.add_argument("--skull", action="store_true", help="recon --data real: add Colin27 with its skull")
+    ap.add_argument("--contrasts", default="", help="recon --data real: add these contrasts synthesized from the "
+                    "MNI152 tissue maps, e.g. T2w,PD")
+    ap.add_argument("--curves", type=float, default=0.0,
+                    help="recon --data real: share of crops given a random (inverted or unsorted) contrast curve")
+    ap.add_argument("--init", default="", help="recon: start from this model's weights (export path or shipped name)")
     ap.add_argument("--aug-scale", type=float, default=0.1, help="recon --data real, inpaint mri: zoom range 1 +/- this")
     ap.add_argument("--crop", type=int, default=192, help="recon --data real, inpaint: training crop size")
     ap.add_argument("--batch-size", type=int, default=4)
