@@ -3,7 +3,9 @@ data/real_mri/README.md).
 
 Six subjects' skull-stripped axial T1 slices from ANTsPy (two "validation", four "test"), one
 coronal T1 slice from DIPY and four 2 mm slices of a T1 head scan with skull from ITK. None is the
-MNI152 template or Colin27, which is what the shipped reconstruction models train on.
+MNI152 template or Colin27, which is what the shipped reconstruction models train on. Other
+contrasts of four more subjects (`contrast_slices`): T2*-weighted EPI (validation), b0 EPI,
+proton density and FLAIR (test).
 """
 from __future__ import annotations
 
@@ -37,6 +39,25 @@ def real_slices(split: str = "test") -> list[tuple[str, np.ndarray, np.ndarray]]
     files = sorted(p for p in DATA.iterdir() if p.suffix in (".jpg", ".png"))
     return [(p.stem, img, head_mask(img)) for p in files if (p.stem in VALIDATION) == (split == "validation")
             for img in [_read(p)]]
+
+
+#: file prefix in real_mri/contrasts -> the contrast it shows
+CONTRASTS = {"t2star_epi": "T2*w EPI", "b0_epi": "b0 EPI (T2w)", "pd_fse": "PD", "flair": "FLAIR"}
+
+
+def contrast_slices(split: str = "test") -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Real non-T1 slices as `real_slices` gives them: [(name, image, head mask)] of the "test" or
+    "validation" split; `contrast_of(name)` names each one's contrast."""
+    if split not in ("test", "validation"):
+        raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+    prefix = "val_" if split == "validation" else "test_"
+    files = sorted(p for p in (DATA / "contrasts").iterdir() if p.suffix == ".png" and p.name.startswith(prefix))
+    return [(p.stem.removeprefix(prefix), img, head_mask(img)) for p in files for img in [_read(p)]]
+
+
+def contrast_of(name: str) -> str:
+    """The contrast of a `contrast_slices` item, from its name (e.g. "pd_fse_s07" -> "PD")."""
+    return CONTRASTS[name.rsplit("_", 1)[0]]
 
 
 def by_size(slices) -> dict[tuple[int, int], list]:

@@ -32,11 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import command_line, mean_metrics, ship, slice_metrics, write_json
+from .common import RECON_MODELS, command_line, mean_metrics, ship, slice_metrics, write_json
 
 SIZE = 128
 RECON_MASKS = [("gaussian1d", r) for r in (0.1, 0.2, 0.3, 0.4)] + [("poisson2d", r) for r in (0.1, 0.2, 0.3, 0.4)]
-RECON_MODELS = {"gaussian1d": "mri_recon_1dgauss", "poisson2d": "mri_recon_poisson2d"}
 CLASSICAL = ("TV", "L1-wavelet")
 COLUMNS = ("zero-filled", *CLASSICAL, "model")
 HOLE_RANGES = ((0.1, 0.2), (0.2, 0.4))
@@ -467,6 +466,10 @@ def report(results: Path = RESULTS) -> str:
         r = json.loads(f.read_text())
         out += [f"Inpainting, L1 / PSNR in the holes, {r.get('split', 'test')} split ({f.name}):", "",
                 inpaint_table(r["rows"]), "", _source(r), ""]
+    from .recon_contrasts import contrast_tables
+
+    if (tables := contrast_tables(results)):
+        out += [tables, ""]
     f = results / "sr.json"
     if f.exists():
         r = json.loads(f.read_text())
