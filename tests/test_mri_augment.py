@@ -86,7 +86,25 @@ def test_contrast_curves_reorder_tissues_and_keep_air_dark(slice_):
     assert min(float(torch.corrcoef(torch.stack([x[0][inside], g]))[0, 1]) for g in gammas) > 0.8
 
 
-@pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}, {"curves": 2.0}, {"curve_points": 1}])
+def test_transpose_and_lowres(slice_):
+    """Transposed draws are the image's transpose; a low-resolution draw removes the highest
+    spatial frequencies (less energy in the image's gradients) and keeps the mean level."""
+    x, head = slice_
+    x = x[:, :, : x.shape[1]]  # square, so a transpose keeps the shape
+    outs = [_draw(MRIAugment(**NONE, transpose=True, p=1.0), [x], s)[0] for s in range(8)]
+    assert any(torch.equal(o, x.transpose(-1, -2)) for o in outs) and any(torch.equal(o, x) for o in outs)
+    def outer(t):  # spectral energy of the [0, 1] image beyond half the Nyquist frequency on either axis
+        k = torch.fft.fftshift(torch.fft.fft2((t[0] + 1) / 2)).abs() ** 2
+        n = k.shape[-1]
+        return float(k.sum() - k[n // 4:3 * n // 4, n // 4:3 * n // 4].sum())
+
+    lows = [_draw(MRIAugment(**NONE, lowres=0.6, p=1.0), [x], s)[0] for s in range(4)]
+    assert min(outer(t) for t in lows) < 0.3 * outer(x)
+    assert all(abs(float(t.mean() - x.mean())) < 0.05 for t in lows)
+
+
+@pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}, {"curves": 2.0}, {"curve_points": 1},
+                                 {"lowres": 1.0}])
 def test_bad_settings_are_clear_errors(bad):
     with pytest.raises(InputError, match=rf"MRIAugment\.{next(iter(bad))}\b"):
         MRIAugment(**bad)

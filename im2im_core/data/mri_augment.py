@@ -37,7 +37,12 @@ class MRIAugment(Augment):
     curve through `curve_points` evenly spaced knots, 0 kept at 0 (air stays dark in every
     contrast) and the other knots drawn in [0, 1], unsorted (so tissues swap order, as between T1
     and T2 weighting) or, half the time, inverted (bright fluid, dark white matter). A model that
-    sees only T1 anatomy learns T1's contrast as part of the image prior."""
+    sees only T1 anatomy learns T1's contrast as part of the image prior.
+
+    `transpose` swaps the image axes half the time (with the flip, all eight orientations of a
+    square crop: the phase-encoding direction of a scan may run along either anatomical axis), and
+    `lowres` (probability p) keeps only the central fraction f of k-space along each axis, f drawn
+    from [1 - lowres, 1]: a scan acquired at a coarser matrix (EPI, 2 mm), sharp edges ringing."""
 
     rotate: float = 10.0
     scale: float = 0.1
@@ -48,6 +53,8 @@ class MRIAugment(Augment):
     noise: float = 0.03
     curves: float = 0.0
     curve_points: int = 6
+    transpose: bool = False
+    lowres: float = 0.0
     p: float = 0.8
 
     def __post_init__(self):
@@ -58,11 +65,15 @@ class MRIAugment(Augment):
             raise InputError(f"MRIAugment.p must be within [0, 1], got {self.p}")
         if not 0 <= self.curves <= 1:
             raise InputError(f"MRIAugment.curves (a probability) must be within [0, 1], got {self.curves}")
+        if not 0 <= self.lowres < 1:
+            raise InputError(f"MRIAugment.lowres must be within [0, 1), got {self.lowres}")
         if self.curve_points < 2:
             raise InputError(f"MRIAugment.curve_points must be >= 2, got {self.curve_points}")
 
     def __call__(self, images: list[torch.Tensor], names: tuple[str, ...] = ()) -> list[torch.Tensor]:
         images = super().__call__(images, names)
+        if self.transpose and bool(torch.rand(()) < 0.5):
+            images = [t.transpose(-1, -2).contiguous() for t in images]
         h, w = images[0].shape[-2:]
         if any(t.shape[-2:] != (h, w) for t in images):
             raise InputError(f"paired images {names or ''} differ in size {[tuple(t.shape[-2:]) for t in images]}; "
@@ -114,6 +125,8 @@ class MRIAugment(Augment):
             d["curve"] = torch.cat([torch.zeros(1), knots / knots.amax().clamp(min=1e-6)])
         elif self._on() and self.gamma:
             d["gamma"] = math.exp(_uniform(-self.gamma, self.gamma))
+        if self.lowres and self._on():
+            d["keep"] = _uniform(1 - self.lowres, 1)
         if self._on() and self.noise:
             d["sigma"] = _uniform(0, self.noise)
         return d
@@ -131,6 +144,8 @@ class MRIAugment(Augment):
             x = x.clamp(0, 1) ** d["gamma"]
         if "curve" in d:
             x = _piecewise_linear(x.clamp(0, 1), d["curve"])
+        if "keep" in d:
+            x = _low_pass(x, d["keep"])
         if "sigma" in d:
             x = torch.sqrt((x + d["sigma"] * torch.randn_like(x)) ** 2 + (d["sigma"] * torch.randn_like(x)) ** 2)
         return (x.clamp(0, 1) * 2 - 1).to(t.dtype)
@@ -142,3 +157,13 @@ def _piecewise_linear(x: torch.Tensor, knots: torch.Tensor) -> torch.Tensor:
     i = pos.floor().clamp(max=len(knots) - 2).long()
     frac = pos - i
     return knots[i] * (1 - frac) + knots[i + 1] * frac
+
+
+def _low_pass(x: torch.Tensor, keep: float) -> torch.Tensor:
+    """The magnitude of x with only the central `keep` fraction of its k-space along each axis."""
+    h, w = x.shape[-2:]
+    k = torch.fft.fftshift(torch.fft.fft2(x), dim=(-2, -1))
+    kh, kw = max(1, round(h * keep / 2)), max(1, round(w * keep / 2))
+    box = torch.zeros(h, w, dtype=torch.bool)
+    box[h // 2 - kh:h // 2 + kh, w // 2 - kw:w // 2 + kw] = True
+    return torch.fft.ifft2(torch.fft.ifftshift(k * box, dim=(-2, -1))).abs()

@@ -123,12 +123,14 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
     desc = (f"MNI152 T1 template and Colin27{' (also with skull)' if args.skull else ''}"
             f"{', MNI152 ' + ' and '.join(contrasts) + ' synthesized from its tissue maps' if contrasts else ''}, "
             f"{len(slices)} whole 1 mm slices from 3 orientations padded to 256 px, random {args.crop} px crops with "
-            f"MRIAugment{f' (random contrast curves {args.curves:.0%} of the time)' if args.curves else ''}; tested on "
+            f"MRIAugment{f' (random contrast curves {args.curves:.0%} of the time)' if args.curves else ''}"
+            f"{', 8 orientations' if args.transpose else ''}{f', coarser matrices down to {1 - args.lowres:.0%}' if args.lowres else ''}; tested on "
             "other subjects (im2im_core/data/real_mri)")
     # min-max window: a percentile window would clip the brightest pixels before undersampling
     return train(cfg, {"train": slices}, args.iterations, out, name, args.batch_size, lr,
                  Intensity("percentile", 0.0, 100.0),
-                 MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale, curves=args.curves),
+                 MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale, curves=args.curves,
+                            transpose=args.transpose, lowres=args.lowres),
                  desc, resume=args.resume, init=args.init)
 
 
@@ -510,6 +512,9 @@ def main(argv=None) -> int:
                     "MNI152 tissue maps, e.g. T2w,PD")
     ap.add_argument("--curves", type=float, default=0.0,
                     help="recon --data real: share of crops given a random (inverted or unsorted) contrast curve")
+    ap.add_argument("--transpose", action="store_true", help="recon --data real: all eight orientations of a crop")
+    ap.add_argument("--lowres", type=float, default=0.0,
+                    help="recon --data real: crops keep a central fraction in [1 - this, 1] of k-space (coarser scans)")
     ap.add_argument("--init", default="", help="recon: start from this model's weights (export path or shipped name)")
     ap.add_argument("--aug-scale", type=float, default=0.1, help="recon --data real, inpaint mri: zoom range 1 +/- this")
     ap.add_argument("--crop", type=int, default=192, help="recon --data real, inpaint: training crop size")
