@@ -6,4 +6,8 @@ that scripts and tests can call without Qt. Importing this package imports neith
 """
 from im2im_core import __version__
 
+from ._triton_guard import guard_triton
+
+guard_triton()
+
 __all__ = ["__version__"]
