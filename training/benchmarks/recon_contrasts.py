@@ -90,6 +90,24 @@ def run_setting(kind: str, ratio: float, phase: float, model: str) -> list[dict]
     return rows
 
 
+def select(kind: str, candidates: list[str]) -> list[tuple[str, float]]:
+    """[(candidate, score)] best first: mean PSNR over the validation slices (the T2*w EPI subject
+    and the two T1 validation subjects) at 20%, with and without phase. Models only, no baseline."""
+    import im2im_core
+    from im2im_core.data.real_scans import contrast_slices, real_slices
+    from im2im_core.mri.kspace import reconstruct_kspace
+
+    val = contrast_slices("validation") + real_slices("validation")
+    cases = [k for phase in (0, PHASE) for k in measured(val, kind, 0.2, phase)]
+    truths = [v[1] for v in val] * 2
+    scores = []
+    for path in candidates:
+        net = im2im_core.load(path, device="cpu", precision="fp32")
+        scores.append((path, float(np.mean([slice_metrics(reconstruct_kspace(net, k, m), g)["psnr"]
+                                            for (k, m), g in zip(cases, truths)]))))
+    return sorted(scores, key=lambda s: -s[1])
+
+
 def verdict(r: dict) -> str:
     """The issue's bar for the row: at 20%, >= 0.5 dB over TV and SSIM at least TV's; at 30%, a tie
     (PSNR within 0.1 dB of TV or above); at 10%, none."""
@@ -142,7 +160,13 @@ def main(argv=None):
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--out", default="runs/recon_contrasts")
     ap.add_argument("--report", action="store_true", help="only print the table from the committed results")
+    ap.add_argument("--select", nargs="+", metavar="MODEL",
+                    help="only rank these models (one mask family, --masks) on the validation slices")
     args = ap.parse_args(argv)
+    if args.select:
+        for path, score in select(args.masks.split(",")[0], args.select):
+            print(f"{score:.2f} dB  {path}")
+        return
     if args.report:
         print(contrast_tables(Path(args.results)) or "no per-contrast results yet")
         return
