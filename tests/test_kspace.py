@@ -61,10 +61,11 @@ def test_complex_kspace_is_reconstructed_and_consistent(scan):
     assert rec.shape == k.shape and np.iscomplexobj(rec)
     measured = np.broadcast_to(mask, k.shape)
     assert np.allclose(fft2c_np(rec)[measured], k[measured], rtol=1e-3, atol=1e-9)  # hard DC
-    # a phase the model never saw in training (it learned on real images): it must not do worse
-    # than zero-filling (measured 20.97 dB against 20.16; training with random phase is issue 18's)
+    # a phase beyond the training's (a full sine period of 1.5 rad plus a 2 rad ramp; trained up to
+    # 2 rad): measured 21.94 dB against zero-filling's 20.16 (earlier models: 20.97 trained without
+    # phase, 21.76 up to 1 rad)
     zf, mag = np.abs(ifft2c_np(k)) / 1e-4, np.abs(rec) / 1e-4
-    assert _psnr(mag, gt) > _psnr(zf, gt), (_psnr(mag, gt), _psnr(zf, gt))
+    assert _psnr(mag, gt) > _psnr(zf, gt) + 1, (_psnr(mag, gt), _psnr(zf, gt))
     # without a mask, the measured samples are the non-zero ones
     assert np.allclose(reconstruct_kspace(tr, k), np.abs(rec), rtol=1e-4, atol=1e-9)
 
