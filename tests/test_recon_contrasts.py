@@ -16,17 +16,15 @@ from im2im_core.data.real_scans import contrast_of, contrast_slices
 from im2im_core.mri import ifft2c_np
 from im2im_core.mri.cs import tv_reconstruction
 from im2im_core.mri.kspace import reconstruct_kspace
+from training.benchmarks.common import slice_metrics
 from training.benchmarks.recon_contrasts import PHASE, measured
 
 RESULTS = Path(__file__).resolve().parents[1] / "training" / "benchmarks" / "results" / "reconstruction"
 
 
 def _psnr_ssim(pred, gt):
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
-
-    pred = np.clip(pred, 0, 1).astype(np.float64)
-    return (peak_signal_noise_ratio(gt, pred, data_range=1.0),
-            structural_similarity(gt.astype(np.float64), pred, data_range=1.0))
+    m = slice_metrics(pred, gt)
+    return m["psnr"], m["ssim"]
 
 
 @pytest.fixture(scope="module")
