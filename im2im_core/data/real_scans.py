@@ -34,11 +34,19 @@ def head_mask(img: np.ndarray) -> np.ndarray:
 
 def real_slices(split: str = "test") -> list[tuple[str, np.ndarray, np.ndarray]]:
     """[(name, image in [0, 1] scaled by its maximum, head mask)] of the "test" or "validation" split."""
+    _check_split(split)
+    files = sorted(p for p in DATA.iterdir() if p.suffix in (".jpg", ".png"))
+    return _items([p for p in files if (p.stem in VALIDATION) == (split == "validation")])
+
+
+def _check_split(split: str) -> None:
     if split not in ("test", "validation"):
         raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
-    files = sorted(p for p in DATA.iterdir() if p.suffix in (".jpg", ".png"))
-    return [(p.stem, img, head_mask(img)) for p in files if (p.stem in VALIDATION) == (split == "validation")
-            for img in [_read(p)]]
+
+
+def _items(paths, prefix: str = "") -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(name: the file's stem without `prefix`, image, head mask) of each image file."""
+    return [(p.stem.removeprefix(prefix), img, head_mask(img)) for p in paths for img in [_read(p)]]
 
 
 #: file prefix in real_mri/contrasts -> the contrast it shows
@@ -48,11 +56,10 @@ CONTRASTS = {"t2star_epi": "T2*w EPI", "b0_epi": "b0 EPI (T2w)", "pd_fse": "PD",
 def contrast_slices(split: str = "test") -> list[tuple[str, np.ndarray, np.ndarray]]:
     """Real non-T1 slices as `real_slices` gives them: [(name, image, head mask)] of the "test" or
     "validation" split; `contrast_of(name)` names each one's contrast."""
-    if split not in ("test", "validation"):
-        raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+    _check_split(split)
     prefix = "val_" if split == "validation" else "test_"
     files = sorted(p for p in (DATA / "contrasts").iterdir() if p.suffix == ".png" and p.name.startswith(prefix))
-    return [(p.stem.removeprefix(prefix), img, head_mask(img)) for p in files for img in [_read(p)]]
+    return _items(files, prefix)
 
 
 def contrast_of(name: str) -> str:

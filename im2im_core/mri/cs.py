@@ -4,8 +4,8 @@ L1 in an orthogonal wavelet basis.
 min_x 1/2 ||M F x - y||^2 + w R(x) for a real-valued image x, or with `complex_image` (k-space of
 an image with phase, as raw data has it) a complex x regularised in its real and imaginary parts,
 returned as its magnitude; the TV proximal step is Chambolle's algorithm from scikit-image, the
-wavelet one an exact soft threshold (PyWavelets, periodised, so the transform is orthonormal). Their weights and iteration counts are tuned on validation images
-(`tune`), never on the test images.
+wavelet one an exact soft threshold (PyWavelets, periodised, so the transform is orthonormal).
+Their weights and iteration counts are tuned on validation images (`tune`), never on the test images.
 """
 from __future__ import annotations
 

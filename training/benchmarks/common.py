@@ -11,6 +11,8 @@ import numpy as np
 WEIGHTS = Path(__file__).resolve().parents[2] / "im2im_core" / "weights"
 #: mask family -> the shipped reconstruction model trained on it
 RECON_MODELS = {"gaussian1d": "mri_recon_1dgauss", "poisson2d": "mri_recon_poisson2d"}
+#: the classical CS-MRI baselines (im2im_core.mri.cs.METHODS) every reconstruction table reports
+CLASSICAL = ("TV", "L1-wavelet")
 
 
 def slice_metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> dict:

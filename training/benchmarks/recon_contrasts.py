@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import RECON_MODELS, command_line, slice_metrics, write_json
+from .common import CLASSICAL, RECON_MODELS, command_line, slice_metrics, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "reconstruction"
-CLASSICAL = ("TV", "L1-wavelet")  # im2im_core.mri.cs.METHODS
 PHASE = 2.0
 COLUMNS = ("zero-filled", *CLASSICAL, "model")
 #: the tuning grid: cs.GRIDS without its two largest weights, which no setting chose, and 800 iterations

@@ -32,11 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import RECON_MODELS, command_line, mean_metrics, ship, slice_metrics, write_json
+from .common import CLASSICAL, RECON_MODELS, command_line, mean_metrics, ship, slice_metrics, write_json
 
 SIZE = 128
 RECON_MASKS = [("gaussian1d", r) for r in (0.1, 0.2, 0.3, 0.4)] + [("poisson2d", r) for r in (0.1, 0.2, 0.3, 0.4)]
-CLASSICAL = ("TV", "L1-wavelet")
 COLUMNS = ("zero-filled", *CLASSICAL, "model")
 HOLE_RANGES = ((0.1, 0.2), (0.2, 0.4))
 RESULTS = Path(__file__).resolve().parent / "results" / "reconstruction"
