@@ -8,7 +8,7 @@ import im2im_core
 from im2im_core.errors import InputError
 from im2im_core.mri import make_mask
 from im2im_core.mri.fft import fft2c_np, ifft2c_np
-from im2im_core.mri.kspace import check_kspace, read_kspace, reconstruct_kspace
+from im2im_core.mri.kspace import check_kspace, is_real_image, read_kspace, reconstruct_kspace
 
 
 def centred_dft(x: np.ndarray) -> np.ndarray:
@@ -81,6 +81,21 @@ def test_real_phase_kspace_matches_the_image_path(scan):
     zf = np.abs(ifft2c_np(k)) / 3e-5
     assert _psnr(mag, gt) > _psnr(zf, gt) + 4, (_psnr(mag, gt), _psnr(zf, gt))
     assert abs(_psnr(mag, gt) - _psnr(plain, gt)) < 0.5, (_psnr(mag, gt), _psnr(plain, gt))
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (63, 65), (128, 96)])
+@pytest.mark.parametrize("kind", ["gaussian1d", "poisson2d"])
+def test_real_images_are_told_apart_from_raw_kspace(shape, kind):
+    """A magnitude image's k-space is conjugate-symmetric where both halves of a pair are sampled;
+    a phase of 0.05 rad, or noise added in k-space as a scanner adds it, is not."""
+    rng = np.random.default_rng(0)
+    img = rng.random(shape)
+    mask = make_mask(kind, shape, ratio=0.2, seed=3)
+    ramp = np.exp(0.05j * np.linspace(-1, 1, shape[1]))[None]
+    noise = 1e-3 * (rng.normal(size=shape) + 1j * rng.normal(size=shape))
+    assert is_real_image(fft2c_np(img) * mask, mask)
+    assert not is_real_image(fft2c_np(img * ramp) * mask, mask)
+    assert not is_real_image((fft2c_np(img) + noise) * mask, mask)
 
 
 def test_kspace_files_and_cli(scan, tmp_path, capsys):

@@ -103,8 +103,24 @@ def test_transpose_and_lowres(slice_):
     assert all(abs(float(t.mean() - x.mean())) < 0.05 for t in lows)
 
 
+def test_zero_outside_leaves_exact_zeros_beside_noise(slice_):
+    """Noise everywhere, then exact zeros outside a box whose sides are trimmed by at most a fifth."""
+    x, _ = slice_
+    outs = [_draw(MRIAugment(**{**NONE, "noise": 0.02}, zero_outside=1.0, p=1.0), [x], s)[0][0] for s in range(6)]
+    h, w = x.shape[-2:]
+    for o in outs:
+        kept = (o > -1).nonzero()
+        assert (o == -1).any() and kept.numel()
+        top, left = kept.min(0).values.tolist()
+        bottom, right = kept.max(0).values.tolist()
+        assert top <= 0.2 * h and left <= 0.2 * w and bottom >= 0.8 * h - 1 and right >= 0.8 * w - 1
+        assert (o[top:bottom + 1, left:right + 1] > -1).float().mean() > 0.99  # noise inside the box
+    noisy = _draw(MRIAugment(**{**NONE, "noise": 0.02}, p=1.0), [x], 0)[0][0]
+    assert (noisy == -1).float().mean() < 0.01
+
+
 @pytest.mark.parametrize("bad", [{"noise": -0.1}, {"rotate": -1}, {"p": 1.5}, {"curves": 2.0}, {"curve_points": 1},
-                                 {"lowres": 1.0}])
+                                 {"lowres": 1.0}, {"zero_outside": 1.5}])
 def test_bad_settings_are_clear_errors(bad):
     with pytest.raises(InputError, match=rf"MRIAugment\.{next(iter(bad))}\b"):
         MRIAugment(**bad)

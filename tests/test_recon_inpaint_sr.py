@@ -212,6 +212,30 @@ def test_dc_cascade_learns_and_keeps_measured_kspace(mni_slice):
         build(_tiny_recon_config(cascades=-1))
 
 
+def test_real_fraction_batches_are_real_and_reconstructed_as_real(mni_slice):
+    """With real_fraction, a share of the training batches skip the phase; their k-space is the
+    conjugate-symmetric one of a real image, and the cascade projects them onto real, non-negative
+    images (the output differs from the unconstrained pass). Models without it ignore `real`."""
+    from im2im_core.mri.kspace import is_real_image
+
+    x = torch.from_numpy(mni_slice * 2 - 1)[None, None].float()
+    model = build(_tiny_recon_config(cascades=2, cascade_width=8, cascade_depth=3, phase=2.0, real_fraction=0.5)).eval()
+    steps = [model.real_step(s) for s in range(40)]
+    assert 10 < sum(steps) < 30
+    for s in (steps.index(True), steps.index(False)):
+        zf, m, k, real = model.degrade(x, s)
+        assert real == steps[s] == is_real_image(k[0, 0].numpy(), m[0, 0].numpy())
+    with torch.no_grad():
+        assert not torch.allclose(model.reconstruct(zf, k, m, real=True), model.reconstruct(zf, k, m, real=False))
+        plain = build(_tiny_recon_config(cascades=2, cascade_width=8, cascade_depth=3, phase=2.0)).eval()
+        assert torch.equal(plain.reconstruct(zf, k, m, real=True), plain.reconstruct(zf, k, m, real=False))
+    assert not any(plain.real_step(s) for s in range(40))
+    with pytest.raises(ConfigError, match="real_fraction"):
+        build(_tiny_recon_config(real_fraction=0.5))  # the U-Net has no stage to constrain
+    with pytest.raises(ConfigError, match="real_fraction"):
+        build(_tiny_recon_config(cascades=2, real_fraction=1.5))
+
+
 def test_recon_config_rejects_bad_values():
     """Bad config values fail at build time, naming the field."""
     with pytest.raises(ConfigError, match="mask_kind"):

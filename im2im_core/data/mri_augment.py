@@ -42,7 +42,10 @@ class MRIAugment(Augment):
     `transpose` swaps the image axes half the time (with the flip, all eight orientations of a
     square crop: the phase-encoding direction of a scan may run along either anatomical axis), and
     `lowres` (probability p) keeps only the central fraction f of k-space along each axis, f drawn
-    from [1 - lowres, 1]: a scan acquired at a coarser matrix (EPI, 2 mm), sharp edges ringing."""
+    from [1 - lowres, 1]: a scan acquired at a coarser matrix (EPI, 2 mm), sharp edges ringing.
+    With probability `zero_outside`, after the noise, everything outside a random box (each side
+    trimmed by up to a fifth) is exactly 0, as in scans that a scanner or converter zero-padded or
+    masked: real images hold exact zeros beside noise, which noise everywhere never shows."""
 
     rotate: float = 10.0
     scale: float = 0.1
@@ -55,6 +58,7 @@ class MRIAugment(Augment):
     curve_points: int = 6
     transpose: bool = False
     lowres: float = 0.0
+    zero_outside: float = 0.0
     p: float = 0.8
 
     def __post_init__(self):
@@ -63,8 +67,9 @@ class MRIAugment(Augment):
                 raise InputError(f"MRIAugment.{name} must be >= 0, got {getattr(self, name)}")
         if not 0 <= self.p <= 1:
             raise InputError(f"MRIAugment.p must be within [0, 1], got {self.p}")
-        if not 0 <= self.curves <= 1:
-            raise InputError(f"MRIAugment.curves (a probability) must be within [0, 1], got {self.curves}")
+        for name in ("curves", "zero_outside"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise InputError(f"MRIAugment.{name} (a probability) must be within [0, 1], got {getattr(self, name)}")
         if not 0 <= self.lowres < 1:
             raise InputError(f"MRIAugment.lowres must be within [0, 1), got {self.lowres}")
         if self.curve_points < 2:
@@ -129,6 +134,11 @@ class MRIAugment(Augment):
             d["keep"] = _uniform(1 - self.lowres, 1)
         if self._on() and self.noise:
             d["sigma"] = _uniform(0, self.noise)
+        if self.zero_outside and bool(torch.rand(()) < self.zero_outside):
+            top, bottom, left, right = (round(_uniform(0, 0.2) * n) for n in (h, h, w, w))
+            box = torch.zeros(h, w)
+            box[top:h - bottom, left:w - right] = 1
+            d["box"] = box
         return d
 
     def _appearance(self, t: torch.Tensor, d: dict) -> torch.Tensor:
@@ -148,6 +158,8 @@ class MRIAugment(Augment):
             x = _low_pass(x, d["keep"])
         if "sigma" in d:
             x = torch.sqrt((x + d["sigma"] * torch.randn_like(x)) ** 2 + (d["sigma"] * torch.randn_like(x)) ** 2)
+        if "box" in d:
+            x = x * d["box"]
         return (x.clamp(0, 1) * 2 - 1).to(t.dtype)
 
 

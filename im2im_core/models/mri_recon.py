@@ -51,6 +51,12 @@ residual to the complex image (real and imaginary parts as 2 channels) followed 
 replacement of the measured k-space. Trained end to end with the same losses, it sees the mask
 at every stage, so it needs one at inference (``mask=`` or ``mask_kind=``) and always returns a
 data-consistent image. The benchmark in training/benchmarks/reconstruction.py shows the gain.
+A cascade trained with ``real_fraction`` > 0 also knows real images: a magnitude image's k-space is
+conjugate-symmetric, so where a mask samples u but not -u the sample at -u is known too, and the
+validation-tuned TV baseline exploits exactly that. Such batches skip the phase and every stage
+projects onto real, non-negative images before re-imposing the measurement; at inference the
+constraint is on when the k-space is simulated from the image (``simulate=True``) and, in
+`im2im_core.mri.kspace.reconstruct_kspace`, when the measured k-space is conjugate-symmetric.
 
 Masks are image-size dependent and k-space is global: per-tile masks would be wrong, so this
 family sets ``tileable = False`` and ``size_multiple() == 1`` (the U-Net's padding is internal).
@@ -101,6 +107,10 @@ class MRIReconConfig(ModelConfig):
     #: largest amplitude (radians) of a random smooth phase put on each clean training image before
     #: it is undersampled: raw acquisitions are complex (0: train on real images, as DAGAN did)
     phase: float = 0.0
+    #: fraction of training batches kept real-valued (no phase) and reconstructed with the cascade's
+    #: real-image constraint: a magnitude image's k-space is conjugate-symmetric, which nearly doubles
+    #: what a random mask measures; such a model uses the constraint whenever the image is known real
+    real_fraction: float = 0.0
     gan_mode: str = "vanilla"
     lambda_gan: float = 0.1
     nmse_weight: float = 15.0
@@ -130,11 +140,16 @@ class DCCascade(nn.Module):
 
         self.blocks = nn.ModuleList(block() for _ in range(n))
 
-    def forward(self, z: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """z: complex zero-filled image (N, 1, H, W) on the [0, 1] scale; returns the complex recon."""
+    def forward(self, z: torch.Tensor, kspace: torch.Tensor, mask: torch.Tensor, real: bool = False) -> torch.Tensor:
+        """z: complex zero-filled image (N, 1, H, W) on the [0, 1] scale; returns the complex recon.
+        `real`: the image is known to be real and non-negative (a magnitude image), so each stage's
+        estimate is projected onto such images before the measured k-space is re-imposed."""
         for blk in self.blocks:
             d = blk(torch.cat([z.real, z.imag], 1).to(blk[0].weight.dtype)).float()
-            z = _dc(z + torch.complex(d[:, :1], d[:, 1:]), kspace, mask)
+            z = z + torch.complex(d[:, :1], d[:, 1:])
+            if real:
+                z = torch.complex(z.real.clamp(min=0), torch.zeros_like(z.real))
+            z = _dc(z, kspace, mask)
         return z
 
 
@@ -206,6 +221,9 @@ class MRIRecon(Im2ImModel):
         check_losses("mri_recon", c, ("lambda_gan", "nmse_weight", "freq_weight", "fm_weight", "ssim_weight"), GAN_MODES)
         if c.phase < 0:
             raise ConfigError(f"phase (training phase amplitude in radians) must be >= 0, got {c.phase}")
+        if not 0 <= c.real_fraction <= 1 or (c.real_fraction and not c.cascades):
+            raise ConfigError(f"real_fraction must be in [0, 1] and needs the DC cascade (cascades > 0), got "
+                              f"{c.real_fraction} with cascades={c.cascades}")
         if not 0 < c.ratio <= 1:
             raise ConfigError(f"ratio (sampled fraction of k-space) must be in (0, 1], got {c.ratio}")
         if c.cascades < 0 or (c.cascades and (c.cascade_depth < 2 or c.cascade_width < 1)):
@@ -223,14 +241,21 @@ class MRIRecon(Im2ImModel):
         return 1  # the U-Net's padding is internal, so k-space masks always match the image
 
     # ---- shared forward ----------------------------------------------------------------------
-    def reconstruct(self, zf: torch.Tensor, kspace: torch.Tensor | None = None, mask=None) -> torch.Tensor:
+    @property
+    def uses_real(self) -> bool:
+        """Whether this model learned the real-image constraint (see `real_fraction`)."""
+        return bool(self.config.cascades and self.config.real_fraction > 0)
+
+    def reconstruct(self, zf: torch.Tensor, kspace: torch.Tensor | None = None, mask=None,
+                    real: bool = False) -> torch.Tensor:
         """Residual refinement clip(zf + G(zf), -1, 1) for any H, W (padded inside for the U-Net);
-        the cascade works from the measured k-space and mask instead."""
+        the cascade works from the measured k-space and mask instead, with the real-image constraint
+        when `real` and the model learned it."""
         if self.config.cascades:
             if kspace is None:
                 raise InputError("this mri_recon model is a data-consistency cascade and needs the sampling "
                                  "mask: pass mask=... or mask_kind=...")
-            z = self.netG(ifft2c(kspace.to(torch.complex64)), kspace, mask)
+            z = self.netG(ifft2c(kspace.to(torch.complex64)), kspace, mask, real=real and self.uses_real)
             return (z.abs() * 2 - 1).clamp(-1, 1)
         h, w = zf.shape[-2:]
         out = self.netG(pad_to_multiple(zf, self.config.generator.size_multiple()))[..., :h, :w]
@@ -272,7 +297,7 @@ class MRIRecon(Im2ImModel):
         else:
             kspace, zf01 = measure((x + 1) / 2, m, simulate)
         zf = (zf01 * 2 - 1).clamp(-1, 1)
-        recon = self.reconstruct(zf, kspace, m)
+        recon = self.reconstruct(zf, kspace, m, real=simulate)  # simulated from x, a magnitude image
         if data_consistency and not self.config.cascades:  # a cascade is consistent already
             c = consistent_image((recon + 1) / 2, kspace, m, dc_lambda)
             recon = (c.abs() * 2 - 1).clamp(-1, 1)
@@ -295,14 +320,23 @@ class MRIRecon(Im2ImModel):
             ratio = float(np.random.default_rng(seed).uniform(c.ratio, c.ratio_max))
         return torch.from_numpy(make_mask(c.mask_kind, tuple(shape), ratio=ratio, seed=seed)).to(device)[None, None]
 
-    def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(zero-filled input in [-1, 1], mask, measured k-space) made from the clean batch on the fly."""
+    def real_step(self, step: int) -> bool:
+        """Whether this step's batch stays real-valued (drawn from (mask_seed, step), so resumes match)."""
+        if not self.uses_real:
+            return False
+        u = np.random.default_rng(np.random.SeedSequence([self.config.mask_seed, step, 1])).random()
+        return bool(u < self.config.real_fraction)
+
+    def degrade(self, clean: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, bool]:
+        """(zero-filled input in [-1, 1], mask, measured k-space, real-valued?) made from the clean
+        batch on the fly."""
         m = self.train_mask(clean.shape[-2:], step, clean.device)
         x01 = (clean.float() + 1) / 2
-        if self.config.phase > 0:
+        real = self.real_step(step)
+        if self.config.phase > 0 and not real:
             x01 = x01 * random_phase(x01.shape, self.config.phase, x01.device)
         k, zf = undersample(x01, m)
-        return (zf.abs() * 2 - 1).clamp(-1, 1), m, k
+        return (zf.abs() * 2 - 1).clamp(-1, 1), m, k, real
 
     def configure_optimizers(self, train_cfg):
         """Adam for G and D with the run's lr and betas (DAGAN used Adam, beta1 0.5)."""
@@ -313,8 +347,8 @@ class MRIRecon(Im2ImModel):
         """One D then one G update on a freshly undersampled batch."""
         c = self.config
         real = batch["A"].float()
-        zf, m, k = self.degrade(real, step)
-        fake = self.reconstruct(zf, k, m)
+        zf, m, k, is_real = self.degrade(real, step)
+        fake = self.reconstruct(zf, k, m, real=is_real)
         self.set_requires_grad(self.netD, True)
         loss_d = 0.5 * (self.gan(self.netD(real), True) + self.gan(self.netD(fake.detach()), False))
         self.optimize("D", loss_d)
@@ -340,8 +374,8 @@ class MRIRecon(Im2ImModel):
     def visuals(self, batch):
         """Clean, zero-filled, reconstruction and mask panels for the training previews."""
         real = batch["A"].float()
-        zf, m, k = self.degrade(real, 0)
-        return {"clean": real, "zero_filled": zf, "reconstruction": self.reconstruct(zf, k, m),
+        zf, m, k, is_real = self.degrade(real, 0)
+        return {"clean": real, "zero_filled": zf, "reconstruction": self.reconstruct(zf, k, m, real=is_real),
                 "mask": (m.float() * 2 - 1).expand(real.shape[0], 1, *real.shape[-2:])}
 
 

@@ -142,11 +142,29 @@ def phase_estimate(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.exp(1j * np.angle(low))
 
 
+def _mirror(a: np.ndarray) -> np.ndarray:
+    """a at -u for every centred k-space position u (a[-u mod N] in the unshifted FFT layout)."""
+    u = np.fft.ifftshift(a, axes=(-2, -1))
+    return np.fft.fftshift(np.roll(np.flip(u, (-2, -1)), 1, (-2, -1)), axes=(-2, -1))
+
+
+def is_real_image(kspace: np.ndarray, mask: np.ndarray, tol: float = 1e-4) -> bool:
+    """Whether measured k-space is that of a real image (a magnitude image, as when an acquisition is
+    simulated from one): conjugate-symmetric, k(-u) = conj(k(u)), wherever u and -u were both sampled.
+    Raw scanner data, whose images have phase, is not."""
+    pairs = mask & _mirror(mask)
+    if not pairs.any():
+        return False
+    k = kspace[pairs]
+    return bool(np.linalg.norm(k - np.conj(_mirror(kspace)[pairs])) <= tol * max(np.linalg.norm(k), 1e-30))
+
+
 def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = True,
-                       complex_output: bool = False) -> np.ndarray:
+                       complex_output: bool = False, real_image: bool | None = None) -> np.ndarray:
     """Reconstruct measured single-coil k-space with an `mri_recon` model (a Translator or the model).
     Returns the magnitude image(s) ((H, W) or (slices, H, W)) in the k-space's scale, or the complex
-    image(s) with `complex_output`."""
+    image(s) with `complex_output`. `real_image` (default: `is_real_image` per slice) says the image
+    has no phase, which a model trained with the real-image constraint (`real_fraction`) then uses."""
     net = getattr(model, "model", model)
     if getattr(net, "family", None) != "mri_recon":
         raise InputError(f"k-space reconstruction needs an mri_recon model, not {getattr(net, 'family', net)!r}")
@@ -164,9 +182,10 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
         x = torch.from_numpy(zf01 * 2 - 1)[None, None].to(device)
         kt = torch.from_numpy(ki / scale).to(device)[None, None]
         mt = torch.from_numpy(mi).to(device)[None, None]
+        real = is_real_image(ki, mi) if real_image is None else bool(real_image)
         with torch.no_grad():
-            recon01 = (net.reconstruct(x, kt, mt).float().cpu().numpy()[0, 0] + 1) / 2
-        image = recon01 * scale * phase_estimate(ki, mi)
+            recon01 = (net.reconstruct(x, kt, mt, real=real).float().cpu().numpy()[0, 0] + 1) / 2
+        image = recon01 * scale * (1 if real else phase_estimate(ki, mi))
         if data_consistency:
             kc = fft2c_np(image)
             image = ifft2c_np(np.where(mi, ki, kc))

@@ -34,6 +34,9 @@ import numpy as np
 
 from .common import CLASSICAL, RECON_MODELS, command_line, mean_metrics, ship, slice_metrics, write_json
 
+#: written beside a training run's export: the command line that trained it
+COMMAND_FILE = "command.txt"
+
 SIZE = 128
 RECON_MASKS = [("gaussian1d", r) for r in (0.1, 0.2, 0.3, 0.4)] + [("poisson2d", r) for r in (0.1, 0.2, 0.3, 0.4)]
 COLUMNS = ("zero-filled", *CLASSICAL, "model")
@@ -59,8 +62,9 @@ def load_data(test_stride: int = 3):
 
 
 def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr: float, intensity,
-          augment=None, description: str = "", resume: bool = False, init: str = "") -> Path:
-    """Train (from `init`'s weights, an export or shipped name, when given) and return the export."""
+          augment=None, description: str = "", resume: bool = False, init: str = "", command: str = "") -> Path:
+    """Train (from `init`'s weights, an export or shipped name, when given) and return the export;
+    `command`, the command line that trained it, is kept beside it (command.txt) for shipping later."""
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.engine.config import OptimConfig, TrainConfig
     from im2im_core.engine.trainer import Trainer
@@ -82,6 +86,8 @@ def train(model_cfg, data, iterations, out: Path, name: str, batch_size: int, lr
     t0 = time.time()
     res = Trainer(model, ds, tcfg).fit()
     print(f"[{name}] {res['status']} {res['iterations']} it in {time.time() - t0:.0f} s", flush=True)
+    if command:
+        (Path(res["export"]).parent / COMMAND_FILE).write_text(command + "\n")
     return Path(res["export"])
 
 
@@ -102,7 +108,7 @@ def recon_configs(kind: str, arch: str = "cascade", phase: float = 0.0):
                           mask_kind=kind, ratio=lo, ratio_max=hi, phase=phase)
 
 
-def train_recon(args, kind: str, name: str, out: Path) -> Path:
+def train_recon(args, kind: str, name: str, out: Path, command: str = "") -> Path:
     """Train on the template (128 px, --data template) or on whole 1 mm slices of the template and
     Colin27 with MRIAugment's deformations, bias, contrast curves and Rician noise (--data real)."""
     from im2im_core.data.mri_augment import MRIAugment
@@ -117,6 +123,7 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
 
     cfg.ratio, cfg.ratio_max = 0.1, 0.4
     cfg.lambda_gan, cfg.fm_weight, cfg.ssim_weight = args.recon_adv, args.recon_fm, args.recon_ssim
+    cfg.real_fraction = args.real_fraction
     contrasts = tuple(c for c in args.contrasts.split(",") if c)
     slices = training_slices(256, skull=args.skull, contrasts=contrasts)
     desc = (f"MNI152 T1 template and Colin27{' (also with skull)' if args.skull else ''}"
@@ -129,8 +136,8 @@ def train_recon(args, kind: str, name: str, out: Path) -> Path:
     return train(cfg, {"train": slices}, args.iterations, out, name, args.batch_size, lr,
                  Intensity("percentile", 0.0, 100.0),
                  MRIAugment(crop_size=args.crop, noise=args.noise, scale=args.aug_scale, curves=args.curves,
-                            transpose=args.transpose, lowres=args.lowres),
-                 desc, resume=args.resume, init=args.init)
+                            transpose=args.transpose, lowres=args.lowres, zero_outside=args.zero_outside),
+                 desc, resume=args.resume, init=args.init, command=command)
 
 
 def trained_contrasts(args) -> list[str]:
@@ -139,6 +146,14 @@ def trained_contrasts(args) -> list[str]:
     out += [f"{c} (synthesized from MNI152 tissue maps)" for c in args.contrasts.split(",") if c]
     if args.curves:
         out.append(f"random contrast curves, inverted and unsorted ({args.curves:.0%} of crops)")
+    if args.transpose or args.lowres:
+        out.append(", ".join((["all eight orientations of a crop"] if args.transpose else [])
+                             + ([f"coarser acquisition matrices down to {1 - args.lowres:.0%}"] if args.lowres else [])
+                             + [f"zoom within 1 +/- {args.aug_scale:g}"]))
+    if args.zero_outside:
+        out.append(f"exact zeros outside a random box ({args.zero_outside:.0%} of crops)")
+    if args.real_fraction:
+        out.append(f"magnitude images without phase reconstructed as real images ({args.real_fraction:.0%} of batches)")
     return out
 
 
@@ -203,7 +218,7 @@ def run_recon(args, data, out, cmd):
     unknown = set(kinds) - set(RECON_MODELS)
     if unknown:
         raise SystemExit(f"--masks: unknown {sorted(unknown)}; use {', '.join(RECON_MODELS)}")
-    models = {kind: train_recon(args, kind, RECON_MODELS[kind], out) if args.train else RECON_MODELS[kind]
+    models = {kind: train_recon(args, kind, RECON_MODELS[kind], out, cmd) if args.train else RECON_MODELS[kind]
               for kind in kinds}
     for item in args.checkpoint:
         kind, _, path = item.partition("=")
@@ -228,14 +243,8 @@ def run_recon(args, data, out, cmd):
                              for src in dict.fromkeys(source_of(o[0]) for o in order)}}
         rows.append(row)
         print(row["mask"], {c: (round(row[c]["psnr"], 2), round(row[c]["ssim"], 3)) for c in COLUMNS}, flush=True)
-    if args.train and args.ship:
-        for kind in kinds:
-            r = next(r for r in rows if r["mask"] == f"{kind} 20%")
-            print("shipped", ship(models[kind], RECON_MODELS[kind],
-                                  {f"{kind} 20% PSNR, real held-out slices": {c: round(r[c]["psnr"], 2) for c in COLUMNS}},
-                                  cmd, {"task": "CS-MRI, trained on MNI152 + Colin27, tested on other subjects",
-                                        "contrasts": trained_contrasts(args),
-                                        "classical_tuned_on_validation_at_20%": r["tuned"]}))
+    if args.ship:
+        ship_recon(args, models, rows, cmd)
     result = {"rows": rows, "command": cmd, "source": "measured"}
     write_json(out / f"recon_{'_'.join(kinds)}.json", result)
     if args.record:
@@ -243,6 +252,51 @@ def run_recon(args, data, out, cmd):
             write_json(Path(args.results) / f"recon_{kind}.json",
                        {**result, "rows": [r for r in rows if r["mask"].startswith(kind + " ")]})
     return recon_tables(rows)
+
+
+def ship_recon(args, models: dict, rows: list, cmd: str) -> None:
+    """Ship each trained (--train) or given (--checkpoint) model over the shipped one only if it
+    wins the validation ranking (`recon_contrasts.select`: the T2*w EPI subject and the T1
+    validation subjects, 20%, with and without phase); the provenance keeps the command that
+    trained it, the ranking and this command."""
+    from .recon_contrasts import select
+
+    for kind, path in models.items():
+        if path == RECON_MODELS[kind]:
+            continue
+        trained_with = cmd if args.train else _training_command(path)
+        ranking = select(kind, [RECON_MODELS[kind], str(path)])
+        print(f"{kind} on validation: " + ", ".join(f"{p} {v:.2f} dB" for p, v in ranking), flush=True)
+        if ranking[0][0] != str(path):
+            print(f"not shipped: the shipped {RECON_MODELS[kind]} scores higher on validation", flush=True)
+            continue
+        r = next(r for r in rows if r["mask"] == f"{kind} 20%")
+        print("shipped", ship(path, RECON_MODELS[kind],
+                              {f"{kind} 20% PSNR, real held-out slices": {c: round(r[c]["psnr"], 2) for c in COLUMNS}},
+                              trained_with,
+                              {"task": "CS-MRI, trained on MNI152 + Colin27, tested on other subjects",
+                               "contrasts": trained_contrasts(_arguments_of(trained_with)),
+                               "classical_tuned_on_validation_at_20%": r["tuned"],
+                               "chosen_on_validation": {"rule": "mean PSNR at 20%, with and without phase, "
+                                                                "T2*w EPI and T1 validation slices",
+                                                        "scores_dB": {p: round(v, 2) for p, v in ranking}},
+                               "shipped_with": cmd}))
+
+
+def _training_command(path) -> str:
+    """The command that trained an export (its run's command.txt), or a clear stop."""
+    f = Path(path).parent / COMMAND_FILE
+    if not f.is_file():
+        raise SystemExit(f"--ship --checkpoint: {f} is missing, so the command that trained {path} is unknown")
+    return f.read_text().strip()
+
+
+def _arguments_of(command: str) -> argparse.Namespace:
+    """This benchmark's options as a recorded command line gave them."""
+    import shlex
+
+    words = shlex.split(command)
+    return parser().parse_args(words[words.index("training.benchmarks.reconstruction") + 1:])
 
 
 def model_predictions(model, kind: str, ratio: float, test):
@@ -284,6 +338,8 @@ def model_only(args, kinds, models, cases, test, cmd):
         write_json(Path(args.out) / f"recon_{kind}.json", result)
         if args.record:
             write_json(Path(args.results) / f"recon_{kind}.json", result)
+    if args.ship:
+        ship_recon(args, models, rows, cmd)
     return recon_tables(rows)
 
 
@@ -515,7 +571,7 @@ def report(results: Path = RESULTS) -> str:
     return "\n".join(out).rstrip()
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", choices=("recon", "inpaint", "sr"), default="recon")
     ap.add_argument("--report", action="store_true",
@@ -533,6 +589,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ratios", default="", help="recon: only these sampling ratios, e.g. 0.2 (default: all)")
     ap.add_argument("--phase", type=float, default=0.0,
                     help="recon: train with a random smooth phase up to this many radians on each image")
+    ap.add_argument("--real-fraction", type=float, default=0.0,
+                    help="recon: fraction of batches kept real-valued and reconstructed with the real-image constraint")
     ap.add_argument("--resume", action="store_true", help="continue the run in --out instead of starting afresh")
     ap.add_argument("--jobs", type=int, default=2, help="recon: processes for the classical baselines")
     ap.add_argument("--model-only", action="store_true",
@@ -554,6 +612,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lowres", type=float, default=0.0,
                     help="recon --data real: crops keep a central fraction in [1 - this, 1] of k-space (coarser scans)")
     ap.add_argument("--init", default="", help="recon: start from this model's weights (export path or shipped name)")
+    ap.add_argument("--zero-outside", type=float, default=0.0,
+                    help="recon --data real: probability of zeroing a crop outside a random box (zero-padded scans)")
     ap.add_argument("--aug-scale", type=float, default=0.1, help="recon --data real, inpaint mri: zoom range 1 +/- this")
     ap.add_argument("--crop", type=int, default=192, help="recon --data real, inpaint: training crop size")
     ap.add_argument("--batch-size", type=int, default=4)
@@ -569,7 +629,11 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=("test", "validation"), default="test",
                     help="inpaint: score on the held-out test images or on the validation ones (to choose a recipe)")
     ap.add_argument("--out", default="runs/reconstruction")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     if args.report:
         print(report(Path(args.results)))
         return 0
