@@ -105,6 +105,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(ROOT / "docs"))
     ap.add_argument("--iterations", type=int, default=300, help="training iterations of the pix2pix model (the attention model gets half)")
     ap.add_argument("--runs", default=str(ROOT / "runs" / "screenshots"))
+    ap.add_argument("--only", choices=("all", "reconstruct"), default="all",
+                    help="reconstruct: only the Reconstruct panel, which needs no training (seconds)")
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_API", "pyqt6")
     disp = ensure_display()
@@ -121,53 +123,55 @@ def main(argv=None):
 
         t1, t2, kw = mni_slabs()
 
-        # Train (pix2pix, paired T1w -> T2w) and, in the same widget, an attention model
-        viewer = new_viewer("napari-im2im: Train")
-        app = QApplication.instance()
-        viewer.add_image(t2, name="T2w", colormap="gray", **kw)
-        viewer.add_image(t1, name="T1w", colormap="gray", **kw)
-        tw = dock(viewer, TrainWidget(viewer), "Train")
-        att_ckpt = train(app, viewer, tw, "attention_cycle_gan", max(20, args.iterations // 2), args.runs, False)
-        ckpt = train(app, viewer, tw, "pix2pix", args.iterations, args.runs, True, "small")
-        viewer.layers["T2w"].visible = False
-        viewer.dims.set_current_step(0, 20)
-        viewer.reset_view()
-        shot(app, viewer, out / "widget_train.png")
+        if args.only == "all":
+            # Train (pix2pix, paired T1w -> T2w) and, in the same widget, an attention model
+            viewer = new_viewer("napari-im2im: Train")
+            app = QApplication.instance()
+            viewer.add_image(t2, name="T2w", colormap="gray", **kw)
+            viewer.add_image(t1, name="T1w", colormap="gray", **kw)
+            tw = dock(viewer, TrainWidget(viewer), "Train")
+            att_ckpt = train(app, viewer, tw, "attention_cycle_gan", max(20, args.iterations // 2), args.runs, False)
+            ckpt = train(app, viewer, tw, "pix2pix", args.iterations, args.runs, True, "small")
+            viewer.layers["T2w"].visible = False
+            viewer.dims.set_current_step(0, 20)
+            viewer.reset_view()
+            shot(app, viewer, out / "widget_train.png")
 
-        # Translate: the checkpoint just trained, loaded with one click
-        translate = tw.load_in_translate()
-        wait(app, lambda: not translate.busy, what="loading")
-        translate.layer_combo.setCurrentText("T1w")
-        assert translate.run()
-        wait(app, lambda: not translate.busy, what="translating")
-        try:  # show the Translate dock alone
-            viewer.window.remove_dock_widget(tw)
-        except LookupError:
-            pass
-        viewer.layers.remove("T1w [training preview]")
-        viewer.layers.move(viewer.layers.index("T2w"), len(viewer.layers))  # grid: T1w, output, T2w
-        for ly in viewer.layers:
-            ly.visible = True
-        grid(viewer, (1, 3))
-        shot(app, viewer, out / "widget_translate.png")
-        viewer.close()
+            # Translate: the checkpoint just trained, loaded with one click
+            translate = tw.load_in_translate()
+            wait(app, lambda: not translate.busy, what="loading")
+            translate.layer_combo.setCurrentText("T1w")
+            assert translate.run()
+            wait(app, lambda: not translate.busy, what="translating")
+            try:  # show the Translate dock alone
+                viewer.window.remove_dock_widget(tw)
+            except LookupError:
+                pass
+            viewer.layers.remove("T1w [training preview]")
+            viewer.layers.move(viewer.layers.index("T2w"), len(viewer.layers))  # grid: T1w, output, T2w
+            for ly in viewer.layers:
+                ly.visible = True
+            grid(viewer, (1, 3))
+            shot(app, viewer, out / "widget_translate.png")
+            viewer.close()
 
-        # Attention masks on a T1w slice
-        viewer = new_viewer("napari-im2im: Attention masks")
-        viewer.add_image(t1[20], name="T1w slice", colormap="gray", scale=kw["scale"][1:],
-                         translate=kw["translate"][1:])
-        aw = dock(viewer, AttentionWidget(viewer), "Attention masks")
-        aw.set_model(att_ckpt)
-        wait(app, lambda: not aw.busy, what="loading")
-        assert aw.run()
-        wait(app, lambda: not aw.busy, what="attention")
-        aw.threshold.setValue(20)
-        viewer.reset_view()
-        shot(app, viewer, out / "widget_attention.png")
-        viewer.close()
+            # Attention masks on a T1w slice
+            viewer = new_viewer("napari-im2im: Attention masks")
+            viewer.add_image(t1[20], name="T1w slice", colormap="gray", scale=kw["scale"][1:],
+                             translate=kw["translate"][1:])
+            aw = dock(viewer, AttentionWidget(viewer), "Attention masks")
+            aw.set_model(att_ckpt)
+            wait(app, lambda: not aw.busy, what="loading")
+            assert aw.run()
+            wait(app, lambda: not aw.busy, what="attention")
+            aw.threshold.setValue(20)
+            viewer.reset_view()
+            shot(app, viewer, out / "widget_attention.png")
+            viewer.close()
 
         # Reconstruct: 4x undersampled k-space of a T1w slice, zero-filled baseline + metrics
         viewer = new_viewer("napari-im2im: Reconstruct / Inpaint")
+        app = QApplication.instance()
         from im2im_core.data.mni import load_mni_tissues
 
         full = load_mni_tissues()["t1_template"].T[80]

@@ -3,10 +3,12 @@ against a direct DFT, data consistency on complex data, a phase the model never 
 clear errors."""
 import numpy as np
 import pytest
+import torch
 
 import im2im_core
 from im2im_core.errors import InputError
 from im2im_core.mri import make_mask
+from im2im_core.mri.consistency import conjugate_completion
 from im2im_core.mri.fft import fft2c_np, ifft2c_np
 from im2im_core.mri.kspace import check_kspace, is_real_image, read_kspace, reconstruct_kspace
 
@@ -86,14 +88,19 @@ def test_real_phase_kspace_matches_the_image_path(scan):
 @pytest.mark.parametrize("shape", [(64, 64), (63, 65), (128, 96)])
 @pytest.mark.parametrize("kind", ["gaussian1d", "poisson2d"])
 def test_real_images_are_told_apart_from_raw_kspace(shape, kind):
-    """A magnitude image's k-space is conjugate-symmetric where both halves of a pair are sampled;
-    a phase of 0.05 rad, or noise added in k-space as a scanner adds it, is not."""
+    """A magnitude image's k-space is conjugate-symmetric where both halves of a pair are sampled
+    (so the symmetry completes what the mask missed); a phase of 0.05 rad, or noise added in
+    k-space as a scanner adds it, is not."""
     rng = np.random.default_rng(0)
     img = rng.random(shape)
     mask = make_mask(kind, shape, ratio=0.2, seed=3)
     ramp = np.exp(0.05j * np.linspace(-1, 1, shape[1]))[None]
     noise = 1e-3 * (rng.normal(size=shape) + 1j * rng.normal(size=shape))
     assert is_real_image(fft2c_np(img) * mask, mask)
+    k, m = conjugate_completion(torch.from_numpy(fft2c_np(img) * mask), torch.from_numpy(mask))
+    m = m.numpy()
+    assert 1.3 * mask.sum() < m.sum() <= 2 * mask.sum() and m[mask].all()
+    assert np.allclose(k.numpy()[m], fft2c_np(img)[m], atol=1e-9)  # exact: the image is real
     assert not is_real_image(fft2c_np(img * ramp) * mask, mask)
     assert not is_real_image((fft2c_np(img) + noise) * mask, mask)
 

@@ -51,10 +51,11 @@ residual to the complex image (real and imaginary parts as 2 channels) followed 
 replacement of the measured k-space. Trained end to end with the same losses, it sees the mask
 at every stage, so it needs one at inference (``mask=`` or ``mask_kind=``) and always returns a
 data-consistent image. The benchmark in training/benchmarks/reconstruction.py shows the gain.
-A cascade trained with ``real_fraction`` > 0 also knows real images: a magnitude image's k-space is
-conjugate-symmetric, so where a mask samples u but not -u the sample at -u is known too, and the
-validation-tuned TV baseline exploits exactly that. Such batches skip the phase and every stage
-projects onto real, non-negative images before re-imposing the measurement; at inference the
+Real images: a magnitude image's k-space is conjugate-symmetric, so where a mask samples u but not
+-u the sample at -u is known too (partial Fourier; the validation-tuned TV baseline's real-valued
+iterate exploits the same). A cascade completes such a measurement (`conjugate_completion`); one
+trained with ``real_fraction`` > 0 has seen such batches (no phase, completed) and projects every
+stage onto real, non-negative images before re-imposing the measurement. At inference the
 constraint is on when the k-space is simulated from the image (``simulate=True``) and, in
 `im2im_core.mri.kspace.reconstruct_kspace`, when the measured k-space is conjugate-symmetric.
 
@@ -76,6 +77,7 @@ from torch import nn
 from ..errors import ConfigError, InputError
 from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse, ssim
 from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
+from ..mri.consistency import conjugate_completion
 from ..mri.envelope import warn_outside
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
@@ -243,18 +245,20 @@ class MRIRecon(Im2ImModel):
     # ---- shared forward ----------------------------------------------------------------------
     @property
     def uses_real(self) -> bool:
-        """Whether this model learned the real-image constraint (see `real_fraction`)."""
+        """Whether this model learned to project its stages onto real images (see `real_fraction`)."""
         return bool(self.config.cascades and self.config.real_fraction > 0)
 
     def reconstruct(self, zf: torch.Tensor, kspace: torch.Tensor | None = None, mask=None,
                     real: bool = False) -> torch.Tensor:
         """Residual refinement clip(zf + G(zf), -1, 1) for any H, W (padded inside for the U-Net);
-        the cascade works from the measured k-space and mask instead, with the real-image constraint
-        when `real` and the model learned it."""
+        the cascade works from the measured k-space and mask instead, completed by conjugate symmetry
+        when `real` (the image is known to be real), and projected onto real images when it learned to."""
         if self.config.cascades:
             if kspace is None:
                 raise InputError("this mri_recon model is a data-consistency cascade and needs the sampling "
                                  "mask: pass mask=... or mask_kind=...")
+            if real:  # physics, whatever the training: a real image's k-space is conjugate-symmetric
+                kspace, mask = conjugate_completion(kspace, mask)
             z = self.netG(ifft2c(kspace.to(torch.complex64)), kspace, mask, real=real and self.uses_real)
             return (z.abs() * 2 - 1).clamp(-1, 1)
         h, w = zf.shape[-2:]

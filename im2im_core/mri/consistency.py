@@ -13,9 +13,9 @@ import numbers
 import numpy as np
 import torch
 
-from .fft import as_complex, fft2c, ifft2c
+from .fft import as_complex, fft2c, ifft2c, mirror
 
-__all__ = ["undersample", "zero_filled", "data_consistency"]
+__all__ = ["undersample", "zero_filled", "data_consistency", "conjugate_completion"]
 
 
 def _mask_like(mask, ref: torch.Tensor) -> torch.Tensor:
@@ -78,3 +78,12 @@ def data_consistency(image_pred: torch.Tensor, kspace_measured: torch.Tensor, ma
             raise ValueError(f"lam must be None (hard data consistency) or >= 0, got {lam!r}")
         k_new = (k_pred + lam * k_meas) / (1 + lam)
     return _same_kind(ifft2c(torch.where(m, k_new, k_pred)), image_pred)
+
+
+def conjugate_completion(kspace: torch.Tensor, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    """(k-space, mask) of a REAL image with every sample its conjugate symmetry gives: where u was
+    not measured but -u was, k(u) = conj(k(-u)) (partial-Fourier physics, exact for real images)."""
+    m = _mask_like(mask, kspace)
+    k = as_complex(kspace)
+    mm = mirror(m)
+    return torch.where(m, k, torch.where(mm, mirror(k).conj(), _zero(k))), m | mm

@@ -63,5 +63,5 @@ def describe(config, provenance: dict | None = None) -> str:
     tested = "; ".join(k for k in prov.get("metrics", {})) or "not recorded"
     return (f"trained on {contrasts}; {'1D' if kind in ONE_D else '2D'} {kind} masks sampling {sampled}; "
             + (f"random smooth phase up to {phase:g} rad" if phase else "magnitude images (no phase)")
-            + (" and real-valued images, reconstructed as such" if phase and _get(config, "real_fraction", 0) else "")
+            + (", and real images as such" if phase and _get(config, "real_fraction", 0) else "")
             + f". Tested on: {tested}")

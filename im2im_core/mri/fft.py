@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np"]
+__all__ = ["as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "mirror", "mirror_np"]
 
 _DIMS = (-2, -1)
 
@@ -42,3 +42,16 @@ def ifft2c_np(k: np.ndarray) -> np.ndarray:
     """NumPy twin of ifft2c (inverse of fft2c_np)."""
     x = np.fft.ifft2(np.fft.ifftshift(np.asarray(k), axes=_DIMS), axes=_DIMS, norm="ortho")
     return np.fft.fftshift(x, axes=_DIMS)
+
+
+def mirror_np(a: np.ndarray) -> np.ndarray:
+    """a at -u for every centred k-space position u (a[-u mod N] in the unshifted layout): a real
+    image's k-space k satisfies k == conj(mirror_np(k))."""
+    u = np.fft.ifftshift(np.asarray(a), axes=_DIMS)
+    return np.fft.fftshift(np.roll(np.flip(u, _DIMS), 1, _DIMS), axes=_DIMS)
+
+
+def mirror(t: torch.Tensor) -> torch.Tensor:
+    """Torch twin of mirror_np."""
+    u = torch.fft.ifftshift(t, dim=_DIMS)
+    return torch.fft.fftshift(torch.roll(torch.flip(u, _DIMS), (1, 1), _DIMS), dim=_DIMS)

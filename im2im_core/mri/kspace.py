@@ -21,7 +21,8 @@ import torch
 
 from ..errors import InputError, NonFiniteOutput
 from .envelope import warn_outside
-from .fft import fft2c_np, ifft2c_np
+from .consistency import conjugate_completion
+from .fft import fft2c_np, ifft2c_np, mirror_np
 
 #: fraction of each axis around DC whose samples set the phase estimate
 PHASE_CENTRE = 0.08
@@ -142,21 +143,15 @@ def phase_estimate(kspace: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.exp(1j * np.angle(low))
 
 
-def _mirror(a: np.ndarray) -> np.ndarray:
-    """a at -u for every centred k-space position u (a[-u mod N] in the unshifted FFT layout)."""
-    u = np.fft.ifftshift(a, axes=(-2, -1))
-    return np.fft.fftshift(np.roll(np.flip(u, (-2, -1)), 1, (-2, -1)), axes=(-2, -1))
-
-
 def is_real_image(kspace: np.ndarray, mask: np.ndarray, tol: float = 1e-4) -> bool:
     """Whether measured k-space is that of a real image (a magnitude image, as when an acquisition is
     simulated from one): conjugate-symmetric, k(-u) = conj(k(u)), wherever u and -u were both sampled.
     Raw scanner data, whose images have phase, is not."""
-    pairs = mask & _mirror(mask)
+    pairs = mask & mirror_np(mask)
     if not pairs.any():
         return False
     k = kspace[pairs]
-    return bool(np.linalg.norm(k - np.conj(_mirror(kspace)[pairs])) <= tol * max(np.linalg.norm(k), 1e-30))
+    return bool(np.linalg.norm(k - np.conj(mirror_np(kspace)[pairs])) <= tol * max(np.linalg.norm(k), 1e-30))
 
 
 def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = True,
@@ -175,6 +170,10 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
     out = []
     for i in range(k.shape[0]):
         ki, mi = np.where(m[i % len(m)], k[i], 0), m[i % len(m)]
+        real = is_real_image(ki, mi) if real_image is None else bool(real_image)
+        if real and net.config.cascades:  # what conjugate symmetry adds, for the final DC too
+            kc, mc = conjugate_completion(torch.from_numpy(ki), torch.from_numpy(mi))
+            ki, mi = kc.numpy(), mc.numpy()
         zf = ifft2c_np(ki)
         # the maximum, not a percentile: the network's output is clipped to [0, 1] of this scale
         scale = float(np.abs(zf).max()) or 1.0
@@ -182,7 +181,6 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
         x = torch.from_numpy(zf01 * 2 - 1)[None, None].to(device)
         kt = torch.from_numpy(ki / scale).to(device)[None, None]
         mt = torch.from_numpy(mi).to(device)[None, None]
-        real = is_real_image(ki, mi) if real_image is None else bool(real_image)
         with torch.no_grad():
             recon01 = (net.reconstruct(x, kt, mt, real=real).float().cpu().numpy()[0, 0] + 1) / 2
         image = recon01 * scale * (1 if real else phase_estimate(ki, mi))
