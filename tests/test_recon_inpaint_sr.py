@@ -18,6 +18,7 @@ from im2im_core.inference import load
 from im2im_core.models import build, config_from_dict
 from im2im_core.models.inpaint import InpaintConfig
 from im2im_core.models.mri_recon import MRIReconConfig, consistent_image
+from im2im_core.mri.consistency import conjugate_completion
 from im2im_core.models.super_resolution import SuperResolutionConfig
 from im2im_core.mri import fft2c, make_mask
 from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
@@ -194,9 +195,10 @@ def test_dc_cascade_learns_and_keeps_measured_kspace(mni_slice):
     mask = make_mask("gaussian1d", (64, 64), ratio=0.3, seed=4321)
     m = torch.from_numpy(mask)
     k = fft2c((x + 1) / 2) * m
+    kc, mc = conjugate_completion(k, m)  # the image is real: translate completes its measurement
     with torch.no_grad():
-        z = model.netG(torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(k, dim=(-2, -1)), norm="ortho"),
-                                          dim=(-2, -1)), k, m)
+        z = model.netG(torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(kc, dim=(-2, -1)), norm="ortho"),
+                                          dim=(-2, -1)), kc, mc)
         out = model.inference_forward(x, "AtoB", mask=mask, return_zero_filled=True)
         with_dc = model.inference_forward(x, "AtoB", mask=mask, data_consistency=True)
     assert (fft2c(z) - k)[..., m].abs().max() <= 1e-5 * k.abs().max()
@@ -216,7 +218,6 @@ def test_real_fraction_batches_are_real_and_reconstructed_as_real(mni_slice):
     """With real_fraction, a share of the training batches skip the phase; their k-space is the
     conjugate-symmetric one of a real image. Any cascade completes a real image's measurement by
     that symmetry; one trained with real_fraction also projects its stages onto real images."""
-    from im2im_core.mri.consistency import conjugate_completion
     from im2im_core.mri.kspace import is_real_image
 
     x = torch.from_numpy(mni_slice * 2 - 1)[None, None].float()
