@@ -282,12 +282,13 @@ def ship_recon(args, models: dict, rows: list, cmd: str) -> None:
                 print(f"not shipped: the shipped {RECON_MODELS[kind]} scores higher on validation", flush=True)
                 continue
         r = next(r for r in rows if r["mask"] == f"{kind} 20%")
+        trained_args = _arguments_of(trained_with)
         print("shipped", ship(path, RECON_MODELS[kind],
                               {f"{kind} 20% PSNR, real held-out slices": {c: round(r[c]["psnr"], 2) for c in COLUMNS}},
                               trained_with,
                               {"task": "CS-MRI, trained on MNI152 + Colin27, tested on other subjects",
-                               "contrasts": trained_contrasts(_arguments_of(trained_with)),
-                               "variations": trained_variations(_arguments_of(trained_with)),
+                               "contrasts": trained_contrasts(trained_args),
+                               "variations": trained_variations(trained_args),
                                "classical_tuned_on_validation_at_20%": r["tuned"],
                                "chosen_on_validation": {"rule": "mean PSNR at 20%, with and without phase, "
                                                                 "T2*w EPI and T1 validation slices",
