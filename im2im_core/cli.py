@@ -376,7 +376,7 @@ def _reconstruct(args) -> int:
     if args.mask:
         mask = read_npy(args.mask)
     tr = load(args.checkpoint, device=args.device, precision="fp32")
-    out = reconstruct_kspace(tr, kspace, mask, data_consistency=not args.no_dc)
+    out = reconstruct_kspace(tr, kspace, mask, data_consistency=not args.no_dc, ensemble=not args.no_ensemble)
     if suffix(args.output) in (".nii", ".nii.gz") and out.ndim == 3:
         out = np.ascontiguousarray(np.moveaxis(out, 0, -1))  # NIfTI: slices on the third axis
     print(write_image(args.output, out))
@@ -491,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", required=True, help="magnitude image file: .tif or .nii(.gz)")
     r.add_argument("--mask", default=None, help="sampling mask .npy (default: the file's 'mask', else non-zero samples)")
     r.add_argument("--no-dc", action="store_true", help="skip the final data-consistency step")
+    r.add_argument("--no-ensemble", action="store_true",
+                   help="one pass of a cascade instead of the mean over eight orientations (8x faster)")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     r.set_defaults(func=_reconstruct)
 

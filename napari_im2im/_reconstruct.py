@@ -21,8 +21,6 @@ from ._translate import translate_layer
 
 WIDGET = "reconstruct"
 MASK_KINDS = ("gaussian1d", "gaussian2d", "poisson2d", "random_lines", "equispaced_lines")
-MRI_OPTIONS = ("mask", "mask_kind", "ratio", "seed", "data_consistency", "return_zero_filled")
-
 
 def make_mask(kind: str, shape, acceleration: float, seed: int = 0) -> np.ndarray:
     """Boolean k-space mask (H, W) sampling 1/acceleration of k-space."""
@@ -106,7 +104,8 @@ def mri_names(source: str) -> dict[str, str]:
 
 def reconstruct_layer(data, layer_meta: dict, model=None, *, mask_kind: str = "gaussian1d",
                       acceleration: float = 4.0, seed: int = 0, data_consistency: bool = True,
-                      device: str = "auto", cancel=None) -> Generator[Progress, None, list[tuple]]:
+                      ensemble: bool = True, device: str = "auto",
+                      cancel=None) -> Generator[Progress, None, list[tuple]]:
     """Yield Progress per slice; return mask, zero-filled, reconstruction and error layers.
 
     The reconstruction layer's metadata["im2im"]["metrics"] holds PSNR/SSIM of the
@@ -118,7 +117,7 @@ def reconstruct_layer(data, layer_meta: dict, model=None, *, mask_kind: str = "g
     gt = arr.astype(np.float32)
     mask = make_mask(mask_kind, gt.shape[-2:], acceleration, seed)
     opts = {"mask_kind": mask_kind, "acceleration": acceleration, "ratio": float(mask.mean()), "seed": seed,
-            "data_consistency": data_consistency}
+            "data_consistency": data_consistency, "ensemble": ensemble}
     t0 = time.perf_counter()
     planes = gt.reshape(-1, *gt.shape[-2:])
     zf = np.empty_like(planes)
@@ -134,7 +133,7 @@ def reconstruct_layer(data, layer_meta: dict, model=None, *, mask_kind: str = "g
             raise InputError(f"model {tr.name!r} is a {tr.family} model; MRI reconstruction needs an mri_recon model")
         info = model_info(tr)
         allowed = tr.model.inference_options
-        fam = {k: v for k, v in {"mask": mask, "data_consistency": data_consistency,
+        fam = {k: v for k, v in {"mask": mask, "data_consistency": data_consistency, "ensemble": ensemble,
                                  "return_zero_filled": True}.items() if k in allowed}
         side = int(max(gt.shape[-2:]))
         tile = max(512, -(-side // 64) * 64)  # k-space is global: one tile per plane
@@ -240,7 +239,7 @@ def super_resolve_layer(data, layer_meta: dict, model, *, tile: int = 512, devic
     return [(d, kw, t)]
 
 
-def kspace_layer(path, model=None, *, data_consistency: bool = True, device: str = "auto",
+def kspace_layer(path, model=None, *, data_consistency: bool = True, ensemble: bool = True, device: str = "auto",
                  cancel=None) -> Generator[Progress, None, list[tuple]]:
     """Measured single-coil k-space from a file (complex .npy, or .h5 with 'kspace' as fastMRI
     stores it): yield Progress per slice; return the zero-filled and the reconstructed magnitude
@@ -260,13 +259,14 @@ def kspace_layer(path, model=None, *, data_consistency: bool = True, device: str
         check_cancel(cancel)
         mi = m[i % len(m)]
         zf.append(np.abs(ifft2c_np(np.where(mi, k[i], 0))).astype(np.float32))
-        recon.append(reconstruct_kspace(tr, k[i], mi, data_consistency=data_consistency) if tr is not None else zf[-1])
+        recon.append(reconstruct_kspace(tr, k[i], mi, data_consistency=data_consistency, ensemble=ensemble)
+                     if tr is not None else zf[-1])
         yield Progress(i + 1, len(k), "reconstructing k-space")
     zf, recon = np.stack(zf), np.stack(recon)
     if len(k) == 1:
         zf, recon = zf[0], recon[0]
     name = Path(path).name
-    prov = provenance(WIDGET, info, {"kspace": str(path), "data_consistency": data_consistency,
+    prov = provenance(WIDGET, info, {"kspace": str(path), "data_consistency": data_consistency, "ensemble": ensemble,
                                      "sampled": float(m.mean())}, time.perf_counter() - t0, mode="kspace",
                       method="model" if tr is not None else "zero-filled (no model)")
     # fastMRI files give the pixel size (ISMRMRD header), so the output sits in mm beside other scans;

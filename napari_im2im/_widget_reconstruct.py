@@ -62,6 +62,10 @@ class ReconstructWidget(JobWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.dc = QCheckBox("data consistency")
         self.dc.setChecked(True)
+        self.ensemble = QCheckBox("orientation ensemble")
+        self.ensemble.setChecked(True)
+        self.ensemble.setToolTip("a cascade model's mean over the grid's flips (and transposes, for a 2D-mask model): "
+                                 "better by about 0.1-0.3 dB; off is four to eight times faster")
         self.mri_model = ModelPicker(none_text="(none: zero-filled)", families={"mri_recon"})
         kspace_row = QWidget()
         row = QHBoxLayout(kspace_row)
@@ -74,7 +78,8 @@ class ReconstructWidget(JobWidget):
         self.expects = QLabel()
         self.expects.setWordWrap(True)
         for label, w in (("mask", self.mask_kind), ("acceleration", self.acceleration), ("", self.ratio_label),
-                         ("seed", self.seed), ("", self.dc), ("model", self.mri_model), ("", self.expects),
+                         ("seed", self.seed), ("", self.dc), ("", self.ensemble), ("model", self.mri_model),
+                         ("", self.expects),
                          ("measured", kspace_row)):
             f.addRow(label, w)
         # Inpaint
@@ -197,12 +202,13 @@ class ReconstructWidget(JobWidget):
         device, tile = self.device.currentText(), self.tile.value()
         mode = self.mode.currentText()
         if mode == MODES[0]:
-            kind, acc, seed, dc = (self.mask_kind.currentText(), self.acceleration.value(), self.seed.value(),
-                                   self.dc.isChecked())
+            kind, acc, seed, dc, ens = (self.mask_kind.currentText(), self.acceleration.value(), self.seed.value(),
+                                        self.dc.isChecked(), self.ensemble.isChecked())
             model = self.mri_model.spec()
             return self.start(lambda cancel: reconstruct_layer(data, meta, model, mask_kind=kind, acceleration=acc,
-                                                               seed=seed, data_consistency=dc, device=device,
-                                                               cancel=cancel), self._mri_done, "reconstructing")
+                                                               seed=seed, data_consistency=dc, ensemble=ens,
+                                                               device=device, cancel=cancel),
+                              self._mri_done, "reconstructing")
         if mode == MODES[1]:
             model = self.inpaint_model.spec()
             image = layer if layer is not None else self.layer_combo.layer()
@@ -229,8 +235,9 @@ class ReconstructWidget(JobWidget):
             path, _ = QFileDialog.getOpenFileName(self, "k-space file", "", "k-space (*.npy *.h5 *.hdf5)")
             if not path:
                 return False
-        model, device, dc = self.mri_model.spec(), self.device.currentText(), self.dc.isChecked()
-        return self.start(lambda cancel: kspace_layer(path, model, data_consistency=dc, device=device,
+        model, device, dc, ens = (self.mri_model.spec(), self.device.currentText(), self.dc.isChecked(),
+                                  self.ensemble.isChecked())
+        return self.start(lambda cancel: kspace_layer(path, model, data_consistency=dc, ensemble=ens, device=device,
                                                       cancel=cancel), self._done, "reconstructing k-space")
 
     def holes(self, image) -> np.ndarray:

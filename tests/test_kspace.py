@@ -35,6 +35,23 @@ def test_fft_convention_is_the_centred_orthonormal_dft(shape):
     assert np.isclose(abs(fft2c_np(dc)[shape[0] // 2, shape[1] // 2]), np.sqrt(dc.size))  # DC at the centre
 
 
+@pytest.mark.parametrize("shape", [(16, 16), (15, 20), (9, 7)])
+def test_the_eight_orientations_commute_with_the_fft(shape):
+    """Flips about the centre pixel and transposes map an image's k-space to the oriented image's
+    k-space exactly (what lets the ensemble average data-consistent outputs); each is undone by
+    unorient, and the eight are distinct."""
+    from im2im_core.mri.fft import ORIENTATIONS, fft2c, orient, unorient
+
+    img = torch.complex(*torch.randn(2, 1, 1, *shape, dtype=torch.float64))
+    seen = []
+    for o in ORIENTATIONS:
+        assert torch.allclose(fft2c(orient(img, o)), orient(fft2c(img), o), atol=1e-10)
+        assert torch.equal(unorient(orient(img, o), o), img)
+        seen.append(orient(img, o))
+    assert len(ORIENTATIONS) == 8 and all(
+        a.shape != b.shape or not torch.allclose(a, b) for i, a in enumerate(seen) for b in seen[i + 1:])
+
+
 @pytest.fixture(scope="module")
 def scan():
     """Held-out MNI slices (the shipped models' test slab) with a smooth complex phase and a scale

@@ -326,6 +326,22 @@ def test_reconstruct_a_kspace_file(make_napari_viewer, qtbot, tmp_path, notes):
     assert err_rec < err_zf, (err_rec, err_zf)
     assert tuple(rec.axis_labels) == ("y", "x")  # named axes, not "-2, -1"
     assert w.metrics.text() == "scan.npy [reconstruction]: with mri_recon_1dgauss"  # what was done, with what
+    # the orientation ensemble is on by default; unticked, one pass (what reconstruct_kspace gives), recorded
+    import im2im_core
+    from im2im_core.mri.kspace import reconstruct_kspace
+
+    tr = im2im_core.load("mri_recon_1dgauss", device="cpu")
+    k = np.load(tmp_path / "scan.npy")
+    assert rec.metadata["im2im"]["options"]["ensemble"] is True
+    first = np.array(rec.data)
+    np.testing.assert_allclose(first, reconstruct_kspace(tr, k, mask), atol=1e-5)
+    w.ensemble.setChecked(False)
+    assert w.run_kspace(str(tmp_path / "scan.npy"))
+    _wait_idle(qtbot, w)
+    one = viewer.layers["scan.npy [reconstruction]"]
+    assert one.metadata["im2im"]["options"]["ensemble"] is False
+    np.testing.assert_allclose(one.data, reconstruct_kspace(tr, k, mask, ensemble=False), atol=1e-5)
+    assert not np.allclose(one.data, first, atol=1e-4)
     assert not [n for n in notes if n[0] == "error"]
 
 

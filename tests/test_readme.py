@@ -148,6 +148,11 @@ def _rows_expected() -> dict:
     out["CS-MRI on other contrasts"] = (["reconstruction/contrasts_gaussian1d.json"], "`mri_recon_1dgauss`",
                                         [f"{phased[c]['model']['psnr']:.2f}" for c in order], "TV",
                                         [f"{phased[c]['TV']['psnr']:.2f}" for c in order], [])
+    rows = _load("reconstruction/contrasts_poisson2d.json")["rows"]
+    phased = {r["contrast"]: r for r in rows if r["ratio"] == 0.2 and r["phase"] > 0}
+    out["CS-MRI 2D on other contrasts"] = (["reconstruction/contrasts_poisson2d.json"], "`mri_recon_poisson2d`",
+                                           [f"{phased[c]['model']['psnr']:.2f}" for c in order], "TV",
+                                           [f"{phased[c]['TV']['psnr']:.2f}" for c in order], [])
     inp = {r["holes"]: r for r in _load("reconstruction/inpaint_mri_test.json")["rows"]}
     out["inpainting"] = (["reconstruction/inpaint_mri_test.json"], "`inpaint_mri`",
                          [f"{inp[h]['model']['psnr_hole']:.2f}" for h in ("10-20%", "20-40%")], "biharmonic",

@@ -21,6 +21,7 @@ from im2im_core.models.mri_recon import MRIReconConfig, consistent_image
 from im2im_core.mri.consistency import conjugate_completion
 from im2im_core.models.super_resolution import SuperResolutionConfig
 from im2im_core.mri import fft2c, make_mask
+from im2im_core.mri.fft import ORIENTATIONS, ifft2c, orient, unorient
 from im2im_core.nets import DiscriminatorConfig, GeneratorConfig
 
 
@@ -180,6 +181,8 @@ def test_recon_option_errors(trained_recon):
         model.inference_forward(x, "AtoB", mask_kind="spiral")
     with pytest.raises(InputError, match="dc_lambda"):
         model.inference_forward(x, "AtoB", mask=mask, data_consistency=True, dc_lambda=-1)
+    with pytest.raises(InputError, match="ensemble must be True or False"):
+        model.inference_forward(x, "AtoB", mask=mask, ensemble="yes")
     with pytest.raises(InputError, match="not supported"):
         model.check_options({"tile_mask": 1})
     assert model.tileable is False and model.size_multiple() == 1
@@ -199,11 +202,21 @@ def test_dc_cascade_learns_and_keeps_measured_kspace(mni_slice):
     with torch.no_grad():
         z = model.netG(torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(kc, dim=(-2, -1)), norm="ortho"),
                                           dim=(-2, -1)), kc, mc)
-        out = model.inference_forward(x, "AtoB", mask=mask, return_zero_filled=True)
-        with_dc = model.inference_forward(x, "AtoB", mask=mask, data_consistency=True)
+        out = model.inference_forward(x, "AtoB", mask=mask, return_zero_filled=True, ensemble=False)
+        with_dc = model.inference_forward(x, "AtoB", mask=mask, data_consistency=True, ensemble=False)
+        mean = model.reconstruct_complex(k, m, real=True, ensemble=True)
+        oriented = [unorient(model.netG(ifft2c(orient(kc, o)), orient(kc, o), orient(mc, o)), o)
+                    for o in ORIENTATIONS if not o[2]]  # a line-mask model: the four flips, no transpose
+        default = model.inference_forward(x, "AtoB", mask=mask)
     assert (fft2c(z) - k)[..., m].abs().max() <= 1e-5 * k.abs().max()
     assert torch.allclose(out["image"], (z.abs() * 2 - 1).clamp(-1, 1), atol=1e-5)
     assert torch.equal(with_dc, out["image"])  # already consistent: the flag changes nothing
+    # the default ensemble: the mean of the oriented outputs, each (and so the mean) consistent
+    assert model.orientations == tuple(o for o in ORIENTATIONS if not o[2])
+    assert build(replace(_tiny_recon_config(cascades=1), mask_kind="poisson2d")).orientations == ORIENTATIONS
+    assert torch.allclose(mean, sum(oriented) / 4, atol=1e-6) and not torch.allclose(mean, z, atol=1e-3)
+    assert (fft2c(mean) - k)[..., m].abs().max() <= 1e-5 * k.abs().max()
+    assert torch.allclose(default, (mean.abs() * 2 - 1).clamp(-1, 1), atol=1e-5)
     p_zf = psnr(mni_slice, out["zero_filled"][0, 0].numpy(), data_range=1.0)
     p_rec = psnr(mni_slice, (out["image"][0, 0].numpy() + 1) / 2, data_range=1.0)
     print(f"cascade: PSNR zero-filled {p_zf:.2f} dB, reconstruction {p_rec:.2f} dB")

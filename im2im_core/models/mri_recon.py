@@ -58,6 +58,12 @@ trained with ``real_fraction`` > 0 has seen such batches (no phase, completed) a
 stage onto real, non-negative images before re-imposing the measurement. At inference the
 constraint is on when the k-space is simulated from the image (``simulate=True``) and, in
 `im2im_core.mri.kspace.reconstruct_kspace`, when the measured k-space is conjugate-symmetric.
+``ensemble=True`` (the default at inference, cascades only) averages the cascade's complex output
+over orientations of the grid (`im2im_core.mri.fft.ORIENTATIONS`): each maps the measurement of
+the image to that of the oriented image exactly, so every term, and the mean, is data-consistent
+(geometric self-ensemble, as in EDSR+). All eight for a model trained on 2D masks; the four flips
+for one trained on line masks, which a transpose would turn into lines it never saw. Four or eight
+times the work; ``ensemble=False`` runs one pass.
 
 Masks are image-size dependent and k-space is global: per-tile masks would be wrong, so this
 family sets ``tileable = False`` and ``size_multiple() == 1`` (the U-Net's padding is internal).
@@ -78,6 +84,8 @@ from ..errors import ConfigError, InputError
 from ..losses import GAN_MODES, GANLoss, feature_matching, frequency_mse, nmse, ssim
 from ..mri import MASK_KINDS, as_complex, data_consistency as _dc, fft2c, ifft2c, make_mask, undersample
 from ..mri.consistency import conjugate_completion
+from ..mri.fft import ORIENTATIONS, orient, unorient
+from ..mri.masks import LINE_KINDS
 from ..mri.envelope import warn_outside
 from ..nets import DiscriminatorConfig, GeneratorConfig, build_discriminator, build_generator
 from ..tiling import pad_to_multiple
@@ -201,7 +209,7 @@ class MRIRecon(Im2ImModel):
     Config = MRIReconConfig
     generator_names = ("netG",)
     inference_options = frozenset({"mask", "mask_kind", "ratio", "seed", "data_consistency", "dc_lambda",
-                                   "simulate", "return_zero_filled"})
+                                   "simulate", "return_zero_filled", "ensemble"})
     tileable = False
     two_domains = False
 
@@ -249,7 +257,7 @@ class MRIRecon(Im2ImModel):
         return bool(self.config.cascades and self.config.real_fraction > 0)
 
     def reconstruct(self, zf: torch.Tensor, kspace: torch.Tensor | None = None, mask=None,
-                    real: bool = False) -> torch.Tensor:
+                    real: bool = False, ensemble: bool = False) -> torch.Tensor:
         """Residual refinement clip(zf + G(zf), -1, 1) for any H, W (padded inside for the U-Net);
         the cascade works from the measured k-space and mask instead, completed by conjugate symmetry
         when `real` (the image is known to be real), and projected onto real images when it learned to."""
@@ -257,13 +265,34 @@ class MRIRecon(Im2ImModel):
             if kspace is None:
                 raise InputError("this mri_recon model is a data-consistency cascade and needs the sampling "
                                  "mask: pass mask=... or mask_kind=...")
-            if real:  # physics, whatever the training: a real image's k-space is conjugate-symmetric
-                kspace, mask = conjugate_completion(kspace, mask)
-            z = self.netG(ifft2c(kspace.to(torch.complex64)), kspace, mask, real=real and self.uses_real)
-            return (z.abs() * 2 - 1).clamp(-1, 1)
+            return (self.reconstruct_complex(kspace, mask, real, ensemble).abs() * 2 - 1).clamp(-1, 1)
         h, w = zf.shape[-2:]
         out = self.netG(pad_to_multiple(zf, self.config.generator.size_multiple()))[..., :h, :w]
         return (zf.float() + out.float()).clamp(-1, 1)
+
+    def reconstruct_complex(self, kspace: torch.Tensor, mask: torch.Tensor, real: bool = False,
+                            ensemble: bool = False) -> torch.Tensor:
+        """The cascade's complex image (N, 1, H, W), phase and all, on the measured k-space's scale:
+        raw k-space keeps the phase the cascade reconstructed rather than a low-resolution estimate.
+        `ensemble`: the mean over the grid's eight orientations (see the module docstring)."""
+        if not self.config.cascades:
+            raise InputError("only a data-consistency cascade (cascades > 0) reconstructs a complex image")
+        if real:  # physics, whatever the training: a real image's k-space is conjugate-symmetric
+            kspace, mask = conjugate_completion(kspace, mask)
+        kspace = kspace.to(torch.complex64)
+        orientations = self.orientations if ensemble else ORIENTATIONS[:1]
+        total = 0
+        for o in orientations:
+            k, m = orient(kspace, o), orient(mask, o)
+            total = total + unorient(self.netG(ifft2c(k), k, m, real=real and self.uses_real), o)
+        return total / len(orientations)
+
+    @property
+    def orientations(self) -> tuple:
+        """The ensemble's orientations: all eight, or without transposes for line masks."""
+        if self.config.mask_kind in LINE_KINDS:
+            return tuple(o for o in ORIENTATIONS if not o[2])
+        return ORIENTATIONS
 
     def sampling_mask(self, x: torch.Tensor, mask=None, mask_kind=None, ratio=None, seed=0) -> torch.Tensor | None:
         """The k-space mask for x as bool (1|N, 1, H, W): given, built from a kind, or None."""
@@ -285,7 +314,8 @@ class MRIRecon(Im2ImModel):
         return torch.from_numpy(m).to(x.device)[None, None]
 
     def inference_forward(self, x, direction, mask=None, mask_kind=None, ratio=None, seed=0,
-                          data_consistency=False, dc_lambda=None, simulate=True, return_zero_filled=False):
+                          data_consistency=False, dc_lambda=None, simulate=True, return_zero_filled=False,
+                          ensemble=True):
         """Reconstruct x (see the module docstring for the option semantics)."""
         if dc_lambda is not None and (isinstance(dc_lambda, bool) or not isinstance(dc_lambda, numbers.Real)
                                       or not 0 <= dc_lambda < float("inf")):
@@ -301,7 +331,10 @@ class MRIRecon(Im2ImModel):
         else:
             kspace, zf01 = measure((x + 1) / 2, m, simulate)
         zf = (zf01 * 2 - 1).clamp(-1, 1)
-        recon = self.reconstruct(zf, kspace, m, real=simulate)  # simulated from x, a magnitude image
+        if not isinstance(ensemble, bool):
+            raise InputError(f"ensemble must be True or False, got {ensemble!r}")
+        # simulated from x, a magnitude image: real
+        recon = self.reconstruct(zf, kspace, m, real=simulate, ensemble=ensemble)
         if data_consistency and not self.config.cascades:  # a cascade is consistent already
             c = consistent_image((recon + 1) / 2, kspace, m, dc_lambda)
             recon = (c.abs() * 2 - 1).clamp(-1, 1)

@@ -4,7 +4,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "mirror", "mirror_np"]
+__all__ = ["as_complex", "fft2c", "ifft2c", "fft2c_np", "ifft2c_np", "mirror", "mirror_np", "ORIENTATIONS",
+           "orient", "unorient"]
+
+#: the eight orientations of the pixel grid (flip rows, flip columns, transpose), flips taken about
+#: the centre pixel: each maps the k-space of an image to the k-space of the image so oriented
+ORIENTATIONS = tuple((fy, fx, tr) for fy in (False, True) for fx in (False, True) for tr in (False, True))
 
 _DIMS = (-2, -1)
 
@@ -44,14 +49,37 @@ def ifft2c_np(k: np.ndarray) -> np.ndarray:
     return np.fft.fftshift(x, axes=_DIMS)
 
 
-def mirror_np(a: np.ndarray) -> np.ndarray:
-    """a at -u for every centred k-space position u (a[-u mod N] in the unshifted layout): a real
-    image's k-space k satisfies k == conj(mirror_np(k))."""
-    u = np.fft.ifftshift(np.asarray(a), axes=_DIMS)
-    return np.fft.fftshift(np.roll(np.flip(u, _DIMS), 1, _DIMS), axes=_DIMS)
+def mirror_np(a: np.ndarray, axes=_DIMS) -> np.ndarray:
+    """a at -u for every centred k-space position u (a[-u mod N] in the unshifted layout), along
+    `axes`: a real image's k-space k satisfies k == conj(mirror_np(k)). The same map flips an image
+    about its centre pixel, and the FFT commutes with it."""
+    axes = tuple(axes)
+    u = np.fft.ifftshift(np.asarray(a), axes=axes)
+    return np.fft.fftshift(np.roll(np.flip(u, axes), (1,) * len(axes), axes), axes=axes)
 
 
-def mirror(t: torch.Tensor) -> torch.Tensor:
+def mirror(t: torch.Tensor, dims=_DIMS) -> torch.Tensor:
     """Torch twin of mirror_np."""
-    u = torch.fft.ifftshift(t, dim=_DIMS)
-    return torch.fft.fftshift(torch.roll(torch.flip(u, _DIMS), (1, 1), _DIMS), dim=_DIMS)
+    dims = tuple(dims)
+    u = torch.fft.ifftshift(t, dim=dims)
+    return torch.fft.fftshift(torch.roll(torch.flip(u, dims), (1,) * len(dims), dims), dim=dims)
+
+
+def orient(t: torch.Tensor, o: tuple) -> torch.Tensor:
+    """t (an image, its centred k-space or a mask) in orientation `o` of ORIENTATIONS."""
+    fy, fx, tr = o
+    if fy:
+        t = mirror(t, (-2,))
+    if fx:
+        t = mirror(t, (-1,))
+    return t.transpose(-1, -2) if tr else t
+
+
+def unorient(t: torch.Tensor, o: tuple) -> torch.Tensor:
+    """The inverse of orient(., o)."""
+    fy, fx, tr = o
+    if tr:
+        t = t.transpose(-1, -2)
+    if fx:
+        t = mirror(t, (-1,))
+    return mirror(t, (-2,)) if fy else t

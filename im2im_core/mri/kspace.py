@@ -155,12 +155,18 @@ def is_real_image(kspace: np.ndarray, mask: np.ndarray, tol: float = 1e-4) -> bo
 
 
 def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = True,
-                       complex_output: bool = False, real_image: bool | None = None) -> np.ndarray:
+                       complex_output: bool = False, real_image: bool | None = None,
+                       ensemble: bool = True) -> np.ndarray:
     """Reconstruct measured single-coil k-space with an `mri_recon` model (a Translator or the model).
     Returns the magnitude image(s) ((H, W) or (slices, H, W)) in the k-space's scale, or the complex
     image(s) with `complex_output`. `real_image` (default: `is_real_image` per slice) says the image
-    has no phase, which a model trained with the real-image constraint (`real_fraction`) then uses."""
+    has no phase, which a model trained with the real-image constraint (`real_fraction`) then uses.
+    A cascade's complex output keeps its own phase and is data-consistent already; a U-Net's
+    magnitude takes the phase of the measured centre before `data_consistency` re-imposes the samples.
+    `ensemble` (cascades): average over the grid's eight orientations, eight times the work."""
     net = getattr(model, "model", model)
+    if not isinstance(ensemble, bool):
+        raise InputError(f"ensemble must be True or False, got {ensemble!r}")
     if getattr(net, "family", None) != "mri_recon":
         raise InputError(f"k-space reconstruction needs an mri_recon model, not {getattr(net, 'family', net)!r}")
     shape = np.shape(kspace)
@@ -175,15 +181,18 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
             kc, mc = conjugate_completion(torch.from_numpy(ki), torch.from_numpy(mi))
             ki, mi = kc.numpy(), mc.numpy()
         zf = ifft2c_np(ki)
-        # the maximum, not a percentile: the network's output is clipped to [0, 1] of this scale
+        # the maximum, not a percentile: the U-Net's output is clipped to [0, 1] of this scale
         scale = float(np.abs(zf).max()) or 1.0
         zf01 = np.clip(np.abs(zf) / scale, 0, 1).astype(np.float32)
         x = torch.from_numpy(zf01 * 2 - 1)[None, None].to(device)
         kt = torch.from_numpy(ki / scale).to(device)[None, None]
         mt = torch.from_numpy(mi).to(device)[None, None]
         with torch.no_grad():
-            recon01 = (net.reconstruct(x, kt, mt, real=real).float().cpu().numpy()[0, 0] + 1) / 2
-        image = recon01 * scale * (1 if real else phase_estimate(ki, mi))
+            if net.config.cascades:  # its own phase, unclipped: the image may be brighter than zf's peak
+                image = net.reconstruct_complex(kt, mt, real=real, ensemble=ensemble).cpu().numpy()[0, 0] * scale
+            else:
+                recon01 = (net.reconstruct(x, kt, mt, real=real).float().cpu().numpy()[0, 0] + 1) / 2
+                image = recon01 * scale * (1 if real else phase_estimate(ki, mi))
         if data_consistency:
             kc = fft2c_np(image)
             image = ifft2c_np(np.where(mi, ki, kc))

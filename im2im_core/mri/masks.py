@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "MASK_KINDS",
+    "LINE_KINDS",
     "gaussian1d",
     "gaussian2d",
     "poisson2d",
@@ -23,6 +24,8 @@ __all__ = [
 ]
 
 MASK_KINDS = ("gaussian1d", "gaussian2d", "poisson2d", "random_lines", "equispaced_lines")
+#: the kinds that sample whole lines (constant along axis 0): transposed, they sample the other axis
+LINE_KINDS = ("gaussian1d", "random_lines", "equispaced_lines")
 _CENTER_1D = 0.04  # fraction of lines always sampled around DC (gaussian1d)
 _CENTER_2D = 0.05  # diameter of the always-sampled DC disc, as a fraction of H and W
 

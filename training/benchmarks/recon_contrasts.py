@@ -6,7 +6,8 @@ its magnitude image, either as it is (real-valued) or with a random smooth phase
 generator's distribution, `random_phase`, at `PHASE` radians, seeded per slice), as raw data has
 it. TV and L1-wavelet weights and iteration counts are tuned on the validation subject for every
 setting (complex-valued for the phase rows); the model reconstructs through `reconstruct_kspace`
-with data consistency. Metrics on the [0, 1] scale of each slice's maximum.
+with data consistency and its orientation ensemble (`--no-ensemble`: one pass). Metrics on the
+[0, 1] scale of each slice's maximum.
 
     python -m training.benchmarks.recon_contrasts --record          # the shipped models, committed results
     python -m training.benchmarks.recon_contrasts --model gaussian1d=runs/x/model.safetensors --ratios 0.2
@@ -50,9 +51,9 @@ def measured(slices, kind: str, ratio: float, phase: float):
     return out
 
 
-def run_setting(kind: str, ratio: float, phase: float, model: str) -> list[dict]:
+def run_setting(kind: str, ratio: float, phase: float, model: str, ensemble: bool = True) -> list[dict]:
     """One (mask, ratio, phase) setting: baselines tuned on validation, then every method on each
-    test contrast; a row per contrast."""
+    test contrast; a row per contrast. `ensemble`: the model's default orientation ensemble, or one pass."""
     import torch
 
     import im2im_core
@@ -74,13 +75,13 @@ def run_setting(kind: str, ratio: float, phase: float, model: str) -> list[dict]
     for (name, gt, head), (k, mask) in zip(test, measured(test, kind, ratio, phase)):
         preds = {"zero-filled": np.abs(ifft2c_np(k)),
                  **{m: METHODS[m](k, mask, **tuned[m], complex_image=cplx) for m in CLASSICAL},
-                 "model": reconstruct_kspace(net, k, mask)}
+                 "model": reconstruct_kspace(net, k, mask, ensemble=ensemble)}
         for c, p in preds.items():
             scores.setdefault(contrast_of(name), {}).setdefault(c, []).append(slice_metrics(p, gt, head))
     rows = []
     for contrast, cols in scores.items():
         rows.append({"mask": kind, "ratio": ratio, "phase": phase, "contrast": contrast, "slices": len(cols["model"]),
-                     "tuned": tuned, "model": str(model),
+                     "tuned": tuned, "model": str(model), "ensemble": ensemble,
                      **{c: {key: float(np.mean([r[key] for r in cols[c]])) for key in ("psnr", "ssim", "psnr_mask", "ssim_mask")}
                         for c in COLUMNS}})
         r = rows[-1]
@@ -156,12 +157,16 @@ def main(argv=None):
     ap.add_argument("--model", action="append", default=[], metavar="KIND=PATH", help="a model other than the shipped one")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--record", action="store_true", help="write the rows to the committed results")
+    ap.add_argument("--no-ensemble", action="store_true",
+                    help="one pass of the model instead of its orientation ensemble (not for --record)")
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--out", default="runs/recon_contrasts")
     ap.add_argument("--report", action="store_true", help="only print the table from the committed results")
     ap.add_argument("--select", nargs="+", metavar="MODEL",
                     help="only rank these models (one mask family, --masks) on the validation slices")
     args = ap.parse_args(argv)
+    if args.record and args.no_ensemble:
+        ap.error("--record keeps what users get by default: the orientation ensemble")
     if args.select:
         for path, score in select(args.masks.split(",")[0], args.select):
             print(f"{score:.2f} dB  {path}")
@@ -172,7 +177,8 @@ def main(argv=None):
     models = dict(RECON_MODELS)
     models.update(dict(m.partition("=")[::2] for m in args.model))
     kinds = args.masks.split(",")
-    cases = [(k, float(r), float(p), models[k]) for k in kinds for r in args.ratios.split(",") for p in args.phases.split(",")]
+    cases = [(k, float(r), float(p), models[k], not args.no_ensemble)
+             for k in kinds for r in args.ratios.split(",") for p in args.phases.split(",")]
     with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         rows = [r for rs in pool.map(run_setting, *zip(*cases)) for r in rs]
     cmd = command_line("training.benchmarks.recon_contrasts", argv)
