@@ -492,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mask", default=None, help="sampling mask .npy (default: the file's 'mask', else non-zero samples)")
     r.add_argument("--no-dc", action="store_true", help="skip the final data-consistency step")
     r.add_argument("--no-ensemble", action="store_true",
-                   help="one pass of a cascade instead of the mean over eight orientations (8x faster)")
+                   help="one pass of a cascade instead of the mean over its orientations (4 or 8 times faster)")
     r.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     r.set_defaults(func=_reconstruct)
 

@@ -22,6 +22,7 @@ from ._translate import translate_layer
 WIDGET = "reconstruct"
 MASK_KINDS = ("gaussian1d", "gaussian2d", "poisson2d", "random_lines", "equispaced_lines")
 
+
 def make_mask(kind: str, shape, acceleration: float, seed: int = 0) -> np.ndarray:
     """Boolean k-space mask (H, W) sampling 1/acceleration of k-space."""
     from im2im_core.mri import make_mask as _make

@@ -183,7 +183,8 @@ def main(argv=None):
         assert rw.run()
         wait(app, lambda: not rw.busy, what="reconstruction")
         for ly in viewer.layers:
-            ly.visible = ly.name in ("T1w axial [reconstruction]", "T1w axial [zero-filled]", "T1w axial [error]", "T1w axial [mask]")
+            ly.visible = ly.name in ("T1w axial [reconstruction]", "T1w axial [zero-filled]", "T1w axial [error]",
+                                     "T1w axial [mask]")
         viewer.layers["T1w axial [mask]"].opacity = 1.0
         grid(viewer, (2, 2))
         shot(app, viewer, out / "widget_reconstruct.png")

@@ -274,7 +274,7 @@ class MRIRecon(Im2ImModel):
                             ensemble: bool = False) -> torch.Tensor:
         """The cascade's complex image (N, 1, H, W), phase and all, on the measured k-space's scale:
         raw k-space keeps the phase the cascade reconstructed rather than a low-resolution estimate.
-        `ensemble`: the mean over the grid's eight orientations (see the module docstring)."""
+        `ensemble`: the mean over `orientations` (see the module docstring)."""
         if not self.config.cascades:
             raise InputError("only a data-consistency cascade (cascades > 0) reconstructs a complex image")
         if real:  # physics, whatever the training: a real image's k-space is conjugate-symmetric
@@ -320,6 +320,8 @@ class MRIRecon(Im2ImModel):
         if dc_lambda is not None and (isinstance(dc_lambda, bool) or not isinstance(dc_lambda, numbers.Real)
                                       or not 0 <= dc_lambda < float("inf")):
             raise InputError(f"dc_lambda must be None (hard data consistency) or a number >= 0, got {dc_lambda!r}")
+        if not isinstance(ensemble, bool):
+            raise InputError(f"ensemble must be True or False, got {ensemble!r}")
         x = x.float()
         m = self.sampling_mask(x, mask, mask_kind, ratio, seed)
         if m is not None:
@@ -331,8 +333,6 @@ class MRIRecon(Im2ImModel):
         else:
             kspace, zf01 = measure((x + 1) / 2, m, simulate)
         zf = (zf01 * 2 - 1).clamp(-1, 1)
-        if not isinstance(ensemble, bool):
-            raise InputError(f"ensemble must be True or False, got {ensemble!r}")
         # simulated from x, a magnitude image: real
         recon = self.reconstruct(zf, kspace, m, real=simulate, ensemble=ensemble)
         if data_consistency and not self.config.cascades:  # a cascade is consistent already

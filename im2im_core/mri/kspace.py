@@ -163,7 +163,8 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
     has no phase, which a model trained with the real-image constraint (`real_fraction`) then uses.
     A cascade's complex output keeps its own phase and is data-consistent already; a U-Net's
     magnitude takes the phase of the measured centre before `data_consistency` re-imposes the samples.
-    `ensemble` (cascades): average over the grid's eight orientations, eight times the work."""
+    `ensemble` (cascades): the mean over the orientations the model allows (`MRIRecon.orientations`,
+    four or eight), that many times the work."""
     net = getattr(model, "model", model)
     if not isinstance(ensemble, bool):
         raise InputError(f"ensemble must be True or False, got {ensemble!r}")
@@ -183,15 +184,14 @@ def reconstruct_kspace(model, kspace, mask=None, *, data_consistency: bool = Tru
         zf = ifft2c_np(ki)
         # the maximum, not a percentile: the U-Net's output is clipped to [0, 1] of this scale
         scale = float(np.abs(zf).max()) or 1.0
-        zf01 = np.clip(np.abs(zf) / scale, 0, 1).astype(np.float32)
-        x = torch.from_numpy(zf01 * 2 - 1)[None, None].to(device)
         kt = torch.from_numpy(ki / scale).to(device)[None, None]
         mt = torch.from_numpy(mi).to(device)[None, None]
         with torch.no_grad():
             if net.config.cascades:  # its own phase, unclipped: the image may be brighter than zf's peak
                 image = net.reconstruct_complex(kt, mt, real=real, ensemble=ensemble).cpu().numpy()[0, 0] * scale
             else:
-                recon01 = (net.reconstruct(x, kt, mt, real=real).float().cpu().numpy()[0, 0] + 1) / 2
+                x = torch.from_numpy(np.clip(np.abs(zf) / scale, 0, 1).astype(np.float32) * 2 - 1)[None, None]
+                recon01 = (net.reconstruct(x.to(device), kt, mt, real=real).float().cpu().numpy()[0, 0] + 1) / 2
                 image = recon01 * scale * (1 if real else phase_estimate(ki, mi))
         if data_consistency:
             kc = fft2c_np(image)
