@@ -1,7 +1,7 @@
 """Images that live on disk or on a cluster: OME-Zarr in and out with bounded memory, and dask
 arrays translated slice by slice wherever dask runs them (a `dask.distributed` cluster included).
 
-- `translate_zarr(model, "in.zarr", "out.zarr")`: each 2D plane of the input is read a band of
+- `translate_zarr(translator, "in.zarr", "out.zarr")`: each 2D plane of the input is read a band of
   chunk rows at a time, run through the streamed network (im2im_core.stream) and written to the
   output a band of chunk rows at a time, so memory depends on the width, not the area. The
   output is a single-scale OME-Zarr with the input's axes, units and scale; it is written under
@@ -165,12 +165,13 @@ def _plane_indices(shape: tuple, channel_axis: int | None):
         yield tuple(lead[i][j] for i, j in enumerate(idx))
 
 
-def translate_zarr(model, src, dst, direction: str | None = None, *, precision: str | None = None,
-                   device: str = "auto", progress=None, cancel=None, overwrite: bool = False) -> Path:
-    """Translate an OME-Zarr image into a new OME-Zarr image, plane by plane, band by band."""
-    from .inference import Translator, load
-
-    tr = model if isinstance(model, Translator) else load(model, device=device)
+def translate_zarr(translator, src, dst, direction: str | None = None, *, precision: str | None = None,
+                   progress=None, cancel=None, overwrite: bool = False) -> Path:
+    """Translate an OME-Zarr image into a new OME-Zarr image, plane by plane, band by band.
+    `translator`: a loaded model (`im2im_core.load(path, device=...)`)."""
+    tr = translator
+    if isinstance(tr, (str, os.PathLike)) or not hasattr(tr, "model"):
+        raise InputError(f"translate_zarr takes a loaded model, not {type(tr).__name__}: use im2im_core.load(path) first")
     dst = Path(dst)
     if dst.exists() and not overwrite:
         raise InputError(f"{dst} exists; choose another output or pass overwrite=True")
@@ -266,8 +267,6 @@ def _translate_plane(tr, arr, out, index, channel_axis, cin, direction, lo, hi, 
 def translate_dask(tr, arr, direction: str | None = None, **kw):
     """A lazy dask array: `tr.translate` on each 2D slice (Y, X) of `arr`, all with the window of
     the whole array. Grayscale arrays (..., Y, X) whose model keeps one channel and the size."""
-    import dask.array as da
-
     direction = tr.model.resolve_direction(direction)
     cin, cout = tr.model.channels(direction)
     if (cin, cout) != (1, 1) or tr.model.scale_factor != 1:

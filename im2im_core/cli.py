@@ -331,7 +331,7 @@ def _import(args) -> int:
 
 
 def _train(args) -> int:
-    from .engine.config import train_from_config
+    from .engine.factory import train_from_config
 
     train_from_config(args.config, args.overrides)
     return 0

@@ -112,7 +112,7 @@ def train_job(domain_a, domain_b, *, family: str = "cycle_gan", image_size: int 
     from im2im_core.config import to_dict
     from im2im_core.data.datasets import ArrayPairs
     from im2im_core.data.transforms import Augment
-    from im2im_core.engine.config import build_trainer
+    from im2im_core.engine.factory import build_trainer
     from im2im_core.models import family_class
 
     avoid_llvm_clash()

@@ -83,6 +83,8 @@ def test_ome_zarr_errors_name_the_problem(tr, tmp_path):
     translate_zarr(tr, good, tmp_path / "o.zarr")
     with pytest.raises(InputError, match="exists"):
         translate_zarr(tr, good, tmp_path / "o.zarr")
+    with pytest.raises(InputError, match="loaded model.*im2im_core.load"):
+        translate_zarr("model.safetensors", good, tmp_path / "o2.zarr")
 
 
 def test_cli_translates_ome_zarr_to_ome_zarr(tiny_generator_ckpt, tmp_path):

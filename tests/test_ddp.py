@@ -46,7 +46,7 @@ class RunLog(_RunLog):
         super().__init__(*a, **k)
 checkpointing.save_checkpoint, tr.RunLog = save_checkpoint, RunLog
 
-from im2im_core.engine.config import train_from_config
+from im2im_core.engine.factory import train_from_config
 t = train_from_config(sys.argv[1])
 h = hashlib.sha256()
 for k, v in sorted(t.model.state_dict().items()):
@@ -110,7 +110,7 @@ class _Captured(Exception):
 
 def _first_generator_grads(cfg: dict, batch: dict, tmp_path) -> list:
     """Gradients of the first optimizer step of a single-process trainer (same seed) on `batch`."""
-    from im2im_core.engine.config import build_trainer
+    from im2im_core.engine.factory import build_trainer
 
     trainer = build_trainer({**cfg, "train": {**cfg["train"], "out_dir": str(tmp_path / "single")}})
     model = trainer.model

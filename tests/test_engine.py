@@ -14,10 +14,12 @@ import torch
 
 import im2im_core
 from im2im_core.config import from_dict
-from im2im_core.data.datasets import AlignedCombined, ArrayPairs, DataConfig, NiftiSlices, build_dataset
+from im2im_core.data.build import build_dataset
+from im2im_core.data.datasets import AlignedCombined, ArrayPairs, DataConfig, NiftiSlices
 from im2im_core.data.transforms import Augment
 from im2im_core.engine import checkpointing as ck
-from im2im_core.engine.config import TrainConfig, build_trainer, parse_config, train_from_config
+from im2im_core.engine.config import TrainConfig, parse_config
+from im2im_core.engine.factory import build_trainer, train_from_config
 from im2im_core.engine.trainer import Trainer, lr_lambda, sample_indices, seed_everything
 from im2im_core.errors import CheckpointError, ConfigError, InputError, NonFiniteLoss
 from im2im_core.intensity import Intensity

@@ -7,7 +7,8 @@ import torch
 pytest.importorskip("nilearn")
 
 from im2im_core.data import mni  # noqa: E402
-from im2im_core.data.datasets import DataConfig, build_dataset  # noqa: E402
+from im2im_core.data.build import build_dataset  # noqa: E402
+from im2im_core.data.datasets import DataConfig  # noqa: E402
 from im2im_core.data.volume_crops import VolumeCrops  # noqa: E402
 
 

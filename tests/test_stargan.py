@@ -16,7 +16,7 @@ from im2im_core.cli import main as cli_main
 from im2im_core.config import to_dict
 from im2im_core.data.datasets import ArrayPairs, MultiDomainArrays
 from im2im_core.engine.config import OptimConfig, TrainConfig
-from im2im_core.engine.config import train_from_config
+from im2im_core.engine.factory import train_from_config
 from im2im_core.engine.trainer import Trainer
 from im2im_core.errors import ConfigError, InputError
 from im2im_core.models import build, config_from_dict, list_models

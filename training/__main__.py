@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     overrides = [a for a in args[1:] if a != "--resume"]
     if "--resume" in args[1:]:
         overrides.append("train.resume=true")
-    from im2im_core.engine.config import train_from_config
+    from im2im_core.engine.factory import train_from_config
     from im2im_core.errors import Im2ImError
 
     try:

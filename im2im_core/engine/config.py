@@ -1,13 +1,13 @@
 """Typed training configuration (saved into every checkpoint), and the one way a run is
-configured: a YAML file or dict plus `section.key=value` overrides becomes a checked Trainer
-(`build_trainer`) for the CLI, `python -m training`, the benchmarks and the napari Train widget."""
+configured: a YAML file or dict plus `section.key=value` overrides, parsed and checked here
+(`parse_config`); `factory.py` turns it into a Trainer."""
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import from_dict, parse_scalar, to_dict
+from ..config import from_dict, parse_scalar
 from ..errors import ConfigError
 
 SECTIONS = ("model", "data", "train")
@@ -151,39 +151,3 @@ def parse_config(path_or_dict, overrides=()):
     except TypeError as exc:  # a value of the wrong type reached a dataclass or a comparison
         raise ConfigError(f"config: a value has the wrong type ({exc})") from None
     return model_cfg, data_cfg, train_cfg
-
-
-def build_trainer(path_or_dict, overrides=(), dataset=None, **hooks):
-    """Parse, build the model and dataset, and check them together -- all before training.
-
-    `dataset`: an already built dataset (the napari Train widget's in-memory layers) instead of
-    the one `data` describes; everything else takes the same path as a YAML run."""
-    from ..data.datasets import build_dataset
-    from ..models import build
-    from .trainer import Trainer, seed_everything
-
-    model_cfg, data_cfg, train_cfg = parse_config(path_or_dict, overrides)
-    seed_everything(train_cfg.seed)  # identical initial weights on every rank and every run
-    model = build(model_cfg)
-    domains = model.config.domains if getattr(model, "multi_domain", False) else None
-    if dataset is None:
-        dataset = build_dataset(data_cfg, channels=model.channels("AtoB"), domains=domains)
-    trainer = Trainer(model, dataset, train_cfg, dataset.intensity, dataset.description, **hooks)
-    trainer.full_config = {"model": {"family": model.family, **to_dict(model_cfg)}, "data": to_dict(data_cfg),
-                           "train": to_dict(train_cfg)}
-    return trainer
-
-
-def train_from_config(path_or_dict, overrides=(), **hooks):
-    """`im2im train CONFIG.yaml key=value ...`: validate everything, train, return the Trainer
-    (its `.model`, `.export_path`, `.last_checkpoint`, `.result`)."""
-    import yaml
-
-    trainer = build_trainer(path_or_dict, overrides, **hooks)
-    if trainer.dist.is_main:
-        from .checkpointing import make_out_dir
-
-        make_out_dir(trainer.out_dir)
-        (trainer.out_dir / "config.yaml").write_text(yaml.safe_dump(trainer.full_config, sort_keys=False))
-    trainer.result = trainer.fit()
-    return trainer

@@ -105,7 +105,7 @@ def load_junyanz(obj, path, device="cpu", generator: GeneratorConfig | None = No
     import torch
 
     from ..errors import ConfigError
-    from ..models.base import check_sizes
+    from ..models._sizes import check_sizes
     from ..models.generator import GeneratorOnly, GeneratorOnlyConfig
 
     sd = real_tensors(_unwrap(obj), Path(path).name)

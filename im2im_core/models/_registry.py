@@ -63,7 +63,7 @@ def config_from_dict(family: str, data: dict, warn_renamed: bool = True):
     their new names, with a DeprecationWarning unless `warn_renamed=False` (checkpoints written
     before the rename)."""
     from ..config import from_dict
-    from .base import check_sizes
+    from ._sizes import check_sizes
 
     config_cls = family_class(family).Config
     data = renamed_keys(family, config_cls, data, warn_renamed)

@@ -44,7 +44,7 @@ def model_config(family: str) -> dict:
 
 
 def train_family(family: str, iterations: int, runs: Path, seed: int, settings: tuple) -> Path:
-    from im2im_core.engine.config import train_from_config
+    from im2im_core.engine.factory import train_from_config
 
     data = {"kind": "lesions", "crop_size": 96, "intensity": {"mode": "fixed", "low": 0.0, "high": 1.0}}
     train = {"iterations": iterations, "batch_size": 1, "seed": seed, "ema": 0.999, "out_dir": str(runs / family),

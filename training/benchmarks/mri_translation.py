@@ -77,7 +77,7 @@ def model_config(family: str) -> dict:
 
 def train_family(family: str, iterations: int, runs: Path, seed: int, ema: float, settings: tuple) -> list[Path]:
     """Train (or resume) one family; paired families train one model per direction. Returns exports."""
-    from im2im_core.engine.config import train_from_config
+    from im2im_core.engine.factory import train_from_config
 
     tags = [("AtoB", ["T1w", "T2w"]), ("BtoA", ["T2w", "T1w"])] if family in PAIRED else [("both", None)]
     exports = []

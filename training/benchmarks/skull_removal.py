@@ -54,7 +54,7 @@ def model_config(family: str) -> dict:
 
 
 def train_family(family: str, iterations: int, runs: Path, seed: int, settings: tuple) -> Path:
-    from im2im_core.engine.config import train_from_config
+    from im2im_core.engine.factory import train_from_config
 
     data = {"kind": "skull", "crop_size": 128, "paired": family == "pix2pix",
             "intensity": {"mode": "fixed", "low": 0.0, "high": 1.0}}
