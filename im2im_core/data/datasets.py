@@ -492,7 +492,3 @@ class MultiDomainFolders(MultiDomainDataset, _FileDataset):
 
     def _image(self, path: Path) -> torch.Tensor:
         return self._load(path, self.channels[0])
-
-
-# ---- from a config -------------------------------------------------------------------------
-
