@@ -54,7 +54,6 @@ def test_import_directions_models_never_import_engine_and_families_never_import_
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-
 def test_no_two_modules_import_each_other():
     """Arrows run one way: no pair of modules imports each other, not even lazily inside a function
     (a package's __init__ that re-exports its own modules is the one exception)."""
@@ -69,6 +68,7 @@ def test_no_two_modules_import_each_other():
                     if b in imports and b != a and a in imports[b]
                     and not (a.startswith(b + ".") or b.startswith(a + "."))})
     assert not pairs, f"modules that import each other: {pairs}"
+
 
 def test_cli_help_does_not_import_torch():
     mods = _modules_after("from im2im_core.cli import build_parser\nbuild_parser().format_help()")

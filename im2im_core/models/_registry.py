@@ -8,6 +8,7 @@ import sys
 import warnings
 
 from ..errors import ConfigError
+from ._sizes import check_sizes
 
 _REGISTRY: dict[str, type] = {}
 _loaded = False
@@ -63,7 +64,6 @@ def config_from_dict(family: str, data: dict, warn_renamed: bool = True):
     their new names, with a DeprecationWarning unless `warn_renamed=False` (checkpoints written
     before the rename)."""
     from ..config import from_dict
-    from ._sizes import check_sizes
 
     config_cls = family_class(family).Config
     data = renamed_keys(family, config_cls, data, warn_renamed)
